@@ -1,0 +1,60 @@
+/** Layer rules from STYLE.md, enforced in CI: imports only point down. */
+module.exports = {
+  forbidden: [
+    { name: 'no-cycles', severity: 'error', from: {}, to: { circular: true } },
+    {
+      name: 'domain-is-pure',
+      comment: 'domain/ imports nothing from src/',
+      severity: 'error',
+      from: { path: '^src/domain/' },
+      to: { path: '^src/', pathNot: '^src/domain/' },
+    },
+    {
+      name: 'services-stay-above-adapters',
+      comment: 'services/ never imports repositories/, infra/ or http/',
+      severity: 'error',
+      from: { path: '^src/services/' },
+      to: { path: '^src/(repositories|infra|http)/' },
+    },
+    {
+      name: 'http-does-not-touch-adapters',
+      comment: 'routes talk to services, never to repositories or infrastructure',
+      severity: 'error',
+      from: { path: '^src/http/' },
+      to: { path: '^src/(repositories|infra)/' },
+    },
+    {
+      name: 'adapters-only-from-composition-root',
+      comment: 'only the composition roots (files directly in src/) wire adapters; repositories may use infra',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['^src/[^/]+\\.ts$', '^src/repositories/', '^src/infra/'] },
+      to: { path: '^src/(repositories|infra)/' },
+    },
+    {
+      name: 'repositories-not-from-infra',
+      comment: 'infra/ is the bottom layer of the adapters',
+      severity: 'error',
+      from: { path: '^src/infra/' },
+      to: { path: '^src/(repositories|services|http)/' },
+    },
+    {
+      name: 'repositories-below-services',
+      comment: 'repositories map rows to domain types; they satisfy service ports structurally',
+      severity: 'error',
+      from: { path: '^src/repositories/' },
+      to: { path: '^src/(services|http)/' },
+    },
+    {
+      name: 'config-is-a-leaf',
+      severity: 'error',
+      from: { path: '^src/config/' },
+      to: { path: '^src/', pathNot: '^src/config/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { extensions: ['.ts', '.js'] },
+  },
+}

@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto'
+import formbody from '@fastify/formbody'
+import Fastify, { type FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import type { Config } from './config/config.js'
+import { installErrorHandler } from './http/error-handler.js'
+import { adminRoutes } from './http/routes/admin.routes.js'
+import { allocationRoutes } from './http/routes/allocation.routes.js'
+import { healthRoutes } from './http/routes/health.routes.js'
+import { openDatabase } from './infra/database/database.js'
+import { migrateToLatest } from './infra/database/migrator.js'
+import { createCampaignRepository } from './repositories/campaign.repository.js'
+import { createCategoryRepository, createChannelRepository } from './repositories/content.repository.js'
+import { createUnitRepository } from './repositories/unit.repository.js'
+import { createAdminService } from './services/admin.service.js'
+import { createAllocationService } from './services/allocation.service.js'
+import { createCatalogService } from './services/catalog.service.js'
+import { seedDemoData } from './services/demo-data.js'
+import { createPayloadSigner } from './services/payload-signer.js'
+
+export type AppOptions = {
+  config: Config
+  /** Injectable for tests; defaults to Date.now. */
+  clock?: () => number
+}
+
+/** Builds Allot without listening: tests call this and use `app.inject`. */
+export async function createApp({ config, clock = Date.now }: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    genReqId: (request) => {
+      const given = request.headers['x-request-id']
+      return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID()
+    },
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    routerOptions: { ignoreTrailingSlash: true },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  })
+  await app.register(allot, { config, clock })
+  return app
+}
+
+/** The composition root as a plain Fastify plugin: config → infrastructure → repositories → services → routes. */
+export const allot = fp(wire, { name: 'allot' })
+
+async function wire(app: FastifyInstance, { config, clock }: Required<AppOptions>): Promise<void> {
+  installErrorHandler(app)
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+  await app.register(formbody, { bodyLimit: config.bodyLimitBytes })
+
+  const database = openDatabase(config.database)
+  app.addHook('onClose', () => database.close())
+  if (config.migrateOnStart) await migrateToLatest(database.db)
+
+  const units = createUnitRepository(database.db, clock)
+  const campaigns = createCampaignRepository(database.db, clock)
+  const categories = createCategoryRepository(database.db, clock)
+  const channels = createChannelRepository(database.db, clock)
+
+  const catalog = createCatalogService({
+    store: {
+      catalogVersion: campaigns.catalogVersion,
+      listUnits: units.listUnits,
+      listServableCampaigns: campaigns.listServableCampaigns,
+    },
+    refreshMs: config.catalogRefreshMs,
+    clock,
+    logger: app.log,
+  })
+  const admin = createAdminService({ units, campaigns, categories, channels, onCatalogChange: catalog.reload })
+  if (config.seedDemoData && (await seedDemoData(admin, clock()))) app.log.info('seeded the demo catalog (unit 1001)')
+  await catalog.reload()
+  catalog.start()
+  app.addHook('onClose', async () => catalog.stop())
+
+  const allocation = createAllocationService({ catalog, signer: createPayloadSigner(config.payloadSecret), clock })
+
+  await app.register(healthRoutes, {
+    readiness: async () => {
+      const checks: Record<string, string> = {}
+      try {
+        await database.ping()
+        checks.database = 'ok'
+      } catch {
+        checks.database = 'unreachable'
+      }
+      const age = clock() - catalog.current().loadedAt
+      checks.catalog = age < Math.max(60_000, config.catalogRefreshMs * 5) ? 'ok' : `stale (${age} ms)`
+      return { ok: Object.values(checks).every((c) => c === 'ok'), checks }
+    },
+  })
+  await app.register(allocationRoutes, { allocation })
+  await app.register(adminRoutes, { prefix: '/admin', admin, adminToken: config.adminToken })
+}

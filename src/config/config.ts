@@ -1,0 +1,158 @@
+import { randomBytes } from 'node:crypto'
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { type Static, Type } from '@sinclair/typebox'
+import { envSchema } from 'env-schema'
+
+/** Every environment variable Allot reads, with its default. The README's table mirrors this schema. */
+export const EnvSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'TCP port to listen on' }),
+  HOST: Type.String({ minLength: 1, default: '0.0.0.0', description: 'interface to bind' }),
+  DATABASE_URL: Type.String({
+    pattern: '^(sqlite:|mysql://)',
+    default: 'sqlite:./data/allot.sqlite',
+    description: 'sqlite:<file> (embedded) or mysql://user:pass@host:port/db',
+  }),
+  DB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
+  ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'bearer token for /admin/' })),
+  PAYLOAD_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'HMAC key for item payloads' })),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, default: 262144 }),
+  CATALOG_REFRESH_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 1000 }),
+  SEED_DEMO_DATA: Type.Optional(Type.Boolean()),
+  MIGRATE_ON_START: Type.Optional(Type.Boolean()),
+  TRUST_PROXY: Type.Boolean({ default: false }),
+  SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, maximum: 120000, default: 10000 }),
+})
+type Env = Static<typeof EnvSchema>
+
+export type DatabaseConfig =
+  | { readonly dialect: 'sqlite'; readonly file: string }
+  | { readonly dialect: 'mysql'; readonly url: string; readonly poolSize: number }
+
+/** Validated, frozen configuration handed down from the composition root. */
+export type Config = Readonly<{
+  port: number
+  host: string
+  mode: 'embedded' | 'production'
+  database: DatabaseConfig
+  adminToken: string
+  payloadSecret: string
+  generatedSecrets: boolean
+  logLevel: string
+  bodyLimitBytes: number
+  catalogRefreshMs: number
+  seedDemoData: boolean
+  migrateOnStart: boolean
+  trustProxy: boolean
+  shutdownGraceMs: number
+}>
+
+/** A configuration problem; the message names the variable and what it expects. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/** Reads and validates the environment once; throws ConfigError naming the bad variable. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const env = parseEnv(source)
+  const database = parseDatabaseUrl(env.DATABASE_URL, env.DB_POOL_SIZE)
+  const mode = database.dialect === 'sqlite' ? 'embedded' : 'production'
+  const secrets = resolveSecrets(env, database, mode)
+  return Object.freeze({
+    port: env.PORT,
+    host: env.HOST,
+    mode,
+    database: Object.freeze(database),
+    adminToken: secrets.adminToken,
+    payloadSecret: secrets.payloadSecret,
+    generatedSecrets: secrets.generated,
+    logLevel: env.LOG_LEVEL,
+    bodyLimitBytes: env.BODY_LIMIT_BYTES,
+    catalogRefreshMs: env.CATALOG_REFRESH_MS,
+    seedDemoData: env.SEED_DEMO_DATA ?? mode === 'embedded',
+    migrateOnStart: env.MIGRATE_ON_START ?? mode === 'embedded',
+    trustProxy: env.TRUST_PROXY,
+    shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+  })
+}
+
+function parseEnv(source: NodeJS.ProcessEnv): Env {
+  // Empty strings mean "unset", as they do in most shells' `VAR= cmd`.
+  const data: Record<string, string> = {}
+  for (const key of Object.keys(EnvSchema.properties)) {
+    const value = source[key]
+    if (value !== undefined && value !== '') data[key] = value
+  }
+  try {
+    return envSchema<Env>({ schema: EnvSchema, data, dotenv: false })
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: ${describeEnvError(err)}`)
+  }
+}
+
+function describeEnvError(err: unknown): string {
+  const errors = (err as { errors?: { instancePath: string; message?: string; params?: unknown }[] }).errors
+  const first = errors?.[0]
+  if (!first) return (err as Error).message
+  const name = first.instancePath.replace(/^\//, '')
+  const property = EnvSchema.properties[name as keyof Env] as { description?: string } | undefined
+  const hint = property?.description ? ` (${property.description})` : ''
+  return `${name} ${first.message}${hint}`
+}
+
+function parseDatabaseUrl(url: string, poolSize: number): DatabaseConfig {
+  if (url.startsWith('sqlite:')) {
+    const file = url.slice('sqlite:'.length).replace(/^\/\//, '')
+    if (!file) throw new ConfigError('invalid configuration: DATABASE_URL needs a file after sqlite:')
+    return { dialect: 'sqlite', file }
+  }
+  try {
+    const parsed = new URL(url)
+    if (!parsed.hostname || parsed.pathname.length < 2) throw new Error('no host or database')
+  } catch {
+    throw new ConfigError('invalid configuration: DATABASE_URL must look like mysql://user:pass@host:3306/db')
+  }
+  return { dialect: 'mysql', url, poolSize }
+}
+
+type Secrets = { adminToken: string; payloadSecret: string; generated: boolean }
+
+function resolveSecrets(env: Env, database: DatabaseConfig, mode: Config['mode']): Secrets {
+  if (env.ADMIN_TOKEN && env.PAYLOAD_SECRET) {
+    return { adminToken: env.ADMIN_TOKEN, payloadSecret: env.PAYLOAD_SECRET, generated: false }
+  }
+  if (mode === 'production') {
+    const missing = env.ADMIN_TOKEN ? 'PAYLOAD_SECRET' : 'ADMIN_TOKEN'
+    throw new ConfigError(
+      `invalid configuration: ${missing} is required in production mode (DATABASE_URL=mysql://…); ` +
+        (missing === 'ADMIN_TOKEN' ? 'at least 16 characters' : 'at least 32 characters'),
+    )
+  }
+  // Embedded mode: generate once and keep them beside the SQLite file so payloads survive restarts.
+  const stored = database.dialect === 'sqlite' ? loadOrCreateEmbeddedSecrets(database.file) : undefined
+  const fresh = stored ?? { adminToken: randomToken(), payloadSecret: randomToken() }
+  return {
+    adminToken: env.ADMIN_TOKEN ?? fresh.adminToken,
+    payloadSecret: env.PAYLOAD_SECRET ?? fresh.payloadSecret,
+    generated: true,
+  }
+}
+
+function loadOrCreateEmbeddedSecrets(sqliteFile: string): { adminToken: string; payloadSecret: string } {
+  if (sqliteFile === ':memory:') return { adminToken: randomToken(), payloadSecret: randomToken() }
+  const file = join(dirname(sqliteFile), 'allot-secrets.json')
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'))
+  const secrets = { adminToken: randomToken(), payloadSecret: randomToken() }
+  mkdirSync(dirname(file), { recursive: true })
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 })
+  chmodSync(file, 0o600)
+  return secrets
+}
+
+function randomToken(): string {
+  return randomBytes(32).toString('base64url')
+}

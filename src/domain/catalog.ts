@@ -1,0 +1,150 @@
+/** Facts about the domain (DESIGN §2). Field names follow the SDK's wire names; times are epoch ms, UTC. */
+
+export const CAMPAIGN_TYPES = ['C', 'I', 'J', 'B'] as const
+export type CampaignType = (typeof CAMPAIGN_TYPES)[number]
+export const DISPLAY_TYPES = ['A', 'F', 'R'] as const
+export type DisplayType = (typeof DISPLAY_TYPES)[number]
+export const CAMPAIGN_STATUSES = ['active', 'paused'] as const
+export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number]
+export const BUDGET_TYPES = ['impression', 'click'] as const
+export type BudgetType = (typeof BUDGET_TYPES)[number]
+export const BUDGET_PACINGS = ['asap', 'even'] as const
+export type BudgetPacing = (typeof BUDGET_PACINGS)[number]
+
+/** List-valued targeting fields; each has `target_<name>` (or `<name>` for custom targets) and `detarget_<name>`. */
+export const LIST_TARGETS = [
+  'gender',
+  'language',
+  'carrier',
+  'region',
+  'country',
+  'unit',
+  'app_id',
+  'app',
+  'custom_target_1',
+  'custom_target_2',
+  'custom_target_3',
+] as const
+export type ListTarget = (typeof LIST_TARGETS)[number]
+
+/** Range targeting fields; `target_<name>_min/max` and `detarget_<name>_min/max` (bounds inclusive). */
+export const RANGE_TARGETS = ['age', 'os', 'sdk'] as const
+export type RangeTarget = (typeof RANGE_TARGETS)[number]
+
+/** The wire name of the inclusion list of a list target. */
+export function targetKey(name: ListTarget): string {
+  return name.startsWith('custom_target_') ? name : `target_${name}`
+}
+
+/** The wire name of the exclusion list of a list target. */
+export function detargetKey(name: ListTarget): string {
+  return `detarget_${name}`
+}
+
+export type Targeting = {
+  target_gender: string[]
+  detarget_gender: string[]
+  target_language: string[]
+  detarget_language: string[]
+  target_carrier: string[]
+  detarget_carrier: string[]
+  target_region: string[]
+  detarget_region: string[]
+  target_country: string[]
+  detarget_country: string[]
+  target_unit: string[]
+  detarget_unit: string[]
+  target_app_id: string[]
+  detarget_app_id: string[]
+  target_app: string[]
+  detarget_app: string[]
+  custom_target_1: string[]
+  detarget_custom_target_1: string[]
+  custom_target_2: string[]
+  detarget_custom_target_2: string[]
+  custom_target_3: string[]
+  detarget_custom_target_3: string[]
+  target_age_min: number | null
+  target_age_max: number | null
+  detarget_age_min: number | null
+  detarget_age_max: number | null
+  target_os_min: number | null
+  target_os_max: number | null
+  detarget_os_min: number | null
+  detarget_os_max: number | null
+  target_sdk_min: number | null
+  target_sdk_max: number | null
+  detarget_sdk_min: number | null
+  detarget_sdk_max: number | null
+  registered_days_min: number | null
+  registered_days_max: number | null
+}
+
+export type Campaign = Targeting & {
+  id: number
+  is_ad: boolean
+  name: string
+  type: CampaignType
+  owner_id: number | null
+  provider_id: number | null
+  channel_id: number | null
+  categories: string[]
+  title: string
+  description: string
+  image: string
+  click_url: string
+  impression_urls: string[]
+  landing_type: number
+  display_type: DisplayType
+  display_weight: number
+  first_display_priority: number
+  status: CampaignStatus
+  start_date: number
+  end_date: number
+  published_at: number | null
+  /** Allowed weekly slots, weekday × 24 + hour (Monday = 0), in the unit's timezone; empty = always. */
+  week_slot: number[]
+  ipu: number | null
+  dipu: number | null
+  tipu: number | null
+  budget_type: BudgetType | null
+  budget_daily: number | null
+  budget_total: number | null
+  budget_pacing: BudgetPacing
+  unlock_reward: number
+  landing_reward: number
+  action_reward: number
+  created_at: number
+  updated_at: number
+}
+
+export type Unit = {
+  id: number
+  app_id: number
+  name: string
+  unit_type: string
+  platform: string
+  country: string
+  timezone: string
+  is_active: boolean
+  first_display_ratio: string
+  page_display_ratio: string
+  page_limit: number
+  shuffle_option: number
+  request_trigger: number
+  request_period: number
+  base_reward: number
+  base_init_period: number
+  postback_url: string | null
+  postback_hmac_key: string | null
+  postback_headers: Record<string, string>
+  filtered_providers: number[]
+  created_at: number
+  updated_at: number
+}
+
+export type ContentCategory = { id: string; name: string; icon_url: string; sort_order: number }
+export type ContentChannel = { id: number; category: string; name: string; icon_url: string }
+
+/** The wildcard that makes a targeting list match everything. */
+export const GLOB = '__GLOB__'

@@ -1,0 +1,153 @@
+import type { Campaign, ContentCategory, ContentChannel, Unit } from './catalog.js'
+import { AllotError } from './errors.js'
+import { isValidTimezone } from './schedule.js'
+
+type Stamped = 'id' | 'created_at' | 'updated_at'
+export type CampaignDraft = Omit<Campaign, Stamped>
+export type UnitDraft = Omit<Unit, Stamped>
+export type CategoryDraft = Omit<ContentCategory, 'id'>
+export type ChannelDraft = Omit<ContentChannel, 'id'>
+
+const EMPTY_TARGETING = {
+  target_gender: [],
+  detarget_gender: [],
+  target_language: [],
+  detarget_language: [],
+  target_carrier: [],
+  detarget_carrier: [],
+  target_region: [],
+  detarget_region: [],
+  target_country: [],
+  detarget_country: [],
+  target_unit: [],
+  detarget_unit: [],
+  target_app_id: [],
+  detarget_app_id: [],
+  target_app: [],
+  detarget_app: [],
+  custom_target_1: [],
+  detarget_custom_target_1: [],
+  custom_target_2: [],
+  detarget_custom_target_2: [],
+  custom_target_3: [],
+  detarget_custom_target_3: [],
+  target_age_min: null,
+  target_age_max: null,
+  detarget_age_min: null,
+  detarget_age_max: null,
+  target_os_min: null,
+  target_os_max: null,
+  detarget_os_min: null,
+  detarget_os_max: null,
+  target_sdk_min: null,
+  target_sdk_max: null,
+  detarget_sdk_min: null,
+  detarget_sdk_max: null,
+  registered_days_min: null,
+  registered_days_max: null,
+} satisfies Partial<CampaignDraft>
+
+/** The fields a new campaign needs; everything else has a default. */
+export type CampaignInput = Partial<CampaignDraft> & Pick<CampaignDraft, 'name' | 'type' | 'start_date' | 'end_date'>
+
+/** A complete campaign draft from the admin's input, with defaults for what was left out. */
+export function campaignDraft(input: CampaignInput): CampaignDraft {
+  const draft: CampaignDraft = {
+    ...EMPTY_TARGETING,
+    is_ad: input.type !== 'C',
+    owner_id: null,
+    provider_id: null,
+    channel_id: null,
+    categories: [],
+    title: '',
+    description: '',
+    image: '',
+    click_url: '',
+    impression_urls: [],
+    landing_type: 1,
+    display_type: 'A',
+    display_weight: 1,
+    first_display_priority: 0,
+    status: 'active',
+    published_at: null,
+    week_slot: [],
+    ipu: null,
+    dipu: null,
+    tipu: null,
+    budget_type: null,
+    budget_daily: null,
+    budget_total: null,
+    budget_pacing: 'asap',
+    unlock_reward: 0,
+    landing_reward: 0,
+    action_reward: 0,
+    ...input,
+  }
+  checkCampaign(draft)
+  return draft
+}
+
+/** Rules that span fields (single fields are checked by the HTTP schema). */
+export function checkCampaign(draft: CampaignDraft): void {
+  if (draft.end_date <= draft.start_date) invalid('end_date must be after start_date')
+  if (draft.is_ad === (draft.type === 'C')) {
+    invalid(`type must be 'C' for contents (is_ad false) and 'I', 'J' or 'B' for ads (is_ad true)`)
+  }
+  for (const name of ['age', 'os', 'sdk'] as const) {
+    checkRange(`target_${name}`, draft[`target_${name}_min`], draft[`target_${name}_max`])
+    checkRange(`detarget_${name}`, draft[`detarget_${name}_min`], draft[`detarget_${name}_max`])
+  }
+  checkRange('registered_days', draft.registered_days_min, draft.registered_days_max)
+  if (draft.week_slot.some((s) => !Number.isInteger(s) || s < 0 || s >= 168)) {
+    invalid('week_slot entries must be integers from 0 (Monday 00h) to 167 (Sunday 23h)')
+  }
+  if ((draft.budget_daily !== null || draft.budget_total !== null) && draft.budget_type === null) {
+    invalid('budget_type is required when budget_daily or budget_total is set')
+  }
+}
+
+function checkRange(name: string, min: number | null, max: number | null): void {
+  if (min !== null && max !== null && min > max) invalid(`${name}_min must not exceed ${name}_max`)
+}
+
+/** The fields a new unit needs; everything else has a default. */
+export type UnitInput = Partial<UnitDraft> & Pick<UnitDraft, 'app_id'>
+
+/** A complete unit draft with the DESIGN §2 defaults. */
+export function unitDraft(input: UnitInput): UnitDraft {
+  const draft: UnitDraft = {
+    name: '',
+    unit_type: 'lockscreen',
+    platform: 'android',
+    country: 'KR',
+    timezone: 'Asia/Seoul',
+    is_active: true,
+    first_display_ratio: '9:1',
+    page_display_ratio: '3:1',
+    page_limit: 20,
+    shuffle_option: 0,
+    request_trigger: 5,
+    request_period: 3600,
+    base_reward: 2,
+    base_init_period: 3600,
+    postback_url: null,
+    postback_hmac_key: null,
+    postback_headers: {},
+    filtered_providers: [],
+    ...input,
+  }
+  checkUnit(draft)
+  return draft
+}
+
+/** Rules a unit must satisfy beyond field types. */
+export function checkUnit(draft: UnitDraft): void {
+  if (!isValidTimezone(draft.timezone)) invalid(`timezone '${draft.timezone}' is not an IANA timezone`)
+  for (const key of ['first_display_ratio', 'page_display_ratio'] as const) {
+    if (!/^\d+:\d+$/.test(draft[key])) invalid(`${key} must look like '9:1'`)
+  }
+}
+
+function invalid(message: string): never {
+  throw new AllotError('InvalidField', message)
+}

@@ -1,0 +1,65 @@
+import type { Campaign } from './catalog.js'
+
+const HOUR_MS = 3_600_000
+const WEEKDAYS: Record<string, number> = { Mon: 0, Tue: 1, Wed: 2, Thu: 3, Fri: 4, Sat: 5, Sun: 6 }
+const formatters = new Map<string, Intl.DateTimeFormat>()
+
+/** The wall clock of an instant in a timezone. */
+export type LocalTime = { year: number; weekday: number; hour: number }
+
+/** Reads the wall clock in `timezone` (IANA name); throws RangeError for an unknown zone. */
+export function localTime(timezone: string, at: number): LocalTime {
+  let format = formatters.get(timezone)
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone: timezone,
+      year: 'numeric',
+      weekday: 'short',
+      hour: 'numeric',
+      hourCycle: 'h23',
+    })
+    formatters.set(timezone, format)
+  }
+  let year = 0
+  let weekday = 0
+  let hour = 0
+  for (const part of format.formatToParts(at)) {
+    if (part.type === 'year') year = Number(part.value)
+    else if (part.type === 'weekday') weekday = WEEKDAYS[part.value] ?? 0
+    else if (part.type === 'hour') hour = Number(part.value)
+  }
+  return { year, weekday, hour }
+}
+
+/** True if `timezone` is an IANA zone this runtime knows. */
+export function isValidTimezone(timezone: string): boolean {
+  try {
+    localTime(timezone, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** One wall-clock hour ahead of now: its weekly slot (weekday × 24 + hour) and its local hour. */
+export type UpcomingSlot = { slot: number; hour: number }
+
+/**
+ * The wall-clock hours of the next `hours` real hours, starting with the current one. Stepping in real
+ * (UTC) hours keeps this right across DST changes: a skipped local hour never appears, a repeated one
+ * appears twice.
+ */
+export function upcomingSlots(timezone: string, now: number, hours = 12): UpcomingSlot[] {
+  const start = Math.floor(now / HOUR_MS) * HOUR_MS
+  const slots: UpcomingSlot[] = []
+  for (let i = 0; i < hours; i++) {
+    const t = localTime(timezone, start + i * HOUR_MS)
+    slots.push({ slot: t.weekday * 24 + t.hour, hour: t.hour })
+  }
+  return slots
+}
+
+/** Whether the campaign is switched on and inside its [start_date, end_date) window. */
+export function isLive(campaign: Campaign, now: number): boolean {
+  return campaign.status === 'active' && campaign.start_date <= now && now < campaign.end_date
+}

@@ -1,0 +1,189 @@
+import { type Static, Type } from '@sinclair/typebox'
+import {
+  BUDGET_PACINGS,
+  BUDGET_TYPES,
+  CAMPAIGN_STATUSES,
+  CAMPAIGN_TYPES,
+  type Campaign,
+  DISPLAY_TYPES,
+  detargetKey,
+  LIST_TARGETS,
+  RANGE_TARGETS,
+  targetKey,
+  type Unit,
+} from '../../domain/catalog.js'
+import type { CampaignDraft, CampaignInput, UnitDraft, UnitInput } from '../../domain/drafts.js'
+import { IsoDateTime, Nullable, StringEnum, toIso, toIsoOrNull } from './common.dto.js'
+
+const Id = Type.Integer({ minimum: 1, maximum: 2_147_483_647 })
+const Count = Type.Integer({ minimum: 0, maximum: 2_147_483_647 })
+const Url = Type.String({ maxLength: 2048 })
+const TargetList = Type.Array(Type.String({ maxLength: 255 }), { maxItems: 10_000 })
+const Bound = Nullable(Type.Integer({ minimum: 0, maximum: 1_000_000_000 }))
+
+const listTargetProps = Object.fromEntries(
+  LIST_TARGETS.flatMap((name) => [
+    [targetKey(name), TargetList],
+    [detargetKey(name), TargetList],
+  ]),
+) as Record<string, typeof TargetList>
+const rangeTargetProps = Object.fromEntries(
+  [...RANGE_TARGETS.flatMap((n) => [`target_${n}`, `detarget_${n}`]), 'registered_days'].flatMap((p) => [
+    [`${p}_min`, Bound],
+    [`${p}_max`, Bound],
+  ]),
+) as Record<string, typeof Bound>
+
+/** Every writable campaign field as the admin API takes it (times as ISO 8601 with an offset). */
+const campaignFields = {
+  is_ad: Type.Boolean(),
+  name: Type.String({ minLength: 1, maxLength: 255 }),
+  type: StringEnum(CAMPAIGN_TYPES, { description: "C content; I CPM, J CPC, B action (ads)" }),
+  owner_id: Nullable(Id),
+  provider_id: Nullable(Id),
+  channel_id: Nullable(Id),
+  categories: Type.Array(Type.String({ maxLength: 64 }), { maxItems: 32 }),
+  title: Type.String({ maxLength: 512 }),
+  description: Type.String({ maxLength: 8192 }),
+  image: Url,
+  click_url: Url,
+  impression_urls: Type.Array(Url, { maxItems: 16 }),
+  landing_type: Type.Integer({ minimum: 0, maximum: 100 }),
+  display_type: StringEnum(DISPLAY_TYPES),
+  display_weight: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+  first_display_priority: Type.Integer({ minimum: -1000, maximum: 1000 }),
+  status: StringEnum(CAMPAIGN_STATUSES),
+  start_date: IsoDateTime,
+  end_date: IsoDateTime,
+  published_at: Nullable(IsoDateTime),
+  week_slot: Type.Array(Type.Integer({ minimum: 0, maximum: 167 }), { maxItems: 168 }),
+  ipu: Nullable(Count),
+  dipu: Nullable(Count),
+  tipu: Nullable(Count),
+  budget_type: Nullable(StringEnum(BUDGET_TYPES)),
+  budget_daily: Nullable(Count),
+  budget_total: Nullable(Count),
+  budget_pacing: StringEnum(BUDGET_PACINGS),
+  unlock_reward: Count,
+  landing_reward: Count,
+  action_reward: Count,
+  ...listTargetProps,
+  ...rangeTargetProps,
+}
+
+export const CampaignCreateSchema = Type.Object(
+  {
+    ...Type.Partial(Type.Object(campaignFields)).properties,
+    id: Type.Optional(Id),
+    name: campaignFields.name,
+    type: campaignFields.type,
+    start_date: campaignFields.start_date,
+    end_date: campaignFields.end_date,
+  },
+  { additionalProperties: false },
+)
+export const CampaignPatchSchema = Type.Partial(Type.Object(campaignFields), { additionalProperties: false })
+export const CampaignSchema = Type.Object({
+  ...campaignFields,
+  id: Id,
+  created_at: IsoDateTime,
+  updated_at: IsoDateTime,
+})
+export type CampaignCreateDto = Static<typeof CampaignCreateSchema>
+export type CampaignPatchDto = Static<typeof CampaignPatchSchema>
+
+const TIME_FIELDS = ['start_date', 'end_date', 'published_at'] as const
+
+/** Admin JSON → domain input: ISO times become epoch ms; everything else already has domain names. */
+export function campaignFromDto<T extends CampaignPatchDto>(dto: T): T extends CampaignCreateDto ? CampaignInput : Partial<CampaignDraft> {
+  const out: Record<string, unknown> = { ...dto }
+  for (const key of TIME_FIELDS) {
+    const value = dto[key]
+    if (typeof value === 'string') out[key] = Date.parse(value)
+  }
+  return out as never
+}
+
+/** Domain campaign → admin JSON. */
+export function campaignToDto(c: Campaign) {
+  return {
+    ...c,
+    start_date: toIso(c.start_date),
+    end_date: toIso(c.end_date),
+    published_at: toIsoOrNull(c.published_at),
+    created_at: toIso(c.created_at),
+    updated_at: toIso(c.updated_at),
+  }
+}
+
+const unitFields = {
+  app_id: Id,
+  name: Type.String({ maxLength: 255 }),
+  unit_type: Type.String({ minLength: 1, maxLength: 32 }),
+  platform: Type.String({ minLength: 1, maxLength: 32 }),
+  country: Type.String({ minLength: 2, maxLength: 8 }),
+  timezone: Type.String({ minLength: 1, maxLength: 64, description: 'IANA timezone, e.g. Asia/Seoul' }),
+  is_active: Type.Boolean(),
+  first_display_ratio: Type.String({ pattern: '^\\d+:\\d+$' }),
+  page_display_ratio: Type.String({ pattern: '^\\d+:\\d+$' }),
+  page_limit: Type.Integer({ minimum: 1, maximum: 500 }),
+  shuffle_option: Type.Integer({ minimum: 0, maximum: 10 }),
+  request_trigger: Type.Integer({ minimum: 0, maximum: 1000 }),
+  request_period: Type.Integer({ minimum: 0, maximum: 604_800 }),
+  base_reward: Count,
+  base_init_period: Type.Integer({ minimum: 1, maximum: 31_536_000 }),
+  postback_url: Nullable(Type.String({ format: 'uri', maxLength: 2048 })),
+  postback_hmac_key: Nullable(Type.String({ maxLength: 255 })),
+  postback_headers: Type.Record(Type.String(), Type.String({ maxLength: 1024 })),
+  filtered_providers: Type.Array(Id, { maxItems: 1000 }),
+}
+
+export const UnitCreateSchema = Type.Object(
+  { ...Type.Partial(Type.Object(unitFields)).properties, id: Type.Optional(Id), app_id: unitFields.app_id },
+  { additionalProperties: false },
+)
+export const UnitPatchSchema = Type.Partial(Type.Object(unitFields), { additionalProperties: false })
+export const UnitSchema = Type.Object({ ...unitFields, id: Id, created_at: IsoDateTime, updated_at: IsoDateTime })
+export type UnitCreateDto = Static<typeof UnitCreateSchema> & UnitInput
+export type UnitPatchDto = Static<typeof UnitPatchSchema> & Partial<UnitDraft>
+
+/** Domain unit → admin JSON. */
+export function unitToDto(u: Unit) {
+  return { ...u, created_at: toIso(u.created_at), updated_at: toIso(u.updated_at) }
+}
+
+const categoryFields = {
+  name: Type.String({ minLength: 1, maxLength: 255 }),
+  icon_url: Url,
+  sort_order: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+}
+export const CategoryCreateSchema = Type.Object(
+  {
+    id: Type.String({ pattern: '^[a-z0-9_-]{1,64}$' }),
+    name: categoryFields.name,
+    icon_url: Type.Optional(Url),
+    sort_order: Type.Optional(categoryFields.sort_order),
+  },
+  { additionalProperties: false },
+)
+export const CategoryPatchSchema = Type.Partial(Type.Object(categoryFields), { additionalProperties: false })
+export const CategorySchema = Type.Object({ id: Type.String(), ...categoryFields })
+
+const channelFields = {
+  category: Type.String({ minLength: 1, maxLength: 64 }),
+  name: Type.String({ minLength: 1, maxLength: 255 }),
+  icon_url: Url,
+}
+export const ChannelCreateSchema = Type.Object(
+  { id: Type.Optional(Id), category: channelFields.category, name: channelFields.name, icon_url: Type.Optional(Url) },
+  { additionalProperties: false },
+)
+export const ChannelPatchSchema = Type.Partial(Type.Object(channelFields), { additionalProperties: false })
+export const ChannelSchema = Type.Object({ id: Id, ...channelFields })
+
+export const PageQuerySchema = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  offset: Type.Integer({ minimum: 0, default: 0 }),
+})
+export const NumericIdParamsSchema = Type.Object({ id: Id })
+export const StringIdParamsSchema = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) })

@@ -1,0 +1,137 @@
+import { timingSafeEqual } from 'node:crypto'
+import type { TSchema } from '@sinclair/typebox'
+import { Type } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+import { AllotError } from '../../domain/errors.js'
+import type { AdminResource, AdminService } from '../../services/admin.service.js'
+import {
+  CampaignCreateSchema,
+  CampaignPatchSchema,
+  CampaignSchema,
+  CategoryCreateSchema,
+  CategoryPatchSchema,
+  CategorySchema,
+  ChannelCreateSchema,
+  ChannelPatchSchema,
+  ChannelSchema,
+  campaignFromDto,
+  campaignToDto,
+  NumericIdParamsSchema,
+  PageQuerySchema,
+  StringIdParamsSchema,
+  UnitCreateSchema,
+  UnitPatchSchema,
+  UnitSchema,
+  unitToDto,
+} from '../dto/admin.dto.js'
+import { errorResponses } from '../dto/common.dto.js'
+
+type Deps = { admin: AdminService; adminToken: string }
+
+/** `/admin/…`: bearer-token CRUD for units, campaigns, categories and channels. */
+export async function adminRoutes(app: FastifyInstance, { admin, adminToken }: Deps): Promise<void> {
+  const expected = Buffer.from(`Bearer ${adminToken}`)
+  app.addHook('onRequest', async (request) => {
+    const given = Buffer.from(request.headers.authorization ?? '')
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw new AllotError('Unauthorized', 'Authorization header must be "Bearer <ADMIN_TOKEN>"')
+    }
+  })
+
+  const identity = <T>(x: T) => x
+  registerResource(app, {
+    path: '/units',
+    resource: admin.units,
+    schemas: { create: UnitCreateSchema, patch: UnitPatchSchema, item: UnitSchema, params: NumericIdParamsSchema },
+    toDto: unitToDto,
+    fromCreate: identity,
+    fromPatch: identity,
+  })
+  registerResource(app, {
+    path: '/campaigns',
+    resource: admin.campaigns,
+    schemas: {
+      create: CampaignCreateSchema,
+      patch: CampaignPatchSchema,
+      item: CampaignSchema,
+      params: NumericIdParamsSchema,
+    },
+    toDto: campaignToDto,
+    fromCreate: campaignFromDto,
+    fromPatch: campaignFromDto,
+  })
+  registerResource(app, {
+    path: '/categories',
+    resource: admin.categories,
+    schemas: {
+      create: CategoryCreateSchema,
+      patch: CategoryPatchSchema,
+      item: CategorySchema,
+      params: StringIdParamsSchema,
+    },
+    toDto: identity,
+    fromCreate: (body: Record<string, unknown>) => ({ icon_url: '', sort_order: 0, ...body }),
+    fromPatch: identity,
+  })
+  registerResource(app, {
+    path: '/channels',
+    resource: admin.channels,
+    schemas: { create: ChannelCreateSchema, patch: ChannelPatchSchema, item: ChannelSchema, params: NumericIdParamsSchema },
+    toDto: identity,
+    fromCreate: (body: Record<string, unknown>) => ({ icon_url: '', ...body }),
+    fromPatch: identity,
+  })
+}
+
+type ResourceRoutes<T, Id> = {
+  path: string
+  // biome-ignore lint/suspicious/noExplicitAny: inputs are validated by the route schemas before they get here
+  resource: AdminResource<T, Id, any, any>
+  schemas: { create: TSchema; patch: TSchema; item: TSchema; params: TSchema }
+  toDto: (item: T) => unknown
+  // biome-ignore lint/suspicious/noExplicitAny: see above
+  fromCreate: (body: any) => any
+  // biome-ignore lint/suspicious/noExplicitAny: see above
+  fromPatch: (body: any) => any
+}
+
+/** The five CRUD routes of one resource, each with its request and response schemas. */
+function registerResource<T, Id>(app: FastifyInstance, r: ResourceRoutes<T, Id>): void {
+  const { path, resource, schemas, toDto } = r
+  const tags = [path.slice(1)]
+  const idOf = (request: { params: unknown }) => (request.params as { id: Id }).id
+
+  app.get(
+    path,
+    {
+      schema: { tags, querystring: PageQuerySchema, response: { 200: Type.Object({ items: Type.Array(schemas.item) }), ...errorResponses } },
+    },
+    async (request) => {
+      const page = request.query as { limit: number; offset: number }
+      return { items: (await resource.list(page)).map(toDto) }
+    },
+  )
+  app.get(
+    `${path}/:id`,
+    { schema: { tags, params: schemas.params, response: { 200: schemas.item, ...errorResponses } } },
+    async (request) => toDto(await resource.get(idOf(request))),
+  )
+  app.post(
+    path,
+    { schema: { tags, body: schemas.create, response: { 201: schemas.item, ...errorResponses } } },
+    async (request, reply) => reply.status(201).send(toDto(await resource.create(r.fromCreate(request.body)))),
+  )
+  app.patch(
+    `${path}/:id`,
+    { schema: { tags, params: schemas.params, body: schemas.patch, response: { 200: schemas.item, ...errorResponses } } },
+    async (request) => toDto(await resource.update(idOf(request), r.fromPatch(request.body))),
+  )
+  app.delete(
+    `${path}/:id`,
+    { schema: { tags, params: schemas.params, response: { 204: Type.Null(), ...errorResponses } } },
+    async (request, reply) => {
+      await resource.remove(idOf(request))
+      return reply.status(204).send()
+    },
+  )
+}

@@ -1,0 +1,20 @@
+import { type Kysely, type Migration, Migrator } from 'kysely'
+import * as initial from './migrations/0001-initial.js'
+import type { Database } from './schema.js'
+
+// Listed explicitly (not read from disk) so they work the same under tsx, in tests and in the image.
+const MIGRATIONS: Record<string, Migration> = {
+  '0001-initial': initial,
+}
+
+/** Brings the schema to the latest migration; throws with the failing migration's name. */
+export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS } })
+  const { error, results } = await migrator.migrateToLatest()
+  const failed = results?.find((r) => r.status === 'Error')
+  if (error) {
+    const where = failed ? ` in ${failed.migrationName}` : ''
+    throw new Error(`migration failed${where}: ${(error as Error).message ?? String(error)}`)
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
+}

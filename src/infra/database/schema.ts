@@ -1,0 +1,103 @@
+import type { Generated } from 'kysely'
+
+/** Table shapes as stored. Lists and maps are JSON in text columns; times are epoch milliseconds. */
+export type UnitsTable = {
+  id: Generated<number>
+  app_id: number
+  name: string
+  unit_type: string
+  platform: string
+  country: string
+  timezone: string
+  is_active: number
+  first_display_ratio: string
+  page_display_ratio: string
+  page_limit: number
+  shuffle_option: number
+  request_trigger: number
+  request_period: number
+  base_reward: number
+  base_init_period: number
+  postback_url: string | null
+  postback_hmac_key: string | null
+  postback_headers: string
+  filtered_providers: string
+  created_at: number
+  updated_at: number
+}
+
+export type CampaignsTable = {
+  id: Generated<number>
+  is_ad: number
+  name: string
+  type: string
+  owner_id: number | null
+  provider_id: number | null
+  channel_id: number | null
+  categories: string
+  title: string
+  description: string
+  image: string
+  click_url: string
+  impression_urls: string
+  landing_type: number
+  display_type: string
+  display_weight: number
+  first_display_priority: number
+  status: string
+  start_date: number
+  end_date: number
+  published_at: number | null
+  week_slot: string
+  ipu: number | null
+  dipu: number | null
+  tipu: number | null
+  budget_type: string | null
+  budget_daily: number | null
+  budget_total: number | null
+  budget_pacing: string
+  unlock_reward: number
+  landing_reward: number
+  action_reward: number
+  /** Every list-valued targeting field and exclusion, as one JSON object keyed by wire name. */
+  target_lists: string
+  target_age_min: number | null
+  target_age_max: number | null
+  detarget_age_min: number | null
+  detarget_age_max: number | null
+  target_os_min: number | null
+  target_os_max: number | null
+  detarget_os_min: number | null
+  detarget_os_max: number | null
+  target_sdk_min: number | null
+  target_sdk_max: number | null
+  detarget_sdk_min: number | null
+  detarget_sdk_max: number | null
+  registered_days_min: number | null
+  registered_days_max: number | null
+  created_at: number
+  updated_at: number
+}
+
+export type CategoriesTable = { id: string; name: string; icon_url: string; sort_order: number }
+export type ChannelsTable = { id: Generated<number>; category: string; name: string; icon_url: string }
+
+export type DeviceContentConfigsTable = {
+  device_id: number
+  category: string
+  channel: string
+  campaign: string
+  updated_at: number
+}
+
+/** One row (id 1) whose version moves with every catalog write, so other processes notice. */
+export type CatalogStateTable = { id: number; version: number }
+
+export type Database = {
+  units: UnitsTable
+  campaigns: CampaignsTable
+  categories: CategoriesTable
+  channels: ChannelsTable
+  device_content_configs: DeviceContentConfigsTable
+  catalog_state: CatalogStateTable
+}

@@ -1,0 +1,102 @@
+import type { Kysely, Transaction } from 'kysely'
+import type { Database } from '../infra/database/schema.js'
+
+type TableName = 'units' | 'campaigns' | 'categories' | 'channels'
+type Page = { limit: number; offset: number }
+
+/** How one resource maps between its domain shape and its table row. */
+export type ResourceMapping<T, Id, Draft> = {
+  table: TableName
+  toRow(draft: Draft, now: number): Record<string, unknown>
+  fromRow(row: Record<string, unknown>): T
+  /** created_at is only written on insert, when the table has one. */
+  stamped: boolean
+  /** Writes to this table move the catalog version so every process reloads its snapshot. */
+  catalog: boolean
+  idOf?: (id: Id) => Id
+}
+
+/** CRUD over one table through Kysely, identical on SQLite and MySQL/MariaDB. */
+export function createSqlResourceRepository<T, Id extends string | number, Draft>(
+  database: Kysely<Database>,
+  mapping: ResourceMapping<T, Id, Draft>,
+  clock: () => number,
+) {
+  // Kysely's types cannot follow a table name chosen at run time; the mapping functions carry the types.
+  const db = database as unknown as Kysely<Record<string, Record<string, unknown>>>
+  const { table, toRow, fromRow, stamped, catalog } = mapping
+
+  async function bump(trx: Transaction<Record<string, Record<string, unknown>>>) {
+    if (!catalog) return
+    await trx
+      .updateTable('catalog_state')
+      .set((eb) => ({ version: eb('version', '+', 1) }))
+      .where('id', '=', 1)
+      .execute()
+  }
+
+  async function get(id: Id): Promise<T | undefined> {
+    const row = await db.selectFrom(table).selectAll().where('id', '=', id).executeTakeFirst()
+    return row ? fromRow(row) : undefined
+  }
+
+  return {
+    async list({ limit, offset }: Page): Promise<T[]> {
+      const rows = await db.selectFrom(table).selectAll().orderBy('id').limit(limit).offset(offset).execute()
+      return rows.map(fromRow)
+    },
+    get,
+    async create(draft: Draft, id?: Id): Promise<T | undefined> {
+      const now = clock()
+      const row = { ...toRow(draft, now), ...(stamped ? { created_at: now } : {}), ...(id === undefined ? {} : { id }) }
+      let newId: Id
+      try {
+        newId = await db.transaction().execute(async (trx) => {
+          const result = await trx.insertInto(table).values(row).executeTakeFirstOrThrow()
+          await bump(trx)
+          return (id ?? Number(result.insertId)) as Id
+        })
+      } catch (err) {
+        if (isUniqueViolation(err)) return undefined
+        throw err
+      }
+      return get(newId)
+    },
+    async update(id: Id, draft: Draft): Promise<T | undefined> {
+      const changed = await db.transaction().execute(async (trx) => {
+        const result = await trx.updateTable(table).set(toRow(draft, clock())).where('id', '=', id).executeTakeFirst()
+        await bump(trx)
+        return result.numUpdatedRows > 0n
+      })
+      return changed ? get(id) : undefined
+    },
+    async remove(id: Id): Promise<boolean> {
+      return db.transaction().execute(async (trx) => {
+        const result = await trx.deleteFrom(table).where('id', '=', id).executeTakeFirst()
+        await bump(trx)
+        return result.numDeletedRows > 0n
+      })
+    },
+  }
+}
+
+/** A primary-key or unique-key clash, on SQLite or MySQL/MariaDB. */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: string }).code
+  return code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE'
+}
+
+/** Parses a JSON text column, tolerating the empty string. */
+export function parseJson<T>(text: unknown, fallback: T): T {
+  if (typeof text !== 'string' || text === '') return fallback
+  return JSON.parse(text) as T
+}
+
+/** Integers come back as numbers from SQLite and as number or string from mysql2 for big values. */
+export function num(value: unknown): number {
+  return typeof value === 'number' ? value : Number(value)
+}
+
+export function numOrNull(value: unknown): number | null {
+  return value === null || value === undefined ? null : num(value)
+}

@@ -1,0 +1,63 @@
+import type { Kysely } from 'kysely'
+import type { Unit } from '../domain/catalog.js'
+import type { UnitDraft } from '../domain/drafts.js'
+import type { Database, UnitsTable } from '../infra/database/schema.js'
+import { createSqlResourceRepository, num, parseJson } from './sql-resource.repository.js'
+
+type Row = Omit<UnitsTable, 'id'> & { id: number }
+
+/** The one place a unit row becomes a domain unit. */
+export function unitFromRow(raw: Record<string, unknown>): Unit {
+  const row = raw as Row
+  return {
+    id: num(row.id),
+    app_id: num(row.app_id),
+    name: row.name,
+    unit_type: row.unit_type,
+    platform: row.platform,
+    country: row.country,
+    timezone: row.timezone,
+    is_active: Boolean(num(row.is_active)),
+    first_display_ratio: row.first_display_ratio,
+    page_display_ratio: row.page_display_ratio,
+    page_limit: num(row.page_limit),
+    shuffle_option: num(row.shuffle_option),
+    request_trigger: num(row.request_trigger),
+    request_period: num(row.request_period),
+    base_reward: num(row.base_reward),
+    base_init_period: num(row.base_init_period),
+    postback_url: row.postback_url,
+    postback_hmac_key: row.postback_hmac_key,
+    postback_headers: parseJson(row.postback_headers, {}),
+    filtered_providers: parseJson(row.filtered_providers, []),
+    created_at: num(row.created_at),
+    updated_at: num(row.updated_at),
+  }
+}
+
+/** The one place a unit draft becomes a row (without id and created_at). */
+export function unitToRow(draft: UnitDraft, now: number): Omit<Row, 'id' | 'created_at'> {
+  return {
+    ...draft,
+    is_active: draft.is_active ? 1 : 0,
+    postback_headers: JSON.stringify(draft.postback_headers),
+    filtered_providers: JSON.stringify(draft.filtered_providers),
+    updated_at: now,
+  }
+}
+
+/** Unit storage: admin CRUD plus the catalog's read of every unit. */
+export function createUnitRepository(db: Kysely<Database>, clock: () => number) {
+  const crud = createSqlResourceRepository<Unit, number, UnitDraft>(
+    db,
+    { table: 'units', toRow: unitToRow, fromRow: unitFromRow, stamped: true, catalog: true },
+    clock,
+  )
+  return {
+    ...crud,
+    async listUnits(): Promise<Unit[]> {
+      const rows = await db.selectFrom('units').selectAll().execute()
+      return rows.map(unitFromRow)
+    },
+  }
+}

@@ -1,0 +1,100 @@
+import type { Campaign, Unit } from '../domain/catalog.js'
+import { compileTargeting, type TargetingPredicate } from '../domain/targeting.js'
+
+/** Where the catalog comes from (the SQL database in both modes). */
+export type CatalogStore = {
+  /** A number that changes whenever units or campaigns change. */
+  catalogVersion(): Promise<number>
+  listUnits(): Promise<Unit[]>
+  /** Campaigns that may be served now or later: active and not yet ended at `now`. */
+  listServableCampaigns(now: number): Promise<Campaign[]>
+}
+
+export type Logger = {
+  info(obj: object, msg?: string): void
+  warn(obj: object, msg?: string): void
+  error(obj: object, msg?: string): void
+}
+
+/** A campaign with its targeting compiled once per snapshot. */
+export type CatalogEntry = { campaign: Campaign; matches: TargetingPredicate }
+
+/** An immutable view of the servable catalog; allocation never touches the database. */
+export type CatalogSnapshot = {
+  readonly version: number
+  readonly loadedAt: number
+  readonly units: ReadonlyMap<number, Unit>
+  readonly ads: readonly CatalogEntry[]
+  readonly contents: readonly CatalogEntry[]
+}
+
+export type CatalogService = {
+  current(): CatalogSnapshot
+  /** Reloads now (after an admin change); resolves when the new snapshot is in place. */
+  reload(): Promise<void>
+  /** Starts the background poll that picks up changes made by other processes. */
+  start(): void
+  stop(): void
+}
+
+type Deps = { store: CatalogStore; refreshMs: number; clock: () => number; logger: Logger }
+
+/** Holds the catalog snapshot, rebuilt when the store's version moves and at least once a minute. */
+export function createCatalogService({ store, refreshMs, clock, logger }: Deps): CatalogService {
+  let snapshot: CatalogSnapshot = {
+    version: -1,
+    loadedAt: 0,
+    units: new Map(),
+    ads: [],
+    contents: [],
+  }
+  let timer: NodeJS.Timeout | undefined
+  let inflight: Promise<void> | undefined
+
+  async function build(): Promise<void> {
+    const version = await store.catalogVersion()
+    const now = clock()
+    const [units, campaigns] = await Promise.all([store.listUnits(), store.listServableCampaigns(now)])
+    const entries = campaigns.map((campaign) => ({ campaign, matches: compileTargeting(campaign) }))
+    snapshot = Object.freeze({
+      version,
+      loadedAt: now,
+      units: new Map(units.map((u) => [u.id, u])),
+      ads: entries.filter((e) => e.campaign.is_ad),
+      contents: entries.filter((e) => !e.campaign.is_ad),
+    })
+  }
+
+  // Concurrent reload requests share one build; a request arriving mid-build gets a fresh one after it.
+  function reload(): Promise<void> {
+    const run = (inflight ?? Promise.resolve()).catch(() => {}).then(build)
+    inflight = run.finally(() => {
+      if (inflight === tracked) inflight = undefined
+    })
+    const tracked = inflight
+    return run
+  }
+
+  async function poll(): Promise<void> {
+    try {
+      const stale = clock() - snapshot.loadedAt > 60_000
+      if (stale || (await store.catalogVersion()) !== snapshot.version) await reload()
+    } catch (err) {
+      logger.error({ err }, 'catalog refresh failed; serving the previous snapshot')
+    }
+  }
+
+  return {
+    current: () => snapshot,
+    reload,
+    start() {
+      if (timer) return
+      timer = setInterval(poll, refreshMs)
+      timer.unref()
+    },
+    stop() {
+      if (timer) clearInterval(timer)
+      timer = undefined
+    },
+  }
+}
