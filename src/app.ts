@@ -35,7 +35,9 @@ export async function createApp({ config, clock = Date.now }: AppOptions): Promi
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
     routerOptions: { ignoreTrailingSlash: true },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
+    },
   })
   await app.register(allot, { config, clock })
   return app
@@ -70,13 +72,24 @@ async function wire(app: FastifyInstance, { config, clock }: Required<AppOptions
     clock,
     logger: app.log,
   })
-  const admin = createAdminService({ units, campaigns, categories, channels, onCatalogChange: catalog.reload })
-  if (config.seedDemoData && (await seedDemoData(admin, clock()))) app.log.info('seeded the demo catalog (unit 1001)')
+  const admin = createAdminService({
+    units,
+    campaigns,
+    categories,
+    channels,
+    onCatalogChange: catalog.reload,
+  })
+  if (config.seedDemoData && (await seedDemoData(admin, clock())))
+    app.log.info('seeded the demo catalog (unit 1001)')
   await catalog.reload()
   catalog.start()
   app.addHook('onClose', async () => catalog.stop())
 
-  const allocation = createAllocationService({ catalog, signer: createPayloadSigner(config.payloadSecret), clock })
+  const allocation = createAllocationService({
+    catalog,
+    signer: createPayloadSigner(config.payloadSecret),
+    clock,
+  })
 
   await app.register(healthRoutes, {
     readiness: async () => {

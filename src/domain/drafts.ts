@@ -48,7 +48,8 @@ const EMPTY_TARGETING = {
 } satisfies Partial<CampaignDraft>
 
 /** The fields a new campaign needs; everything else has a default. */
-export type CampaignInput = Partial<CampaignDraft> & Pick<CampaignDraft, 'name' | 'type' | 'start_date' | 'end_date'>
+export type CampaignInput = Partial<CampaignDraft> &
+  Pick<CampaignDraft, 'name' | 'type' | 'start_date' | 'end_date'>
 
 /** A complete campaign draft from the admin's input, with defaults for what was left out. */
 export function campaignDraft(input: CampaignInput): CampaignDraft {

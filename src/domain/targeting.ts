@@ -23,7 +23,11 @@ export type DeviceContext = {
   sdk?: number | undefined
   registeredDays?: number | undefined
   installedPackages?: ReadonlySet<string> | undefined
-  customTargets: readonly [ReadonlySet<string> | undefined, ReadonlySet<string> | undefined, ReadonlySet<string> | undefined]
+  customTargets: readonly [
+    ReadonlySet<string> | undefined,
+    ReadonlySet<string> | undefined,
+    ReadonlySet<string> | undefined,
+  ]
 }
 
 /** A campaign's targeting compiled once per catalog snapshot into a single predicate. */

@@ -115,7 +115,11 @@ export function createCampaignRepository(db: Kysely<Database>, clock: () => numb
       return rows.map(campaignFromRow)
     },
     async catalogVersion(): Promise<number> {
-      const row = await db.selectFrom('catalog_state').select('version').where('id', '=', 1).executeTakeFirst()
+      const row = await db
+        .selectFrom('catalog_state')
+        .select('version')
+        .where('id', '=', 1)
+        .executeTakeFirst()
       return num(row?.version ?? 0)
     },
   }

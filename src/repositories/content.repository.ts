@@ -31,7 +31,12 @@ export function createChannelRepository(db: Kysely<Database>, clock: () => numbe
     {
       table: 'channels',
       toRow: (d) => ({ category: d.category, name: d.name, icon_url: d.icon_url }),
-      fromRow: (r) => ({ id: num(r.id), category: String(r.category), name: String(r.name), icon_url: String(r.icon_url) }),
+      fromRow: (r) => ({
+        id: num(r.id),
+        category: String(r.category),
+        name: String(r.name),
+        icon_url: String(r.icon_url),
+      }),
       stamped: false,
       catalog: true,
     },

@@ -48,7 +48,11 @@ export function createSqlResourceRepository<T, Id extends string | number, Draft
     get,
     async create(draft: Draft, id?: Id): Promise<T | undefined> {
       const now = clock()
-      const row = { ...toRow(draft, now), ...(stamped ? { created_at: now } : {}), ...(id === undefined ? {} : { id }) }
+      const row = {
+        ...toRow(draft, now),
+        ...(stamped ? { created_at: now } : {}),
+        ...(id === undefined ? {} : { id }),
+      }
       let newId: Id
       try {
         newId = await db.transaction().execute(async (trx) => {
@@ -64,7 +68,11 @@ export function createSqlResourceRepository<T, Id extends string | number, Draft
     },
     async update(id: Id, draft: Draft): Promise<T | undefined> {
       const changed = await db.transaction().execute(async (trx) => {
-        const result = await trx.updateTable(table).set(toRow(draft, clock())).where('id', '=', id).executeTakeFirst()
+        const result = await trx
+          .updateTable(table)
+          .set(toRow(draft, clock()))
+          .where('id', '=', id)
+          .executeTakeFirst()
         await bump(trx)
         return result.numUpdatedRows > 0n
       })
@@ -83,7 +91,9 @@ export function createSqlResourceRepository<T, Id extends string | number, Draft
 /** A primary-key or unique-key clash, on SQLite or MySQL/MariaDB. */
 export function isUniqueViolation(err: unknown): boolean {
   const code = (err as { code?: string }).code
-  return code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE'
+  return (
+    code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE'
+  )
 }
 
 /** Parses a JSON text column, tolerating the empty string. */

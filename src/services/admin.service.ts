@@ -66,8 +66,18 @@ export function createAdminService(deps: Deps): AdminService {
       checkCampaign(draft)
       return draft
     }),
-    categories: resource('category', deps.categories, (input: CategoryDraft) => input, (c, p) => ({ ...c, ...p })),
-    channels: resource('channel', deps.channels, (input: ChannelDraft) => input, (c, p) => ({ ...c, ...p })),
+    categories: resource(
+      'category',
+      deps.categories,
+      (input: CategoryDraft) => input,
+      (c, p) => ({ ...c, ...p }),
+    ),
+    channels: resource(
+      'channel',
+      deps.channels,
+      (input: ChannelDraft) => input,
+      (c, p) => ({ ...c, ...p }),
+    ),
   }
 
   function resource<T extends { id: Id }, Id, Draft, Input, Patch>(
@@ -76,7 +86,8 @@ export function createAdminService(deps: Deps): AdminService {
     fromInput: (input: Input) => Draft,
     merge: (current: Draft, patch: Patch) => Draft,
   ): AdminResource<T, Id, Input, Patch> {
-    const notFound = (id: Id) => new AllotError('ResourceNotFound', `${label} id ${String(id)} does not exist`)
+    const notFound = (id: Id) =>
+      new AllotError('ResourceNotFound', `${label} id ${String(id)} does not exist`)
     const toDraft = (row: T): Draft => {
       const { id: _id, created_at: _c, updated_at: _u, ...draft } = row as T & Record<string, unknown>
       return draft as unknown as Draft

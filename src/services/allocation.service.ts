@@ -156,7 +156,9 @@ function parseIdList(value: string | undefined): ReadonlySet<number> {
 
 function inCurrentSlot(campaign: Campaign, slots: readonly UpcomingSlot[]): boolean {
   const current = slots[0]
-  return campaign.week_slot.length === 0 || (current !== undefined && campaign.week_slot.includes(current.slot))
+  return (
+    campaign.week_slot.length === 0 || (current !== undefined && campaign.week_slot.includes(current.slot))
+  )
 }
 
 /** Ads: higher first_display_priority first, then heavier display_weight, then lower id for stability. */
@@ -165,7 +167,9 @@ function rankAds(entries: CatalogEntry[]): Campaign[] {
     .map((e) => e.campaign)
     .sort(
       (a, b) =>
-        b.first_display_priority - a.first_display_priority || b.display_weight - a.display_weight || a.id - b.id,
+        b.first_display_priority - a.first_display_priority ||
+        b.display_weight - a.display_weight ||
+        a.id - b.id,
     )
 }
 
@@ -189,7 +193,12 @@ function shapeItem(
     u: unit.id,
     c: campaign.id,
     ...(request.unit_device_token ? { t: request.unit_device_token } : {}),
-    r: { u: campaign.unlock_reward, l: campaign.landing_reward, a: campaign.action_reward, b: unit.base_reward },
+    r: {
+      u: campaign.unlock_reward,
+      l: campaign.landing_reward,
+      a: campaign.action_reward,
+      b: unit.base_reward,
+    },
     exp: Math.floor((campaign.end_date + PAYLOAD_GRACE_MS) / 1000),
   })
   return {

@@ -26,7 +26,12 @@ export async function seedDemoData(admin: AdminService, now: number): Promise<bo
     ['tech', 'IT'],
   ] as const
   for (const [index, [id, name]] of categories.entries()) {
-    await admin.categories.create({ id, name, icon_url: `https://cdn.example.com/icons/${id}.png`, sort_order: index })
+    await admin.categories.create({
+      id,
+      name,
+      icon_url: `https://cdn.example.com/icons/${id}.png`,
+      sort_order: index,
+    })
   }
   const channels: number[] = []
   for (const [category, name] of [
@@ -37,7 +42,11 @@ export async function seedDemoData(admin: AdminService, now: number): Promise<bo
     ['lifestyle', 'Weekend Table'],
     ['tech', 'Gadget Lab'],
   ] as const) {
-    const channel = await admin.channels.create({ category, name, icon_url: 'https://cdn.example.com/icons/ch.png' })
+    const channel = await admin.channels.create({
+      category,
+      name,
+      icon_url: 'https://cdn.example.com/icons/ch.png',
+    })
     channels.push(channel.id)
   }
 
@@ -53,7 +62,10 @@ export async function seedDemoData(admin: AdminService, now: number): Promise<bo
 type Window = { start_date: number; end_date: number }
 
 function demoAds(window: Window): CampaignInput[] {
-  const ad = (n: number, fields: Partial<CampaignInput> & Pick<CampaignInput, 'name' | 'type'>): CampaignInput => ({
+  const ad = (
+    n: number,
+    fields: Partial<CampaignInput> & Pick<CampaignInput, 'name' | 'type'>,
+  ): CampaignInput => ({
     ...window,
     title: fields.name,
     image: `https://cdn.example.com/ads/${n}.jpg`,
@@ -66,12 +78,23 @@ function demoAds(window: Window): CampaignInput[] {
   return [
     ad(1, { name: 'Morning coffee coupon', type: 'I', first_display_priority: 10, display_weight: 5 }),
     ad(2, { name: 'Fintech sign-up', type: 'B', action_reward: 100, target_age_min: 20, target_age_max: 39 }),
-    ad(3, { name: 'Puzzle game install', type: 'J', target_os_min: 26, detarget_app: ['com.example.puzzle'] }),
+    ad(3, {
+      name: 'Puzzle game install',
+      type: 'J',
+      target_os_min: 26,
+      detarget_app: ['com.example.puzzle'],
+    }),
     ad(4, { name: 'Beauty brand week', type: 'I', target_gender: ['F'], target_region: ['서울특별시'] }),
     ad(5, { name: 'Mobile plan switch', type: 'J', target_language: ['ko'], detarget_country: ['JP'] }),
     ad(6, { name: 'Late-night delivery', type: 'I', week_slot: nightSlots() }),
     ad(7, { name: 'Paused brand film', type: 'I', status: 'paused' }),
-    ad(8, { name: 'Sneaker drop', type: 'J', first_display_priority: 5, target_gender: ['M'], display_weight: 3 }),
+    ad(8, {
+      name: 'Sneaker drop',
+      type: 'J',
+      first_display_priority: 5,
+      target_gender: ['M'],
+      display_weight: 3,
+    }),
   ]
 }
 

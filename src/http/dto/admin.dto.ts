@@ -38,7 +38,7 @@ const rangeTargetProps = Object.fromEntries(
 const campaignFields = {
   is_ad: Type.Boolean(),
   name: Type.String({ minLength: 1, maxLength: 255 }),
-  type: StringEnum(CAMPAIGN_TYPES, { description: "C content; I CPM, J CPC, B action (ads)" }),
+  type: StringEnum(CAMPAIGN_TYPES, { description: 'C content; I CPM, J CPC, B action (ads)' }),
   owner_id: Nullable(Id),
   provider_id: Nullable(Id),
   channel_id: Nullable(Id),
@@ -95,7 +95,9 @@ export type CampaignPatchDto = Static<typeof CampaignPatchSchema>
 const TIME_FIELDS = ['start_date', 'end_date', 'published_at'] as const
 
 /** Admin JSON → domain input: ISO times become epoch ms; everything else already has domain names. */
-export function campaignFromDto<T extends CampaignPatchDto>(dto: T): T extends CampaignCreateDto ? CampaignInput : Partial<CampaignDraft> {
+export function campaignFromDto<T extends CampaignPatchDto>(
+  dto: T,
+): T extends CampaignCreateDto ? CampaignInput : Partial<CampaignDraft> {
   const out: Record<string, unknown> = { ...dto }
   for (const key of TIME_FIELDS) {
     const value = dto[key]
@@ -143,7 +145,12 @@ export const UnitCreateSchema = Type.Object(
   { additionalProperties: false },
 )
 export const UnitPatchSchema = Type.Partial(Type.Object(unitFields), { additionalProperties: false })
-export const UnitSchema = Type.Object({ ...unitFields, id: Id, created_at: IsoDateTime, updated_at: IsoDateTime })
+export const UnitSchema = Type.Object({
+  ...unitFields,
+  id: Id,
+  created_at: IsoDateTime,
+  updated_at: IsoDateTime,
+})
 export type UnitCreateDto = Static<typeof UnitCreateSchema> & UnitInput
 export type UnitPatchDto = Static<typeof UnitPatchSchema> & Partial<UnitDraft>
 
@@ -175,7 +182,12 @@ const channelFields = {
   icon_url: Url,
 }
 export const ChannelCreateSchema = Type.Object(
-  { id: Type.Optional(Id), category: channelFields.category, name: channelFields.name, icon_url: Type.Optional(Url) },
+  {
+    id: Type.Optional(Id),
+    category: channelFields.category,
+    name: channelFields.name,
+    icon_url: Type.Optional(Url),
+  },
   { additionalProperties: false },
 )
 export const ChannelPatchSchema = Type.Partial(Type.Object(channelFields), { additionalProperties: false })

@@ -1,7 +1,10 @@
 import { type TSchema, type TUnsafe, Type } from '@sinclair/typebox'
 
 /** A string enum as plain JSON Schema `enum` (clearer validation messages than a union of literals). */
-export function StringEnum<const T extends readonly string[]>(values: T, options: object = {}): TUnsafe<T[number]> {
+export function StringEnum<const T extends readonly string[]>(
+  values: T,
+  options: object = {},
+): TUnsafe<T[number]> {
   return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options })
 }
 

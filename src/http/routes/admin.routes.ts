@@ -42,7 +42,12 @@ export async function adminRoutes(app: FastifyInstance, { admin, adminToken }: D
   registerResource(app, {
     path: '/units',
     resource: admin.units,
-    schemas: { create: UnitCreateSchema, patch: UnitPatchSchema, item: UnitSchema, params: NumericIdParamsSchema },
+    schemas: {
+      create: UnitCreateSchema,
+      patch: UnitPatchSchema,
+      item: UnitSchema,
+      params: NumericIdParamsSchema,
+    },
     toDto: unitToDto,
     fromCreate: identity,
     fromPatch: identity,
@@ -76,7 +81,12 @@ export async function adminRoutes(app: FastifyInstance, { admin, adminToken }: D
   registerResource(app, {
     path: '/channels',
     resource: admin.channels,
-    schemas: { create: ChannelCreateSchema, patch: ChannelPatchSchema, item: ChannelSchema, params: NumericIdParamsSchema },
+    schemas: {
+      create: ChannelCreateSchema,
+      patch: ChannelPatchSchema,
+      item: ChannelSchema,
+      params: NumericIdParamsSchema,
+    },
     toDto: identity,
     fromCreate: (body: Record<string, unknown>) => ({ icon_url: '', ...body }),
     fromPatch: identity,
@@ -104,7 +114,11 @@ function registerResource<T, Id>(app: FastifyInstance, r: ResourceRoutes<T, Id>)
   app.get(
     path,
     {
-      schema: { tags, querystring: PageQuerySchema, response: { 200: Type.Object({ items: Type.Array(schemas.item) }), ...errorResponses } },
+      schema: {
+        tags,
+        querystring: PageQuerySchema,
+        response: { 200: Type.Object({ items: Type.Array(schemas.item) }), ...errorResponses },
+      },
     },
     async (request) => {
       const page = request.query as { limit: number; offset: number }
@@ -119,11 +133,19 @@ function registerResource<T, Id>(app: FastifyInstance, r: ResourceRoutes<T, Id>)
   app.post(
     path,
     { schema: { tags, body: schemas.create, response: { 201: schemas.item, ...errorResponses } } },
-    async (request, reply) => reply.status(201).send(toDto(await resource.create(r.fromCreate(request.body)))),
+    async (request, reply) =>
+      reply.status(201).send(toDto(await resource.create(r.fromCreate(request.body)))),
   )
   app.patch(
     `${path}/:id`,
-    { schema: { tags, params: schemas.params, body: schemas.patch, response: { 200: schemas.item, ...errorResponses } } },
+    {
+      schema: {
+        tags,
+        params: schemas.params,
+        body: schemas.patch,
+        response: { 200: schemas.item, ...errorResponses },
+      },
+    },
     async (request) => toDto(await resource.update(idOf(request), r.fromPatch(request.body))),
   )
   app.delete(

@@ -1,6 +1,10 @@
 import type { FastifyInstance } from 'fastify'
 import type { AllocationService } from '../../services/allocation.service.js'
-import { AllocationRequestSchema, type AllocationRequestDto, AllocationResponseSchema } from '../dto/allocation.dto.js'
+import {
+  type AllocationRequestDto,
+  AllocationRequestSchema,
+  AllocationResponseSchema,
+} from '../dto/allocation.dto.js'
 import { errorResponses } from '../dto/common.dto.js'
 
 type Deps = { allocation: AllocationService }

@@ -5,11 +5,16 @@ export type ReadinessCheck = () => Promise<{ ok: boolean; checks: Record<string,
 
 type Deps = { readiness: ReadinessCheck }
 
-const HealthSchema = Type.Object({ status: Type.String(), checks: Type.Optional(Type.Record(Type.String(), Type.String())) })
+const HealthSchema = Type.Object({
+  status: Type.String(),
+  checks: Type.Optional(Type.Record(Type.String(), Type.String())),
+})
 
 /** `/healthz` (the process is up) and `/readyz` (its dependencies answer and the catalog is loaded). */
 export async function healthRoutes(app: FastifyInstance, { readiness }: Deps): Promise<void> {
-  app.get('/healthz', { schema: { tags: ['ops'], response: { 200: HealthSchema } } }, async () => ({ status: 'ok' }))
+  app.get('/healthz', { schema: { tags: ['ops'], response: { 200: HealthSchema } } }, async () => ({
+    status: 'ok',
+  }))
   app.get(
     '/readyz',
     { schema: { tags: ['ops'], response: { 200: HealthSchema, 503: HealthSchema } } },

@@ -131,7 +131,14 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  for (const table of ['catalog_state', 'device_content_configs', 'channels', 'categories', 'campaigns', 'units']) {
+  for (const table of [
+    'catalog_state',
+    'device_content_configs',
+    'channels',
+    'categories',
+    'campaigns',
+    'units',
+  ]) {
     await db.schema.dropTable(table).ifExists().execute()
   }
 }

@@ -1,0 +1,46 @@
+import type { FastifyInstance, InjectOptions } from 'fastify'
+import { createApp } from '../../src/app.js'
+import { loadConfig } from '../../src/config/config.js'
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789'
+export const PAYLOAD_SECRET = 'test-payload-secret-0123456789-abcdef'
+
+export type TestApp = {
+  app: FastifyInstance
+  /** An admin API call with the bearer token. */
+  admin(method: InjectOptions['method'], url: string, body?: unknown): ReturnType<FastifyInstance['inject']>
+  close(): Promise<void>
+}
+
+/** Builds Allot on `databaseUrl` without a port: migrated, optionally seeded, quiet. */
+export async function startTestApp(
+  databaseUrl: string,
+  options: { seed?: boolean; clock?: () => number; env?: Record<string, string> } = {},
+): Promise<TestApp> {
+  const config = loadConfig({
+    DATABASE_URL: databaseUrl,
+    ADMIN_TOKEN,
+    PAYLOAD_SECRET,
+    LOG_LEVEL: 'silent',
+    MIGRATE_ON_START: 'true',
+    SEED_DEMO_DATA: options.seed ? 'true' : 'false',
+    ...options.env,
+  })
+  const app = await createApp({ config, ...(options.clock ? { clock: options.clock } : {}) })
+  return {
+    app,
+    admin: (method, url, body) =>
+      app.inject({
+        method,
+        url,
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        ...(body === undefined ? {} : { payload: body as Record<string, unknown> }),
+      }),
+    close: () => app.close(),
+  }
+}
+
+/** A form-encoded body, as the Android SDK sends it. */
+export function form(fields: Record<string, string | number>): string {
+  return new URLSearchParams(Object.entries(fields).map(([k, v]) => [k, String(v)])).toString()
+}
