@@ -1,4 +1,4 @@
-import type { FastifyInstance, InjectOptions } from 'fastify'
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import { createApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config/config.js'
 
@@ -8,7 +8,7 @@ export const PAYLOAD_SECRET = 'test-payload-secret-0123456789-abcdef'
 export type TestApp = {
   app: FastifyInstance
   /** An admin API call with the bearer token. */
-  admin(method: InjectOptions['method'], url: string, body?: unknown): ReturnType<FastifyInstance['inject']>
+  admin(method: InjectOptions['method'], url: string, body?: unknown): Promise<LightMyRequestResponse>
   close(): Promise<void>
 }
 
@@ -42,5 +42,5 @@ export async function startTestApp(
 
 /** A form-encoded body, as the Android SDK sends it. */
 export function form(fields: Record<string, string | number>): string {
-  return new URLSearchParams(Object.entries(fields).map(([k, v]) => [k, String(v)])).toString()
+  return new URLSearchParams(Object.entries(fields).map(([k, v]): [string, string] => [k, String(v)])).toString()
 }
