@@ -11,6 +11,8 @@ import { openDatabase } from './infra/database/database.js'
 import { migrateToLatest } from './infra/database/migrator.js'
 import { createCampaignRepository } from './repositories/campaign.repository.js'
 import { createCategoryRepository, createChannelRepository } from './repositories/content.repository.js'
+import { createMemoryCounterRepository } from './repositories/memory-counter.repository.js'
+import { createSqlDeviceRepository } from './repositories/sql-device.repository.js'
 import { createUnitRepository } from './repositories/unit.repository.js'
 import { createAdminService } from './services/admin.service.js'
 import { createAllocationService } from './services/allocation.service.js'
@@ -61,6 +63,15 @@ async function wire(app: FastifyInstance, { config, clock }: Required<AppOptions
   const campaigns = createCampaignRepository(database.db, clock)
   const categories = createCategoryRepository(database.db, clock)
   const channels = createChannelRepository(database.db, clock)
+  // Embedded adapters of the device-data ports; production adapters (DynamoDB, Redis) replace them.
+  const devices = createSqlDeviceRepository(database.db, database.dialect)
+  const counters = createMemoryCounterRepository(clock)
+  const housekeeping = setInterval(() => {
+    counters.sweep()
+    devices.purgeExpiredActivity(clock()).catch((err) => app.log.warn({ err }, 'activity purge failed'))
+  }, 600_000)
+  housekeeping.unref()
+  app.addHook('onClose', async () => clearInterval(housekeeping))
 
   const catalog = createCatalogService({
     store: {

@@ -104,7 +104,8 @@ function describeEnvError(err: unknown): string {
   return `${name} ${first.message}${hint}`
 }
 
-function parseDatabaseUrl(url: string, poolSize: number): DatabaseConfig {
+/** Parses DATABASE_URL into a dialect and its connection settings. */
+export function parseDatabaseUrl(url: string, poolSize: number): DatabaseConfig {
   if (url.startsWith('sqlite:')) {
     const file = url.slice('sqlite:'.length).replace(/^\/\//, '')
     if (!file) throw new ConfigError('invalid configuration: DATABASE_URL needs a file after sqlite:')

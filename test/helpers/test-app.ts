@@ -42,5 +42,7 @@ export async function startTestApp(
 
 /** A form-encoded body, as the Android SDK sends it. */
 export function form(fields: Record<string, string | number>): string {
-  return new URLSearchParams(Object.entries(fields).map(([k, v]): [string, string] => [k, String(v)])).toString()
+  return new URLSearchParams(
+    Object.entries(fields).map(([k, v]): [string, string] => [k, String(v)]),
+  ).toString()
 }

@@ -93,6 +93,17 @@ export type DeviceContentConfigsTable = {
 /** One row (id 1) whose version moves with every catalog write, so other processes notice. */
 export type CatalogStateTable = { id: number; version: number }
 
+export type DeviceProfilesTable = { device_id: number; category_scores: string; updated_at: number }
+export type DeviceRegistrationsTable = { device_id: number; unit_id: number; registered_at: number }
+export type DeviceActivityTable = {
+  id: Generated<number>
+  device_id: number
+  campaign_id: number
+  type: string
+  at: number
+  expires_at: number
+}
+
 export type Database = {
   units: UnitsTable
   campaigns: CampaignsTable
@@ -100,4 +111,7 @@ export type Database = {
   channels: ChannelsTable
   device_content_configs: DeviceContentConfigsTable
   catalog_state: CatalogStateTable
+  device_profiles: DeviceProfilesTable
+  device_registrations: DeviceRegistrationsTable
+  device_activity: DeviceActivityTable
 }

@@ -1,0 +1,24 @@
+import type { ActivityItem, DeviceProfile } from '../domain/device.js'
+
+/** Device profiles and first-registration times; DynamoDB in production, SQL when embedded. */
+export type ProfileStore = {
+  getProfile(deviceId: number): Promise<DeviceProfile | undefined>
+  putProfile(profile: DeviceProfile): Promise<void>
+  /** The first time the device was seen on the unit, recording `at` if it is the first time (atomic). */
+  registerDevice(deviceId: number, unitId: number, at: number): Promise<number>
+}
+
+/** Recent activity per device, expiring after ACTIVITY_TTL_MS. */
+export type ActivityStore = {
+  recordActivity(deviceId: number, item: ActivityItem): Promise<void>
+  /** The device's items at or after `since` (epoch ms), oldest first. */
+  listActivity(deviceId: number, since: number): Promise<ActivityItem[]>
+}
+
+/** Shared counters (CTR, budgets): in-process when embedded, Redis in production. */
+export type CounterStore = {
+  /** Adds `by` and returns the new value; a new key expires after `ttlSeconds` when given. */
+  increment(key: string, by: number, ttlSeconds?: number): Promise<number>
+  /** Current values, 0 for missing keys, in the order asked. */
+  read(keys: readonly string[]): Promise<number[]>
+}

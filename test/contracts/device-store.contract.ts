@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import type { ActivityStore, ProfileStore } from '../../src/services/device-data.ports.js'
+
+export type DeviceStore = ProfileStore & ActivityStore
+
+/** The behaviour every profile/activity adapter must show; call inside a describe() per adapter. */
+export function deviceStoreContract(store: () => DeviceStore): void {
+  // Device ids are random per call so suites sharing one store never see each other's data.
+  const newDevice = () => 1 + Math.floor(Math.random() * 2 ** 40)
+
+  test('a device without a profile reads as undefined', async () => {
+    assert.equal(await store().getProfile(newDevice()), undefined)
+  })
+
+  test('a stored profile reads back, and a second put replaces it', async () => {
+    const device = newDevice()
+    await store().putProfile({ device_id: device, category_scores: { news: 0.5, 연예: 2 }, updated_at: 1000 })
+    assert.deepEqual(await store().getProfile(device), {
+      device_id: device,
+      category_scores: { news: 0.5, 연예: 2 },
+      updated_at: 1000,
+    })
+    await store().putProfile({ device_id: device, category_scores: { sports: 1 }, updated_at: 2000 })
+    assert.deepEqual((await store().getProfile(device))?.category_scores, { sports: 1 })
+  })
+
+  test('the first registration time per unit wins, even when registrations race', async () => {
+    const device = newDevice()
+    const times = await Promise.all(
+      [5000, 3000, 4000, 6000].map((at) => store().registerDevice(device, 1001, at)),
+    )
+    assert.ok(
+      times.every((t) => t === times[0]),
+      `all callers see one time: ${times}`,
+    )
+    assert.equal(await store().registerDevice(device, 1001, 1), times[0])
+    assert.equal(await store().registerDevice(device, 2002, 7000), 7000, 'another unit registers separately')
+  })
+
+  test('activity lists the items since a time, oldest first, for that device only', async () => {
+    const device = newDevice()
+    const other = newDevice()
+    await store().recordActivity(device, { type: 'impression', campaign_id: 1, at: 1_000 })
+    await store().recordActivity(device, { type: 'click', campaign_id: 1, at: 3_000 })
+    await store().recordActivity(device, { type: 'impression', campaign_id: 2, at: 2_000 })
+    await store().recordActivity(other, { type: 'impression', campaign_id: 9, at: 2_500 })
+    assert.deepEqual(await store().listActivity(device, 1_500), [
+      { type: 'impression', campaign_id: 2, at: 2_000 },
+      { type: 'click', campaign_id: 1, at: 3_000 },
+    ])
+    assert.equal((await store().listActivity(device, 0)).length, 3)
+  })
+
+  test('two events of one campaign in the same millisecond are both kept', async () => {
+    const device = newDevice()
+    await Promise.all([
+      store().recordActivity(device, { type: 'impression', campaign_id: 4, at: 10_000 }),
+      store().recordActivity(device, { type: 'impression', campaign_id: 4, at: 10_000 }),
+    ])
+    assert.equal((await store().listActivity(device, 0)).length, 2)
+  })
+}
