@@ -53,6 +53,8 @@ async function wire(app: FastifyInstance, { config, clock }: Required<AppOptions
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
+  // The SDK sends JSON or form bodies; anything else (text/plain included) is a 415, not a confusing 400.
+  app.removeContentTypeParser('text/plain')
   await app.register(formbody, { bodyLimit: config.bodyLimitBytes })
 
   const database = openDatabase(config.database)

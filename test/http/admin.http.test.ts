@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { sqlBackends } from '../helpers/sql-backends.js'
+import { startTestApp, type TestApp } from '../helpers/test-app.js'
+
+const iso = (ms: number) => new Date(ms).toISOString()
+
+for (const backend of await sqlBackends()) {
+  describe(`admin API on ${backend.name}`, { skip: backend.skip }, () => {
+    let t: TestApp
+    before(async () => {
+      t = await startTestApp(await backend.createDatabaseUrl())
+    })
+    after(async () => {
+      await t?.close()
+      await backend.cleanup()
+    })
+
+    test('without the bearer token every admin route is 401', async () => {
+      for (const [method, url] of [
+        ['GET', '/admin/units'],
+        ['POST', '/admin/campaigns'],
+        ['DELETE', '/admin/channels/1'],
+      ] as const) {
+        const res = await t.app.inject({ method, url, headers: { authorization: 'Bearer wrong' } })
+        assert.equal(res.statusCode, 401, `${method} ${url}`)
+        assert.equal(res.json().code, 1101)
+      }
+      assert.equal((await t.app.inject({ method: 'GET', url: '/admin/units' })).statusCode, 401)
+    })
+
+    test('a unit can be created, read, listed, updated and deleted, with defaults filled in', async () => {
+      const created = await t.admin('POST', '/admin/units', { id: 1500, app_id: 9, name: '잠금화면' })
+      assert.equal(created.statusCode, 201, created.body)
+      const unit = created.json()
+      assert.equal(unit.id, 1500)
+      assert.equal(unit.first_display_ratio, '9:1')
+      assert.equal(unit.page_limit, 20)
+      assert.equal(unit.base_reward, 2)
+      assert.equal(unit.timezone, 'Asia/Seoul')
+      assert.equal(unit.name, '잠금화면')
+
+      assert.deepEqual((await t.admin('GET', '/admin/units/1500')).json(), unit)
+      assert.ok(
+        (await t.admin('GET', '/admin/units')).json().items.some((u: { id: number }) => u.id === 1500),
+      )
+
+      const patched = await t.admin('PATCH', '/admin/units/1500', { page_limit: 40, is_active: false })
+      assert.equal(patched.statusCode, 200, patched.body)
+      assert.equal(patched.json().page_limit, 40)
+      assert.equal(patched.json().is_active, false)
+      assert.equal(patched.json().app_id, 9, 'untouched fields stay')
+
+      assert.equal((await t.admin('DELETE', '/admin/units/1500')).statusCode, 204)
+      const gone = await t.admin('GET', '/admin/units/1500')
+      assert.equal(gone.statusCode, 404)
+      assert.equal(gone.json().code, 1102)
+    })
+
+    test('a campaign round-trips every targeting field, Korean regions included', async () => {
+      const start = Date.UTC(2026, 0, 1)
+      const body = {
+        name: '서울 캠페인',
+        type: 'J',
+        start_date: '2026-01-01T09:00:00+09:00',
+        end_date: iso(start + 30 * 86_400_000),
+        target_region: ['서울특별시 관악구', '부산광역시'],
+        detarget_region: ['서울특별시 강남구'],
+        target_gender: ['F'],
+        target_age_min: 20,
+        target_age_max: 39,
+        detarget_os_min: 21,
+        detarget_os_max: 22,
+        custom_target_2: ['gold'],
+        target_app: ['-com.example.game'],
+        week_slot: [0, 1, 167],
+        ipu: 2,
+        dipu: 5,
+        tipu: 10,
+        budget_type: 'click',
+        budget_daily: 100,
+        budget_pacing: 'even',
+        landing_reward: 3,
+      }
+      const created = await t.admin('POST', '/admin/campaigns', body)
+      assert.equal(created.statusCode, 201, created.body)
+      const campaign = created.json()
+      assert.equal(campaign.is_ad, true)
+      assert.equal(campaign.start_date, iso(start), 'stored in UTC')
+      for (const [key, value] of Object.entries(body)) {
+        if (key === 'start_date') continue
+        assert.deepEqual(campaign[key], value, key)
+      }
+      assert.deepEqual(campaign.target_country, [])
+      assert.deepEqual((await t.admin('GET', `/admin/campaigns/${campaign.id}`)).json(), campaign)
+    })
+
+    test('invalid admin input is a 400 naming the field', async () => {
+      const cases: [unknown, RegExp][] = [
+        [{ type: 'I', start_date: iso(0), end_date: iso(1000) }, /name is required/],
+        [{ name: 'x', type: 'Z', start_date: iso(0), end_date: iso(1000) }, /type must be one of/],
+        [{ name: 'x', type: 'I', start_date: 'yesterday', end_date: iso(1000) }, /start_date/],
+        [
+          { name: 'x', type: 'I', start_date: iso(5000), end_date: iso(1000) },
+          /end_date must be after start_date/,
+        ],
+        [{ name: 'x', type: 'C', is_ad: true, start_date: iso(0), end_date: iso(1000) }, /type must be 'C'/],
+        [
+          {
+            name: 'x',
+            type: 'I',
+            start_date: iso(0),
+            end_date: iso(1000),
+            target_age_min: 40,
+            target_age_max: 20,
+          },
+          /target_age_min/,
+        ],
+        [{ name: 'x', type: 'I', start_date: iso(0), end_date: iso(1000), week_slot: [168] }, /week_slot/],
+        [
+          { name: 'x', type: 'I', start_date: iso(0), end_date: iso(1000), colour: 'red' },
+          /colour is not a known field/,
+        ],
+      ]
+      for (const [payload, message] of cases) {
+        const res = await t.admin('POST', '/admin/campaigns', payload)
+        assert.equal(res.statusCode, 400, `${JSON.stringify(payload)} → ${res.body}`)
+        assert.equal(res.json().code, 1001)
+        assert.match(res.json().msg, message)
+      }
+      const badZone = await t.admin('POST', '/admin/units', { app_id: 1, timezone: 'Mars/Olympus' })
+      assert.equal(badZone.statusCode, 400)
+      assert.match(badZone.json().msg, /timezone/)
+    })
+
+    test('a patch that breaks a cross-field rule is refused and changes nothing', async () => {
+      const created = (
+        await t.admin('POST', '/admin/campaigns', {
+          name: 'p',
+          type: 'I',
+          start_date: iso(0),
+          end_date: iso(10_000),
+        })
+      ).json()
+      const res = await t.admin('PATCH', `/admin/campaigns/${created.id}`, { end_date: iso(0) })
+      assert.equal(res.statusCode, 400)
+      assert.equal((await t.admin('GET', `/admin/campaigns/${created.id}`)).json().end_date, created.end_date)
+    })
+
+    test('unknown ids are 404 and a taken id is 409', async () => {
+      assert.equal((await t.admin('GET', '/admin/campaigns/999999')).statusCode, 404)
+      assert.equal((await t.admin('PATCH', '/admin/channels/999999', { name: 'x' })).statusCode, 404)
+      assert.equal((await t.admin('DELETE', '/admin/categories/nope')).statusCode, 404)
+      const id = (await t.admin('GET', '/admin/campaigns/abc')).json()
+      assert.equal(id.code, 1001, 'a non-numeric id is a 400')
+      assert.equal((await t.admin('POST', '/admin/units', { id: 1600, app_id: 1 })).statusCode, 201)
+      const dup = await t.admin('POST', '/admin/units', { id: 1600, app_id: 1 })
+      assert.equal(dup.statusCode, 409)
+      assert.equal(dup.json().code, 1103)
+    })
+
+    test('categories and channels have full CRUD', async () => {
+      const cat = await t.admin('POST', '/admin/categories', { id: 'games', name: '게임' })
+      assert.equal(cat.statusCode, 201, cat.body)
+      assert.deepEqual(cat.json(), { id: 'games', name: '게임', icon_url: '', sort_order: 0 })
+      assert.equal(
+        (await t.admin('PATCH', '/admin/categories/games', { sort_order: 3 })).json().sort_order,
+        3,
+      )
+      const ch = await t.admin('POST', '/admin/channels', { category: 'games', name: 'Arcade' })
+      assert.equal(ch.statusCode, 201, ch.body)
+      const chId = ch.json().id
+      assert.equal((await t.admin('GET', `/admin/channels/${chId}`)).json().name, 'Arcade')
+      assert.ok((await t.admin('GET', '/admin/channels?limit=5')).json().items.length >= 1)
+      assert.equal((await t.admin('DELETE', `/admin/channels/${chId}`)).statusCode, 204)
+      assert.equal((await t.admin('DELETE', '/admin/categories/games')).statusCode, 204)
+    })
+
+    test('list paging respects limit and offset', async () => {
+      for (let i = 0; i < 3; i++) {
+        await t.admin('POST', '/admin/categories', { id: `page-${i}`, name: `p${i}` })
+      }
+      const all = (await t.admin('GET', '/admin/categories?limit=1000')).json().items
+      const page = (await t.admin('GET', '/admin/categories?limit=2&offset=1')).json().items
+      assert.deepEqual(page, all.slice(1, 3))
+      assert.equal((await t.admin('GET', '/admin/categories?limit=0')).statusCode, 400)
+    })
+  })
+}

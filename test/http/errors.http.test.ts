@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { MYSQL_TEST_URL, sqlBackends } from '../helpers/sql-backends.js'
+import { form, startTestApp, type TestApp } from '../helpers/test-app.js'
+
+// Bad input never depends on the database, so SQLite is enough here; the per-backend suites cover the rest.
+const [sqlite] = await sqlBackends()
+
+describe('bad input gets a clear 4xx, never a 5xx', () => {
+  let t: TestApp
+  before(async () => {
+    t = await startTestApp(await (sqlite?.createDatabaseUrl() ?? Promise.reject(new Error('no sqlite'))), {
+      seed: true,
+      env: { BODY_LIMIT_BYTES: '4096' },
+    })
+  })
+  after(async () => {
+    await t?.close()
+    await sqlite?.cleanup()
+  })
+
+  const post = (payload: string, contentType: string) =>
+    t.app.inject({
+      method: 'POST',
+      url: '/api/allocation/',
+      payload,
+      headers: { 'content-type': contentType },
+    })
+
+  const cases: [string, string, string, number, number, RegExp][] = [
+    [
+      'missing unit_id',
+      form({ device_id: 1 }),
+      'application/x-www-form-urlencoded',
+      400,
+      1001,
+      /unit_id is required/,
+    ],
+    ['missing device_id', '{"unit_id":1001}', 'application/json', 400, 1001, /device_id is required/],
+    [
+      'unit_id not a number',
+      form({ unit_id: 'abc', device_id: 1 }),
+      'application/x-www-form-urlencoded',
+      400,
+      1001,
+      /unit_id must be integer/,
+    ],
+    [
+      'device_id negative',
+      '{"unit_id":1001,"device_id":-3}',
+      'application/json',
+      400,
+      1001,
+      /device_id must be >= 1/,
+    ],
+    [
+      'year_of_birth out of range',
+      form({ unit_id: 1001, device_id: 1, year_of_birth: 1200 }),
+      'application/x-www-form-urlencoded',
+      400,
+      1001,
+      /year_of_birth/,
+    ],
+    [
+      'sex not M or F',
+      '{"unit_id":1001,"device_id":1,"sex":"X"}',
+      'application/json',
+      400,
+      1001,
+      /sex must be one of/,
+    ],
+    ['unit_id as an object', '{"unit_id":{"a":1},"device_id":1}', 'application/json', 400, 1001, /unit_id/],
+    ['malformed JSON', '{"unit_id":1001,', 'application/json', 400, 1002, /malformed/],
+    ['empty JSON body', '', 'application/json', 400, 1002, /malformed/],
+    ['JSON array body', '[1,2]', 'application/json', 400, 1001, /body must be object/],
+    ['wrong content type', 'unit_id=1001', 'text/plain', 415, 1003, /content-type/],
+    [
+      'oversized body',
+      `unit_id=1001&device_id=1&excluded=${'1,'.repeat(4000)}`,
+      'application/x-www-form-urlencoded',
+      413,
+      1004,
+      /BODY_LIMIT_BYTES/,
+    ],
+    [
+      'unknown unit',
+      form({ unit_id: 9, device_id: 1 }),
+      'application/x-www-form-urlencoded',
+      404,
+      2001,
+      /unit_id 9/,
+    ],
+  ]
+  for (const [what, payload, type, status, code, msg] of cases) {
+    test(`${what} → ${status} with code ${code}`, async () => {
+      const res = await post(payload, type)
+      assert.equal(res.statusCode, status, res.body)
+      const body = res.json()
+      assert.equal(body.code, code)
+      assert.match(body.msg, msg)
+    })
+  }
+
+  test('a POST without a body names the missing body', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/api/allocation/' })
+    assert.equal(res.statusCode, 400)
+    assert.match(res.json().msg, /body/)
+  })
+
+  test('an unknown path is a JSON 404', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/api/nothing-here?x=1' })
+    assert.equal(res.statusCode, 404)
+    assert.deepEqual(res.json(), {
+      code: 1005,
+      error: 'RouteNotFound',
+      msg: 'no route for GET /api/nothing-here',
+    })
+  })
+
+  test('every response carries the request id, echoing a valid incoming one', async () => {
+    const res = await t.app.inject({
+      method: 'GET',
+      url: '/healthz',
+      headers: { 'x-request-id': 'edge-123' },
+    })
+    assert.equal(res.headers['x-request-id'], 'edge-123')
+    const generated = await t.app.inject({
+      method: 'GET',
+      url: '/healthz',
+      headers: { 'x-request-id': 'bad id!' },
+    })
+    assert.match(String(generated.headers['x-request-id']), /^[0-9a-f-]{36}$/)
+  })
+})
+
+const mariadb = (await sqlBackends()).find((b) => b.name === 'mariadb')
+
+describe('a failing dependency is a 5xx that shows no internals', { skip: mariadb?.skip }, () => {
+  test('when the database vanishes under a running process, admin reads answer a generic 500', async () => {
+    if (!mariadb) throw new Error('no mariadb backend')
+    const url = await mariadb.createDatabaseUrl()
+    const t = await startTestApp(url)
+    try {
+      assert.equal((await t.admin('GET', '/admin/units')).statusCode, 200)
+      const { createConnection } = await import('mysql2/promise')
+      const conn = await createConnection(MYSQL_TEST_URL)
+      await conn.query(`drop database \`${url.split('/').pop()}\``)
+      await conn.end()
+      const res = await t.admin('GET', '/admin/units')
+      assert.equal(res.statusCode, 500)
+      assert.deepEqual(res.json(), {
+        code: 9000,
+        error: 'Internal',
+        msg: 'internal error; see the server log for this request id',
+      })
+      assert.doesNotMatch(res.body, /units|Unknown database|sql/i)
+    } finally {
+      await t.close()
+      await mariadb.cleanup()
+    }
+  })
+})

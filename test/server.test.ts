@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, describe, test } from 'node:test'
+
+/** The real entry point, started the way `npm start` starts it. */
+function startServer(env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  server.close()
+  return port
+}
+
+async function waitUntilReady(url: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`)
+    try {
+      if ((await fetch(url)).status === 200) return
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error('server did not become ready in 20 s')
+}
+
+describe('the server process', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'allot-server-'))
+  after(() => rmSync(dir, { recursive: true, force: true }))
+
+  test('starts embedded with no configuration, seeds, serves allocation and stops cleanly on SIGTERM', async () => {
+    const port = await freePort()
+    const child = startServer({
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: `sqlite:${join(dir, 'a.sqlite')}`,
+    })
+    let output = ''
+    child.stdout?.on('data', (chunk) => {
+      output += chunk
+    })
+    try {
+      await waitUntilReady(`http://127.0.0.1:${port}/readyz`, child)
+      const res = await fetch(`http://127.0.0.1:${port}/api/allocation/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'unit_id=1001&device_id=42',
+      })
+      assert.equal(res.status, 200)
+      const body = (await res.json()) as { campaigns: { is_ad: boolean }[] }
+      assert.ok(body.campaigns.some((c) => c.is_ad) && body.campaigns.some((c) => !c.is_ad))
+      assert.match(output, /admin_token/, 'the generated admin token is printed')
+    } finally {
+      child.kill('SIGTERM')
+    }
+    const [code] = await once(child, 'exit')
+    assert.equal(code, 0)
+    assert.match(output, /shutting down/)
+  })
+
+  test('a bad variable stops the boot with exit 1 and a message naming it', async () => {
+    const child = startServer({ PORT: 'not-a-port', DATABASE_URL: `sqlite:${join(dir, 'b.sqlite')}` })
+    let stderr = ''
+    child.stderr?.on('data', (chunk) => {
+      stderr += chunk
+    })
+    const [code] = await once(child, 'exit')
+    assert.equal(code, 1)
+    assert.match(stderr, /PORT must be integer/)
+  })
+
+  test('production mode without ADMIN_TOKEN refuses to start', async () => {
+    const child = startServer({ DATABASE_URL: 'mysql://root@127.0.0.1:3306/whatever' })
+    let stderr = ''
+    child.stderr?.on('data', (chunk) => {
+      stderr += chunk
+    })
+    const [code] = await once(child, 'exit')
+    assert.equal(code, 1)
+    assert.match(stderr, /ADMIN_TOKEN is required/)
+  })
+})
