@@ -6,17 +6,21 @@ import type { Config } from './config/config.js'
 import { installErrorHandler } from './http/error-handler.js'
 import { adminRoutes } from './http/routes/admin.routes.js'
 import { allocationRoutes } from './http/routes/allocation.routes.js'
+import { contentRoutes } from './http/routes/content.routes.js'
 import { healthRoutes } from './http/routes/health.routes.js'
 import { openDatabase } from './infra/database/database.js'
 import { migrateToLatest } from './infra/database/migrator.js'
 import { createCampaignRepository } from './repositories/campaign.repository.js'
 import { createCategoryRepository, createChannelRepository } from './repositories/content.repository.js'
+import { createContentConfigRepository } from './repositories/content-config.repository.js'
 import { createMemoryCounterRepository } from './repositories/memory-counter.repository.js'
 import { createSqlDeviceRepository } from './repositories/sql-device.repository.js'
 import { createUnitRepository } from './repositories/unit.repository.js'
 import { createAdminService } from './services/admin.service.js'
 import { createAllocationService } from './services/allocation.service.js'
+import { createCampaignStatsService } from './services/campaign-stats.service.js'
 import { createCatalogService } from './services/catalog.service.js'
+import { createContentService } from './services/content.service.js'
 import { seedDemoData } from './services/demo-data.js'
 import { createPayloadSigner } from './services/payload-signer.js'
 
@@ -78,8 +82,10 @@ async function wire(app: FastifyInstance, { config, clock }: Required<AppOptions
   const catalog = createCatalogService({
     store: {
       catalogVersion: campaigns.catalogVersion,
-      listUnits: units.listUnits,
+      listUnits: units.all,
       listServableCampaigns: campaigns.listServableCampaigns,
+      listCategories: categories.all,
+      listChannels: channels.all,
     },
     refreshMs: config.catalogRefreshMs,
     clock,
@@ -98,11 +104,31 @@ async function wire(app: FastifyInstance, { config, clock }: Required<AppOptions
   catalog.start()
   app.addHook('onClose', async () => catalog.stop())
 
+  const stats = createCampaignStatsService({
+    counters,
+    catalog,
+    refreshMs: config.statsRefreshMs,
+    logger: app.log,
+  })
+  await stats.refresh()
+  stats.start()
+  app.addHook('onClose', async () => stats.stop())
+
+  const contentConfigs = createContentConfigRepository(database.db, database.dialect, clock)
   const allocation = createAllocationService({
     catalog,
     signer: createPayloadSigner(config.payloadSecret),
     clock,
+    random: Math.random,
+    devices,
+    contentConfigs,
+    counters,
+    stats,
+    deadlineMs: config.allocationDeadlineMs,
+    onDeadline: (what) =>
+      app.log.warn({ what }, 'left out of an allocation: slower than ALLOCATION_DEADLINE_MS'),
   })
+  const content = createContentService({ configs: contentConfigs, catalog })
 
   await app.register(healthRoutes, {
     readiness: async () => {
@@ -119,5 +145,6 @@ async function wire(app: FastifyInstance, { config, clock }: Required<AppOptions
     },
   })
   await app.register(allocationRoutes, { allocation })
+  await app.register(contentRoutes, { content })
   await app.register(adminRoutes, { prefix: '/admin', admin, adminToken: config.adminToken })
 }

@@ -22,6 +22,13 @@ export const EnvSchema = Type.Object({
   ),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, default: 262144 }),
   CATALOG_REFRESH_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 1000 }),
+  STATS_REFRESH_MS: Type.Integer({ minimum: 100, maximum: 3600000, default: 10000 }),
+  ALLOCATION_DEADLINE_MS: Type.Integer({
+    minimum: 1,
+    maximum: 10000,
+    default: 50,
+    description: 'per-device reads slower than this are left out of an allocation',
+  }),
   SEED_DEMO_DATA: Type.Optional(Type.Boolean()),
   MIGRATE_ON_START: Type.Optional(Type.Boolean()),
   TRUST_PROXY: Type.Boolean({ default: false }),
@@ -45,6 +52,8 @@ export type Config = Readonly<{
   logLevel: string
   bodyLimitBytes: number
   catalogRefreshMs: number
+  statsRefreshMs: number
+  allocationDeadlineMs: number
   seedDemoData: boolean
   migrateOnStart: boolean
   trustProxy: boolean
@@ -73,6 +82,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL,
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     catalogRefreshMs: env.CATALOG_REFRESH_MS,
+    statsRefreshMs: env.STATS_REFRESH_MS,
+    allocationDeadlineMs: env.ALLOCATION_DEADLINE_MS,
     seedDemoData: env.SEED_DEMO_DATA ?? mode === 'embedded',
     migrateOnStart: env.MIGRATE_ON_START ?? mode === 'embedded',
     trustProxy: env.TRUST_PROXY,

@@ -1,3 +1,4 @@
+import { normalizeCarrier } from './carrier.js'
 import {
   type Campaign,
   detargetKey,
@@ -57,11 +58,6 @@ export function normalizeTargetValue(name: ListTarget, value: string): string {
 /** `ko-KR`, `ko_kr` and `KO` are all the language `ko`. */
 export function normalizeLanguage(value: string): string {
   return (value.split(/[-_]/)[0] ?? '').toLowerCase()
-}
-
-/** Carrier spellings vary by SDK and OS; compare them without case, spaces or punctuation. */
-export function normalizeCarrier(value: string): string {
-  return value.toLowerCase().replace(/[^\p{L}\p{N}]/gu, '')
 }
 
 /** Compiles every targeting field and its exclusion twin into one predicate (DESIGN §2.1). */

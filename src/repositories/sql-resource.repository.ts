@@ -46,6 +46,11 @@ export function createSqlResourceRepository<T, Id extends string | number, Draft
       return rows.map(fromRow)
     },
     get,
+    /** Every row, by id (catalog snapshots). */
+    async all(): Promise<T[]> {
+      const rows = await db.selectFrom(table).selectAll().orderBy('id').execute()
+      return rows.map(fromRow)
+    },
     async create(draft: Draft, id?: Id): Promise<T | undefined> {
       const now = clock()
       const row = {

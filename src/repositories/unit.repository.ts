@@ -46,18 +46,11 @@ export function unitToRow(draft: UnitDraft, now: number): Omit<Row, 'id' | 'crea
   }
 }
 
-/** Unit storage: admin CRUD plus the catalog's read of every unit. */
+/** Unit storage: admin CRUD; the catalog reads every unit with `all()`. */
 export function createUnitRepository(db: Kysely<Database>, clock: () => number) {
-  const crud = createSqlResourceRepository<Unit, number, UnitDraft>(
+  return createSqlResourceRepository<Unit, number, UnitDraft>(
     db,
     { table: 'units', toRow: unitToRow, fromRow: unitFromRow, stamped: true, catalog: true },
     clock,
   )
-  return {
-    ...crud,
-    async listUnits(): Promise<Unit[]> {
-      const rows = await db.selectFrom('units').selectAll().execute()
-      return rows.map(unitFromRow)
-    },
-  }
 }

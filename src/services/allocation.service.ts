@@ -1,5 +1,19 @@
 import type { Campaign, Unit } from '../domain/catalog.js'
+import type { ContentConfig } from '../domain/content-config.js'
+import { contentFilter } from '../domain/content-config.js'
+import { counterKeys, utcDay } from '../domain/counter-keys.js'
+import {
+  type ActivitySummary,
+  type Delivery,
+  hasBudget,
+  hasCaps,
+  summarizeActivity,
+  withinBudget,
+  withinCaps,
+} from '../domain/delivery.js'
+import { ACTIVITY_TTL_MS, type ActivityItem, type DeviceProfile } from '../domain/device.js'
 import { AllotError } from '../domain/errors.js'
+import { categoryAffinity, rankAds, rankContents, topScore } from '../domain/ranking.js'
 import { isLive, localTime, type UpcomingSlot, upcomingSlots } from '../domain/schedule.js'
 import { type DeviceContext, normalizeTargetValue } from '../domain/targeting.js'
 import type { CatalogEntry, CatalogSnapshot } from './catalog.service.js'
@@ -71,43 +85,161 @@ export type AllocationSettings = {
 export type AllocationResult = { campaigns: AllocatedItem[]; settings: AllocationSettings }
 
 export type AllocationService = {
-  allocate(request: AllocationRequest): AllocationResult
-  allocateContents(request: AllocationRequest): AllocationResult
+  allocate(request: AllocationRequest): Promise<AllocationResult>
+  allocateContents(request: AllocationRequest): Promise<AllocationResult>
 }
 
-type Deps = { catalog: { current(): CatalogSnapshot }; signer: PayloadSigner; clock: () => number }
+/** Per-device data the allocation reads (profile store + activity). */
+export type DeviceDataSource = {
+  getProfile(deviceId: number): Promise<DeviceProfile | undefined>
+  registerDevice(deviceId: number, unitId: number, at: number): Promise<number>
+  listActivity(deviceId: number, since: number): Promise<ActivityItem[]>
+}
+
+/** The device's content filters; undefined when it never set any. */
+export type ContentConfigSource = { getContentConfig(deviceId: number): Promise<ContentConfig | undefined> }
+
+/** Shared counters, read for budgets. */
+export type CounterSource = { read(keys: readonly string[]): Promise<number[]> }
+
+/** Impression and click totals per campaign for CTR, refreshed in the background. */
+export type CampaignStatsSource = { stats(campaignId: number): { impressions: number; clicks: number } }
+
+type Deps = {
+  catalog: { current(): CatalogSnapshot }
+  signer: PayloadSigner
+  clock: () => number
+  random: () => number
+  devices: DeviceDataSource
+  contentConfigs: ContentConfigSource
+  counters: CounterSource
+  stats: CampaignStatsSource
+  /** Each per-device read that takes longer is dropped from this allocation (ms). */
+  deadlineMs: number
+  onDeadline?: (what: string) => void
+}
 
 const PAYLOAD_GRACE_MS = 7 * 24 * 3_600_000
+const DAY_MS = 86_400_000
 const MIN_POOL = 25
 
+/** What one allocation knows about the device beyond its request; undefined = unknown in time. */
+type DeviceData = {
+  registeredAt: number | undefined
+  profile: DeviceProfile | undefined
+  activity: ActivitySummary | undefined
+  contentConfig: ContentConfig | undefined
+}
+
 /** Builds the ranked pool of ads and contents for one device on one unit (DESIGN §4). */
-export function createAllocationService({ catalog, signer, clock }: Deps): AllocationService {
-  function run(request: AllocationRequest, withAds: boolean): AllocationResult {
+export function createAllocationService(deps: Deps): AllocationService {
+  const { catalog, signer, clock, random, stats } = deps
+
+  async function allocate(request: AllocationRequest, withAds: boolean): Promise<AllocationResult> {
     const snapshot = catalog.current()
     const unit = resolveUnit(snapshot, request.unit_id)
     const now = clock()
-    const device = describeDevice(request, unit, now)
+    const data = await loadDeviceData(request.device_id, unit.id, now)
+    const device = describeDevice(request, unit, now, data.registeredAt)
     const slots = upcomingSlots(unit.timezone, now)
-    const excluded = parseIdList(request.excluded)
+    const eligible = eligibility(unit, device, data, slots, parseIdList(request.excluded), now)
+
+    const adCandidates = withAds ? snapshot.ads.filter(eligible) : []
+    const contentCandidates = snapshot.contents.filter(eligible)
+    const delivery = await readDelivery([...adCandidates, ...contentCandidates], now)
+    const underBudget = (e: CatalogEntry) =>
+      !delivery.has(e.campaign.id) || withinBudget(e.campaign, delivery.get(e.campaign.id) as Delivery, now)
+
     const limit = Math.max(unit.page_limit, MIN_POOL)
-
-    const eligible = (entry: CatalogEntry) =>
-      isLive(entry.campaign, now) &&
-      inCurrentSlot(entry.campaign, slots) &&
-      !excluded.has(entry.campaign.id) &&
-      entry.matches(device)
-
-    const ads = withAds ? rankAds(snapshot.ads.filter(eligible)).slice(0, limit) : []
-    const contents = rankContents(snapshot.contents.filter(eligible)).slice(0, limit)
+    const ads = rankAds(adCandidates.filter(underBudget).map(campaignOf), random).slice(0, limit)
+    const contents = rankContentsFor(contentCandidates.filter(underBudget).map(campaignOf), data, now).slice(
+      0,
+      limit,
+    )
     const shape = (c: Campaign) => shapeItem(c, unit, request, slots, signer)
     return { campaigns: [...ads.map(shape), ...contents.map(shape)], settings: settingsOf(unit) }
   }
 
+  /** Profile, registration, activity and content config, read in parallel, each under the deadline. */
+  async function loadDeviceData(deviceId: number, unitId: number, now: number): Promise<DeviceData> {
+    const { devices, contentConfigs } = deps
+    const [registeredAt, profile, activity, contentConfig] = await Promise.all([
+      withinDeadline('registration', devices.registerDevice(deviceId, unitId, now)),
+      withinDeadline('profile', devices.getProfile(deviceId)),
+      withinDeadline('activity', devices.listActivity(deviceId, now - ACTIVITY_TTL_MS)),
+      withinDeadline('content config', contentConfigs.getContentConfig(deviceId)),
+    ])
+    return {
+      registeredAt,
+      profile,
+      activity: activity && summarizeActivity(activity, now),
+      contentConfig,
+    }
+  }
+
+  function withinDeadline<T>(what: string, work: Promise<T>): Promise<T | undefined> {
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => {
+        deps.onDeadline?.(what)
+        resolve(undefined)
+      }, deps.deadlineMs)
+    })
+    const settled = work.then(
+      (value) => value,
+      () => {
+        deps.onDeadline?.(what)
+        return undefined
+      },
+    )
+    return Promise.race([settled, late]).finally(() => clearTimeout(timer))
+  }
+
+  /** Budget delivery of the budgeted candidates, in one counter read. */
+  async function readDelivery(
+    candidates: readonly CatalogEntry[],
+    now: number,
+  ): Promise<Map<number, Delivery>> {
+    const budgeted = candidates.map(campaignOf).filter(hasBudget)
+    const delivery = new Map<number, Delivery>()
+    if (budgeted.length === 0) return delivery
+    const day = utcDay(now)
+    const keys = budgeted.flatMap((c) =>
+      c.budget_type === 'click'
+        ? [counterKeys.clicks(c.id), counterKeys.dailyClicks(c.id, day)]
+        : [counterKeys.impressions(c.id), counterKeys.dailyImpressions(c.id, day)],
+    )
+    const values = await withinDeadline('budget counters', deps.counters.read(keys))
+    budgeted.forEach((c, i) => {
+      // Unknown delivery (counters too slow) stops budgeted campaigns rather than risking overspend.
+      const total = values ? (values[2 * i] ?? 0) : Number.POSITIVE_INFINITY
+      delivery.set(c.id, { total, today: values ? (values[2 * i + 1] ?? 0) : Number.POSITIVE_INFINITY })
+    })
+    return delivery
+  }
+
+  function rankContentsFor(contents: Campaign[], data: DeviceData, now: number): Campaign[] {
+    const scores = data.profile?.category_scores ?? {}
+    const top = topScore(scores)
+    const seen = data.activity?.seen
+    return rankContents(
+      contents,
+      (c) => ({
+        ...stats.stats(c.id),
+        affinity: categoryAffinity(c.categories, scores, top),
+        seen: seen?.has(c.id) ?? false,
+      }),
+      now,
+    )
+  }
+
   return {
-    allocate: (request) => run(request, true),
-    allocateContents: (request) => run(request, false),
+    allocate: (request) => allocate(request, true),
+    allocateContents: (request) => allocate(request, false),
   }
 }
+
+const campaignOf = (e: CatalogEntry) => e.campaign
 
 function resolveUnit(snapshot: CatalogSnapshot, unitId: number): Unit {
   const unit = snapshot.units.get(unitId)
@@ -116,8 +248,37 @@ function resolveUnit(snapshot: CatalogSnapshot, unitId: number): Unit {
   return unit
 }
 
+/** Every rule that can drop a candidate before ranking, as one predicate. */
+function eligibility(
+  unit: Unit,
+  device: DeviceContext,
+  data: DeviceData,
+  slots: readonly UpcomingSlot[],
+  excluded: ReadonlySet<number>,
+  now: number,
+): (entry: CatalogEntry) => boolean {
+  const filteredProviders = new Set(unit.filtered_providers)
+  const allowedByConfig = contentFilter(data.contentConfig)
+  const currentSlot = slots[0]?.slot ?? -1
+  const { activity } = data
+  return ({ campaign: c, matches }) =>
+    isLive(c, now) &&
+    (c.week_slot.length === 0 || c.week_slot.includes(currentSlot)) &&
+    !excluded.has(c.id) &&
+    (c.provider_id === null || !filteredProviders.has(c.provider_id)) &&
+    allowedByConfig(c) &&
+    // Unknown activity (store too slow) means caps cannot be proven, so capped campaigns sit this one out.
+    (!hasCaps(c) || (activity !== undefined && withinCaps(c, activity))) &&
+    matches(device)
+}
+
 /** Turns the request's raw fields into normalised device attributes; what is absent stays undefined. */
-function describeDevice(request: AllocationRequest, unit: Unit, now: number): DeviceContext {
+function describeDevice(
+  request: AllocationRequest,
+  unit: Unit,
+  now: number,
+  registeredAt?: number,
+): DeviceContext {
   const text = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v)
   const year = localTime(unit.timezone, now).year
   return {
@@ -131,7 +292,7 @@ function describeDevice(request: AllocationRequest, unit: Unit, now: number): De
     country: text(request.country) && normalizeTargetValue('country', request.country as string),
     os: request.device_os,
     sdk: request.sdk_version,
-    registeredDays: undefined,
+    registeredDays: registeredAt === undefined ? undefined : Math.floor((now - registeredAt) / DAY_MS),
     installedPackages: parseList(request.installed_packages),
     customTargets: [
       parseList(request.custom_target_1),
@@ -152,31 +313,6 @@ function parseList(value: string | undefined): ReadonlySet<string> | undefined {
 
 function parseIdList(value: string | undefined): ReadonlySet<number> {
   return new Set([...(parseList(value) ?? [])].map(Number).filter(Number.isSafeInteger))
-}
-
-function inCurrentSlot(campaign: Campaign, slots: readonly UpcomingSlot[]): boolean {
-  const current = slots[0]
-  return (
-    campaign.week_slot.length === 0 || (current !== undefined && campaign.week_slot.includes(current.slot))
-  )
-}
-
-/** Ads: higher first_display_priority first, then heavier display_weight, then lower id for stability. */
-function rankAds(entries: CatalogEntry[]): Campaign[] {
-  return entries
-    .map((e) => e.campaign)
-    .sort(
-      (a, b) =>
-        b.first_display_priority - a.first_display_priority ||
-        b.display_weight - a.display_weight ||
-        a.id - b.id,
-    )
-}
-
-/** Contents: freshest first (published_at, else start_date). */
-function rankContents(entries: CatalogEntry[]): Campaign[] {
-  const fresh = (c: Campaign) => c.published_at ?? c.start_date
-  return entries.map((e) => e.campaign).sort((a, b) => fresh(b) - fresh(a) || a.id - b.id)
 }
 
 function shapeItem(

@@ -1,4 +1,4 @@
-import type { Campaign, Unit } from '../domain/catalog.js'
+import type { Campaign, ContentCategory, ContentChannel, Unit } from '../domain/catalog.js'
 import { compileTargeting, type TargetingPredicate } from '../domain/targeting.js'
 
 /** Where the catalog comes from (the SQL database in both modes). */
@@ -8,6 +8,8 @@ export type CatalogStore = {
   listUnits(): Promise<Unit[]>
   /** Campaigns that may be served now or later: active and not yet ended at `now`. */
   listServableCampaigns(now: number): Promise<Campaign[]>
+  listCategories(): Promise<ContentCategory[]>
+  listChannels(): Promise<ContentChannel[]>
 }
 
 export type Logger = {
@@ -26,6 +28,8 @@ export type CatalogSnapshot = {
   readonly units: ReadonlyMap<number, Unit>
   readonly ads: readonly CatalogEntry[]
   readonly contents: readonly CatalogEntry[]
+  readonly categories: readonly ContentCategory[]
+  readonly channels: readonly ContentChannel[]
 }
 
 export type CatalogService = {
@@ -47,6 +51,8 @@ export function createCatalogService({ store, refreshMs, clock, logger }: Deps):
     units: new Map(),
     ads: [],
     contents: [],
+    categories: [],
+    channels: [],
   }
   let timer: NodeJS.Timeout | undefined
   let inflight: Promise<void> | undefined
@@ -54,7 +60,12 @@ export function createCatalogService({ store, refreshMs, clock, logger }: Deps):
   async function build(): Promise<void> {
     const version = await store.catalogVersion()
     const now = clock()
-    const [units, campaigns] = await Promise.all([store.listUnits(), store.listServableCampaigns(now)])
+    const [units, campaigns, categories, channels] = await Promise.all([
+      store.listUnits(),
+      store.listServableCampaigns(now),
+      store.listCategories(),
+      store.listChannels(),
+    ])
     const entries = campaigns.map((campaign) => ({ campaign, matches: compileTargeting(campaign) }))
     snapshot = Object.freeze({
       version,
@@ -62,6 +73,8 @@ export function createCatalogService({ store, refreshMs, clock, logger }: Deps):
       units: new Map(units.map((u) => [u.id, u])),
       ads: entries.filter((e) => e.campaign.is_ad),
       contents: entries.filter((e) => !e.campaign.is_ad),
+      categories,
+      channels,
     })
   }
 

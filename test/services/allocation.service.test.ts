@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { Campaign, Unit } from '../../src/domain/catalog.js'
+import type { ContentConfig } from '../../src/domain/content-config.js'
+import type { ActivityItem, DeviceProfile } from '../../src/domain/device.js'
 import { type CampaignInput, campaignDraft, unitDraft } from '../../src/domain/drafts.js'
 import { AllotError } from '../../src/domain/errors.js'
 import { compileTargeting } from '../../src/domain/targeting.js'
-import { createAllocationService } from '../../src/services/allocation.service.js'
+import { type AllocationRequest, createAllocationService } from '../../src/services/allocation.service.js'
 import type { CatalogSnapshot } from '../../src/services/catalog.service.js'
 import { createPayloadSigner } from '../../src/services/payload-signer.js'
 
@@ -22,7 +24,19 @@ function unit(fields: Partial<Unit> = {}): Unit {
   return { ...unitDraft({ app_id: 100 }), id: 1001, created_at: 0, updated_at: 0, ...fields }
 }
 
-function service(campaigns: Campaign[], units: Unit[] = [unit()], clock = () => NOW) {
+type Fakes = {
+  activity?: ActivityItem[]
+  registeredAt?: number
+  profile?: DeviceProfile
+  contentConfig?: ContentConfig
+  counters?: Record<string, number>
+  stats?: Record<number, { impressions: number; clicks: number }>
+  random?: () => number
+  slowDevices?: boolean
+}
+
+/** The service over plain fakes of its ports; no I/O. */
+function service(campaigns: Campaign[], units: Unit[] = [unit()], clock = () => NOW, fakes: Fakes = {}) {
   const entries = campaigns.map((c) => ({ campaign: c, matches: compileTargeting(c) }))
   const snapshot: CatalogSnapshot = {
     version: 1,
@@ -30,96 +44,272 @@ function service(campaigns: Campaign[], units: Unit[] = [unit()], clock = () => 
     units: new Map(units.map((u) => [u.id, u])),
     ads: entries.filter((e) => e.campaign.is_ad),
     contents: entries.filter((e) => !e.campaign.is_ad),
+    categories: [],
+    channels: [],
   }
+  const never = new Promise<never>(() => {})
   return createAllocationService({
     catalog: { current: () => snapshot },
     signer: createPayloadSigner('s'.repeat(32)),
     clock,
+    random: fakes.random ?? (() => 0.5),
+    devices: {
+      getProfile: async () => (fakes.slowDevices ? never : fakes.profile),
+      registerDevice: async (_d, _u, at) => (fakes.slowDevices ? never : (fakes.registeredAt ?? at)),
+      listActivity: async () => (fakes.slowDevices ? never : (fakes.activity ?? [])),
+    },
+    contentConfigs: { getContentConfig: async () => fakes.contentConfig },
+    counters: { read: async (keys) => keys.map((k) => fakes.counters?.[k] ?? 0) },
+    stats: { stats: (id) => fakes.stats?.[id] ?? { impressions: 0, clicks: 0 } },
+    deadlineMs: 20,
   })
 }
 
+type Service = ReturnType<typeof service>
+const count = async (svc: Service, extra: Partial<AllocationRequest> = {}) =>
+  (await svc.allocate({ unit_id: 1001, device_id: 1, ...extra })).campaigns.length
 const ids = (r: { campaigns: { id: number }[] }) => r.campaigns.map((c) => c.id)
 
 describe('allocation service', () => {
-  test('ads rank by priority, then weight, and come before contents ranked by freshness', () => {
+  test('ads rank by priority, then weight, and come before contents ranked by freshness', async () => {
     const low = campaign({ type: 'I', first_display_priority: 1, display_weight: 9 })
     const high = campaign({ type: 'J', first_display_priority: 5, display_weight: 1 })
     const heavy = campaign({ type: 'I', first_display_priority: 1, display_weight: 20 })
     const old = campaign({ type: 'C', published_at: NOW - 10 * HOUR })
     const fresh = campaign({ type: 'C', published_at: NOW - HOUR })
-    const result = service([low, high, heavy, old, fresh]).allocate({ unit_id: 1001, device_id: 1 })
+    const result = await service([low, high, heavy, old, fresh]).allocate({ unit_id: 1001, device_id: 1 })
     assert.deepEqual(ids(result), [high.id, heavy.id, low.id, fresh.id, old.id])
   })
 
-  test('campaigns outside their schedule window, or paused, are not allocated', () => {
+  test('campaigns outside their schedule window, or paused, are not allocated', async () => {
     const future = campaign({ type: 'I', start_date: NOW + HOUR, end_date: NOW + 2 * HOUR })
     const ended = campaign({ type: 'I', start_date: NOW - 2 * HOUR, end_date: NOW })
     const paused = campaign({ type: 'I', status: 'paused' })
     const live = campaign({ type: 'I', start_date: NOW, end_date: NOW + 1 })
-    assert.deepEqual(ids(service([future, ended, paused, live]).allocate({ unit_id: 1001, device_id: 1 })), [
-      live.id,
-    ])
+    assert.deepEqual(
+      ids(await service([future, ended, paused, live]).allocate({ unit_id: 1001, device_id: 1 })),
+      [live.id],
+    )
   })
 
-  test('week_slot is read in the unit timezone and slot lists the allowed local hours ahead', () => {
+  test('week_slot is read in the unit timezone and slot lists the allowed local hours ahead', async () => {
     const wednesdayNoonSeoul = 2 * 24 + 12
     const open = campaign({ type: 'I', week_slot: [wednesdayNoonSeoul, wednesdayNoonSeoul + 2] })
     const closed = campaign({ type: 'I', week_slot: [wednesdayNoonSeoul + 1] })
-    const result = service([open, closed]).allocate({ unit_id: 1001, device_id: 1 })
+    const result = await service([open, closed]).allocate({ unit_id: 1001, device_id: 1 })
     assert.deepEqual(ids(result), [open.id])
     assert.deepEqual(result.campaigns[0]?.slot, [12, 14])
 
-    const inUtc = service([open, closed], [unit({ timezone: 'UTC' })]).allocate({
+    const inUtc = await service([open, closed], [unit({ timezone: 'UTC' })]).allocate({
       unit_id: 1001,
       device_id: 1,
     })
     assert.deepEqual(ids(inUtc), [], 'at 03:30 UTC neither Wednesday-noon slot is open')
   })
 
-  test('age comes from year_of_birth in the unit timezone', () => {
+  test('age comes from year_of_birth in the unit timezone', async () => {
     // 2026-12-31 20:00 UTC is already 2027 in Seoul.
     const adult = campaign({ type: 'I', target_age_min: 20, target_age_max: 20, end_date: Date.UTC(2030, 0) })
     const snapshotService = service([adult], [unit()], () => Date.UTC(2026, 11, 31, 20))
-    assert.equal(
-      snapshotService.allocate({ unit_id: 1001, device_id: 1, year_of_birth: 2007 }).campaigns.length,
-      1,
-    )
-    assert.equal(
-      snapshotService.allocate({ unit_id: 1001, device_id: 1, year_of_birth: 2006 }).campaigns.length,
-      0,
-    )
+    assert.equal(await count(snapshotService, { year_of_birth: 2007 }), 1)
+    assert.equal(await count(snapshotService, { year_of_birth: 2006 }), 0)
   })
 
-  test('excluded ids are skipped and each kind is capped at max(page_limit, 25)', () => {
+  test('excluded ids are skipped and each kind is capped at max(page_limit, 25)', async () => {
     const contents = Array.from({ length: 40 }, (_, i) => campaign({ type: 'C', published_at: NOW - i }))
     const svc = service(contents, [unit({ page_limit: 30 })])
-    assert.equal(svc.allocate({ unit_id: 1001, device_id: 1 }).campaigns.length, 30)
+    assert.equal(await count(svc), 30)
     const excluded = `${contents[0]?.id},${contents[1]?.id}, junk`
-    const result = svc.allocate({ unit_id: 1001, device_id: 1, excluded })
+    const result = await svc.allocate({ unit_id: 1001, device_id: 1, excluded })
     assert.equal(result.campaigns[0]?.id, contents[2]?.id)
-    assert.equal(
-      service(contents, [unit({ page_limit: 5 })]).allocate({ unit_id: 1001, device_id: 1 }).campaigns.length,
-      25,
-    )
+    assert.equal(await count(service(contents, [unit({ page_limit: 5 })])), 25)
   })
 
-  test('an unknown unit and an inactive unit are distinct errors', () => {
+  test('an unknown unit and an inactive unit are distinct errors', async () => {
     const svc = service([], [unit({ id: 5, is_active: false })])
-    assert.throws(
-      () => svc.allocate({ unit_id: 1001, device_id: 1 }),
+    await assert.rejects(
+      svc.allocate({ unit_id: 1001, device_id: 1 }),
       (e) => e instanceof AllotError && e.code === 'UnitNotFound',
     )
-    assert.throws(
-      () => svc.allocate({ unit_id: 5, device_id: 1 }),
+    await assert.rejects(
+      svc.allocate({ unit_id: 5, device_id: 1 }),
       (e) => e instanceof AllotError && e.code === 'UnitInactive',
     )
   })
 
-  test('the content-only allocation never returns ads', () => {
-    const result = service([campaign({ type: 'I' }), campaign({ type: 'C' })]).allocateContents({
+  test('the content-only allocation never returns ads', async () => {
+    const result = await service([campaign({ type: 'I' }), campaign({ type: 'C' })]).allocateContents({
       unit_id: 1001,
       device_id: 1,
     })
     assert.ok(result.campaigns.length === 1 && result.campaigns.every((c) => !c.is_ad))
+  })
+
+  const imp = (campaign_id: number, minutesAgo: number): ActivityItem => ({
+    type: 'impression',
+    campaign_id,
+    at: NOW - minutesAgo * 60_000,
+  })
+
+  test('ipu, dipu and tipu stop a campaign once the device reached them in the window', async () => {
+    const hourly = campaign({ type: 'I', ipu: 2 })
+    const daily = campaign({ type: 'I', dipu: 3 })
+    const total = campaign({ type: 'I', tipu: 3 })
+    const all = [hourly, daily, total]
+    const served = async (activity: ActivityItem[]) =>
+      ids(await service(all, undefined, undefined, { activity }).allocate({ unit_id: 1001, device_id: 1 }))
+
+    assert.deepEqual(
+      await served([imp(hourly.id, 10)]),
+      [hourly.id, daily.id, total.id].sort((a, b) => a - b),
+    )
+    assert.ok(
+      !(await served([imp(hourly.id, 10), imp(hourly.id, 50)])).includes(hourly.id),
+      'two in the last hour',
+    )
+    assert.ok(
+      (await served([imp(hourly.id, 10), imp(hourly.id, 70)])).includes(hourly.id),
+      'one is older than an hour',
+    )
+    const threeToday = [imp(daily.id, 100), imp(daily.id, 600), imp(daily.id, 1400)]
+    assert.ok(!(await served(threeToday)).includes(daily.id))
+    assert.ok(
+      (await served([...threeToday.slice(0, 2), imp(daily.id, 1500)])).includes(daily.id),
+      'one is older than 24 h',
+    )
+    assert.ok(
+      !(await served([imp(total.id, 10), imp(total.id, 2000), imp(total.id, 2800)])).includes(total.id),
+    )
+    const clicks: ActivityItem[] = [1, 2, 3].map((m) => ({
+      type: 'click',
+      campaign_id: hourly.id,
+      at: NOW - m * 60_000,
+    }))
+    assert.ok((await served(clicks)).includes(hourly.id), 'clicks do not count toward impression caps')
+  })
+
+  test('when device activity misses the deadline, capped campaigns sit out and the rest is served', async () => {
+    const capped = campaign({ type: 'I', ipu: 5 })
+    const free = campaign({ type: 'I' })
+    const registered = campaign({ type: 'I', registered_days_min: 0 })
+    const svc = service([capped, free, registered], undefined, undefined, { slowDevices: true })
+    const started = Date.now()
+    assert.deepEqual(ids(await svc.allocate({ unit_id: 1001, device_id: 1 })), [free.id])
+    assert.ok(Date.now() - started < 500, 'the deadline bounds the wait')
+  })
+
+  test('registered_days counts whole days since the device first registered on the unit', async () => {
+    const veterans = campaign({ type: 'I', registered_days_min: 7 })
+    const newcomers = campaign({ type: 'I', registered_days_max: 1 })
+    const servedAfter = async (ms: number) =>
+      ids(
+        await service([veterans, newcomers], undefined, undefined, { registeredAt: NOW - ms }).allocate({
+          unit_id: 1001,
+          device_id: 1,
+        }),
+      )
+    assert.deepEqual(await servedAfter(7.5 * 86_400_000), [veterans.id])
+    assert.deepEqual(await servedAfter(6.9 * 86_400_000), [])
+    assert.deepEqual(await servedAfter(3_600_000), [newcomers.id])
+  })
+
+  test('a daily impression budget stops the campaign once delivered today reaches it', async () => {
+    const budgeted = campaign({ type: 'I', budget_type: 'impression', budget_daily: 100 })
+    const day = '20261125'
+    const with_ = (n: number) =>
+      service([budgeted], undefined, undefined, { counters: { [`imp:${budgeted.id}:${day}`]: n } })
+    assert.equal(await count(with_(99)), 1)
+    assert.equal(await count(with_(100)), 0)
+  })
+
+  test('a total click budget counts clicks, not impressions', async () => {
+    const budgeted = campaign({ type: 'J', budget_type: 'click', budget_total: 10 })
+    const counters = (clicks: number) => ({
+      [`clk:${budgeted.id}`]: clicks,
+      [`imp:${budgeted.id}`]: 1_000_000,
+    })
+    assert.equal(await count(service([budgeted], undefined, undefined, { counters: counters(9) })), 1)
+    assert.equal(await count(service([budgeted], undefined, undefined, { counters: counters(10) })), 0)
+  })
+
+  test('even pacing holds delivery to the elapsed share of the day plus the slack', async () => {
+    // 03:30 UTC = 14.58 % of the day: 1000 × 0.1458 + 20 slack ≈ 165.8.
+    const paced = campaign({
+      type: 'I',
+      budget_type: 'impression',
+      budget_daily: 1000,
+      budget_pacing: 'even',
+    })
+    const asap = campaign({ type: 'I', budget_type: 'impression', budget_daily: 1000 })
+    const with_ = (n: number) =>
+      service([paced, asap], undefined, undefined, {
+        counters: { [`imp:${paced.id}:20261125`]: n, [`imp:${asap.id}:20261125`]: n },
+      })
+    assert.deepEqual(
+      ids(await with_(165).allocate({ unit_id: 1001, device_id: 1 })).sort(),
+      [paced.id, asap.id].sort(),
+    )
+    assert.deepEqual(ids(await with_(166).allocate({ unit_id: 1001, device_id: 1 })), [asap.id])
+  })
+
+  test('inside a priority tier, ads are ordered by a weighted random pick', async () => {
+    const heavy = campaign({ type: 'I', display_weight: 9 })
+    const light = campaign({ type: 'I', display_weight: 1 })
+    const top = campaign({ type: 'I', first_display_priority: 1, display_weight: 1 })
+    let firsts = 0
+    let seed = 1
+    // A small deterministic LCG stands in for Math.random.
+    const random = () => {
+      seed = (seed * 48271) % 2147483647
+      return seed / 2147483647
+    }
+    const svc = service([heavy, light, top], undefined, undefined, { random })
+    for (let i = 0; i < 1000; i++) {
+      const order = ids(await svc.allocate({ unit_id: 1001, device_id: 1 }))
+      assert.equal(order[0], top.id, 'the higher tier always leads')
+      if (order[1] === heavy.id) firsts++
+    }
+    assert.ok(firsts > 850 && firsts < 950, `weight 9 vs 1 leads ~90 % of the time, got ${firsts / 10} %`)
+  })
+
+  test('contents rank by CTR, affinity and freshness, and seen items drop', async () => {
+    const popular = campaign({ type: 'C', categories: ['news'], published_at: NOW - 5 * HOUR })
+    const liked = campaign({ type: 'C', categories: ['sports'], published_at: NOW - 5 * HOUR })
+    const plain = campaign({ type: 'C', categories: ['news'], published_at: NOW - 5 * HOUR })
+    const rank = async (fakes: Fakes) =>
+      ids(
+        await service([popular, liked, plain], undefined, undefined, fakes).allocate({
+          unit_id: 1001,
+          device_id: 1,
+        }),
+      )
+    const stats = { [popular.id]: { impressions: 1000, clicks: 100 } }
+    assert.equal((await rank({ stats }))[0], popular.id, 'a 10 % CTR beats the 2 % prior')
+    const profile = { device_id: 1, category_scores: { sports: 10, news: 1 }, updated_at: 0 }
+    assert.deepEqual(
+      (await rank({ profile }))[0],
+      liked.id,
+      'the favourite category leads when CTRs are equal',
+    )
+    assert.notEqual((await rank({ stats, activity: [imp(popular.id, 5)] }))[0], popular.id, 'seen items drop')
+  })
+
+  test("a device's content filters and the unit's filtered providers remove contents", async () => {
+    const news = campaign({ type: 'C', categories: ['news'] })
+    const channelled = campaign({ type: 'C', channel_id: 7 })
+    const hidden = campaign({ type: 'C' })
+    const filtered = campaign({ type: 'C', provider_id: 99 })
+    const keep = campaign({ type: 'C' })
+    const ad = campaign({ type: 'I', categories: ['news'] })
+    const contentConfig = { device_id: 1, category: ['news'], channel: [7], campaign: [hidden.id] }
+    const svc = service(
+      [news, channelled, hidden, filtered, keep, ad],
+      [unit({ filtered_providers: [99] })],
+      undefined,
+      {
+        contentConfig,
+      },
+    )
+    assert.deepEqual(ids(await svc.allocate({ unit_id: 1001, device_id: 1 })), [ad.id, keep.id])
   })
 })

@@ -17,11 +17,11 @@ export async function allocationRoutes(app: FastifyInstance, { allocation }: Dep
     response: { 200: AllocationResponseSchema, ...errorResponses },
   }
   app.post('/api/allocation/', { schema }, async (request) => {
-    const result = allocation.allocate(request.body as AllocationRequestDto)
+    const result = await allocation.allocate(request.body as AllocationRequestDto)
     return { code: 0, msg: 'ok', ...result }
   })
   app.post('/api/content_allocation/', { schema }, async (request) => {
-    const result = allocation.allocateContents(request.body as AllocationRequestDto)
+    const result = await allocation.allocateContents(request.body as AllocationRequestDto)
     return { code: 0, msg: 'ok', ...result }
   })
 }

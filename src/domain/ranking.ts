@@ -1,0 +1,90 @@
+import type { Campaign } from './catalog.js'
+
+/**
+ * Ads: higher `first_display_priority` tiers first; inside a tier, a weighted random order by
+ * `display_weight` (sent as `first_display_weight`). The order is a weighted sample without replacement
+ * (exponential keys: -ln(u) / w, smallest first), so an ad with twice the weight leads twice as often.
+ * Weight 0 goes last in its tier. `random` returns [0, 1) and is injected so tests are deterministic.
+ */
+export function rankAds(ads: readonly Campaign[], random: () => number): Campaign[] {
+  const keyed = ads.map((c) => ({
+    c,
+    key: c.display_weight > 0 ? -Math.log(1 - random()) / c.display_weight : Number.POSITIVE_INFINITY,
+  }))
+  keyed.sort(
+    (a, b) => b.c.first_display_priority - a.c.first_display_priority || a.key - b.key || a.c.id - b.c.id,
+  )
+  return keyed.map((k) => k.c)
+}
+
+/** What content ranking knows about one campaign and the device. */
+export type ContentSignals = {
+  impressions: number
+  clicks: number
+  /** The device's affinity for the campaign's categories, 0 (none) to 1 (its favourite). */
+  affinity: number
+  /** Whether the device already had an impression of it. */
+  seen: boolean
+}
+
+/** Prior for CTR smoothing: as if every content started with 1 click in 50 impressions. */
+export const CTR_PRIOR = { clicks: 1, impressions: 50 }
+/** Weights of the content score's terms; see README "How allocation decides". */
+export const CONTENT_WEIGHTS = { ctr: 1, weight: 0.3, affinity: 0.8, freshness: 1, seen: 2 }
+/** Freshness halves every this many hours since publication. */
+export const FRESHNESS_HALF_LIFE_HOURS = 12
+
+/**
+ * Content score = ln(smoothed CTR / prior CTR) + 0.3·ln(1 + display_weight) + 0.8·affinity
+ * + 1·freshness − 2·seen, with smoothed CTR = (clicks + 1) / (impressions + 50) and
+ * freshness = 2^(−age hours / 12).
+ */
+export function contentScore(c: Campaign, s: ContentSignals, now: number): number {
+  const prior = CTR_PRIOR.clicks / CTR_PRIOR.impressions
+  const ctr = (s.clicks + CTR_PRIOR.clicks) / (s.impressions + CTR_PRIOR.impressions)
+  const ageHours = Math.max(0, now - (c.published_at ?? c.start_date)) / 3_600_000
+  const freshness = 2 ** (-ageHours / FRESHNESS_HALF_LIFE_HOURS)
+  const w = CONTENT_WEIGHTS
+  return (
+    w.ctr * Math.log(ctr / prior) +
+    w.weight * Math.log1p(Math.max(0, c.display_weight)) +
+    w.affinity * s.affinity +
+    w.freshness * freshness -
+    (s.seen ? w.seen : 0)
+  )
+}
+
+/** Contents, best score first (ties: newer first, then lower id). */
+export function rankContents(
+  contents: readonly Campaign[],
+  signals: (c: Campaign) => ContentSignals,
+  now: number,
+): Campaign[] {
+  const scored = contents.map((c) => ({ c, score: contentScore(c, signals(c), now) }))
+  scored.sort(
+    (a, b) =>
+      b.score - a.score ||
+      (b.c.published_at ?? b.c.start_date) - (a.c.published_at ?? a.c.start_date) ||
+      a.c.id - b.c.id,
+  )
+  return scored.map((s) => s.c)
+}
+
+/** The device's highest category score (the scale of affinities). */
+export function topScore(scores: Readonly<Record<string, number>>): number {
+  let top = 0
+  for (const v of Object.values(scores)) if (v > top) top = v
+  return top
+}
+
+/** Affinity of a device for a campaign: its best category score relative to the device's top score. */
+export function categoryAffinity(
+  categories: readonly string[],
+  scores: Readonly<Record<string, number>>,
+  top: number,
+): number {
+  if (top <= 0) return 0
+  let best = 0
+  for (const cat of categories) best = Math.max(best, scores[cat] ?? 0)
+  return Math.max(0, best / top)
+}
