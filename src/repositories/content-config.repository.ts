@@ -35,21 +35,21 @@ export function createContentConfigRepository(
       deviceId: number,
       change: (current: ContentConfig) => ContentConfig,
     ): Promise<ContentConfig> {
+      // Make sure the row exists first (outside the transaction, so concurrent inserts cannot deadlock),
+      // then lock it for the read-modify-write; SQLite serialises writers anyway.
+      const insert = db.insertInto('device_content_configs').values({
+        device_id: deviceId,
+        category: '[]',
+        channel: '[]',
+        campaign: '[]',
+        updated_at: clock(),
+      })
+      await (dialect === 'mysql' ? insert.ignore() : insert.onConflict((oc) => oc.doNothing())).execute()
       return db.transaction().execute(async (trx) => {
-        const empty = defaultContentConfig(deviceId)
-        const insert = trx.insertInto('device_content_configs').values({
-          device_id: deviceId,
-          category: '[]',
-          channel: '[]',
-          campaign: '[]',
-          updated_at: clock(),
-        })
-        // Make sure the row exists, then lock it (MySQL) for the read-modify-write; SQLite serialises writers.
-        await (dialect === 'mysql' ? insert.ignore() : insert.onConflict((oc) => oc.doNothing())).execute()
         let select = trx.selectFrom('device_content_configs').selectAll().where('device_id', '=', deviceId)
         if (dialect === 'mysql') select = select.forUpdate()
         const row = await select.executeTakeFirst()
-        const next = change(row ? toConfig(row) : empty)
+        const next = change(row ? toConfig(row) : defaultContentConfig(deviceId))
         await trx
           .updateTable('device_content_configs')
           .set({

@@ -7,6 +7,7 @@ export const PAYLOAD_SECRET = 'test-payload-secret-0123456789-abcdef'
 
 export type TestApp = {
   app: FastifyInstance
+  databaseUrl: string
   /** An admin API call with the bearer token. */
   admin(method: InjectOptions['method'], url: string, body?: unknown): Promise<LightMyRequestResponse>
   close(): Promise<void>
@@ -29,6 +30,7 @@ export async function startTestApp(
   const app = await createApp({ config, ...(options.clock ? { clock: options.clock } : {}) })
   return {
     app,
+    databaseUrl,
     admin: (method, url, body) =>
       app.inject({
         method,

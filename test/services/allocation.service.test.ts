@@ -312,4 +312,28 @@ describe('allocation service', () => {
     )
     assert.deepEqual(ids(await svc.allocate({ unit_id: 1001, device_id: 1 })), [ad.id, keep.id])
   })
+
+  test('slot hours stay right across DST changes in the unit timezone', async () => {
+    const ny = [unit({ timezone: 'America/New_York' })]
+    const sunday = 6 * 24
+    const always = campaign({ type: 'I', start_date: 0, end_date: Date.UTC(2030, 0) })
+    const oneAm = campaign({
+      type: 'I',
+      start_date: 0,
+      end_date: Date.UTC(2030, 0),
+      week_slot: [sunday, sunday + 1],
+    })
+    const hours = async (at: number) => {
+      const result = await service([always, oneAm], ny, () => at).allocate({ unit_id: 1001, device_id: 1 })
+      return Object.fromEntries(result.campaigns.map((c) => [c.id, c.slot]))
+    }
+    // Fall back, Sunday 2026-11-01: 01:00 happens twice (EDT, then EST).
+    const fall = await hours(Date.UTC(2026, 10, 1, 4, 30))
+    assert.deepEqual(fall[always.id], [0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    assert.deepEqual(fall[oneAm.id], [0, 1, 1])
+    // Spring forward, Sunday 2026-03-08: 02:00 never happens.
+    const spring = await hours(Date.UTC(2026, 2, 8, 6, 30))
+    assert.deepEqual(spring[always.id], [1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13])
+    assert.deepEqual(spring[oneAm.id], [1])
+  })
 })
