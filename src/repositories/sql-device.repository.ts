@@ -10,6 +10,16 @@ import { num, parseJson } from './sql-resource.repository.js'
 
 /** Profiles, registrations and activity in the SQL database (the embedded default's profile store). */
 export function createSqlDeviceRepository(db: Kysely<Database>, dialect: 'sqlite' | 'mysql') {
+  async function firstRegistration(deviceId: number, unitId: number): Promise<number | undefined> {
+    const row = await db
+      .selectFrom('device_registrations')
+      .select('registered_at')
+      .where('device_id', '=', deviceId)
+      .where('unit_id', '=', unitId)
+      .executeTakeFirst()
+    return row ? num(row.registered_at) : undefined
+  }
+
   return {
     async getProfile(deviceId: number): Promise<DeviceProfile | undefined> {
       const row = await db
@@ -40,17 +50,13 @@ export function createSqlDeviceRepository(db: Kysely<Database>, dialect: 'sqlite
     },
 
     async registerDevice(deviceId: number, unitId: number, at: number): Promise<number> {
+      const existing = await firstRegistration(deviceId, unitId)
+      if (existing !== undefined) return existing
       const insert = db
         .insertInto('device_registrations')
         .values({ device_id: deviceId, unit_id: unitId, registered_at: at })
       await (dialect === 'mysql' ? insert.ignore() : insert.onConflict((oc) => oc.doNothing())).execute()
-      const row = await db
-        .selectFrom('device_registrations')
-        .select('registered_at')
-        .where('device_id', '=', deviceId)
-        .where('unit_id', '=', unitId)
-        .executeTakeFirstOrThrow()
-      return num(row.registered_at)
+      return (await firstRegistration(deviceId, unitId)) ?? at
     },
 
     async recordActivity(deviceId: number, item: ActivityItem): Promise<void> {

@@ -32,6 +32,8 @@ function createDialect(config: DatabaseConfig) {
     if (config.file !== ':memory:') mkdirSync(dirname(config.file), { recursive: true })
     const sqlite = new SQLite(config.file)
     sqlite.pragma('journal_mode = WAL')
+    // WAL + NORMAL never corrupts; a power cut may lose the last commits, acceptable for the embedded default.
+    sqlite.pragma('synchronous = NORMAL')
     sqlite.pragma('busy_timeout = 5000')
     sqlite.pragma('foreign_keys = ON')
     return new SqliteDialect({ database: sqlite })
