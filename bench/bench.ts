@@ -84,12 +84,7 @@ function allocationBody(): string {
   return `unit_id=1001&device_id=${device}&sex=${sex}&year_of_birth=${1960 + (device % 45)}&language=ko&country=KR&device_os=${24 + (device % 10)}&carrier=SKT&region=${encodeURIComponent('서울특별시 관악구')}`
 }
 
-async function drive(
-  name: string,
-  url: string,
-  pid: number,
-  body: () => string,
-): Promise<Result> {
+async function drive(name: string, url: string, pid: number, body: () => string): Promise<Result> {
   // Warm up (JIT, caches), then measure.
   await autocannon({ url, connections, duration: 2, method: 'POST' })
   const cpuBefore = cpuSeconds(pid)

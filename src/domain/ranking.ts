@@ -1,4 +1,5 @@
 import type { Campaign } from './catalog.js'
+import { topK } from './top-k.js'
 
 /**
  * Ads: higher `first_display_priority` tiers first; inside a tier, a weighted random order by
@@ -6,15 +7,19 @@ import type { Campaign } from './catalog.js'
  * (exponential keys: -ln(u) / w, smallest first), so an ad with twice the weight leads twice as often.
  * Weight 0 goes last in its tier. `random` returns [0, 1) and is injected so tests are deterministic.
  */
-export function rankAds(ads: readonly Campaign[], random: () => number): Campaign[] {
-  const keyed = ads.map((c) => ({
-    c,
-    key: c.display_weight > 0 ? -Math.log(1 - random()) / c.display_weight : Number.POSITIVE_INFINITY,
-  }))
-  keyed.sort(
+export function rankAds(ads: Iterable<Campaign>, random: () => number, limit: number): Campaign[] {
+  const keyed: { c: Campaign; key: number }[] = []
+  for (const c of ads) {
+    keyed.push({
+      c,
+      key: c.display_weight > 0 ? -Math.log(1 - random()) / c.display_weight : Number.POSITIVE_INFINITY,
+    })
+  }
+  return topK(
+    keyed,
+    limit,
     (a, b) => b.c.first_display_priority - a.c.first_display_priority || a.key - b.key || a.c.id - b.c.id,
-  )
-  return keyed.map((k) => k.c)
+  ).map((k) => k.c)
 }
 
 /** What content ranking knows about one campaign and the device. */
@@ -54,20 +59,23 @@ export function contentScore(c: Campaign, s: ContentSignals, now: number): numbe
   )
 }
 
-/** Contents, best score first (ties: newer first, then lower id). */
+/** The best `limit` contents, best score first (ties: newer first, then lower id). */
 export function rankContents(
-  contents: readonly Campaign[],
+  contents: Iterable<Campaign>,
   signals: (c: Campaign) => ContentSignals,
   now: number,
+  limit: number,
 ): Campaign[] {
-  const scored = contents.map((c) => ({ c, score: contentScore(c, signals(c), now) }))
-  scored.sort(
+  const scored: { c: Campaign; score: number }[] = []
+  for (const c of contents) scored.push({ c, score: contentScore(c, signals(c), now) })
+  return topK(
+    scored,
+    limit,
     (a, b) =>
       b.score - a.score ||
       (b.c.published_at ?? b.c.start_date) - (a.c.published_at ?? a.c.start_date) ||
       a.c.id - b.c.id,
-  )
-  return scored.map((s) => s.c)
+  ).map((s) => s.c)
 }
 
 /** The device's highest category score (the scale of affinities). */

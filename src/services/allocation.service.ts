@@ -1,4 +1,5 @@
 import type { Campaign, Unit } from '../domain/catalog.js'
+import type { CampaignIndex } from '../domain/catalog-index.js'
 import type { ContentConfig } from '../domain/content-config.js'
 import { contentFilter } from '../domain/content-config.js'
 import { counterKeys, utcDay } from '../domain/counter-keys.js'
@@ -143,19 +144,27 @@ export function createAllocationService(deps: Deps): AllocationService {
     const device = describeDevice(request, unit, now, data.registeredAt)
     const slots = upcomingSlots(unit.timezone, now)
     const eligible = eligibility(unit, device, data, slots, parseIdList(request.excluded), now)
+    const candidates = (index: CampaignIndex<CatalogEntry>) => {
+      const out: CatalogEntry[] = []
+      for (const bucket of index.buckets(unit.id, device.country))
+        for (const e of bucket) if (eligible(e)) out.push(e)
+      return out
+    }
 
-    const adCandidates = withAds ? snapshot.ads.filter(eligible) : []
-    const contentCandidates = snapshot.contents.filter(eligible)
+    const adCandidates = withAds ? candidates(snapshot.adIndex) : []
+    const contentCandidates = candidates(snapshot.contentIndex)
     const delivery = await readDelivery([...adCandidates, ...contentCandidates], now)
-    const underBudget = (e: CatalogEntry) =>
-      !delivery.has(e.campaign.id) || withinBudget(e.campaign, delivery.get(e.campaign.id) as Delivery, now)
+    const affordable = (entries: CatalogEntry[]) =>
+      entries
+        .filter((e) => {
+          const d = delivery.get(e.campaign.id)
+          return d === undefined || withinBudget(e.campaign, d, now)
+        })
+        .map(campaignOf)
 
     const limit = Math.max(unit.page_limit, MIN_POOL)
-    const ads = rankAds(adCandidates.filter(underBudget).map(campaignOf), random).slice(0, limit)
-    const contents = rankContentsFor(contentCandidates.filter(underBudget).map(campaignOf), data, now).slice(
-      0,
-      limit,
-    )
+    const ads = rankAds(affordable(adCandidates), random, limit)
+    const contents = rankContentsFor(affordable(contentCandidates), data, now, limit)
     const shape = (c: Campaign) => shapeItem(c, unit, request, slots, signer)
     return { campaigns: [...ads.map(shape), ...contents.map(shape)], settings: settingsOf(unit) }
   }
@@ -218,7 +227,7 @@ export function createAllocationService(deps: Deps): AllocationService {
     return delivery
   }
 
-  function rankContentsFor(contents: Campaign[], data: DeviceData, now: number): Campaign[] {
+  function rankContentsFor(contents: Campaign[], data: DeviceData, now: number, limit: number): Campaign[] {
     const scores = data.profile?.category_scores ?? {}
     const top = topScore(scores)
     const seen = data.activity?.seen
@@ -230,6 +239,7 @@ export function createAllocationService(deps: Deps): AllocationService {
         seen: seen?.has(c.id) ?? false,
       }),
       now,
+      limit,
     )
   }
 
@@ -261,9 +271,9 @@ function eligibility(
   const allowedByConfig = contentFilter(data.contentConfig)
   const currentSlot = slots[0]?.slot ?? -1
   const { activity } = data
-  return ({ campaign: c, matches }) =>
+  return ({ campaign: c, matches, slots: allowed }) =>
     isLive(c, now) &&
-    (c.week_slot.length === 0 || c.week_slot.includes(currentSlot)) &&
+    (allowed === undefined || allowed[currentSlot] === 1) &&
     !excluded.has(c.id) &&
     (c.provider_id === null || !filteredProviders.has(c.provider_id)) &&
     allowedByConfig(c) &&

@@ -1,4 +1,5 @@
 import type { Campaign, ContentCategory, ContentChannel, Unit } from '../domain/catalog.js'
+import { buildCampaignIndex, type CampaignIndex } from '../domain/catalog-index.js'
 import { compileTargeting, type TargetingPredicate } from '../domain/targeting.js'
 
 /** Where the catalog comes from (the SQL database in both modes). */
@@ -19,7 +20,22 @@ export type Logger = {
 }
 
 /** A campaign with its targeting compiled once per snapshot. */
-export type CatalogEntry = { campaign: Campaign; matches: TargetingPredicate }
+export type CatalogEntry = {
+  campaign: Campaign
+  matches: TargetingPredicate
+  /** week_slot as a 168-entry lookup table (1 = allowed); undefined = every hour. */
+  slots: Uint8Array | undefined
+}
+
+/** Compiles one campaign for the snapshot. */
+export function catalogEntry(campaign: Campaign): CatalogEntry {
+  let slots: Uint8Array | undefined
+  if (campaign.week_slot.length > 0) {
+    slots = new Uint8Array(168)
+    for (const s of campaign.week_slot) slots[s] = 1
+  }
+  return { campaign, matches: compileTargeting(campaign), slots }
+}
 
 /** An immutable view of the servable catalog; allocation never touches the database. */
 export type CatalogSnapshot = {
@@ -28,6 +44,8 @@ export type CatalogSnapshot = {
   readonly units: ReadonlyMap<number, Unit>
   readonly ads: readonly CatalogEntry[]
   readonly contents: readonly CatalogEntry[]
+  readonly adIndex: CampaignIndex<CatalogEntry>
+  readonly contentIndex: CampaignIndex<CatalogEntry>
   readonly categories: readonly ContentCategory[]
   readonly channels: readonly ContentChannel[]
 }
@@ -45,15 +63,14 @@ type Deps = { store: CatalogStore; refreshMs: number; clock: () => number; logge
 
 /** Holds the catalog snapshot, rebuilt when the store's version moves and at least once a minute. */
 export function createCatalogService({ store, refreshMs, clock, logger }: Deps): CatalogService {
-  let snapshot: CatalogSnapshot = {
+  let snapshot = catalogSnapshot({
     version: -1,
     loadedAt: 0,
-    units: new Map(),
-    ads: [],
-    contents: [],
+    units: [],
+    campaigns: [],
     categories: [],
     channels: [],
-  }
+  })
   let timer: NodeJS.Timeout | undefined
   let inflight: Promise<void> | undefined
 
@@ -66,16 +83,7 @@ export function createCatalogService({ store, refreshMs, clock, logger }: Deps):
       store.listCategories(),
       store.listChannels(),
     ])
-    const entries = campaigns.map((campaign) => ({ campaign, matches: compileTargeting(campaign) }))
-    snapshot = Object.freeze({
-      version,
-      loadedAt: now,
-      units: new Map(units.map((u) => [u.id, u])),
-      ads: entries.filter((e) => e.campaign.is_ad),
-      contents: entries.filter((e) => !e.campaign.is_ad),
-      categories,
-      channels,
-    })
+    snapshot = catalogSnapshot({ version, loadedAt: now, units, campaigns, categories, channels })
   }
 
   // Concurrent reload requests share one build; a request arriving mid-build gets a fresh one after it.
@@ -110,4 +118,38 @@ export function createCatalogService({ store, refreshMs, clock, logger }: Deps):
       timer = undefined
     },
   }
+}
+
+type SnapshotInput = {
+  version: number
+  loadedAt: number
+  units: Unit[]
+  campaigns: Campaign[]
+  categories: ContentCategory[]
+  channels: ContentChannel[]
+}
+
+/** Builds an immutable, indexed snapshot (also used by tests to feed the allocation service). */
+export function catalogSnapshot({
+  version,
+  loadedAt,
+  units,
+  campaigns,
+  categories,
+  channels,
+}: SnapshotInput): CatalogSnapshot {
+  const entries = campaigns.map(catalogEntry)
+  const ads = entries.filter((e) => e.campaign.is_ad)
+  const contents = entries.filter((e) => !e.campaign.is_ad)
+  return Object.freeze({
+    version,
+    loadedAt,
+    units: new Map(units.map((u) => [u.id, u])),
+    ads,
+    contents,
+    adIndex: buildCampaignIndex(ads, (e) => e.campaign),
+    contentIndex: buildCampaignIndex(contents, (e) => e.campaign),
+    categories,
+    channels,
+  })
 }

@@ -5,9 +5,8 @@ import type { ContentConfig } from '../../src/domain/content-config.js'
 import type { ActivityItem, DeviceProfile } from '../../src/domain/device.js'
 import { type CampaignInput, campaignDraft, unitDraft } from '../../src/domain/drafts.js'
 import { AllotError } from '../../src/domain/errors.js'
-import { compileTargeting } from '../../src/domain/targeting.js'
 import { type AllocationRequest, createAllocationService } from '../../src/services/allocation.service.js'
-import type { CatalogSnapshot } from '../../src/services/catalog.service.js'
+import { catalogSnapshot } from '../../src/services/catalog.service.js'
 import { createPayloadSigner } from '../../src/services/payload-signer.js'
 
 // Wednesday 2026-11-25 12:30 in Seoul (03:30 UTC).
@@ -37,16 +36,14 @@ type Fakes = {
 
 /** The service over plain fakes of its ports; no I/O. */
 function service(campaigns: Campaign[], units: Unit[] = [unit()], clock = () => NOW, fakes: Fakes = {}) {
-  const entries = campaigns.map((c) => ({ campaign: c, matches: compileTargeting(c) }))
-  const snapshot: CatalogSnapshot = {
+  const snapshot = catalogSnapshot({
     version: 1,
     loadedAt: NOW,
-    units: new Map(units.map((u) => [u.id, u])),
-    ads: entries.filter((e) => e.campaign.is_ad),
-    contents: entries.filter((e) => !e.campaign.is_ad),
+    units,
+    campaigns,
     categories: [],
     channels: [],
-  }
+  })
   const never = new Promise<never>(() => {})
   return createAllocationService({
     catalog: { current: () => snapshot },
