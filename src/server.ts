@@ -1,10 +1,17 @@
+import cluster from 'node:cluster'
 import closeWithGrace from 'close-with-grace'
 import { createApp } from './app.js'
-import { ConfigError, loadConfig } from './config/config.js'
+import { type Config, ConfigError, loadConfig } from './config/config.js'
 
-/** The only file that listens: boot, print how to reach the service, shut down gracefully on signals. */
+/** The only file that listens: boot, fork workers, shut down gracefully on signals. */
 async function main(): Promise<void> {
   const config = loadConfig()
+  if (config.workers > 1 && cluster.isPrimary) await runPrimary(config)
+  else await runServer(config)
+}
+
+/** One serving process: build the app, listen, close gracefully on SIGTERM/SIGINT. */
+async function runServer(config: Config): Promise<void> {
   const app = await createApp({ config })
   closeWithGrace({ delay: config.shutdownGraceMs }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an uncaught error')
@@ -12,12 +19,56 @@ async function main(): Promise<void> {
     await app.close()
   })
   await app.listen({ port: config.port, host: config.host })
-  if (config.generatedSecrets) {
-    app.log.info(
-      { admin_token: config.adminToken },
-      'embedded mode: generated ADMIN_TOKEN and PAYLOAD_SECRET are kept beside the SQLite file (allot-secrets.json)',
-    )
+  if (config.generatedSecrets && cluster.isPrimary) announceSecrets(app.log, config)
+}
+
+/**
+ * The primary of a multi-process server: migrates and seeds once (so workers never race on it), then
+ * forks WORKERS processes that share the port, restarts a worker that dies, and on SIGTERM/SIGINT asks
+ * every worker to finish its requests before exiting.
+ */
+async function runPrimary(config: Config): Promise<void> {
+  const setup = await createApp({ config })
+  if (config.generatedSecrets) announceSecrets(setup.log, config)
+  const log = setup.log
+  await setup.close()
+
+  let stopping = false
+  const fork = () => cluster.fork({ MIGRATE_ON_START: 'false', SEED_DEMO_DATA: 'false' })
+  for (let i = 0; i < config.workers; i++) fork()
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return
+    log.error({ pid: worker.process.pid, code, signal }, 'worker died; starting another')
+    fork()
+  })
+  log.info({ workers: config.workers, port: config.port }, 'primary started its workers')
+
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    log.info({ signal }, 'shutting down the workers')
+    const workers = Object.values(cluster.workers ?? {})
+    let left = workers.length
+    if (left === 0) process.exit(0)
+    const force = setTimeout(() => process.exit(1), config.shutdownGraceMs + 1000)
+    force.unref()
+    for (const worker of workers) {
+      worker?.once('exit', () => {
+        left -= 1
+        if (left === 0) process.exit(0)
+      })
+      worker?.process.kill('SIGTERM')
+    }
   }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+}
+
+function announceSecrets(log: { info(obj: object, msg: string): void }, config: Config): void {
+  log.info(
+    { admin_token: config.adminToken },
+    'embedded mode: generated ADMIN_TOKEN and PAYLOAD_SECRET are kept beside the SQLite file (allot-secrets.json)',
+  )
 }
 
 main().catch((err: unknown) => {

@@ -70,6 +70,40 @@ describe('the server process', () => {
     assert.match(output, /shutting down/)
   })
 
+  test('WORKERS=2 migrates once, serves from two processes and stops them all on SIGTERM', async () => {
+    const port = await freePort()
+    const child = startServer({
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      WORKERS: '2',
+      DATABASE_URL: `sqlite:${join(dir, 'workers.sqlite')}`,
+    })
+    let output = ''
+    child.stdout?.on('data', (chunk) => {
+      output += chunk
+    })
+    try {
+      await waitUntilReady(`http://127.0.0.1:${port}/readyz`, child)
+      for (let i = 0; i < 200 && (output.match(/Server listening/g) ?? []).length < 2; i++) {
+        await new Promise((r) => setTimeout(r, 100))
+      }
+      const listening = new Set([...output.matchAll(/"pid":(\d+)[^\n]*Server listening/g)].map((m) => m[1]))
+      assert.equal(listening.size, 2, 'two worker processes listen')
+      assert.equal((output.match(/seeded the demo catalog/g) ?? []).length, 1, 'seeded once, by the primary')
+      const res = await fetch(`http://127.0.0.1:${port}/api/allocation/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ unit_id: 1001, device_id: 5 }),
+      })
+      assert.equal(res.status, 200)
+    } finally {
+      child.kill('SIGTERM')
+    }
+    const [code] = await once(child, 'exit')
+    assert.equal(code, 0)
+    assert.equal((output.match(/"msg":"shutting down"/g) ?? []).length, 2, 'each worker shut down gracefully')
+  })
+
   test('a bad variable stops the boot with exit 1 and a message naming it', async () => {
     const child = startServer({ PORT: 'not-a-port', DATABASE_URL: `sqlite:${join(dir, 'b.sqlite')}` })
     let stderr = ''

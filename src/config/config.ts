@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { dirname, join } from 'node:path'
 import { type Static, Type } from '@sinclair/typebox'
 import { envSchema } from 'env-schema'
@@ -33,6 +34,13 @@ export const EnvSchema = Type.Object({
   MIGRATE_ON_START: Type.Optional(Type.Boolean()),
   TRUST_PROXY: Type.Boolean({ default: false }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, maximum: 120000, default: 10000 }),
+  WORKERS: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 256,
+      description: 'serving processes; default: number of cores in production mode, 1 embedded',
+    }),
+  ),
 })
 type Env = Static<typeof EnvSchema>
 
@@ -58,6 +66,7 @@ export type Config = Readonly<{
   migrateOnStart: boolean
   trustProxy: boolean
   shutdownGraceMs: number
+  workers: number
 }>
 
 /** A configuration problem; the message names the variable and what it expects. */
@@ -88,6 +97,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     migrateOnStart: env.MIGRATE_ON_START ?? mode === 'embedded',
     trustProxy: env.TRUST_PROXY,
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    // Embedded counters live in one process, so the embedded default runs one unless told otherwise.
+    workers: env.WORKERS ?? (mode === 'production' ? availableParallelism() : 1),
   })
 }
 
