@@ -18,9 +18,9 @@ import { createSqlDeviceRepository } from './repositories/sql-device.repository.
 import { createUnitRepository } from './repositories/unit.repository.js'
 import { createAdminService } from './services/admin.service.js'
 import { createAllocationService } from './services/allocation.service.js'
-import { createCampaignStatsService } from './services/campaign-stats.service.js'
 import { createCatalogService } from './services/catalog.service.js'
 import { createContentService } from './services/content.service.js'
+import { createCounterMirror } from './services/counter-mirror.service.js'
 import { seedDemoData } from './services/demo-data.js'
 import { createPayloadSigner } from './services/payload-signer.js'
 
@@ -104,15 +104,16 @@ async function wire(app: FastifyInstance, { config, clock }: Required<AppOptions
   catalog.start()
   app.addHook('onClose', async () => catalog.stop())
 
-  const stats = createCampaignStatsService({
+  const counterMirror = createCounterMirror({
     counters,
     catalog,
-    refreshMs: config.statsRefreshMs,
+    clock,
+    refreshMs: config.counterRefreshMs,
     logger: app.log,
   })
-  await stats.refresh()
-  stats.start()
-  app.addHook('onClose', async () => stats.stop())
+  await counterMirror.refresh()
+  counterMirror.start()
+  app.addHook('onClose', async () => counterMirror.stop())
 
   const contentConfigs = createContentConfigRepository(database.db, database.dialect, clock)
   const allocation = createAllocationService({
@@ -122,8 +123,7 @@ async function wire(app: FastifyInstance, { config, clock }: Required<AppOptions
     random: Math.random,
     devices,
     contentConfigs,
-    counters,
-    stats,
+    counters: counterMirror,
     deadlineMs: config.allocationDeadlineMs,
     onDeadline: (what) =>
       app.log.warn({ what }, 'left out of an allocation: slower than ALLOCATION_DEADLINE_MS'),

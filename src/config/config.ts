@@ -23,7 +23,12 @@ export const EnvSchema = Type.Object({
   ),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 16 * 1024 * 1024, default: 262144 }),
   CATALOG_REFRESH_MS: Type.Integer({ minimum: 100, maximum: 600000, default: 1000 }),
-  STATS_REFRESH_MS: Type.Integer({ minimum: 100, maximum: 3600000, default: 10000 }),
+  COUNTER_REFRESH_MS: Type.Integer({
+    minimum: 100,
+    maximum: 3600000,
+    default: 1000,
+    description: 'how often CTR and budget counters made by other processes are reread',
+  }),
   ALLOCATION_DEADLINE_MS: Type.Integer({
     minimum: 1,
     maximum: 10000,
@@ -60,7 +65,7 @@ export type Config = Readonly<{
   logLevel: string
   bodyLimitBytes: number
   catalogRefreshMs: number
-  statsRefreshMs: number
+  counterRefreshMs: number
   allocationDeadlineMs: number
   seedDemoData: boolean
   migrateOnStart: boolean
@@ -91,7 +96,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL,
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     catalogRefreshMs: env.CATALOG_REFRESH_MS,
-    statsRefreshMs: env.STATS_REFRESH_MS,
+    counterRefreshMs: env.COUNTER_REFRESH_MS,
     allocationDeadlineMs: env.ALLOCATION_DEADLINE_MS,
     seedDemoData: env.SEED_DEMO_DATA ?? mode === 'embedded',
     migrateOnStart: env.MIGRATE_ON_START ?? mode === 'embedded',

@@ -100,11 +100,8 @@ export type DeviceDataSource = {
 /** The device's content filters; undefined when it never set any. */
 export type ContentConfigSource = { getContentConfig(deviceId: number): Promise<ContentConfig | undefined> }
 
-/** Shared counters, read for budgets. */
-export type CounterSource = { read(keys: readonly string[]): Promise<number[]> }
-
-/** Impression and click totals per campaign for CTR, refreshed in the background. */
-export type CampaignStatsSource = { stats(campaignId: number): { impressions: number; clicks: number } }
+/** Counter values (CTR, budget delivery) known without I/O; see counter-mirror.service.ts. */
+export type CounterValues = { value(key: string): number }
 
 type Deps = {
   catalog: { current(): CatalogSnapshot }
@@ -113,8 +110,7 @@ type Deps = {
   random: () => number
   devices: DeviceDataSource
   contentConfigs: ContentConfigSource
-  counters: CounterSource
-  stats: CampaignStatsSource
+  counters: CounterValues
   /** Each per-device read that takes longer is dropped from this allocation (ms). */
   deadlineMs: number
   onDeadline?: (what: string) => void
@@ -134,7 +130,7 @@ type DeviceData = {
 
 /** Builds the ranked pool of ads and contents for one device on one unit (DESIGN §4). */
 export function createAllocationService(deps: Deps): AllocationService {
-  const { catalog, signer, clock, random, stats } = deps
+  const { catalog, signer, clock, random, counters } = deps
 
   async function allocate(request: AllocationRequest, withAds: boolean): Promise<AllocationResult> {
     const snapshot = catalog.current()
@@ -153,14 +149,9 @@ export function createAllocationService(deps: Deps): AllocationService {
 
     const adCandidates = withAds ? candidates(snapshot.adIndex) : []
     const contentCandidates = candidates(snapshot.contentIndex)
-    const delivery = await readDelivery([...adCandidates, ...contentCandidates], now)
+    const day = utcDay(now)
     const affordable = (entries: CatalogEntry[]) =>
-      entries
-        .filter((e) => {
-          const d = delivery.get(e.campaign.id)
-          return d === undefined || withinBudget(e.campaign, d, now)
-        })
-        .map(campaignOf)
+      entries.map(campaignOf).filter((c) => !hasBudget(c) || withinBudget(c, deliveryOf(c, day), now))
 
     const limit = Math.max(unit.page_limit, MIN_POOL)
     const ads = rankAds(affordable(adCandidates), random, limit)
@@ -204,27 +195,17 @@ export function createAllocationService(deps: Deps): AllocationService {
     return Promise.race([settled, late]).finally(() => clearTimeout(timer))
   }
 
-  /** Budget delivery of the budgeted candidates, in one counter read. */
-  async function readDelivery(
-    candidates: readonly CatalogEntry[],
-    now: number,
-  ): Promise<Map<number, Delivery>> {
-    const budgeted = candidates.map(campaignOf).filter(hasBudget)
-    const delivery = new Map<number, Delivery>()
-    if (budgeted.length === 0) return delivery
-    const day = utcDay(now)
-    const keys = budgeted.flatMap((c) =>
-      c.budget_type === 'click'
-        ? [counterKeys.clicks(c.id), counterKeys.dailyClicks(c.id, day)]
-        : [counterKeys.impressions(c.id), counterKeys.dailyImpressions(c.id, day)],
-    )
-    const values = await withinDeadline('budget counters', deps.counters.read(keys))
-    budgeted.forEach((c, i) => {
-      // Unknown delivery (counters too slow) stops budgeted campaigns rather than risking overspend.
-      const total = values ? (values[2 * i] ?? 0) : Number.POSITIVE_INFINITY
-      delivery.set(c.id, { total, today: values ? (values[2 * i + 1] ?? 0) : Number.POSITIVE_INFINITY })
-    })
-    return delivery
+  /** What a budgeted campaign delivered, in its budget's unit (impressions or clicks). */
+  function deliveryOf(c: Campaign, day: string): Delivery {
+    return c.budget_type === 'click'
+      ? {
+          total: counters.value(counterKeys.clicks(c.id)),
+          today: counters.value(counterKeys.dailyClicks(c.id, day)),
+        }
+      : {
+          total: counters.value(counterKeys.impressions(c.id)),
+          today: counters.value(counterKeys.dailyImpressions(c.id, day)),
+        }
   }
 
   function rankContentsFor(contents: Campaign[], data: DeviceData, now: number, limit: number): Campaign[] {
@@ -234,7 +215,8 @@ export function createAllocationService(deps: Deps): AllocationService {
     return rankContents(
       contents,
       (c) => ({
-        ...stats.stats(c.id),
+        impressions: counters.value(counterKeys.impressions(c.id)),
+        clicks: counters.value(counterKeys.clicks(c.id)),
         affinity: categoryAffinity(c.categories, scores, top),
         seen: seen?.has(c.id) ?? false,
       }),

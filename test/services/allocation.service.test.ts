@@ -29,7 +29,6 @@ type Fakes = {
   profile?: DeviceProfile
   contentConfig?: ContentConfig
   counters?: Record<string, number>
-  stats?: Record<number, { impressions: number; clicks: number }>
   random?: () => number
   slowDevices?: boolean
 }
@@ -56,8 +55,7 @@ function service(campaigns: Campaign[], units: Unit[] = [unit()], clock = () => 
       listActivity: async () => (fakes.slowDevices ? never : (fakes.activity ?? [])),
     },
     contentConfigs: { getContentConfig: async () => fakes.contentConfig },
-    counters: { read: async (keys) => keys.map((k) => fakes.counters?.[k] ?? 0) },
-    stats: { stats: (id) => fakes.stats?.[id] ?? { impressions: 0, clicks: 0 } },
+    counters: { value: (key) => fakes.counters?.[key] ?? 0 },
     deadlineMs: 20,
   })
 }
@@ -280,15 +278,19 @@ describe('allocation service', () => {
           device_id: 1,
         }),
       )
-    const stats = { [popular.id]: { impressions: 1000, clicks: 100 } }
-    assert.equal((await rank({ stats }))[0], popular.id, 'a 10 % CTR beats the 2 % prior')
+    const counters = { [`imp:${popular.id}`]: 1000, [`clk:${popular.id}`]: 100 }
+    assert.equal((await rank({ counters }))[0], popular.id, 'a 10 % CTR beats the 2 % prior')
     const profile = { device_id: 1, category_scores: { sports: 10, news: 1 }, updated_at: 0 }
     assert.deepEqual(
       (await rank({ profile }))[0],
       liked.id,
       'the favourite category leads when CTRs are equal',
     )
-    assert.notEqual((await rank({ stats, activity: [imp(popular.id, 5)] }))[0], popular.id, 'seen items drop')
+    assert.notEqual(
+      (await rank({ counters, activity: [imp(popular.id, 5)] }))[0],
+      popular.id,
+      'seen items drop',
+    )
   })
 
   test("a device's content filters and the unit's filtered providers remove contents", async () => {
