@@ -22,6 +22,7 @@ import { createCatalogService } from './services/catalog.service.js'
 import { createContentService } from './services/content.service.js'
 import { createCounterMirror } from './services/counter-mirror.service.js'
 import { seedDemoData } from './services/demo-data.js'
+import { createDeviceCache } from './services/device-cache.service.js'
 import { createPayloadSigner } from './services/payload-signer.js'
 
 export type AppOptions = {
@@ -116,19 +117,28 @@ async function wire(app: FastifyInstance, { config, clock }: Required<AppOptions
   app.addHook('onClose', async () => counterMirror.stop())
 
   const contentConfigs = createContentConfigRepository(database.db, database.dialect, clock)
+  const deviceCache = createDeviceCache({
+    source: {
+      ...devices,
+      getContentConfig: contentConfigs.getContentConfig,
+      updateContentConfig: contentConfigs.updateContentConfig,
+    },
+    clock,
+    maxDevices: config.deviceCacheSize,
+    ttlMs: config.deviceCacheTtlMs,
+  })
   const allocation = createAllocationService({
     catalog,
     signer: createPayloadSigner(config.payloadSecret),
     clock,
     random: Math.random,
-    devices,
-    contentConfigs,
+    devices: deviceCache,
     counters: counterMirror,
     deadlineMs: config.allocationDeadlineMs,
     onDeadline: (what) =>
       app.log.warn({ what }, 'left out of an allocation: slower than ALLOCATION_DEADLINE_MS'),
   })
-  const content = createContentService({ configs: contentConfigs, catalog })
+  const content = createContentService({ configs: deviceCache, catalog })
 
   await app.register(healthRoutes, {
     readiness: async () => {

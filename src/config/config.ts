@@ -29,6 +29,18 @@ export const EnvSchema = Type.Object({
     default: 1000,
     description: 'how often CTR and budget counters made by other processes are reread',
   }),
+  DEVICE_CACHE_SIZE: Type.Integer({
+    minimum: 1,
+    maximum: 10_000_000,
+    default: 100_000,
+    description: 'devices kept in the in-process cache',
+  }),
+  DEVICE_CACHE_TTL_MS: Type.Integer({
+    minimum: 1000,
+    maximum: 86_400_000,
+    default: 300_000,
+    description: 'longest a device stays in the in-process cache',
+  }),
   ALLOCATION_DEADLINE_MS: Type.Integer({
     minimum: 1,
     maximum: 10000,
@@ -67,6 +79,8 @@ export type Config = Readonly<{
   catalogRefreshMs: number
   counterRefreshMs: number
   allocationDeadlineMs: number
+  deviceCacheSize: number
+  deviceCacheTtlMs: number
   seedDemoData: boolean
   migrateOnStart: boolean
   trustProxy: boolean
@@ -98,6 +112,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     catalogRefreshMs: env.CATALOG_REFRESH_MS,
     counterRefreshMs: env.COUNTER_REFRESH_MS,
     allocationDeadlineMs: env.ALLOCATION_DEADLINE_MS,
+    deviceCacheSize: env.DEVICE_CACHE_SIZE,
+    deviceCacheTtlMs: env.DEVICE_CACHE_TTL_MS,
     seedDemoData: env.SEED_DEMO_DATA ?? mode === 'embedded',
     migrateOnStart: env.MIGRATE_ON_START ?? mode === 'embedded',
     trustProxy: env.TRUST_PROXY,

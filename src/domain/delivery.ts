@@ -1,5 +1,5 @@
 import type { Campaign } from './catalog.js'
-import type { ActivityItem } from './device.js'
+import { ACTIVITY_TTL_MS, type ActivityItem } from './device.js'
 
 const HOUR_MS = 3_600_000
 const DAY_MS = 24 * HOUR_MS
@@ -24,7 +24,9 @@ export function summarizeActivity(items: readonly ActivityItem[], now: number): 
   const seen = new Set<number>()
   const clicked = new Set<number>()
   const add = (m: Map<number, number>, id: number) => m.set(id, (m.get(id) ?? 0) + 1)
+  const retainedSince = now - ACTIVITY_TTL_MS
   for (const item of items) {
+    if (item.at < retainedSince) continue
     if (item.type === 'click') {
       clicked.add(item.campaign_id)
       continue

@@ -12,7 +12,7 @@ import {
   withinBudget,
   withinCaps,
 } from '../domain/delivery.js'
-import { ACTIVITY_TTL_MS, type ActivityItem, type DeviceProfile } from '../domain/device.js'
+import type { ActivityItem, DeviceProfile } from '../domain/device.js'
 import { AllotError } from '../domain/errors.js'
 import { categoryAffinity, rankAds, rankContents, topScore } from '../domain/ranking.js'
 import { isLive, localTime, type UpcomingSlot, upcomingSlots } from '../domain/schedule.js'
@@ -90,15 +90,16 @@ export type AllocationService = {
   allocateContents(request: AllocationRequest): Promise<AllocationResult>
 }
 
-/** Per-device data the allocation reads (profile store + activity). */
-export type DeviceDataSource = {
-  getProfile(deviceId: number): Promise<DeviceProfile | undefined>
-  registerDevice(deviceId: number, unitId: number, at: number): Promise<number>
-  listActivity(deviceId: number, since: number): Promise<ActivityItem[]>
+/** What allocation reads about a device beyond its request. */
+export type DeviceView = {
+  profile: DeviceProfile | null
+  contentConfig: ContentConfig | null
+  registrations: Readonly<Record<string, number>>
+  activity: readonly ActivityItem[]
 }
 
-/** The device's content filters; undefined when it never set any. */
-export type ContentConfigSource = { getContentConfig(deviceId: number): Promise<ContentConfig | undefined> }
+/** Per-device data, cached (see device-cache.service.ts); `load` records the unit registration if new. */
+export type DeviceDataSource = { load(deviceId: number, unitId: number, now: number): Promise<DeviceView> }
 
 /** Counter values (CTR, budget delivery) known without I/O; see counter-mirror.service.ts. */
 export type CounterValues = { value(key: string): number }
@@ -109,7 +110,6 @@ type Deps = {
   clock: () => number
   random: () => number
   devices: DeviceDataSource
-  contentConfigs: ContentConfigSource
   counters: CounterValues
   /** Each per-device read that takes longer is dropped from this allocation (ms). */
   deadlineMs: number
@@ -160,20 +160,14 @@ export function createAllocationService(deps: Deps): AllocationService {
     return { campaigns: [...ads.map(shape), ...contents.map(shape)], settings: settingsOf(unit) }
   }
 
-  /** Profile, registration, activity and content config, read in parallel, each under the deadline. */
+  /** The device's cached data under the deadline; late or failed means unknown for this allocation. */
   async function loadDeviceData(deviceId: number, unitId: number, now: number): Promise<DeviceData> {
-    const { devices, contentConfigs } = deps
-    const [registeredAt, profile, activity, contentConfig] = await Promise.all([
-      withinDeadline('registration', devices.registerDevice(deviceId, unitId, now)),
-      withinDeadline('profile', devices.getProfile(deviceId)),
-      withinDeadline('activity', devices.listActivity(deviceId, now - ACTIVITY_TTL_MS)),
-      withinDeadline('content config', contentConfigs.getContentConfig(deviceId)),
-    ])
+    const view = await withinDeadline('device data', deps.devices.load(deviceId, unitId, now))
     return {
-      registeredAt,
-      profile,
-      activity: activity && summarizeActivity(activity, now),
-      contentConfig,
+      registeredAt: view?.registrations[String(unitId)],
+      profile: view?.profile ?? undefined,
+      activity: view && summarizeActivity(view.activity, now),
+      contentConfig: view?.contentConfig ?? undefined,
     }
   }
 

@@ -50,11 +50,16 @@ function service(campaigns: Campaign[], units: Unit[] = [unit()], clock = () => 
     clock,
     random: fakes.random ?? (() => 0.5),
     devices: {
-      getProfile: async () => (fakes.slowDevices ? never : fakes.profile),
-      registerDevice: async (_d, _u, at) => (fakes.slowDevices ? never : (fakes.registeredAt ?? at)),
-      listActivity: async () => (fakes.slowDevices ? never : (fakes.activity ?? [])),
+      load: async (_device, unitId, now) =>
+        fakes.slowDevices
+          ? never
+          : {
+              profile: fakes.profile ?? null,
+              contentConfig: fakes.contentConfig ?? null,
+              registrations: { [String(unitId)]: fakes.registeredAt ?? now },
+              activity: fakes.activity ?? [],
+            },
     },
-    contentConfigs: { getContentConfig: async () => fakes.contentConfig },
     counters: { value: (key) => fakes.counters?.[key] ?? 0 },
     deadlineMs: 20,
   })

@@ -1,0 +1,157 @@
+import { LRUCache } from 'lru-cache'
+import type { ContentConfig } from '../domain/content-config.js'
+import { ACTIVITY_TTL_MS, type ActivityItem, type DeviceProfile } from '../domain/device.js'
+
+/** Everything allocation needs to know about one device, cached as one record. */
+export type DeviceRecord = {
+  profile: DeviceProfile | null
+  contentConfig: ContentConfig | null
+  /** First registration time per unit id, for the units this device was allocated on. */
+  registrations: Record<string, number>
+  /** Retained activity, oldest first. */
+  activity: ActivityItem[]
+}
+
+/** The source of truth for device data (DynamoDB or SQL profiles, SQL content configs). */
+export type DeviceSource = {
+  getProfile(deviceId: number): Promise<DeviceProfile | undefined>
+  putProfile(profile: DeviceProfile): Promise<void>
+  registerDevice(deviceId: number, unitId: number, at: number): Promise<number>
+  recordActivity(deviceId: number, item: ActivityItem): Promise<void>
+  listActivity(deviceId: number, since: number): Promise<ActivityItem[]>
+  getContentConfig(deviceId: number): Promise<ContentConfig | undefined>
+  updateContentConfig(
+    deviceId: number,
+    change: (current: ContentConfig) => ContentConfig,
+  ): Promise<ContentConfig>
+}
+
+/**
+ * The shared second level (Redis in production): one round trip to read a record; activity appends that
+ * are atomic, so two processes recording events for one device never lose one.
+ */
+export type SharedDeviceCache = {
+  /** The record, or undefined on a miss; `stamp` tells `fill` whether a write happened since. */
+  read(deviceId: number): Promise<{ record: DeviceRecord | undefined; stamp: string }>
+  /** Stores a record loaded from the source, unless the device changed since `stamp` was read. */
+  fill(deviceId: number, record: DeviceRecord, stamp: string): Promise<void>
+  /** Appends an activity item to a cached record (no-op when not cached) and marks the device changed. */
+  appendActivity(deviceId: number, item: ActivityItem): Promise<void>
+  /** Drops the device's record and marks it changed. */
+  invalidate(deviceId: number): Promise<void>
+}
+
+/** Tells the other processes to drop their first-level copy of a device (Redis pub/sub in production). */
+export type InvalidationBus = {
+  publish(deviceId: number): Promise<void>
+  subscribe(handler: (deviceId: number) => void): void
+}
+
+type Deps = {
+  source: DeviceSource
+  shared?: SharedDeviceCache | undefined
+  bus?: InvalidationBus | undefined
+  clock: () => number
+  maxDevices: number
+  ttlMs: number
+}
+
+export type DeviceCache = ReturnType<typeof createDeviceCache>
+
+/**
+ * Two-level cache of device records: an in-process LRU first, the shared cache second, the source last.
+ * Concurrent misses for one device make one load. Writes go to the source first, then update or drop
+ * both levels, and tell the other processes to drop their copy.
+ */
+export function createDeviceCache({ source, shared, bus, clock, maxDevices, ttlMs }: Deps) {
+  const l1 = new LRUCache<number, DeviceRecord>({
+    max: maxDevices,
+    ttl: ttlMs,
+    fetchMethod: async (deviceId) => loadShared(deviceId),
+  })
+  bus?.subscribe((deviceId) => l1.delete(deviceId))
+  const registering = new Map<string, Promise<number>>()
+
+  /** One registration call per device and unit at a time, however many allocations race. */
+  function register(deviceId: number, unitId: number, now: number): Promise<number> {
+    const key = `${deviceId}:${unitId}`
+    let pending = registering.get(key)
+    if (!pending) {
+      pending = source.registerDevice(deviceId, unitId, now).finally(() => registering.delete(key))
+      registering.set(key, pending)
+    }
+    return pending
+  }
+
+  async function loadShared(deviceId: number): Promise<DeviceRecord> {
+    if (!shared) return loadSource(deviceId)
+    const { record, stamp } = await shared.read(deviceId)
+    if (record) return record
+    const loaded = await loadSource(deviceId)
+    await shared.fill(deviceId, loaded, stamp)
+    return loaded
+  }
+
+  async function loadSource(deviceId: number): Promise<DeviceRecord> {
+    const [profile, contentConfig, activity] = await Promise.all([
+      source.getProfile(deviceId),
+      source.getContentConfig(deviceId),
+      source.listActivity(deviceId, clock() - ACTIVITY_TTL_MS),
+    ])
+    return { profile: profile ?? null, contentConfig: contentConfig ?? null, registrations: {}, activity }
+  }
+
+  async function changed(deviceId: number, item?: ActivityItem): Promise<void> {
+    if (shared) await (item ? shared.appendActivity(deviceId, item) : shared.invalidate(deviceId))
+    await bus?.publish(deviceId)
+  }
+
+  return {
+    /** The device's record, with its registration on `unitId` recorded (first time wins). */
+    async load(deviceId: number, unitId: number, now: number): Promise<DeviceRecord> {
+      const record = (await l1.fetch(deviceId)) as DeviceRecord
+      const unit = String(unitId)
+      if (record.registrations[unit] === undefined) {
+        // First wins and never changes, so the answer can live in this process's copy for good; another
+        // process asks the source once for itself.
+        record.registrations[unit] = await register(deviceId, unitId, now)
+      }
+      return record
+    },
+
+    async recordActivity(deviceId: number, item: ActivityItem): Promise<void> {
+      await source.recordActivity(deviceId, item)
+      const cached = l1.peek(deviceId)
+      if (cached) {
+        const since = clock() - ACTIVITY_TTL_MS
+        cached.activity = [...cached.activity.filter((a) => a.at >= since), item]
+      }
+      await changed(deviceId, item)
+    },
+
+    async putProfile(profile: DeviceProfile): Promise<void> {
+      await source.putProfile(profile)
+      l1.delete(profile.device_id)
+      await changed(profile.device_id)
+    },
+
+    async getContentConfig(deviceId: number): Promise<ContentConfig | undefined> {
+      const cached = l1.peek(deviceId)
+      if (cached) return cached.contentConfig ?? undefined
+      return source.getContentConfig(deviceId)
+    },
+
+    async updateContentConfig(
+      deviceId: number,
+      change: (current: ContentConfig) => ContentConfig,
+    ): Promise<ContentConfig> {
+      const next = await source.updateContentConfig(deviceId, change)
+      l1.delete(deviceId)
+      await changed(deviceId)
+      return next
+    },
+
+    /** Number of devices held in the first level (for metrics and tests). */
+    size: () => l1.size,
+  }
+}

@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { type ContentConfig, defaultContentConfig } from '../../src/domain/content-config.js'
+import type { ActivityItem, DeviceProfile } from '../../src/domain/device.js'
+import {
+  createDeviceCache,
+  type DeviceRecord,
+  type DeviceSource,
+  type InvalidationBus,
+  type SharedDeviceCache,
+} from '../../src/services/device-cache.service.js'
+
+const NOW = 1_000_000_000
+
+/** An in-memory source that counts its reads. */
+function fakeSource() {
+  const reads = { profile: 0, activity: 0, config: 0, register: 0 }
+  const activity = new Map<number, ActivityItem[]>()
+  const profiles = new Map<number, DeviceProfile>()
+  const configs = new Map<number, ContentConfig>()
+  const registrations = new Map<string, number>()
+  let gate: Promise<void> = Promise.resolve()
+  const source: DeviceSource = {
+    getProfile: async (d) => {
+      reads.profile++
+      await gate
+      return profiles.get(d)
+    },
+    putProfile: async (p) => {
+      profiles.set(p.device_id, p)
+    },
+    registerDevice: async (d, u, at) => {
+      reads.register++
+      const key = `${d}:${u}`
+      if (!registrations.has(key)) registrations.set(key, at)
+      return registrations.get(key) as number
+    },
+    recordActivity: async (d, item) => {
+      activity.set(d, [...(activity.get(d) ?? []), item])
+    },
+    listActivity: async (d) => {
+      reads.activity++
+      return activity.get(d) ?? []
+    },
+    getContentConfig: async (d) => {
+      reads.config++
+      return configs.get(d)
+    },
+    updateContentConfig: async (d, change) => {
+      const next = change(configs.get(d) ?? defaultContentConfig(d))
+      configs.set(d, next)
+      return next
+    },
+  }
+  return { source, reads, hold: (p: Promise<void>) => (gate = p) }
+}
+
+/** A shared level and bus held in memory, standing in for Redis between two "processes". */
+function fakeShared() {
+  const records = new Map<number, DeviceRecord>()
+  const stamps = new Map<number, number>()
+  const handlers: ((d: number) => void)[] = []
+  let reads = 0
+  const shared: SharedDeviceCache = {
+    read: async (d) => {
+      reads++
+      return { record: records.get(d) && structuredClone(records.get(d)), stamp: String(stamps.get(d) ?? 0) }
+    },
+    fill: async (d, record, stamp) => {
+      if (String(stamps.get(d) ?? 0) === stamp) records.set(d, structuredClone(record))
+    },
+    appendActivity: async (d, item) => {
+      records.get(d)?.activity.push(item)
+      stamps.set(d, (stamps.get(d) ?? 0) + 1)
+    },
+    invalidate: async (d) => {
+      records.delete(d)
+      stamps.set(d, (stamps.get(d) ?? 0) + 1)
+    },
+  }
+  const bus: InvalidationBus = {
+    publish: async (d) => {
+      for (const h of handlers) h(d)
+    },
+    subscribe: (h) => {
+      handlers.push(h)
+    },
+  }
+  return { shared, bus, reads: () => reads }
+}
+
+const imp = (campaign_id: number): ActivityItem => ({ type: 'impression', campaign_id, at: NOW })
+
+describe('device cache', () => {
+  test('concurrent misses for one device make one load, and a warm device reads nothing', async () => {
+    const { source, reads, hold } = fakeSource()
+    let release = () => {}
+    hold(new Promise<void>((r) => (release = r)))
+    const cache = createDeviceCache({ source, clock: () => NOW, maxDevices: 10, ttlMs: 60_000 })
+    const loads = Array.from({ length: 20 }, () => cache.load(7, 1001, NOW))
+    release()
+    await Promise.all(loads)
+    assert.equal(reads.profile, 1)
+    assert.equal(reads.activity, 1)
+    assert.equal(reads.register, 1)
+    await cache.load(7, 1001, NOW)
+    assert.deepEqual(reads, { profile: 1, activity: 1, config: 1, register: 1 })
+  })
+
+  test('an event recorded through the cache is seen by the next load without a source read', async () => {
+    const { source, reads } = fakeSource()
+    const cache = createDeviceCache({ source, clock: () => NOW, maxDevices: 10, ttlMs: 60_000 })
+    await cache.load(7, 1001, NOW)
+    await cache.recordActivity(7, imp(3))
+    await cache.recordActivity(7, imp(4))
+    assert.deepEqual((await cache.load(7, 1001, NOW)).activity, [imp(3), imp(4)])
+    assert.equal(reads.activity, 1)
+  })
+
+  test('a content config change drops the cached copy so the next load sees it', async () => {
+    const { source } = fakeSource()
+    const cache = createDeviceCache({ source, clock: () => NOW, maxDevices: 10, ttlMs: 60_000 })
+    assert.equal((await cache.load(7, 1001, NOW)).contentConfig, null)
+    await cache.updateContentConfig(7, (c) => ({ ...c, category: ['news'] }))
+    assert.deepEqual((await cache.load(7, 1001, NOW)).contentConfig?.category, ['news'])
+  })
+
+  test('two processes: the second level saves the source read, and a write in one reaches the other', async () => {
+    const { source, reads } = fakeSource()
+    const { shared, bus } = fakeShared()
+    const a = createDeviceCache({ source, shared, bus, clock: () => NOW, maxDevices: 10, ttlMs: 60_000 })
+    const b = createDeviceCache({ source, shared, bus, clock: () => NOW, maxDevices: 10, ttlMs: 60_000 })
+    await a.load(9, 1001, NOW)
+    await b.load(9, 1001, NOW)
+    assert.equal(reads.profile, 1, 'b found the record in the shared level')
+    await a.recordActivity(9, imp(5))
+    assert.deepEqual(
+      (await b.load(9, 1001, NOW)).activity,
+      [imp(5)],
+      'b dropped its copy and reread the shared one',
+    )
+    assert.equal(reads.activity, 1, 'still no second source read')
+    await b.putProfile({ device_id: 9, category_scores: { news: 1 }, updated_at: NOW })
+    assert.deepEqual((await a.load(9, 1001, NOW)).profile?.category_scores, { news: 1 })
+  })
+
+  test('the first level holds at most DEVICE_CACHE_SIZE devices', async () => {
+    const { source } = fakeSource()
+    const cache = createDeviceCache({ source, clock: () => NOW, maxDevices: 3, ttlMs: 60_000 })
+    for (let d = 1; d <= 10; d++) await cache.load(d, 1001, NOW)
+    assert.equal(cache.size(), 3)
+  })
+})
