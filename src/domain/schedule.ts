@@ -1,6 +1,7 @@
 import type { Campaign } from './catalog.js'
 
 const HOUR_MS = 3_600_000
+const QUARTER_MS = 900_000
 const WEEKDAYS: Record<string, number> = { Mon: 0, Tue: 1, Wed: 2, Thu: 3, Fri: 4, Sat: 5, Sun: 6 }
 const formatters = new Map<string, Intl.DateTimeFormat>()
 
@@ -49,15 +50,36 @@ export type UpcomingSlot = { slot: number; hour: number }
  * (UTC) hours keeps this right across DST changes: a skipped local hour never appears, a repeated one
  * appears twice.
  */
-export function upcomingSlots(timezone: string, now: number, hours = 12): UpcomingSlot[] {
-  const start = Math.floor(now / HOUR_MS) * HOUR_MS
+export function upcomingSlots(timezone: string, now: number, hours = 12): readonly UpcomingSlot[] {
+  // Quarter-hour steps keep zones with :30 and :45 offsets right (their hours start mid-UTC-hour).
+  const start = Math.floor(now / QUARTER_MS) * QUARTER_MS
+  // The answer changes at most every quarter hour per zone; Intl formatting is the costly part of allocation.
+  const key = `${timezone}|${start}|${hours}`
+  const cached = slotCache.get(key)
+  if (cached) return cached
   const slots: UpcomingSlot[] = []
   for (let i = 0; i < hours; i++) {
     const t = localTime(timezone, start + i * HOUR_MS)
     slots.push({ slot: t.weekday * 24 + t.hour, hour: t.hour })
   }
+  if (slotCache.size > 1000) slotCache.clear()
+  slotCache.set(key, Object.freeze(slots))
   return slots
 }
+const slotCache = new Map<string, readonly UpcomingSlot[]>()
+
+/** The calendar year in `timezone` at `at`, memoised per zone and quarter hour. */
+export function localYear(timezone: string, at: number): number {
+  const key = `${timezone}|${Math.floor(at / QUARTER_MS)}`
+  let year = yearCache.get(key)
+  if (year === undefined) {
+    if (yearCache.size > 1000) yearCache.clear()
+    year = localTime(timezone, at).year
+    yearCache.set(key, year)
+  }
+  return year
+}
+const yearCache = new Map<string, number>()
 
 /** Whether the campaign is switched on and inside its [start_date, end_date) window. */
 export function isLive(campaign: Campaign, now: number): boolean {

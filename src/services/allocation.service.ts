@@ -15,7 +15,7 @@ import {
 import type { ActivityItem, DeviceProfile } from '../domain/device.js'
 import { AllotError } from '../domain/errors.js'
 import { categoryAffinity, rankAds, rankContents, topScore } from '../domain/ranking.js'
-import { isLive, localTime, type UpcomingSlot, upcomingSlots } from '../domain/schedule.js'
+import { isLive, localYear, type UpcomingSlot, upcomingSlots } from '../domain/schedule.js'
 import { type DeviceContext, normalizeTargetValue } from '../domain/targeting.js'
 import type { CatalogEntry, CatalogSnapshot } from './catalog.service.js'
 import type { PayloadSigner } from './payload-signer.js'
@@ -266,7 +266,7 @@ function describeDevice(
   registeredAt?: number,
 ): DeviceContext {
   const text = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v)
-  const year = localTime(unit.timezone, now).year
+  const year = localYear(unit.timezone, now)
   return {
     unitId: unit.id,
     appId: unit.app_id,
