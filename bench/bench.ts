@@ -84,6 +84,21 @@ function allocationBody(): string {
   return `unit_id=1001&device_id=${device}&sex=${sex}&year_of_birth=${1960 + (device % 45)}&language=ko&country=KR&device_os=${24 + (device % 10)}&carrier=SKT&region=${encodeURIComponent('서울특별시 관악구')}`
 }
 
+/** Touches every device once so the measured run sees a warm device cache, as a long-running process does. */
+async function warmDevices(url: string): Promise<void> {
+  let next = 0
+  await autocannon({
+    url,
+    connections,
+    amount: deviceCount,
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    requests: [
+      { setupRequest: (req) => ({ ...req, body: `unit_id=1001&device_id=${(next++ % deviceCount) + 1}` }) },
+    ],
+  })
+}
+
 async function drive(name: string, url: string, pid: number, body: () => string): Promise<Result> {
   // Warm up (JIT, caches), then measure.
   await autocannon({ url, connections, duration: 2, method: 'POST' })
@@ -131,6 +146,7 @@ async function main(): Promise<void> {
     await waitFor(`http://127.0.0.1:${plainPort}/plain`)
     await waitFor(`http://127.0.0.1:${allotPort}/readyz`)
 
+    await warmDevices(`http://127.0.0.1:${allotPort}/api/allocation/`)
     const results = [
       await drive(
         'plain Fastify route',

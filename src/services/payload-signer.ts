@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto'
 
 /** What an item's payload binds: who was shown what, with which rewards, until when. */
 export type PayloadClaims = {
@@ -24,10 +24,11 @@ export type PayloadSigner = {
 
 /** Signs payloads as `base64url(JSON claims).base64url(HMAC-SHA256)` with the configured secret. */
 export function createPayloadSigner(secret: string): PayloadSigner {
-  const mac = (body: string) => createHmac('sha256', secret).update(body).digest()
+  const key = createSecretKey(Buffer.from(secret))
+  const mac = (body: string) => createHmac('sha256', key).update(body).digest()
   return {
     sign(claims) {
-      const body = Buffer.from(JSON.stringify(claims)).toString('base64url')
+      const body = Buffer.from(claimsJson(claims)).toString('base64url')
       return `${body}.${mac(body).toString('base64url')}`
     },
     verify(token, now) {
@@ -47,4 +48,10 @@ export function createPayloadSigner(secret: string): PayloadSigner {
       return claims
     },
   }
+}
+
+/** JSON.stringify(claims), written out: signing runs for every item of every allocation. */
+function claimsJson({ d, u, c, t, r, exp }: PayloadClaims): string {
+  const token = t === undefined ? '' : `,"t":${JSON.stringify(t)}`
+  return `{"d":${d},"u":${u},"c":${c}${token},"r":{"u":${r.u},"l":${r.l},"a":${r.a},"b":${r.b}},"exp":${exp}}`
 }
