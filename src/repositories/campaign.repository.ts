@@ -20,13 +20,42 @@ const LIST_KEYS = LIST_TARGETS.flatMap((name) => [targetKey(name), detargetKey(n
 
 type Row = Omit<CampaignsTable, 'id'> & { id: number }
 
+// Most targeting lists are empty; sharing one frozen empty list keeps 100,000 campaigns small in memory.
+const EMPTY: string[] = Object.freeze([]) as unknown as string[]
+const list = <T>(text: unknown): T[] =>
+  text === '[]' || text === '' ? (EMPTY as T[]) : parseJson<T[]>(text, EMPTY as T[])
+const SERVABLE_PAGE = 2000
+
 /** The one place a campaign row becomes a domain campaign. */
 export function campaignFromRow(raw: Record<string, unknown>): Campaign {
   const row = raw as Row
   const lists = parseJson<Record<string, string[]>>(row.target_lists, {})
-  const targeting = Object.fromEntries(LIST_KEYS.map((k) => [k, lists[k] ?? []]))
+  const l = (key: ListKey) => (lists[key]?.length ? (lists[key] as string[]) : EMPTY)
+  // Every field is written out (no spread): a literal with a fixed shape keeps V8's fast property access
+  // on the allocation hot path; spreading a row-sized object would make it a slow dictionary object.
   return {
-    ...(targeting as Pick<Targeting, ListKey>),
+    target_gender: l('target_gender'),
+    detarget_gender: l('detarget_gender'),
+    target_language: l('target_language'),
+    detarget_language: l('detarget_language'),
+    target_carrier: l('target_carrier'),
+    detarget_carrier: l('detarget_carrier'),
+    target_region: l('target_region'),
+    detarget_region: l('detarget_region'),
+    target_country: l('target_country'),
+    detarget_country: l('detarget_country'),
+    target_unit: l('target_unit'),
+    detarget_unit: l('detarget_unit'),
+    target_app_id: l('target_app_id'),
+    detarget_app_id: l('detarget_app_id'),
+    target_app: l('target_app'),
+    detarget_app: l('detarget_app'),
+    custom_target_1: l('custom_target_1'),
+    detarget_custom_target_1: l('detarget_custom_target_1'),
+    custom_target_2: l('custom_target_2'),
+    detarget_custom_target_2: l('detarget_custom_target_2'),
+    custom_target_3: l('custom_target_3'),
+    detarget_custom_target_3: l('detarget_custom_target_3'),
     id: num(row.id),
     is_ad: Boolean(num(row.is_ad)),
     name: row.name,
@@ -34,12 +63,12 @@ export function campaignFromRow(raw: Record<string, unknown>): Campaign {
     owner_id: numOrNull(row.owner_id),
     provider_id: numOrNull(row.provider_id),
     channel_id: numOrNull(row.channel_id),
-    categories: parseJson(row.categories, []),
+    categories: list(row.categories),
     title: row.title,
     description: row.description,
     image: row.image,
     click_url: row.click_url,
-    impression_urls: parseJson(row.impression_urls, []),
+    impression_urls: list(row.impression_urls),
     landing_type: num(row.landing_type),
     display_type: row.display_type as DisplayType,
     display_weight: num(row.display_weight),
@@ -48,7 +77,7 @@ export function campaignFromRow(raw: Record<string, unknown>): Campaign {
     start_date: num(row.start_date),
     end_date: num(row.end_date),
     published_at: numOrNull(row.published_at),
-    week_slot: parseJson(row.week_slot, []),
+    week_slot: list(row.week_slot),
     ipu: numOrNull(row.ipu),
     dipu: numOrNull(row.dipu),
     tipu: numOrNull(row.tipu),
@@ -105,14 +134,25 @@ export function createCampaignRepository(db: Kysely<Database>, clock: () => numb
   )
   return {
     ...crud,
+    /** Active, unended campaigns, read in pages by id so a large catalog never blocks the process for long. */
     async listServableCampaigns(now: number): Promise<Campaign[]> {
-      const rows = await db
-        .selectFrom('campaigns')
-        .selectAll()
-        .where('status', '=', 'active')
-        .where('end_date', '>', now)
-        .execute()
-      return rows.map(campaignFromRow)
+      const campaigns: Campaign[] = []
+      for (let after = 0; ; ) {
+        const rows = await db
+          .selectFrom('campaigns')
+          .selectAll()
+          .where('status', '=', 'active')
+          .where('end_date', '>', now)
+          .where('id', '>', after)
+          .orderBy('id')
+          .limit(SERVABLE_PAGE)
+          .execute()
+        for (const row of rows) campaigns.push(campaignFromRow(row))
+        if (rows.length < SERVABLE_PAGE) return campaigns
+        after = num(rows[rows.length - 1]?.id)
+        // Let requests run between pages (better-sqlite3 reads synchronously).
+        await new Promise((resolve) => setImmediate(resolve))
+      }
     },
     async catalogVersion(): Promise<number> {
       const row = await db
