@@ -102,7 +102,10 @@ export type DeviceView = {
 export type DeviceDataSource = { load(deviceId: number, unitId: number, now: number): Promise<DeviceView> }
 
 /** Counter values (CTR, budget delivery) known without I/O; see counter-mirror.service.ts. */
-export type CounterValues = { value(key: string): number }
+export type CounterValues = {
+  value(key: string): number
+  totals(campaignId: number): { impressions: number; clicks: number }
+}
 
 type Deps = {
   catalog: { current(): CatalogSnapshot }
@@ -209,8 +212,7 @@ export function createAllocationService(deps: Deps): AllocationService {
     return rankContents(
       contents,
       (c) => ({
-        impressions: counters.value(counterKeys.impressions(c.id)),
-        clicks: counters.value(counterKeys.clicks(c.id)),
+        ...counters.totals(c.id),
         affinity: categoryAffinity(c.categories, scores, top),
         seen: seen?.has(c.id) ?? false,
       }),

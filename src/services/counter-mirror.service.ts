@@ -8,9 +8,13 @@ export type CounterBackend = {
   read(keys: readonly string[]): Promise<number[]>
 }
 
+export type CampaignTotals = { impressions: number; clicks: number }
+
 export type CounterMirror = CounterBackend & {
   /** The last known value of a counter, without I/O (0 when unknown). */
   value(key: string): number
+  /** The last known impression and click totals of a campaign (for CTR), by numeric id. */
+  totals(campaignId: number): CampaignTotals
   /** Rereads every counter allocation needs: CTR totals of contents and delivery of budgeted campaigns. */
   refresh(): Promise<void>
   start(): void
@@ -26,6 +30,9 @@ type Deps = {
 }
 
 const KEYS_PER_READ = 1000
+/** `imp:<id>` / `clk:<id>` (totals; daily keys carry a third part). */
+const TOTAL_KEY = /^(imp|clk):(\d+)$/
+const NONE: CampaignTotals = Object.freeze({ impressions: 0, clicks: 0 })
 
 /**
  * Keeps the counters allocation reads (CTR, budget delivery) in memory so the hot path never waits on the
@@ -34,6 +41,7 @@ const KEYS_PER_READ = 1000
  */
 export function createCounterMirror({ counters, catalog, clock, refreshMs, logger }: Deps): CounterMirror {
   let values = new Map<string, number>()
+  let totals = new Map<number, CampaignTotals>()
   let timer: NodeJS.Timeout | undefined
 
   function trackedKeys(): string[] {
@@ -65,13 +73,37 @@ export function createCounterMirror({ counters, catalog, clock, refreshMs, logge
     // Keep increments that landed while the refresh was reading (they are newer than what it read).
     for (const [key, v] of values) if (tracked.has(key) && (next.get(key) ?? 0) < v) next.set(key, v)
     values = next
+    totals = totalsOf(next)
+  }
+
+  function totalsOf(counts: ReadonlyMap<string, number>): Map<number, CampaignTotals> {
+    const byCampaign = new Map<number, CampaignTotals>()
+    for (const [key, v] of counts) {
+      const m = TOTAL_KEY.exec(key)
+      if (!m) continue
+      const id = Number(m[2])
+      const entry = byCampaign.get(id) ?? { impressions: 0, clicks: 0 }
+      if (m[1] === 'imp') entry.impressions = v
+      else entry.clicks = v
+      byCampaign.set(id, entry)
+    }
+    return byCampaign
   }
 
   return {
     value: (key) => values.get(key) ?? 0,
+    totals: (campaignId) => totals.get(campaignId) ?? NONE,
     async increment(key, by, ttlSeconds) {
       const total = await counters.increment(key, by, ttlSeconds)
       values.set(key, total)
+      const m = TOTAL_KEY.exec(key)
+      if (m) {
+        const id = Number(m[2])
+        const entry = { ...(totals.get(id) ?? NONE) }
+        if (m[1] === 'imp') entry.impressions = total
+        else entry.clicks = total
+        totals.set(id, entry)
+      }
       return total
     },
     read: (keys) => counters.read(keys),

@@ -60,7 +60,13 @@ function service(campaigns: Campaign[], units: Unit[] = [unit()], clock = () => 
               activity: fakes.activity ?? [],
             },
     },
-    counters: { value: (key) => fakes.counters?.[key] ?? 0 },
+    counters: {
+      value: (key) => fakes.counters?.[key] ?? 0,
+      totals: (id) => ({
+        impressions: fakes.counters?.[`imp:${id}`] ?? 0,
+        clicks: fakes.counters?.[`clk:${id}`] ?? 0,
+      }),
+    },
     deadlineMs: 20,
   })
 }

@@ -48,6 +48,7 @@ test('increments through the mirror are visible at once, with the store total', 
   assert.equal(mirror.value('imp:1'), 0, 'not refreshed yet')
   assert.equal(await mirror.increment('imp:1', 1), 6)
   assert.equal(mirror.value('imp:1'), 6)
+  assert.deepEqual(mirror.totals(1), { impressions: 6, clicks: 0 })
 })
 
 test('a refresh picks up what other processes counted, for contents and budgeted ads only', async () => {
@@ -63,4 +64,6 @@ test('a refresh picks up what other processes counted, for contents and budgeted
   assert.equal(mirror.value('clk:2:20261125'), 4)
   assert.equal(mirror.value('clk:2'), 9)
   assert.equal(mirror.value('imp:3'), 0, 'an ad without a budget is not tracked')
+  assert.deepEqual(mirror.totals(1), { impressions: 7, clicks: 2 })
+  assert.deepEqual(mirror.totals(2), { impressions: 0, clicks: 9 })
 })
