@@ -1,5 +1,5 @@
 import type { Campaign } from './catalog.js'
-import { topK } from './top-k.js'
+import { topK, topKIndices } from './top-k.js'
 
 /**
  * Ads: higher `first_display_priority` tiers first; inside a tier, a weighted random order by
@@ -7,19 +7,23 @@ import { topK } from './top-k.js'
  * (exponential keys: -ln(u) / w, smallest first), so an ad with twice the weight leads twice as often.
  * Weight 0 goes last in its tier. `random` returns [0, 1) and is injected so tests are deterministic.
  */
-export function rankAds(ads: Iterable<Campaign>, random: () => number, limit: number): Campaign[] {
-  const keyed: { c: Campaign; key: number }[] = []
-  for (const c of ads) {
-    keyed.push({
-      c,
-      key: c.display_weight > 0 ? -Math.log(1 - random()) / c.display_weight : Number.POSITIVE_INFINITY,
-    })
+export function rankAds(ads: readonly Campaign[], random: () => number, limit: number): Campaign[] {
+  // Keys live in a typed array and the heap holds indices: no allocation per candidate.
+  const keys = new Float64Array(ads.length)
+  for (let i = 0; i < ads.length; i++) {
+    const w = (ads[i] as Campaign).display_weight
+    keys[i] = w > 0 ? -Math.log(1 - random()) / w : Number.POSITIVE_INFINITY
   }
-  return topK(
-    keyed,
-    limit,
-    (a, b) => b.c.first_display_priority - a.c.first_display_priority || a.key - b.key || a.c.id - b.c.id,
-  ).map((k) => k.c)
+  const order = (i: number, j: number) => {
+    const a = ads[i] as Campaign
+    const b = ads[j] as Campaign
+    return (
+      b.first_display_priority - a.first_display_priority ||
+      (keys[i] as number) - (keys[j] as number) ||
+      a.id - b.id
+    )
+  }
+  return topKIndices(ads.length, limit, order).map((i) => ads[i] as Campaign)
 }
 
 /** What content ranking knows about one campaign and the device. */

@@ -32,7 +32,10 @@ export function topK<T>(items: Iterable<T>, k: number, compare: (a: T, b: T) => 
       i = worst
     }
   }
-  for (const item of items) {
+  for (const item of items) offer(item)
+  return heap.sort(compare)
+
+  function offer(item: T): void {
     if (heap.length < k) {
       heap.push(item)
       up(heap.length - 1)
@@ -41,5 +44,14 @@ export function topK<T>(items: Iterable<T>, k: number, compare: (a: T, b: T) => 
       down(0)
     }
   }
-  return heap.sort(compare)
+}
+
+/** topK over the indices 0..n-1, for callers that keep their sort keys in typed arrays. */
+export function topKIndices(n: number, k: number, compare: (a: number, b: number) => number): number[] {
+  return topK({ [Symbol.iterator]: () => indexIterator(n) }, k, compare)
+}
+
+function indexIterator(n: number): Iterator<number> {
+  let i = 0
+  return { next: () => (i < n ? { value: i++, done: false } : { value: undefined, done: true }) }
 }

@@ -6,7 +6,6 @@ import { counterKeys, utcDay } from '../domain/counter-keys.js'
 import {
   type ActivitySummary,
   type Delivery,
-  hasBudget,
   hasCaps,
   summarizeActivity,
   withinBudget,
@@ -143,22 +142,22 @@ export function createAllocationService(deps: Deps): AllocationService {
     const device = describeDevice(request, unit, now, data.registeredAt)
     const slots = upcomingSlots(unit.timezone, now)
     const eligible = eligibility(unit, device, data, slots, parseIdList(request.excluded), now)
+    const day = utcDay(now)
+    // One pass over the plausible buckets: every rule, then the budget, straight into the ranking input.
     const candidates = (index: CampaignIndex<CatalogEntry>) => {
-      const out: CatalogEntry[] = []
-      for (const bucket of index.buckets(unit.id, device.country))
-        for (const e of bucket) if (eligible(e)) out.push(e)
+      const out: Campaign[] = []
+      for (const bucket of index.buckets(unit.id, device.country)) {
+        for (const e of bucket) {
+          const c = e.campaign
+          if (eligible(e) && (c.budget_type === null || withinBudget(c, deliveryOf(c, day), now))) out.push(c)
+        }
+      }
       return out
     }
 
-    const adCandidates = withAds ? candidates(snapshot.adIndex) : []
-    const contentCandidates = candidates(snapshot.contentIndex)
-    const day = utcDay(now)
-    const affordable = (entries: CatalogEntry[]) =>
-      entries.map(campaignOf).filter((c) => !hasBudget(c) || withinBudget(c, deliveryOf(c, day), now))
-
     const limit = Math.max(unit.page_limit, MIN_POOL)
-    const ads = rankAds(affordable(adCandidates), random, limit)
-    const contents = rankContentsFor(affordable(contentCandidates), data, now, limit)
+    const ads = withAds ? rankAds(candidates(snapshot.adIndex), random, limit) : []
+    const contents = rankContentsFor(candidates(snapshot.contentIndex), data, now, limit)
     const shape = (c: Campaign) => shapeItem(c, unit, request, slots, signer)
     return { campaigns: [...ads.map(shape), ...contents.map(shape)], settings: settingsOf(unit) }
   }
@@ -226,8 +225,6 @@ export function createAllocationService(deps: Deps): AllocationService {
     allocateContents: (request) => allocate(request, false),
   }
 }
-
-const campaignOf = (e: CatalogEntry) => e.campaign
 
 function resolveUnit(snapshot: CatalogSnapshot, unitId: number): Unit {
   const unit = snapshot.units.get(unitId)
