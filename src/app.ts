@@ -10,10 +10,16 @@ import { contentRoutes } from './http/routes/content.routes.js'
 import { healthRoutes } from './http/routes/health.routes.js'
 import { openDatabase } from './infra/database/database.js'
 import { migrateToLatest } from './infra/database/migrator.js'
+import { ensureDeviceTable, openDynamo } from './infra/dynamodb/dynamodb.js'
+import { type Channel, redisChannel } from './infra/redis/pubsub.js'
+import { openRedis } from './infra/redis/redis.js'
 import { createCampaignRepository } from './repositories/campaign.repository.js'
 import { createCategoryRepository, createChannelRepository } from './repositories/content.repository.js'
 import { createContentConfigRepository } from './repositories/content-config.repository.js'
+import { createDynamoDeviceRepository } from './repositories/dynamodb-device.repository.js'
 import { createMemoryCounterRepository } from './repositories/memory-counter.repository.js'
+import { createRedisCounterRepository } from './repositories/redis-counter.repository.js'
+import { createRedisDeviceCache } from './repositories/redis-device-cache.repository.js'
 import { createSqlDeviceRepository } from './repositories/sql-device.repository.js'
 import { createUnitRepository } from './repositories/unit.repository.js'
 import { createAdminService } from './services/admin.service.js'
@@ -70,12 +76,34 @@ async function wire(app: FastifyInstance, { config, clock }: Required<AppOptions
   const campaigns = createCampaignRepository(database.db, clock)
   const categories = createCategoryRepository(database.db, clock)
   const channels = createChannelRepository(database.db, clock)
-  // Embedded adapters of the device-data ports; production adapters (DynamoDB, Redis) replace them.
-  const devices = createSqlDeviceRepository(database.db, database.dialect)
-  const counters = createMemoryCounterRepository(clock)
+  const readinessChecks: Record<string, () => Promise<unknown>> = { database: () => database.ping() }
+
+  // Redis (production): shared counters, the device cache's second level and cross-instance invalidation.
+  const redis = config.redis ? openRedis(config.redis.url) : undefined
+  if (redis) {
+    app.addHook('onClose', () => redis.close())
+    readinessChecks.redis = () => redis.ping()
+  }
+  const prefix = config.redis?.keyPrefix ?? ''
+  const memoryCounters = createMemoryCounterRepository(clock)
+  const counters = redis ? createRedisCounterRepository(redis.client, prefix) : memoryCounters
+  const deviceChannel: Channel | undefined = redis && redisChannel(redis, `${prefix}devices`)
+  const catalogChannel: Channel | undefined = redis && redisChannel(redis, `${prefix}catalog`)
+
+  // Profiles and activity: DynamoDB in production when PROFILE_STORE=dynamodb, else the SQL database.
+  const sqlDevices = createSqlDeviceRepository(database.db, database.dialect)
+  let devices: Omit<typeof sqlDevices, 'purgeExpiredActivity'> = sqlDevices
+  if (config.profileStore === 'dynamodb') {
+    const dynamo = openDynamo({ region: config.dynamo.region, endpoint: config.dynamo.endpoint })
+    app.addHook('onClose', async () => dynamo.close())
+    if (config.migrateOnStart) await ensureDeviceTable(dynamo.client, config.dynamo.table)
+    devices = createDynamoDeviceRepository(dynamo.doc, config.dynamo.table)
+    readinessChecks.dynamodb = () => devices.getProfile(0)
+  }
   const housekeeping = setInterval(() => {
-    counters.sweep()
-    devices.purgeExpiredActivity(clock()).catch((err) => app.log.warn({ err }, 'activity purge failed'))
+    memoryCounters.sweep()
+    if (config.profileStore === 'sql')
+      sqlDevices.purgeExpiredActivity(clock()).catch((err) => app.log.warn({ err }, 'activity purge failed'))
   }, 600_000)
   housekeeping.unref()
   app.addHook('onClose', async () => clearInterval(housekeeping))
@@ -97,7 +125,14 @@ async function wire(app: FastifyInstance, { config, clock }: Required<AppOptions
     campaigns,
     categories,
     channels,
-    onCatalogChange: catalog.reload,
+    onCatalogChange: async () => {
+      await catalog.reload()
+      // Other instances reload at once instead of at their next poll.
+      await catalogChannel?.publish('changed').catch((err) => app.log.warn({ err }, 'catalog publish failed'))
+    },
+  })
+  catalogChannel?.subscribe(() => {
+    catalog.reload().catch((err) => app.log.warn({ err }, 'catalog reload failed'))
   })
   if (config.seedDemoData && (await seedDemoData(admin, clock())))
     app.log.info('seeded the demo catalog (unit 1001)')
@@ -123,6 +158,11 @@ async function wire(app: FastifyInstance, { config, clock }: Required<AppOptions
       getContentConfig: contentConfigs.getContentConfig,
       updateContentConfig: contentConfigs.updateContentConfig,
     },
+    shared: redis && createRedisDeviceCache(redis.client, prefix, config.sharedCacheTtlMs),
+    bus: deviceChannel && {
+      publish: (deviceId) => deviceChannel.publish(String(deviceId)),
+      subscribe: (handler) => deviceChannel.subscribe((message) => handler(Number(message))),
+    },
     clock,
     maxDevices: config.deviceCacheSize,
     ttlMs: config.deviceCacheTtlMs,
@@ -143,12 +183,14 @@ async function wire(app: FastifyInstance, { config, clock }: Required<AppOptions
   await app.register(healthRoutes, {
     readiness: async () => {
       const checks: Record<string, string> = {}
-      try {
-        await database.ping()
-        checks.database = 'ok'
-      } catch {
-        checks.database = 'unreachable'
-      }
+      await Promise.all(
+        Object.entries(readinessChecks).map(async ([name, check]) => {
+          checks[name] = await check().then(
+            () => 'ok',
+            () => 'unreachable',
+          )
+        }),
+      )
       const age = clock() - catalog.current().loadedAt
       checks.catalog = age < Math.max(60_000, config.catalogRefreshMs * 5) ? 'ok' : `stale (${age} ms)`
       return { ok: Object.values(checks).every((c) => c === 'ok'), checks }

@@ -58,6 +58,45 @@ export const EnvSchema = Type.Object({
       description: 'serving processes; default: number of cores in production mode, 1 embedded',
     }),
   ),
+  REDIS_URL: Type.Optional(
+    Type.String({
+      pattern: '^rediss?://',
+      description: 'redis://host:6379/0 — shared cache, counters and invalidation; unset = in-process only',
+    }),
+  ),
+  REDIS_KEY_PREFIX: Type.String({
+    pattern: '^[\\w:.-]{0,64}$',
+    default: 'allot:',
+    description: 'prefix of every Redis key and channel (letters, digits, _ : . -)',
+  }),
+  PROFILE_STORE: Type.Union([Type.Literal('sql'), Type.Literal('dynamodb')], {
+    default: 'sql',
+    description: 'where device profiles and activity live: sql (the DATABASE_URL database) or dynamodb',
+  }),
+  DYNAMODB_TABLE: Type.String({
+    pattern: '^[\\w.-]{3,255}$',
+    default: 'allot_device_profiles',
+    description: 'DynamoDB table of device profiles and activity',
+  }),
+  DYNAMODB_REGION: Type.String({ minLength: 1, default: 'us-east-1', description: 'AWS region' }),
+  DYNAMODB_ENDPOINT: Type.Optional(
+    Type.String({
+      pattern: '^https?://',
+      description: 'DynamoDB endpoint override (DynamoDB Local, dynalite)',
+    }),
+  ),
+  SHARED_CACHE_TTL_MS: Type.Integer({
+    minimum: 1000,
+    maximum: 7 * 86_400_000,
+    default: 3_600_000,
+    description: 'how long a device record stays in Redis (the second cache level)',
+  }),
+  DAILY_COUNTER_TTL_SECONDS: Type.Integer({
+    minimum: 86_400,
+    maximum: 90 * 86_400,
+    default: 3 * 86_400,
+    description: 'how long per-day impression/click counters are kept',
+  }),
 })
 type Env = Static<typeof EnvSchema>
 
@@ -86,6 +125,11 @@ export type Config = Readonly<{
   trustProxy: boolean
   shutdownGraceMs: number
   workers: number
+  redis: { readonly url: string; readonly keyPrefix: string } | undefined
+  profileStore: 'sql' | 'dynamodb'
+  dynamo: Readonly<{ table: string; region: string; endpoint: string | undefined }>
+  dailyCounterTtlSeconds: number
+  sharedCacheTtlMs: number
 }>
 
 /** A configuration problem; the message names the variable and what it expects. */
@@ -120,6 +164,15 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
     // Embedded counters live in one process, so the embedded default runs one unless told otherwise.
     workers: env.WORKERS ?? (mode === 'production' ? availableParallelism() : 1),
+    redis: env.REDIS_URL ? Object.freeze({ url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX }) : undefined,
+    profileStore: env.PROFILE_STORE,
+    dynamo: Object.freeze({
+      table: env.DYNAMODB_TABLE,
+      region: env.DYNAMODB_REGION,
+      endpoint: env.DYNAMODB_ENDPOINT,
+    }),
+    dailyCounterTtlSeconds: env.DAILY_COUNTER_TTL_SECONDS,
+    sharedCacheTtlMs: env.SHARED_CACHE_TTL_MS,
   })
 }
 

@@ -39,6 +39,8 @@ export type SharedDeviceCache = {
   appendActivity(deviceId: number, item: ActivityItem): Promise<void>
   /** Drops the device's record and marks it changed. */
   invalidate(deviceId: number): Promise<void>
+  /** Keeps a first registration time beside the record (it never changes), so reads return it. */
+  rememberRegistration(deviceId: number, unitId: number, at: number): Promise<void>
 }
 
 /** Tells the other processes to drop their first-level copy of a device (Redis pub/sub in production). */
@@ -77,7 +79,13 @@ export function createDeviceCache({ source, shared, bus, clock, maxDevices, ttlM
     const key = `${deviceId}:${unitId}`
     let pending = registering.get(key)
     if (!pending) {
-      pending = source.registerDevice(deviceId, unitId, now).finally(() => registering.delete(key))
+      pending = source
+        .registerDevice(deviceId, unitId, now)
+        .then(async (at) => {
+          await shared?.rememberRegistration(deviceId, unitId, at)
+          return at
+        })
+        .finally(() => registering.delete(key))
       registering.set(key, pending)
     }
     return pending

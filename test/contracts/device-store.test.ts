@@ -2,7 +2,9 @@ import { after, before, describe } from 'node:test'
 import { parseDatabaseUrl } from '../../src/config/config.js'
 import { openDatabase, type SqlDatabase } from '../../src/infra/database/database.js'
 import { migrateToLatest } from '../../src/infra/database/migrator.js'
+import { createDynamoDeviceRepository } from '../../src/repositories/dynamodb-device.repository.js'
 import { createSqlDeviceRepository } from '../../src/repositories/sql-device.repository.js'
+import { startDynamo, type TestDynamo } from '../helpers/dynamo.js'
 import { sqlBackends } from '../helpers/sql-backends.js'
 import { type DeviceStore, deviceStoreContract } from './device-store.contract.js'
 
@@ -23,3 +25,16 @@ for (const backend of await sqlBackends()) {
     deviceStoreContract(() => store)
   })
 }
+
+describe('device store contract: DynamoDB (dynalite through the AWS SDK)', () => {
+  let dynamo: TestDynamo
+  let store: DeviceStore
+  before(async () => {
+    dynamo = await startDynamo()
+    store = createDynamoDeviceRepository(dynamo.connection.doc, dynamo.table)
+  })
+  after(async () => {
+    await dynamo?.close()
+  })
+  deviceStoreContract(() => store)
+})

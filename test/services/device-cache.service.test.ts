@@ -59,12 +59,20 @@ function fakeSource() {
 function fakeShared() {
   const records = new Map<number, DeviceRecord>()
   const stamps = new Map<number, number>()
+  const registrations = new Map<number, Record<string, number>>()
   const handlers: ((d: number) => void)[] = []
   let reads = 0
   const shared: SharedDeviceCache = {
     read: async (d) => {
       reads++
-      return { record: records.get(d) && structuredClone(records.get(d)), stamp: String(stamps.get(d) ?? 0) }
+      const stored = records.get(d)
+      const record = stored && { ...structuredClone(stored), registrations: { ...registrations.get(d) } }
+      return { record, stamp: String(stamps.get(d) ?? 0) }
+    },
+    rememberRegistration: async (d, unit, at) => {
+      const known = registrations.get(d) ?? {}
+      known[String(unit)] ??= at
+      registrations.set(d, known)
     },
     fill: async (d, record, stamp) => {
       if (String(stamps.get(d) ?? 0) === stamp) records.set(d, structuredClone(record))
@@ -133,6 +141,7 @@ describe('device cache', () => {
     await a.load(9, 1001, NOW)
     await b.load(9, 1001, NOW)
     assert.equal(reads.profile, 1, 'b found the record in the shared level')
+    assert.equal(reads.register, 1, 'b found the registration in the shared level')
     await a.recordActivity(9, imp(5))
     assert.deepEqual(
       (await b.load(9, 1001, NOW)).activity,

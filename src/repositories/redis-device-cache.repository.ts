@@ -1,0 +1,136 @@
+import type { Redis } from 'ioredis'
+import { Packr } from 'msgpackr'
+import type { ContentConfig } from '../domain/content-config.js'
+import type { ActivityItem, DeviceProfile } from '../domain/device.js'
+
+/** The cached device record (the device cache's DeviceRecord, declared here structurally). */
+type CachedDevice = {
+  profile: DeviceProfile | null
+  contentConfig: ContentConfig | null
+  registrations: Record<string, number>
+  activity: ActivityItem[]
+}
+
+/*
+ * Per device, keys sharing one hash slot (Redis Cluster safe):
+ *   {d<id>}:rec  msgpack of profile + content config          (PX ttl)
+ *   {d<id>}:act  list of "i<campaign>:<at>" / "c<campaign>:<at>" (same ttl as rec)
+ *   {d<id>}:st   change stamp, INCR'd by every write; a fill only lands if it has not moved
+ *   {d<id>}:reg  hash unit id → first registration time (first wins, never changes)
+ */
+const READ = `
+local rec = redis.call('GET', KEYS[1])
+local stamp = redis.call('GET', KEYS[3]) or ''
+local reg = redis.call('HGETALL', KEYS[4])
+if not rec then return {'', {}, stamp, reg} end
+return {rec, redis.call('LRANGE', KEYS[2], 0, -1), stamp, reg}`
+
+const FILL = `
+if (redis.call('GET', KEYS[3]) or '') ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
+redis.call('DEL', KEYS[2])
+if #ARGV > 3 then
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, 4))
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+end
+return 1`
+
+const APPEND = `
+redis.call('INCR', KEYS[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[2])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl > 0 then
+  redis.call('RPUSH', KEYS[2], ARGV[1])
+  redis.call('PEXPIRE', KEYS[2], ttl)
+end
+return 1`
+
+const INVALIDATE = `
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('INCR', KEYS[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[1])
+return 1`
+
+type Scripts = {
+  allotDevRead(
+    rec: string,
+    act: string,
+    st: string,
+    reg: string,
+  ): Promise<[Buffer, Buffer[], Buffer, Buffer[]]>
+  allotDevFill(rec: string, act: string, st: string, ...args: (string | number | Buffer)[]): Promise<number>
+  allotDevAppend(rec: string, act: string, st: string, item: string, ttlMs: number): Promise<number>
+  allotDevInvalidate(rec: string, act: string, st: string, ttlMs: number): Promise<number>
+}
+
+/** Longest activity list written by a fill (the newest items are kept). */
+const MAX_ITEMS = 2_000
+
+/** The device cache's shared second level in Redis: one round trip (a script) per read. */
+export function createRedisDeviceCache(redis: Redis, prefix: string, ttlMs: number) {
+  const packr = new Packr({ useRecords: false })
+  if (!(redis as unknown as Partial<Scripts>).allotDevRead) {
+    redis.defineCommand('allotDevRead', { numberOfKeys: 4, lua: READ })
+    redis.defineCommand('allotDevFill', { numberOfKeys: 3, lua: FILL })
+    redis.defineCommand('allotDevAppend', { numberOfKeys: 3, lua: APPEND })
+    redis.defineCommand('allotDevInvalidate', { numberOfKeys: 3, lua: INVALIDATE })
+  }
+  const scripts = redis as unknown as Redis & {
+    allotDevReadBuffer: Scripts['allotDevRead']
+  } & Scripts
+  const keys = (deviceId: number) => {
+    const base = `${prefix}{d${deviceId}}:`
+    return [`${base}rec`, `${base}act`, `${base}st`, `${base}reg`] as const
+  }
+
+  return {
+    async read(deviceId: number): Promise<{ record: CachedDevice | undefined; stamp: string }> {
+      const [rec, act, st, reg] = keys(deviceId)
+      const [blob, items, stamp, regPairs] = await scripts.allotDevReadBuffer(rec, act, st, reg)
+      const registrations: Record<string, number> = {}
+      for (let i = 0; i + 1 < regPairs.length; i += 2)
+        registrations[String(regPairs[i])] = Number(String(regPairs[i + 1]))
+      if (blob.length === 0) return { record: undefined, stamp: String(stamp) }
+      const { profile, contentConfig } = packr.unpack(blob) as Pick<CachedDevice, 'profile' | 'contentConfig'>
+      return {
+        record: { profile, contentConfig, registrations, activity: items.map((b) => decodeItem(String(b))) },
+        stamp: String(stamp),
+      }
+    },
+
+    async fill(deviceId: number, record: CachedDevice, stamp: string): Promise<void> {
+      const [rec, act, st] = keys(deviceId)
+      const blob = packr.pack({ profile: record.profile, contentConfig: record.contentConfig })
+      const items = record.activity.slice(-MAX_ITEMS).map(encodeItem)
+      await scripts.allotDevFill(rec, act, st, stamp, ttlMs, blob, ...items)
+    },
+
+    async appendActivity(deviceId: number, item: ActivityItem): Promise<void> {
+      const [rec, act, st] = keys(deviceId)
+      await scripts.allotDevAppend(rec, act, st, encodeItem(item), ttlMs)
+    },
+
+    async invalidate(deviceId: number): Promise<void> {
+      const [rec, act, st] = keys(deviceId)
+      await scripts.allotDevInvalidate(rec, act, st, ttlMs)
+    },
+
+    async rememberRegistration(deviceId: number, unitId: number, at: number): Promise<void> {
+      const reg = keys(deviceId)[3]
+      await redis.hsetnx(reg, String(unitId), String(at))
+    },
+  }
+}
+
+function encodeItem(item: ActivityItem): string {
+  return `${item.type === 'click' ? 'c' : 'i'}${item.campaign_id}:${item.at}`
+}
+
+function decodeItem(text: string): ActivityItem {
+  const colon = text.indexOf(':')
+  return {
+    type: text[0] === 'c' ? 'click' : 'impression',
+    campaign_id: Number(text.slice(1, colon)),
+    at: Number(text.slice(colon + 1)),
+  }
+}
