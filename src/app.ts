@@ -2,15 +2,18 @@ import { randomUUID } from 'node:crypto'
 import formbody from '@fastify/formbody'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import type { Dispatcher } from 'undici'
 import type { Config } from './config/config.js'
 import { installErrorHandler } from './http/error-handler.js'
 import { adminRoutes } from './http/routes/admin.routes.js'
 import { allocationRoutes } from './http/routes/allocation.routes.js'
 import { contentRoutes } from './http/routes/content.routes.js'
+import { eventRoutes } from './http/routes/event.routes.js'
 import { healthRoutes } from './http/routes/health.routes.js'
 import { openDatabase } from './infra/database/database.js'
 import { migrateToLatest } from './infra/database/migrator.js'
 import { ensureDeviceTable, openDynamo } from './infra/dynamodb/dynamodb.js'
+import { createUndiciTransport } from './infra/http/postback-transport.js'
 import { type Channel, redisChannel } from './infra/redis/pubsub.js'
 import { openRedis } from './infra/redis/redis.js'
 import { createCampaignRepository } from './repositories/campaign.repository.js'
@@ -20,6 +23,7 @@ import { createDynamoDeviceRepository } from './repositories/dynamodb-device.rep
 import { createMemoryCounterRepository } from './repositories/memory-counter.repository.js'
 import { createRedisCounterRepository } from './repositories/redis-counter.repository.js'
 import { createRedisDeviceCache } from './repositories/redis-device-cache.repository.js'
+import { createRewardRepository } from './repositories/reward.repository.js'
 import { createSqlDeviceRepository } from './repositories/sql-device.repository.js'
 import { createUnitRepository } from './repositories/unit.repository.js'
 import { createAdminService } from './services/admin.service.js'
@@ -29,16 +33,24 @@ import { createContentService } from './services/content.service.js'
 import { createCounterMirror } from './services/counter-mirror.service.js'
 import { seedDemoData } from './services/demo-data.js'
 import { createDeviceCache } from './services/device-cache.service.js'
+import { createEventService } from './services/event.service.js'
 import { createPayloadSigner } from './services/payload-signer.js'
+import { createPostbackWorker } from './services/postback-worker.service.js'
 
 export type AppOptions = {
   config: Config
   /** Injectable for tests; defaults to Date.now. */
   clock?: () => number
+  /** Outbound HTTP dispatcher (tests pass an undici MockAgent); defaults to undici's global one. */
+  dispatcher?: Dispatcher
 }
 
 /** Builds Allot without listening: tests call this and use `app.inject`. */
-export async function createApp({ config, clock = Date.now }: AppOptions): Promise<FastifyInstance> {
+export async function createApp({
+  config,
+  clock = Date.now,
+  dispatcher,
+}: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: config.logLevel },
     genReqId: (request) => {
@@ -52,14 +64,17 @@ export async function createApp({ config, clock = Date.now }: AppOptions): Promi
       customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
     },
   })
-  await app.register(allot, { config, clock })
+  await app.register(allot, { config, clock, dispatcher })
   return app
 }
 
 /** The composition root as a plain Fastify plugin: config → infrastructure → repositories → services → routes. */
 export const allot = fp(wire, { name: 'allot' })
 
-async function wire(app: FastifyInstance, { config, clock }: Required<AppOptions>): Promise<void> {
+async function wire(
+  app: FastifyInstance,
+  { config, clock, dispatcher }: AppOptions & { clock: () => number },
+): Promise<void> {
   installErrorHandler(app)
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
@@ -167,9 +182,33 @@ async function wire(app: FastifyInstance, { config, clock }: Required<AppOptions
     maxDevices: config.deviceCacheSize,
     ttlMs: config.deviceCacheTtlMs,
   })
+  const signer = createPayloadSigner(config.payloadSecret)
+  const rewards = createRewardRepository(database.db, database.dialect)
+  const postbackWorker = createPostbackWorker({
+    outbox: rewards,
+    transport: createUndiciTransport(dispatcher),
+    clock,
+    logger: app.log,
+    timeoutMs: config.postbackTimeoutMs,
+    pollMs: config.postbackPollMs,
+  })
+  postbackWorker.start()
+  // preClose runs before every onClose hook: deliveries finish before the database closes.
+  app.addHook('preClose', () => postbackWorker.stop())
+  const events = createEventService({
+    catalog,
+    campaigns,
+    signer,
+    devices: deviceCache,
+    counters: counterMirror,
+    ledger: rewards,
+    clock,
+    dailyCounterTtlSeconds: config.dailyCounterTtlSeconds,
+    onPostback: () => void postbackWorker.kick(),
+  })
   const allocation = createAllocationService({
     catalog,
-    signer: createPayloadSigner(config.payloadSecret),
+    signer,
     clock,
     random: Math.random,
     devices: deviceCache,
@@ -198,5 +237,15 @@ async function wire(app: FastifyInstance, { config, clock }: Required<AppOptions
   })
   await app.register(allocationRoutes, { allocation })
   await app.register(contentRoutes, { content })
-  await app.register(adminRoutes, { prefix: '/admin', admin, adminToken: config.adminToken })
+  await app.register(eventRoutes, { events })
+  await app.register(adminRoutes, {
+    prefix: '/admin',
+    admin,
+    adminToken: config.adminToken,
+    postbacks: {
+      list: rewards.list,
+      get: rewards.get,
+      retry: (id) => rewards.retry(id, clock()),
+    },
+  })
 }

@@ -24,6 +24,11 @@ for (const backend of await sqlBackends()) {
           'channels',
           'device_content_configs',
           'catalog_state',
+          'device_profiles',
+          'device_registrations',
+          'device_activity',
+          'reward_ledger',
+          'postback_outbox',
         ]) {
           assert.ok(tables.includes(table), `${table} exists`)
         }

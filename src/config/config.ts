@@ -91,6 +91,18 @@ export const EnvSchema = Type.Object({
     default: 3_600_000,
     description: 'how long a device record stays in Redis (the second cache level)',
   }),
+  POSTBACK_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 60_000,
+    default: 5_000,
+    description: 'a publisher postback slower than this is retried',
+  }),
+  POSTBACK_POLL_MS: Type.Integer({
+    minimum: 50,
+    maximum: 600_000,
+    default: 1_000,
+    description: 'how often each process looks for due postbacks',
+  }),
   DAILY_COUNTER_TTL_SECONDS: Type.Integer({
     minimum: 86_400,
     maximum: 90 * 86_400,
@@ -130,6 +142,8 @@ export type Config = Readonly<{
   dynamo: Readonly<{ table: string; region: string; endpoint: string | undefined }>
   dailyCounterTtlSeconds: number
   sharedCacheTtlMs: number
+  postbackTimeoutMs: number
+  postbackPollMs: number
 }>
 
 /** A configuration problem; the message names the variable and what it expects. */
@@ -173,6 +187,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     }),
     dailyCounterTtlSeconds: env.DAILY_COUNTER_TTL_SECONDS,
     sharedCacheTtlMs: env.SHARED_CACHE_TTL_MS,
+    postbackTimeoutMs: env.POSTBACK_TIMEOUT_MS,
+    postbackPollMs: env.POSTBACK_POLL_MS,
   })
 }
 

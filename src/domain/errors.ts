@@ -10,6 +10,10 @@ export type ErrorCode =
   | 'AlreadyExists'
   | 'UnitNotFound'
   | 'UnitInactive'
+  | 'InvalidPayload'
+  | 'DuplicateReward'
+  | 'CapReached'
+  | 'BudgetExhausted'
   | 'Internal'
 
 /** An expected failure with a stable code and a message that names the offending field. */

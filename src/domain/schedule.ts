@@ -85,3 +85,16 @@ const yearCache = new Map<string, number>()
 export function isLive(campaign: Campaign, now: number): boolean {
   return campaign.status === 'active' && campaign.start_date <= now && now < campaign.end_date
 }
+
+const minuteFormatters = new Map<string, Intl.DateTimeFormat>()
+
+/** The instant the local hour containing `at` began in `timezone` (half-hour zones included). */
+export function localHourStart(timezone: string, at: number): number {
+  let format = minuteFormatters.get(timezone)
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', { timeZone: timezone, minute: 'numeric' })
+    minuteFormatters.set(timezone, format)
+  }
+  const minute = Number(format.formatToParts(at).find((p) => p.type === 'minute')?.value ?? 0)
+  return at - (at % 60_000) - minute * 60_000
+}

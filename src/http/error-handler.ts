@@ -13,6 +13,10 @@ export const ERROR_TABLE: Record<ErrorCode, { status: number; code: number }> = 
   AlreadyExists: { status: 409, code: 1103 },
   UnitNotFound: { status: 404, code: 2001 },
   UnitInactive: { status: 403, code: 2002 },
+  InvalidPayload: { status: 403, code: 3001 },
+  DuplicateReward: { status: 409, code: 3002 },
+  CapReached: { status: 409, code: 3003 },
+  BudgetExhausted: { status: 409, code: 3004 },
   Internal: { status: 500, code: 9000 },
 }
 

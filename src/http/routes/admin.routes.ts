@@ -25,11 +25,15 @@ import {
   unitToDto,
 } from '../dto/admin.dto.js'
 import { errorResponses } from '../dto/common.dto.js'
+import { type PostbackAdmin, postbackRoutes } from './postback.routes.js'
 
-type Deps = { admin: AdminService; adminToken: string }
+type Deps = { admin: AdminService; adminToken: string; postbacks?: PostbackAdmin }
 
 /** `/admin/…`: bearer-token CRUD for units, campaigns, categories and channels. */
-export async function adminRoutes(app: FastifyInstance, { admin, adminToken }: Deps): Promise<void> {
+export async function adminRoutes(
+  app: FastifyInstance,
+  { admin, adminToken, postbacks }: Deps,
+): Promise<void> {
   const expected = Buffer.from(`Bearer ${adminToken}`)
   app.addHook('onRequest', async (request) => {
     const given = Buffer.from(request.headers.authorization ?? '')
@@ -91,6 +95,7 @@ export async function adminRoutes(app: FastifyInstance, { admin, adminToken }: D
     fromCreate: (body: Record<string, unknown>) => ({ icon_url: '', ...body }),
     fromPatch: identity,
   })
+  if (postbacks) await postbackRoutes(app, { postbacks })
 }
 
 type ResourceRoutes<T, Id> = {

@@ -104,6 +104,38 @@ export type DeviceActivityTable = {
   expires_at: number
 }
 
+export type RewardLedgerTable = {
+  id: Generated<number>
+  device_id: number
+  unit_id: number
+  campaign_id: number
+  source_campaign_id: number
+  action_type: string
+  period: string
+  point: number
+  base_point: number
+  created_at: number
+}
+
+export type PostbackOutboxTable = {
+  id: Generated<number>
+  ledger_id: number
+  unit_id: number
+  url: string
+  /** JSON object of header name → value, signature included. */
+  headers: string
+  /** The form-encoded body, exactly as sent. */
+  body: string
+  status: string
+  attempts: number
+  next_attempt_at: number
+  claim: string | null
+  last_status: number | null
+  last_error: string | null
+  created_at: number
+  updated_at: number
+}
+
 export type Database = {
   units: UnitsTable
   campaigns: CampaignsTable
@@ -114,4 +146,6 @@ export type Database = {
   device_profiles: DeviceProfilesTable
   device_registrations: DeviceRegistrationsTable
   device_activity: DeviceActivityTable
+  reward_ledger: RewardLedgerTable
+  postback_outbox: PostbackOutboxTable
 }

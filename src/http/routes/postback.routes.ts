@@ -1,0 +1,72 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+import { AllotError } from '../../domain/errors.js'
+import type { PostbackStatus } from '../../services/postback-worker.service.js'
+import { NumericIdParamsSchema } from '../dto/admin.dto.js'
+import { errorResponses, toIso } from '../dto/common.dto.js'
+import { PostbackListQuerySchema, PostbackSchema } from '../dto/event.dto.js'
+
+type PostbackView = {
+  id: number
+  transaction_id: number
+  unit_id: number
+  url: string
+  body: string
+  status: PostbackStatus
+  attempts: number
+  next_attempt_at: number
+  last_status: number | null
+  last_error: string | null
+  created_at: number
+  updated_at: number
+}
+
+/** The admin side of the postback outbox. */
+export type PostbackAdmin = {
+  list(status: PostbackStatus | undefined, limit: number, offset: number): Promise<PostbackView[]>
+  get(id: number): Promise<PostbackView | undefined>
+  retry(id: number): Promise<boolean>
+}
+
+const toDto = (p: PostbackView) => ({
+  ...p,
+  next_attempt_at: toIso(p.next_attempt_at),
+  created_at: toIso(p.created_at),
+  updated_at: toIso(p.updated_at),
+})
+
+/** `GET /admin/postbacks?status=…`, `POST /admin/postbacks/:id/retry` (registered inside the admin scope). */
+export async function postbackRoutes(app: FastifyInstance, { postbacks }: { postbacks: PostbackAdmin }) {
+  app.get(
+    '/postbacks',
+    {
+      schema: {
+        tags: ['postbacks'],
+        querystring: PostbackListQuerySchema,
+        response: { 200: Type.Object({ items: Type.Array(PostbackSchema) }), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const q = request.query as { status?: PostbackStatus; limit: number; offset: number }
+      return { items: (await postbacks.list(q.status, q.limit, q.offset)).map(toDto) }
+    },
+  )
+  app.post(
+    '/postbacks/:id/retry',
+    {
+      schema: {
+        tags: ['postbacks'],
+        params: NumericIdParamsSchema,
+        response: { 200: PostbackSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: number }
+      if (!(await postbacks.retry(id)))
+        throw new AllotError('ResourceNotFound', `postback id ${id} does not exist`)
+      const item = await postbacks.get(id)
+      if (!item) throw new AllotError('ResourceNotFound', `postback id ${id} does not exist`)
+      return toDto(item)
+    },
+  )
+}

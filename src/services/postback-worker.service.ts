@@ -1,0 +1,137 @@
+import { randomUUID } from 'node:crypto'
+import type { Logger } from './catalog.service.js'
+
+export type PostbackStatus = 'pending' | 'delivered' | 'failed'
+
+/** A claimed postback, as the worker needs it. */
+export type OutboxItem = {
+  id: number
+  url: string
+  headers: Record<string, string>
+  body: string
+  attempts: number
+}
+
+/** The outbox port (SQL): claims are leases, so several workers never send one row at once. */
+export type Outbox = {
+  claimDue(now: number, limit: number, leaseMs: number, claim: string): Promise<OutboxItem[]>
+  finishAttempt(
+    id: number,
+    claim: string,
+    outcome: {
+      status: PostbackStatus
+      nextAttemptAt: number
+      httpStatus: number | null
+      error: string | null
+    },
+    now: number,
+  ): Promise<boolean>
+}
+
+/** Outbound HTTP (undici in production, MockAgent in tests); resolves with the status code. */
+export type PostbackTransport = {
+  post(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<number>
+}
+
+/** Waits after the 1st..5th failed attempt; a 6th failure marks the row failed. */
+export const RETRY_DELAYS_MS = [60_000, 600_000, 3_600_000, 3 * 3_600_000, 24 * 3_600_000] as const
+/** Statuses that mean "the publisher has it" (409: it already had it). */
+const DELIVERED = new Set([200, 204, 409])
+
+type Deps = {
+  outbox: Outbox
+  transport: PostbackTransport
+  clock: () => number
+  logger: Logger
+  timeoutMs: number
+  pollMs: number
+  batchSize?: number
+}
+
+/**
+ * Delivers the postback outbox: claim due rows under a lease, POST each, record the outcome, and schedule
+ * retries. A worker that dies mid-delivery loses nothing: its lease ends and another worker sends the row.
+ */
+export function createPostbackWorker({
+  outbox,
+  transport,
+  clock,
+  logger,
+  timeoutMs,
+  pollMs,
+  batchSize = 20,
+}: Deps) {
+  const leaseMs = timeoutMs + 30_000
+  let timer: NodeJS.Timeout | undefined
+  let running: Promise<number> | undefined
+  let again = false
+
+  async function deliver(item: OutboxItem, claim: string): Promise<void> {
+    let httpStatus: number | null = null
+    let error: string | null = null
+    try {
+      httpStatus = await transport.post(item.url, item.headers, item.body, timeoutMs)
+      if (!DELIVERED.has(httpStatus)) error = `publisher answered ${httpStatus}`
+    } catch (err) {
+      error = (err as Error).message || String(err)
+    }
+    const now = clock()
+    const attempt = item.attempts + 1
+    const delay = RETRY_DELAYS_MS[attempt - 1]
+    const status: PostbackStatus = error === null ? 'delivered' : delay === undefined ? 'failed' : 'pending'
+    const nextAttemptAt = status === 'pending' ? now + (delay ?? 0) : now
+    const mine = await outbox.finishAttempt(item.id, claim, { status, nextAttemptAt, httpStatus, error }, now)
+    if (!mine) logger.warn({ postback: item.id }, 'postback lease expired before its outcome was recorded')
+    else if (error) logger.warn({ postback: item.id, attempt, status, error }, 'postback not delivered')
+  }
+
+  /** Delivers everything due now; resolves with how many rows were attempted. */
+  async function runOnce(): Promise<number> {
+    let attempted = 0
+    for (;;) {
+      const claim = randomUUID()
+      const due = await outbox.claimDue(clock(), batchSize, leaseMs, claim)
+      if (due.length === 0) return attempted
+      await Promise.all(due.map((item) => deliver(item, claim)))
+      attempted += due.length
+    }
+  }
+
+  /** One run at a time per process; a kick during a run makes one more run after it. */
+  function kick(): Promise<number> {
+    if (running) {
+      again = true
+      return running
+    }
+    running = runOnce()
+      .catch((err) => {
+        logger.warn({ err }, 'postback run failed')
+        return 0
+      })
+      .finally(() => {
+        running = undefined
+        if (again) {
+          again = false
+          void kick()
+        }
+      })
+    return running
+  }
+
+  return {
+    runOnce,
+    kick,
+    start() {
+      if (timer) return
+      timer = setInterval(() => void kick(), pollMs)
+      timer.unref()
+    },
+    /** Stops polling and waits for the current run (each delivery is bounded by the timeout). */
+    async stop() {
+      if (timer) clearInterval(timer)
+      timer = undefined
+      again = false
+      await running
+    },
+  }
+}
