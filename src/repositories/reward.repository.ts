@@ -49,32 +49,35 @@ export function createRewardRepository(db: Kysely<Database>, dialect: 'sqlite' |
       postback: ((transactionId: number) => PostbackDraft) | undefined,
     ): Promise<{ transactionId: number } | 'duplicate'> {
       try {
-        return await db.transaction().execute(async (trx) => {
-          const { insertId } = await trx.insertInto('reward_ledger').values(entry).executeTakeFirstOrThrow()
-          const transactionId = Number(insertId)
-          if (postback) {
-            const draft = postback(transactionId)
-            await trx
-              .insertInto('postback_outbox')
-              .values({
-                ledger_id: transactionId,
-                unit_id: entry.unit_id,
-                url: draft.url,
-                headers: JSON.stringify(draft.headers),
-                body: draft.body,
-                status: 'pending',
-                attempts: 0,
-                next_attempt_at: entry.created_at,
-                claim: null,
-                last_status: null,
-                last_error: null,
-                created_at: entry.created_at,
-                updated_at: entry.created_at,
-              })
-              .execute()
-          }
-          return { transactionId }
-        })
+        // Racing inserts of one unique key can make InnoDB pick a deadlock victim: retry, then it is a duplicate.
+        return await retryOnDeadlock(() =>
+          db.transaction().execute(async (trx) => {
+            const { insertId } = await trx.insertInto('reward_ledger').values(entry).executeTakeFirstOrThrow()
+            const transactionId = Number(insertId)
+            if (postback) {
+              const draft = postback(transactionId)
+              await trx
+                .insertInto('postback_outbox')
+                .values({
+                  ledger_id: transactionId,
+                  unit_id: entry.unit_id,
+                  url: draft.url,
+                  headers: JSON.stringify(draft.headers),
+                  body: draft.body,
+                  status: 'pending',
+                  attempts: 0,
+                  next_attempt_at: entry.created_at,
+                  claim: null,
+                  last_status: null,
+                  last_error: null,
+                  created_at: entry.created_at,
+                  updated_at: entry.created_at,
+                })
+                .execute()
+            }
+            return { transactionId }
+          }),
+        )
       } catch (err) {
         if (isUniqueViolation(err)) return 'duplicate'
         throw err
@@ -96,28 +99,34 @@ export function createRewardRepository(db: Kysely<Database>, dialect: 'sqlite' |
      */
     async claimDue(now: number, limit: number, leaseMs: number, claim: string): Promise<Postback[]> {
       if (dialect === 'mysql') {
-        await db.transaction().execute(async (trx) => {
-          const rows = await trx
-            .selectFrom('postback_outbox')
-            .select('id')
-            .where('status', '=', 'pending')
-            .where('next_attempt_at', '<=', now)
-            .orderBy('next_attempt_at')
-            .limit(limit)
-            .forUpdate()
-            .skipLocked()
-            .execute()
-          if (rows.length === 0) return
-          await trx
-            .updateTable('postback_outbox')
-            .set({ claim, next_attempt_at: now + leaseMs, updated_at: now })
-            .where(
-              'id',
-              'in',
-              rows.map((r) => r.id),
-            )
-            .execute()
-        })
+        // READ COMMITTED takes no gap locks; SKIP LOCKED passes over rows another worker is claiming.
+        await retryOnDeadlock(() =>
+          db
+            .transaction()
+            .setIsolationLevel('read committed')
+            .execute(async (trx) => {
+              const rows = await trx
+                .selectFrom('postback_outbox')
+                .select('id')
+                .where('status', '=', 'pending')
+                .where('next_attempt_at', '<=', now)
+                .orderBy('next_attempt_at')
+                .limit(limit)
+                .forUpdate()
+                .skipLocked()
+                .execute()
+              if (rows.length === 0) return
+              await trx
+                .updateTable('postback_outbox')
+                .set({ claim, next_attempt_at: now + leaseMs, updated_at: now })
+                .where(
+                  'id',
+                  'in',
+                  rows.map((r) => r.id),
+                )
+                .execute()
+            }),
+        )
       } else {
         // SQLite serialises writers, so one UPDATE picks and claims atomically.
         await db
@@ -218,6 +227,19 @@ function postbackFromRow(row: OutboxRow): Postback {
     last_error: row.last_error,
     created_at: num(row.created_at),
     updated_at: num(row.updated_at),
+  }
+}
+
+/** InnoDB may still pick a deadlock victim between two claimers; the claim is safe to repeat. */
+async function retryOnDeadlock<T>(work: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await work()
+    } catch (err) {
+      const code = (err as { code?: string }).code
+      if (i >= attempts || (code !== 'ER_LOCK_DEADLOCK' && code !== 'ER_LOCK_WAIT_TIMEOUT')) throw err
+      await new Promise((r) => setTimeout(r, 5 * i))
+    }
   }
 }
 

@@ -1,4 +1,5 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
+import type { Dispatcher } from 'undici'
 import { createApp } from '../../src/app.js'
 import { loadConfig } from '../../src/config/config.js'
 
@@ -16,7 +17,12 @@ export type TestApp = {
 /** Builds Allot on `databaseUrl` without a port: migrated, optionally seeded, quiet. */
 export async function startTestApp(
   databaseUrl: string,
-  options: { seed?: boolean; clock?: () => number; env?: Record<string, string> } = {},
+  options: {
+    seed?: boolean
+    clock?: () => number
+    env?: Record<string, string>
+    dispatcher?: Dispatcher
+  } = {},
 ): Promise<TestApp> {
   const config = loadConfig({
     DATABASE_URL: databaseUrl,
@@ -27,7 +33,11 @@ export async function startTestApp(
     SEED_DEMO_DATA: options.seed ? 'true' : 'false',
     ...options.env,
   })
-  const app = await createApp({ config, ...(options.clock ? { clock: options.clock } : {}) })
+  const app = await createApp({
+    config,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+  })
   return {
     app,
     databaseUrl,

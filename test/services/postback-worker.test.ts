@@ -1,0 +1,207 @@
+import assert from 'node:assert/strict'
+import { after, before, beforeEach, describe, test } from 'node:test'
+import { MockAgent } from 'undici'
+import { parseDatabaseUrl } from '../../src/config/config.js'
+import { openDatabase, type SqlDatabase } from '../../src/infra/database/database.js'
+import { migrateToLatest } from '../../src/infra/database/migrator.js'
+import { createUndiciTransport } from '../../src/infra/http/postback-transport.js'
+import { createRewardRepository } from '../../src/repositories/reward.repository.js'
+import {
+  createPostbackWorker,
+  type PostbackTransport,
+  RETRY_DELAYS_MS,
+} from '../../src/services/postback-worker.service.js'
+import { sqlBackends } from '../helpers/sql-backends.js'
+
+const ORIGIN = 'http://publisher.test'
+const T0 = Date.UTC(2026, 10, 25, 3)
+const quiet = { info() {}, warn() {}, error() {} }
+
+for (const backend of await sqlBackends()) {
+  describe(`postback worker on ${backend.name}`, { skip: backend.skip }, () => {
+    let database: SqlDatabase
+    let rewards: ReturnType<typeof createRewardRepository>
+    let agent: MockAgent
+    let now = T0
+    let device = 1
+    before(async () => {
+      database = openDatabase(parseDatabaseUrl(await backend.createDatabaseUrl(), 5))
+      await migrateToLatest(database.db)
+      rewards = createRewardRepository(database.db, database.dialect)
+    })
+    after(async () => {
+      await database?.close()
+      await backend.cleanup()
+    })
+    beforeEach(async () => {
+      agent = new MockAgent()
+      agent.disableNetConnect()
+      // Earlier tests' rows are done with; start each test from an empty outbox.
+      await database.db.deleteFrom('postback_outbox').execute()
+      now = T0
+    })
+
+    /** Writes one reward with its postback, as the event service does. */
+    async function enqueue(path = '/postback'): Promise<number> {
+      const granted = await rewards.grant(
+        {
+          device_id: device++,
+          unit_id: 1001,
+          campaign_id: 7,
+          source_campaign_id: 7,
+          action_type: 'u',
+          period: 'h0',
+          point: 5,
+          base_point: 0,
+          created_at: now,
+        },
+        (id) => ({ url: `${ORIGIN}${path}`, headers: { 'x-test': 'yes' }, body: `transaction_id=${id}` }),
+      )
+      assert.notEqual(granted, 'duplicate')
+      return (granted as { transactionId: number }).transactionId
+    }
+    const worker = (transport: PostbackTransport = createUndiciTransport(agent), timeoutMs = 1_000) =>
+      createPostbackWorker({
+        outbox: rewards,
+        transport,
+        clock: () => now,
+        logger: quiet,
+        timeoutMs,
+        pollMs: 60_000,
+      })
+    const only = async () => {
+      const [row] = await rewards.list(undefined, 10, 0)
+      assert.ok(row)
+      return row
+    }
+
+    test('a 200 delivers the form body with its headers, once', async () => {
+      const id = await enqueue()
+      let seen: { body: unknown; headers: unknown } | undefined
+      agent
+        .get(ORIGIN)
+        .intercept({ path: '/postback', method: 'POST' })
+        .reply(200, (opts) => {
+          seen = { body: opts.body, headers: opts.headers }
+          return 'ok'
+        })
+      assert.equal(await worker().runOnce(), 1)
+      assert.equal(seen?.body, `transaction_id=${id}`)
+      assert.equal((seen?.headers as Record<string, string>)['x-test'], 'yes')
+      const row = await only()
+      assert.equal(row.status, 'delivered')
+      assert.equal(row.attempts, 1)
+      assert.equal(await worker().runOnce(), 0, 'nothing left to send')
+    })
+
+    test('409 means the publisher already has it: delivered', async () => {
+      await enqueue()
+      agent.get(ORIGIN).intercept({ path: '/postback', method: 'POST' }).reply(409, 'dup')
+      await worker().runOnce()
+      assert.equal((await only()).status, 'delivered')
+    })
+
+    test('a 500 is retried after 1 min, 10 min, 1 h, 3 h and 24 h, then marked failed', async () => {
+      await enqueue()
+      agent.get(ORIGIN).intercept({ path: '/postback', method: 'POST' }).reply(500, 'down').times(6)
+      const w = worker()
+      assert.equal(await w.runOnce(), 1)
+      for (const delay of RETRY_DELAYS_MS) {
+        const row = await only()
+        assert.equal(row.status, 'pending')
+        assert.equal(row.next_attempt_at, now + delay)
+        assert.equal(row.last_status, 500)
+        now += delay - 1
+        assert.equal(await w.runOnce(), 0, 'not due a millisecond early')
+        now += 1
+        assert.equal(await w.runOnce(), 1)
+      }
+      const row = await only()
+      assert.equal(row.status, 'failed')
+      assert.equal(row.attempts, 6)
+    })
+
+    test('a timeout is retried like a failure, and the next attempt can deliver', async () => {
+      await enqueue()
+      const pool = agent.get(ORIGIN)
+      pool.intercept({ path: '/postback', method: 'POST' }).reply(200, 'late').delay(500)
+      pool.intercept({ path: '/postback', method: 'POST' }).reply(204, '')
+      const w = worker(createUndiciTransport(agent), 100)
+      await w.runOnce()
+      let row = await only()
+      assert.equal(row.status, 'pending')
+      assert.equal(row.last_status, null)
+      assert.match(row.last_error ?? '', /timeout|abort/i)
+      now += RETRY_DELAYS_MS[0]
+      await w.runOnce()
+      row = await only()
+      assert.equal(row.status, 'delivered')
+      assert.equal(row.attempts, 2)
+    })
+
+    test('a worker killed mid-delivery: after its lease another delivers the row once; the dead one changes nothing', async () => {
+      await enqueue()
+      let release: (status: number) => void = () => {}
+      const hanging: PostbackTransport = { post: () => new Promise((resolve) => (release = resolve)) }
+      const dead = worker(hanging, 1_000).runOnce()
+      await new Promise((r) => setTimeout(r, 50))
+      let deliveries = 0
+      agent
+        .get(ORIGIN)
+        .intercept({ path: '/postback', method: 'POST' })
+        .reply(200, () => {
+          deliveries++
+          return 'ok'
+        })
+        .persist()
+      const restarted = worker()
+      assert.equal(await restarted.runOnce(), 0, 'the row is leased to the dead worker')
+      now += 1_000 + 30_000
+      assert.equal(await restarted.runOnce(), 1)
+      assert.equal(deliveries, 1)
+      release(500) // the dead worker's request finally fails: its outcome must not undo the delivery
+      await dead
+      const row = await only()
+      assert.equal(row.status, 'delivered')
+      assert.equal(row.attempts, 1)
+      assert.equal(await restarted.runOnce(), 0)
+      assert.equal(deliveries, 1)
+    })
+
+    test('two workers at once never send one row twice', async () => {
+      for (let i = 0; i < 30; i++) await enqueue()
+      const sent = new Map<string, number>()
+      agent
+        .get(ORIGIN)
+        .intercept({ path: '/postback', method: 'POST' })
+        .reply(200, (opts) => {
+          sent.set(String(opts.body), (sent.get(String(opts.body)) ?? 0) + 1)
+          return 'ok'
+        })
+        .persist()
+      const [a, b] = await Promise.all([worker().runOnce(), worker().runOnce()])
+      assert.equal(a + b, 30)
+      assert.equal(sent.size, 30)
+      assert.ok([...sent.values()].every((n) => n === 1))
+      assert.equal((await rewards.list('delivered', 100, 0)).length, 30)
+    })
+
+    test('an admin retry makes a failed row due again', async () => {
+      await enqueue()
+      agent.get(ORIGIN).intercept({ path: '/postback', method: 'POST' }).reply(500, 'down').times(6)
+      const w = worker()
+      await w.runOnce()
+      for (const delay of RETRY_DELAYS_MS) {
+        now += delay
+        await w.runOnce()
+      }
+      const failed = await only()
+      assert.equal(failed.status, 'failed')
+      assert.equal(await rewards.retry(failed.id, now), true)
+      agent.get(ORIGIN).intercept({ path: '/postback', method: 'POST' }).reply(200, 'ok')
+      assert.equal(await w.runOnce(), 1)
+      assert.equal((await only()).status, 'delivered')
+      assert.equal(await rewards.retry(999_999, now), false)
+    })
+  })
+}
