@@ -8,6 +8,8 @@ import { form, startTestApp, type TestApp } from '../helpers/test-app.js'
 const T0 = Date.UTC(2026, 10, 25, 3, 10) // 12:10 in Seoul
 const HOUR = 3_600_000
 const iso = (ms: number) => new Date(ms).toISOString()
+const query = (fields: object) =>
+  new URLSearchParams(Object.entries(fields).map(([k, v]): [string, string] => [k, String(v)]))
 const PUBLISHER = 'http://publisher.test'
 const HMAC_KEY = 'publisher-hmac-key-0123456789'
 
@@ -200,14 +202,12 @@ for (const backend of await sqlBackends()) {
     test('a landing redirects to click_url, grants the landing reward once per slot hour and records the click', async () => {
       const device = 105
       const payload = await payloadFor(device, 'rewarded')
-      const query = new URLSearchParams(
-        Object.entries(event(device, 'rewarded', payload)).map(([k, v]) => [k, String(v)]),
-      )
-      const first = await t.app.inject({ method: 'GET', url: `/api/click_redirect/?${query}` })
+      const q = query(event(device, 'rewarded', payload))
+      const first = await t.app.inject({ method: 'GET', url: `/api/click_redirect/?${q}` })
       assert.equal(first.statusCode, 302, first.body)
       assert.equal(first.headers.location, 'https://advertiser.test/rewarded')
       assert.match(String(first.headers['x-allot-reward']), /^granted \d+$/)
-      const second = await t.app.inject({ method: 'GET', url: `/api/click_redirect/?${query}` })
+      const second = await t.app.inject({ method: 'GET', url: `/api/click_redirect/?${q}` })
       assert.equal(second.statusCode, 302, 'the user still lands')
       assert.equal(second.headers['x-allot-reward'], 'duplicate')
       const landing = (await t.admin('GET', '/admin/postbacks?limit=1000'))
@@ -244,7 +244,7 @@ for (const backend of await sqlBackends()) {
           assert.equal(res.statusCode, 403, `${name} (${click_type}): ${res.body}`)
           assert.equal(res.json().code, 3001, name)
         }
-        const q = new URLSearchParams(Object.entries(fields).map(([k, v]) => [k, String(v)]))
+        const q = query(fields)
         const click = await t.app.inject({ method: 'GET', url: `/api/click_redirect/?${q}` })
         assert.equal(click.statusCode, 403, `${name} (click)`)
       }
