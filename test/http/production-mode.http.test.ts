@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { Redis } from 'ioredis'
+import { createDynamoDeviceRepository } from '../../src/repositories/dynamodb-device.repository.js'
+import { startDynamo, TEST_AWS_CREDENTIALS, type TestDynamo } from '../helpers/dynamo.js'
+import { redisBackend } from '../helpers/redis.js'
+import { sqlBackends } from '../helpers/sql-backends.js'
+import { form, startTestApp, type TestApp } from '../helpers/test-app.js'
+
+// The AWS SDK's default credential chain reads these; the local DynamoDB-compatible server accepts any.
+process.env.AWS_ACCESS_KEY_ID = TEST_AWS_CREDENTIALS.accessKeyId
+process.env.AWS_SECRET_ACCESS_KEY = TEST_AWS_CREDENTIALS.secretAccessKey
+
+const mariadb = (await sqlBackends()).find((b) => b.name === 'mariadb')
+const redis = await redisBackend()
+const skip = mariadb?.skip ?? redis.skip
+const iso = (ms: number) => new Date(ms).toISOString()
+
+describe('production mode: MariaDB + Redis + DynamoDB, two instances', { skip }, () => {
+  let dynamo: TestDynamo
+  let a: TestApp
+  let b: TestApp
+  before(async () => {
+    dynamo = await startDynamo()
+    const url = await (mariadb ?? assert.fail('no MariaDB backend')).createDatabaseUrl()
+    const env = {
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: redis.prefix,
+      PROFILE_STORE: 'dynamodb',
+      DYNAMODB_TABLE: dynamo.table,
+      DYNAMODB_ENDPOINT: dynamo.endpoint,
+      // Polling alone would take ten minutes: anything seen sooner came through Redis.
+      CATALOG_REFRESH_MS: '600000',
+      COUNTER_REFRESH_MS: '600000',
+    }
+    a = await startTestApp(url, { seed: true, env })
+    b = await startTestApp(url, { seed: false, env })
+  })
+  after(async () => {
+    await Promise.all([a?.close(), b?.close()])
+    await dynamo?.close()
+    await redis.cleanup()
+    await mariadb?.cleanup()
+  })
+
+  const allocate = async (t: TestApp, device: number) => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/allocation/',
+      payload: form({ unit_id: 1001, device_id: device, country: 'KR' }),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    })
+    assert.equal(res.statusCode, 200, res.body)
+    return res.json().campaigns as { id: number; name: string; payload: string }[]
+  }
+
+  test('readiness checks every dependency', async () => {
+    const res = await a.app.inject({ method: 'GET', url: '/readyz' })
+    assert.equal(res.statusCode, 200, res.body)
+    assert.deepEqual(res.json().checks, { database: 'ok', redis: 'ok', dynamodb: 'ok', catalog: 'ok' })
+  })
+
+  test('an admin change on one instance reaches the other at once through Redis pub/sub', async () => {
+    const created = await a.admin('POST', '/admin/campaigns', {
+      name: 'pubsub-probe',
+      type: 'I',
+      is_ad: true,
+      first_display_priority: 100,
+      start_date: iso(Date.now() - 60_000),
+      end_date: iso(Date.now() + 86_400_000),
+      ipu: 1,
+    })
+    assert.equal(created.statusCode, 201, created.body)
+    let seen = false
+    for (let i = 0; i < 100 && !seen; i++) {
+      seen = (await allocate(b, 1)).some((c) => c.name === 'pubsub-probe')
+      if (!seen) await new Promise((r) => setTimeout(r, 10))
+    }
+    assert.ok(seen, 'instance b serves the new campaign well before its 10-minute poll')
+  })
+
+  test('an impression on one instance is in DynamoDB and Redis, and caps the campaign on the other at once', async () => {
+    const device = 424242
+    const probe = (await allocate(b, device)).find((c) => c.name === 'pubsub-probe')
+    assert.ok(probe, 'allocated on b (and b cached the device)')
+    const res = await a.app.inject({
+      method: 'POST',
+      url: '/api/impression/',
+      payload: { payload: probe.payload, device_id: device, unit_id: 1001, campaign_id: probe.id },
+    })
+    assert.equal(res.statusCode, 200, res.body)
+
+    const stored = await createDynamoDeviceRepository(dynamo.connection.doc, dynamo.table).listActivity(
+      device,
+      0,
+    )
+    assert.deepEqual(
+      stored.map((i) => [i.type, i.campaign_id]),
+      [['impression', probe.id]],
+    )
+    const client = new Redis(redis.url)
+    try {
+      assert.equal(await client.get(`${redis.prefix}cnt:imp:${probe.id}`), '1')
+    } finally {
+      client.disconnect()
+    }
+    let capped = false
+    for (let i = 0; i < 100 && !capped; i++) {
+      capped = !(await allocate(b, device)).some((c) => c.id === probe.id)
+      if (!capped) await new Promise((r) => setTimeout(r, 10))
+    }
+    assert.ok(capped, 'b dropped its cached copy of the device and sees the impression (ipu 1)')
+  })
+})
