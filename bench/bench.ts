@@ -1,35 +1,55 @@
 /**
  * `npm run bench`: drives Allot's allocation endpoint and a plain Fastify route with autocannon, in the
- * same run, at the same concurrency, and prints throughput, latency, CPU per request and the ratio.
+ * same run, at the same concurrency, and prints throughput, latency, CPU per request, RSS and the ratio
+ * to the plain route. Scenarios: the embedded default (SQLite, demo catalog), production mode (MariaDB +
+ * Redis + a DynamoDB-compatible server, demo catalog), and synthetic catalogs of 1,000 / 10,000 / 100,000
+ * active campaigns. Each target is measured at full load, then at half of that rate for its tail latency.
  * Servers are pinned to CPU 0 and the load generator to CPU 1 (taskset) so the generator is not the limit.
+ *
+ *   npm run bench                       # everything (about 5 minutes on 2 cores)
+ *   npm run bench -- --only embedded,production --duration 5
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
+import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
+import { createConnection } from 'mysql2/promise'
+import { seedSyntheticCatalog } from './synthetic-catalog.js'
 
 const { values: args } = parseArgs({
   options: {
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
     devices: { type: 'string', default: '10000' },
+    only: { type: 'string', default: 'embedded,production,1000,10000,100000' },
+    mysql: { type: 'string', default: process.env.MYSQL_TEST_URL ?? 'mysql://root@127.0.0.1:3306' },
+    redis: { type: 'string', default: process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379' },
   },
 })
 const duration = Number(args.duration)
 const connections = Number(args.connections)
 const deviceCount = Number(args.devices)
+const only = new Set(args.only.split(','))
 const CLK_TCK = 100
+const ADMIN_TOKEN = 'bench-admin-token-0123456789'
+const PAYLOAD_SECRET = 'bench-payload-secret-0123456789-abcdefgh'
 
 type Result = {
   name: string
   rps: number
   p50: number
   p99: number
+  halfRate: number
+  halfConnections: number
+  halfP50: number
+  halfP99: number
   cpuPer1k: number
+  rssMb: number
   errors: number
   non2xx: number
 }
@@ -51,17 +71,17 @@ async function freePort(): Promise<number> {
   return port
 }
 
-function start(script: string, env: Record<string, string>): ChildProcess {
-  const cmd = [process.execPath, '--import', 'tsx', script]
+function start(args: string[], env: Record<string, string>): ChildProcess {
+  const cmd = [process.execPath, ...args]
   const [file, ...rest] = hasTaskset ? ['taskset', '-c', '0', ...cmd] : cmd
   return spawn(file as string, rest, {
-    env: { ...process.env, ...env },
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   })
 }
 
-async function waitFor(url: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
+async function waitFor(url: string, seconds = 120): Promise<void> {
+  for (let i = 0; i < seconds * 10; i++) {
     try {
       if ((await fetch(url)).status < 500) return
     } catch {
@@ -72,113 +92,238 @@ async function waitFor(url: string): Promise<void> {
   throw new Error(`${url} did not come up`)
 }
 
-/** utime + stime of a process (and, through taskset, its exec'd child: the same pid) in seconds. */
+/** utime + stime of a process (through taskset's exec: the same pid) in seconds. */
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK
 }
 
-function allocationBody(): string {
-  const device = 1 + Math.floor(Math.random() * deviceCount)
-  const sex = device % 2 ? 'M' : 'F'
-  return `unit_id=1001&device_id=${device}&sex=${sex}&year_of_birth=${1960 + (device % 45)}&language=ko&country=KR&device_os=${24 + (device % 10)}&carrier=SKT&region=${encodeURIComponent('서울특별시 관악구')}`
+function rssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/)
+  return Number(line?.[1] ?? 0) / 1024
 }
 
-/** Touches every device once so the measured run sees a warm device cache, as a long-running process does. */
-async function warmDevices(url: string): Promise<void> {
+/** Realistic, varied devices: gender, age, OS level and region differ per device; one unit, one country. */
+function allocationBody(devices: number, unitId = 1001): () => string {
+  const region = encodeURIComponent('서울특별시 관악구')
+  return () => {
+    const device = 1 + Math.floor(Math.random() * devices)
+    const sex = device % 2 ? 'M' : 'F'
+    return `unit_id=${unitId}&device_id=${device}&sex=${sex}&year_of_birth=${1960 + (device % 45)}&language=ko&country=KR&device_os=${24 + (device % 10)}&carrier=SKT&region=${region}&sdk_version=${30000 + (device % 5)}`
+  }
+}
+
+/** Devices in the server's in-process cache, from its /metrics. */
+async function cachedDevices(base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text()
+  return Number(text.match(/^allot_device_cache_entries (\d+)/m)?.[1] ?? 0)
+}
+
+/**
+ * Touches every device once so the measured run sees warm caches, as a long-running process does, and
+ * waits until their loads finished (an allocation does not wait past its deadline for a slow store).
+ */
+async function warmDevices(url: string, devices: number): Promise<void> {
+  const base = new URL(url).origin
+  await touchDevices(url, devices)
+  for (let i = 0; i < 6000 && (await cachedDevices(base)) < devices; i++)
+    await new Promise((r) => setTimeout(r, 100))
+  const cached = await cachedDevices(base)
+  if (cached < devices) throw new Error(`only ${cached} of ${devices} devices were cached after warming`)
+}
+
+async function touchDevices(url: string, devices: number): Promise<void> {
   let next = 0
   await autocannon({
     url,
     connections,
-    amount: deviceCount,
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    requests: [
-      { setupRequest: (req) => ({ ...req, body: `unit_id=1001&device_id=${(next++ % deviceCount) + 1}` }) },
-    ],
-  })
-}
-
-async function drive(name: string, url: string, pid: number, body: () => string): Promise<Result> {
-  // Warm up (JIT, caches), then measure.
-  await autocannon({ url, connections, duration: 2, method: 'POST' })
-  const cpuBefore = cpuSeconds(pid)
-  const result = await autocannon({
-    url,
-    connections,
-    duration,
+    amount: devices,
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     requests: [
       {
-        setupRequest: (req) => ({ ...req, body: body() }),
+        setupRequest: (req) => ({
+          ...req,
+          body: `unit_id=1001&device_id=${(next++ % devices) + 1}&country=KR`,
+        }),
       },
     ],
   })
+}
+
+async function run(url: string, body: () => string, seconds: number, concurrency = connections) {
+  return autocannon({
+    url,
+    connections: concurrency,
+    duration: seconds,
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    requests: [{ setupRequest: (req) => ({ ...req, body: body() }) }],
+  })
+}
+
+/**
+ * Latency at half of the maximum throughput. autocannon's rate limit sends each second's quota in a
+ * burst (which measures the burst, not the service), so this stays closed-loop and lowers the number of
+ * connections until throughput falls to about half of the maximum.
+ */
+async function atHalfLoad(url: string, body: () => string, maxRps: number) {
+  let chosen = 1
+  for (const c of [1, 2, 3, 4, 6, 8, 12, 16, 24, 32]) {
+    chosen = c
+    const probe = await run(url, body, 2, c)
+    if (probe.requests.average >= maxRps / 2) break
+  }
+  return { connections: chosen, result: await run(url, body, duration, chosen) }
+}
+
+async function drive(name: string, url: string, pid: number, body: () => string): Promise<Result> {
+  await run(url, body, 2) // JIT warm-up
+  const cpuBefore = cpuSeconds(pid)
+  const full = await run(url, body, duration)
   const cpu = cpuSeconds(pid) - cpuBefore
+  const { connections: halfConnections, result: half } = await atHalfLoad(url, body, full.requests.average)
   return {
     name,
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    cpuPer1k: (cpu / Math.max(1, result.requests.total)) * 1000,
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx,
+    rps: full.requests.average,
+    p50: full.latency.p50,
+    p99: full.latency.p99,
+    halfRate: half.requests.average,
+    halfConnections,
+    halfP50: half.latency.p50,
+    halfP99: half.latency.p99,
+    cpuPer1k: (cpu / Math.max(1, full.requests.total)) * 1000,
+    rssMb: rssMb(pid),
+    errors: full.errors + full.timeouts + half.errors + half.timeouts,
+    non2xx: full.non2xx + half.non2xx,
   }
 }
+
+type Cleanup = () => Promise<void> | void
 
 async function main(): Promise<void> {
   if (hasTaskset) execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' })
   const dir = mkdtempSync(join(tmpdir(), 'allot-bench-'))
-  const children: ChildProcess[] = []
+  const cleanups: Cleanup[] = [() => rmSync(dir, { recursive: true, force: true })]
+  const stop = (child: ChildProcess) =>
+    cleanups.push(async () => {
+      if (child.exitCode !== null) return
+      child.kill('SIGTERM')
+      await once(child, 'exit')
+    })
+  const results: Result[] = []
   try {
     const plainPort = await freePort()
-    const plain = start('bench/plain-server.ts', { PORT: String(plainPort) })
-    children.push(plain)
-    const allotPort = await freePort()
-    const allot = start('src/server.ts', {
-      PORT: String(allotPort),
-      HOST: '127.0.0.1',
-      DATABASE_URL: `sqlite:${join(dir, 'bench.sqlite')}`,
-      LOG_LEVEL: 'warn',
-    })
-    children.push(allot)
+    const plain = start(['--import', 'tsx', 'bench/plain-server.ts'], { PORT: String(plainPort) })
+    stop(plain)
     await waitFor(`http://127.0.0.1:${plainPort}/plain`)
-    await waitFor(`http://127.0.0.1:${allotPort}/readyz`)
-
-    await warmDevices(`http://127.0.0.1:${allotPort}/api/allocation/`)
-    const results = [
+    results.push(
       await drive(
         'plain Fastify route',
         `http://127.0.0.1:${plainPort}/plain`,
         plain.pid as number,
-        allocationBody,
+        allocationBody(deviceCount),
       ),
-      await drive(
-        'allocation, embedded',
-        `http://127.0.0.1:${allotPort}/api/allocation/`,
-        allot.pid as number,
-        allocationBody,
-      ),
-    ]
+    )
+
+    /** Starts Allot with `env`, warms `devices` devices, measures, stops it. */
+    const measure = async (name: string, env: Record<string, string>, devices: number) => {
+      const port = await freePort()
+      const allot = start(['--import', 'tsx', 'src/server.ts'], {
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'warn',
+        WORKERS: '1',
+        ADMIN_TOKEN,
+        PAYLOAD_SECRET,
+        ...env,
+      })
+      try {
+        await waitFor(`http://127.0.0.1:${port}/readyz`)
+        const url = `http://127.0.0.1:${port}/api/allocation/`
+        await warmDevices(url, devices)
+        results.push(await drive(name, url, allot.pid as number, allocationBody(devices)))
+        process.stderr.write(`measured: ${name}\n`)
+      } finally {
+        allot.kill('SIGTERM')
+        await once(allot, 'exit')
+      }
+    }
+
+    if (only.has('embedded')) {
+      await measure(
+        'allocation, embedded (SQLite, demo catalog)',
+        { DATABASE_URL: `sqlite:${join(dir, 'demo.sqlite')}` },
+        deviceCount,
+      )
+    }
+
+    if (only.has('production')) {
+      const db = `allot_bench_${randomBytes(4).toString('hex')}`
+      const conn = await createConnection(args.mysql)
+      await conn.query(`create database \`${db}\` character set utf8mb4 collate utf8mb4_unicode_ci`)
+      await conn.end()
+      cleanups.push(async () => {
+        const c = await createConnection(args.mysql)
+        await c.query(`drop database if exists \`${db}\``)
+        await c.end()
+      })
+      const dynamoPort = await freePort()
+      const dynamo = start(['node_modules/dynalite/cli.js', '--port', String(dynamoPort)], {})
+      stop(dynamo)
+      const devices = Math.min(deviceCount, 2_000)
+      await measure(
+        `allocation, production (MariaDB + Redis + DynamoDB-compatible, demo catalog, ${devices} devices)`,
+        {
+          DATABASE_URL: `${args.mysql.replace(/\/$/, '')}/${db}`,
+          MIGRATE_ON_START: 'true',
+          SEED_DEMO_DATA: 'true',
+          REDIS_URL: args.redis,
+          REDIS_KEY_PREFIX: `${db}:`,
+          PROFILE_STORE: 'dynamodb',
+          DYNAMODB_TABLE: 'allot_bench_devices',
+          DYNAMODB_ENDPOINT: `http://127.0.0.1:${dynamoPort}`,
+          AWS_ACCESS_KEY_ID: 'bench',
+          AWS_SECRET_ACCESS_KEY: 'bench',
+        },
+        devices,
+      )
+    }
+
+    for (const total of [1_000, 10_000, 100_000]) {
+      if (!only.has(String(total))) continue
+      const file = join(dir, `synthetic-${total}.sqlite`)
+      const seeded = Date.now()
+      await seedSyntheticCatalog(`sqlite:${file}`, total)
+      process.stderr.write(`seeded ${total} campaigns in ${Date.now() - seeded} ms\n`)
+      // The largest catalog is measured with as many cached devices as campaigns (the RSS target).
+      const devices = total === 100_000 ? 100_000 : deviceCount
+      await measure(
+        `allocation, ${total.toLocaleString('en')} campaigns (embedded, ${devices.toLocaleString('en')} devices)`,
+        { DATABASE_URL: `sqlite:${file}`, SEED_DEMO_DATA: 'false' },
+        devices,
+      )
+    }
     report(results)
   } finally {
-    for (const child of children) child.kill('SIGTERM')
-    rmSync(dir, { recursive: true, force: true })
+    for (const cleanup of cleanups.reverse()) await cleanup()
   }
 }
 
 function report(results: Result[]): void {
   const base = results[0] as Result
+  const cpu = cpus()[0]?.model ?? 'unknown CPU'
   console.log(
-    `\n${connections} connections, ${duration} s each, ${deviceCount} distinct devices, node ${process.version}, ` +
+    `\n${connections} connections, ${duration} s per measurement, node ${process.version}, ${cpus().length} × ${cpu}, ` +
       `${hasTaskset ? 'server on CPU 0, load generator on CPU 1' : 'no taskset: unpinned'}\n`,
   )
-  console.log('| target | req/s | p50 ms | p99 ms | CPU s / 1k req | ÷ plain (req/s) | errors | non-2xx |')
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+  console.log(
+    '| target | req/s | ÷ plain | p50 ms | p99 ms | about half load: conns | req/s | p50 ms | p99 ms | CPU ms / req | RSS MB | errors | non-2xx |',
+  )
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
   for (const r of results) {
     console.log(
-      `| ${r.name} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.cpuPer1k.toFixed(3)} | ${(r.rps / base.rps).toFixed(2)} | ${r.errors} | ${r.non2xx} |`,
+      `| ${r.name} | ${r.rps.toFixed(0)} | ${(r.rps / base.rps).toFixed(2)} | ${r.p50} | ${r.p99} | ${r.halfConnections} | ${r.halfRate.toFixed(0)} | ${r.halfP50} | ${r.halfP99} | ${r.cpuPer1k.toFixed(3)} | ${r.rssMb.toFixed(0)} | ${r.errors} | ${r.non2xx} |`,
     )
   }
 }

@@ -31,7 +31,7 @@ export async function seedSyntheticCatalog(databaseUrl: string, total: number): 
       created_at: now,
     }))
     await database.db.insertInto('units').values(units).execute()
-    const rows = []
+    const rows: (ReturnType<typeof campaignToRow> & { id: number; created_at: number })[] = []
     for (let i = 0; i < total; i++) {
       const isContent = random() < 0.2
       const scope = random()
@@ -67,13 +67,15 @@ export async function seedSyntheticCatalog(databaseUrl: string, total: number): 
       }
       rows.push({ ...campaignToRow(campaignDraft(input), now), id: i + 1, created_at: now })
     }
-    // Kysely builds one statement per chunk; SQLite caps bound variables per statement.
-    for (let i = 0; i < rows.length; i += 200) {
-      await database.db
-        .insertInto('campaigns')
-        .values(rows.slice(i, i + 200))
-        .execute()
-    }
+    // Kysely builds one statement per chunk (SQLite caps bound variables per statement); one transaction.
+    await database.db.transaction().execute(async (trx) => {
+      for (let i = 0; i < rows.length; i += 200) {
+        await trx
+          .insertInto('campaigns')
+          .values(rows.slice(i, i + 200))
+          .execute()
+      }
+    })
   } finally {
     await database.close()
   }

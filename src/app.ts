@@ -14,6 +14,7 @@ import { openDatabase } from './infra/database/database.js'
 import { migrateToLatest } from './infra/database/migrator.js'
 import { ensureDeviceTable, openDynamo } from './infra/dynamodb/dynamodb.js'
 import { createUndiciTransport } from './infra/http/postback-transport.js'
+import { createMetrics } from './infra/metrics/metrics.js'
 import { type Channel, redisChannel } from './infra/redis/pubsub.js'
 import { openRedis } from './infra/redis/redis.js'
 import { createCampaignRepository } from './repositories/campaign.repository.js'
@@ -206,6 +207,25 @@ async function wire(
     dailyCounterTtlSeconds: config.dailyCounterTtlSeconds,
     onPostback: () => void postbackWorker.kick(),
   })
+  const metrics = createMetrics({
+    deviceCacheSize: () => deviceCache.size(),
+    catalog: () => {
+      const c = catalog.current()
+      return {
+        ads: c.ads.length,
+        contents: c.contents.length,
+        units: c.units.size,
+        ageMs: clock() - c.loadedAt,
+      }
+    },
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.requests.observe(
+      { route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    )
+  })
+  let deadlineMisses = 0
   const allocation = createAllocationService({
     catalog,
     signer,
@@ -214,12 +234,26 @@ async function wire(
     devices: deviceCache,
     counters: counterMirror,
     deadlineMs: config.allocationDeadlineMs,
-    onDeadline: (what) =>
-      app.log.warn({ what }, 'left out of an allocation: slower than ALLOCATION_DEADLINE_MS'),
+    onDeadline: (what) => {
+      metrics.deadlineMisses.inc()
+      // One line per 10 s at most: a slow store under load must not also flood the log.
+      if (deadlineMisses++ === 0)
+        setTimeout(() => {
+          app.log.warn(
+            { what, count: deadlineMisses },
+            'left out of allocations: slower than ALLOCATION_DEADLINE_MS',
+          )
+          deadlineMisses = 0
+        }, 10_000).unref()
+    },
   })
   const content = createContentService({ configs: deviceCache, catalog })
 
   await app.register(healthRoutes, {
+    metrics: async () => ({
+      contentType: metrics.registry.contentType,
+      body: await metrics.registry.metrics(),
+    }),
     readiness: async () => {
       const checks: Record<string, string> = {}
       await Promise.all(

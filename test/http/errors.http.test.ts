@@ -131,6 +131,17 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
     })
     assert.match(String(generated.headers['x-request-id']), /^[0-9a-f-]{36}$/)
   })
+
+  test('/metrics exposes Prometheus text with request durations, cache and catalog gauges', async () => {
+    await t.app.inject({ method: 'POST', url: '/api/allocation/', payload: { unit_id: 1001, device_id: 5 } })
+    const res = await t.app.inject({ method: 'GET', url: '/metrics' })
+    assert.equal(res.statusCode, 200)
+    assert.match(String(res.headers['content-type']), /text\/plain/)
+    assert.match(res.body, /allot_http_request_duration_seconds_count\{route="\/api\/allocation\/",status="200"\} [1-9]/)
+    assert.match(res.body, /allot_device_cache_entries [1-9]/)
+    assert.match(res.body, /allot_catalog_campaigns\{kind="content"\} [1-9]/)
+    assert.match(res.body, /process_cpu_seconds_total/)
+  })
 })
 
 const mariadb = (await sqlBackends()).find((b) => b.name === 'mariadb')

@@ -3,15 +3,24 @@ import type { FastifyInstance } from 'fastify'
 
 export type ReadinessCheck = () => Promise<{ ok: boolean; checks: Record<string, string> }>
 
-type Deps = { readiness: ReadinessCheck }
+/** Prometheus exposition of this process's metrics. */
+export type MetricsSource = () => Promise<{ contentType: string; body: string }>
+
+type Deps = { readiness: ReadinessCheck; metrics?: MetricsSource }
 
 const HealthSchema = Type.Object({
   status: Type.String(),
   checks: Type.Optional(Type.Record(Type.String(), Type.String())),
 })
 
-/** `/healthz` (the process is up) and `/readyz` (its dependencies answer and the catalog is loaded). */
-export async function healthRoutes(app: FastifyInstance, { readiness }: Deps): Promise<void> {
+/** `/healthz` (the process is up), `/readyz` (dependencies answer, catalog loaded) and `/metrics`. */
+export async function healthRoutes(app: FastifyInstance, { readiness, metrics }: Deps): Promise<void> {
+  if (metrics) {
+    app.get('/metrics', async (_request, reply) => {
+      const { contentType, body } = await metrics()
+      return reply.type(contentType).send(body)
+    })
+  }
   app.get('/healthz', { schema: { tags: ['ops'], response: { 200: HealthSchema } } }, async () => ({
     status: 'ok',
   }))
