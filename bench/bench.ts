@@ -50,6 +50,8 @@ type Result = {
   halfP99: number
   cpuPer1k: number
   rssMb: number
+  rssBeforeDevicesMb?: number
+  perDeviceKb?: number
   errors: number
   non2xx: number
 }
@@ -241,8 +243,15 @@ async function main(): Promise<void> {
       try {
         await waitFor(`http://127.0.0.1:${port}/readyz`)
         const url = `http://127.0.0.1:${port}/api/allocation/`
+        await run(url, allocationBody(1), 1) // load code paths before the baseline RSS
+        const rssBefore = rssMb(allot.pid as number)
         await warmDevices(url, devices)
-        results.push(await drive(name, url, allot.pid as number, allocationBody(devices)))
+        const perDeviceKb = ((rssMb(allot.pid as number) - rssBefore) * 1024) / devices
+        results.push({
+          ...(await drive(name, url, allot.pid as number, allocationBody(devices))),
+          rssBeforeDevicesMb: rssBefore,
+          perDeviceKb,
+        })
         process.stderr.write(`measured: ${name}\n`)
       } finally {
         allot.kill('SIGTERM')
@@ -296,8 +305,7 @@ async function main(): Promise<void> {
       const seeded = Date.now()
       await seedSyntheticCatalog(`sqlite:${file}`, total)
       process.stderr.write(`seeded ${total} campaigns in ${Date.now() - seeded} ms\n`)
-      // The largest catalog is measured with as many cached devices as campaigns (the RSS target).
-      const devices = total === 100_000 ? 100_000 : deviceCount
+      const devices = deviceCount
       await measure(
         `allocation, ${total.toLocaleString('en')} campaigns (embedded, ${devices.toLocaleString('en')} devices)`,
         { DATABASE_URL: `sqlite:${file}`, SEED_DEMO_DATA: 'false' },
@@ -305,6 +313,7 @@ async function main(): Promise<void> {
       )
     }
     report(results)
+    memoryReport(results)
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup()
   }
@@ -324,6 +333,21 @@ function report(results: Result[]): void {
   for (const r of results) {
     console.log(
       `| ${r.name} | ${r.rps.toFixed(0)} | ${(r.rps / base.rps).toFixed(2)} | ${r.p50} | ${r.p99} | ${r.halfConnections} | ${r.halfRate.toFixed(0)} | ${r.halfP50} | ${r.halfP99} | ${r.cpuPer1k.toFixed(3)} | ${r.rssMb.toFixed(0)} | ${r.errors} | ${r.non2xx} |`,
+    )
+  }
+}
+
+/** RSS before and after caching devices, and the estimate for 100,000 cached devices. */
+function memoryReport(results: Result[]): void {
+  console.log(
+    '\n| target | RSS before devices MB | KB per cached device | RSS after devices MB | est. RSS with 100,000 devices MB |',
+  )
+  console.log('| --- | ---: | ---: | ---: | ---: |')
+  for (const r of results) {
+    if (r.rssBeforeDevicesMb === undefined || r.perDeviceKb === undefined) continue
+    const estimate = r.rssBeforeDevicesMb + (r.perDeviceKb * 100_000) / 1024
+    console.log(
+      `| ${r.name} | ${r.rssBeforeDevicesMb.toFixed(0)} | ${r.perDeviceKb.toFixed(2)} | ${r.rssMb.toFixed(0)} | ${estimate.toFixed(0)} |`,
     )
   }
 }

@@ -2,14 +2,35 @@ import { ConfigError, loadConfig } from './config/config.js'
 import { openDatabase } from './infra/database/database.js'
 import { migrateToLatest } from './infra/database/migrator.js'
 import { ensureDeviceTable, openDynamo } from './infra/dynamodb/dynamodb.js'
+import { createCampaignRepository } from './repositories/campaign.repository.js'
+import { createCategoryRepository, createChannelRepository } from './repositories/content.repository.js'
+import { createUnitRepository } from './repositories/unit.repository.js'
+import { createAdminService } from './services/admin.service.js'
+import { seedDemoData } from './services/demo-data.js'
 
-/** `npm run migrate`: applies pending migrations to DATABASE_URL (and creates the DynamoDB table) and exits. */
+/**
+ * `npm run migrate`: applies pending migrations to DATABASE_URL, creates the DynamoDB table when
+ * PROFILE_STORE=dynamodb, seeds the demo catalog into an empty database when SEED_DEMO_DATA=true, and exits.
+ */
 async function main(): Promise<void> {
   const config = loadConfig()
   const database = openDatabase(config.database)
   try {
     const applied = await migrateToLatest(database.db)
     console.log(applied.length ? `applied: ${applied.join(', ')}` : 'schema is up to date')
+    if (config.seedDemoData) {
+      const now = Date.now()
+      const admin = createAdminService({
+        units: createUnitRepository(database.db, Date.now),
+        campaigns: createCampaignRepository(database.db, Date.now),
+        categories: createCategoryRepository(database.db, Date.now),
+        channels: createChannelRepository(database.db, Date.now),
+        onCatalogChange: async () => {},
+      })
+      console.log(
+        (await seedDemoData(admin, now)) ? 'seeded the demo catalog' : 'catalog not empty: not seeded',
+      )
+    }
   } finally {
     await database.close()
   }

@@ -137,7 +137,10 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
     const res = await t.app.inject({ method: 'GET', url: '/metrics' })
     assert.equal(res.statusCode, 200)
     assert.match(String(res.headers['content-type']), /text\/plain/)
-    assert.match(res.body, /allot_http_request_duration_seconds_count\{route="\/api\/allocation\/",status="200"\} [1-9]/)
+    assert.match(
+      res.body,
+      /allot_http_request_duration_seconds_count\{route="\/api\/allocation\/",status="200"\} [1-9]/,
+    )
     assert.match(res.body, /allot_device_cache_entries [1-9]/)
     assert.match(res.body, /allot_catalog_campaigns\{kind="content"\} [1-9]/)
     assert.match(res.body, /process_cpu_seconds_total/)
