@@ -13,6 +13,7 @@ import { healthRoutes } from './http/routes/health.routes.js'
 import { openDatabase } from './infra/database/database.js'
 import { migrateToLatest } from './infra/database/migrator.js'
 import { ensureDeviceTable, openDynamo } from './infra/dynamodb/dynamodb.js'
+import { createJsonTransport } from './infra/http/json-transport.js'
 import { createUndiciTransport } from './infra/http/postback-transport.js'
 import { createMetrics } from './infra/metrics/metrics.js'
 import { type Channel, redisChannel } from './infra/redis/pubsub.js'
@@ -27,6 +28,7 @@ import { createRedisDeviceCache } from './repositories/redis-device-cache.reposi
 import { createRewardRepository } from './repositories/reward.repository.js'
 import { createSqlDeviceRepository } from './repositories/sql-device.repository.js'
 import { createUnitRepository } from './repositories/unit.repository.js'
+import { createAdNetworks } from './services/ad-network.service.js'
 import { createAdminService } from './services/admin.service.js'
 import { createAllocationService } from './services/allocation.service.js'
 import { createCatalogService } from './services/catalog.service.js'
@@ -226,7 +228,14 @@ async function wire(
     )
   })
   let deadlineMisses = 0
+  const adNetworks = createAdNetworks({
+    transport: createJsonTransport(dispatcher),
+    deadlineMs: config.upstreamDeadlineMs,
+    logger: app.log,
+  })
+  app.addHook('onClose', async () => adNetworks.close())
   const allocation = createAllocationService({
+    upstream: adNetworks,
     catalog,
     signer,
     clock,

@@ -91,6 +91,12 @@ export const EnvSchema = Type.Object({
     default: 3_600_000,
     description: 'how long a device record stays in Redis (the second cache level)',
   }),
+  UPSTREAM_DEADLINE_MS: Type.Integer({
+    minimum: 1,
+    maximum: 10_000,
+    default: 80,
+    description: 'longest an allocation waits for upstream ad networks',
+  }),
   POSTBACK_TIMEOUT_MS: Type.Integer({
     minimum: 100,
     maximum: 60_000,
@@ -143,6 +149,7 @@ export type Config = Readonly<{
   dailyCounterTtlSeconds: number
   sharedCacheTtlMs: number
   postbackTimeoutMs: number
+  upstreamDeadlineMs: number
   postbackPollMs: number
 }>
 
@@ -188,6 +195,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     dailyCounterTtlSeconds: env.DAILY_COUNTER_TTL_SECONDS,
     sharedCacheTtlMs: env.SHARED_CACHE_TTL_MS,
     postbackTimeoutMs: env.POSTBACK_TIMEOUT_MS,
+    upstreamDeadlineMs: env.UPSTREAM_DEADLINE_MS,
     postbackPollMs: env.POSTBACK_POLL_MS,
   })
 }

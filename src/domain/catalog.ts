@@ -118,6 +118,16 @@ export type Campaign = Targeting & {
   updated_at: number
 }
 
+/** One upstream ad network of a unit. */
+export type AdSource = {
+  name: string
+  /** Receives a JSON POST describing the device and unit; answers `{"ads": [...]}`. */
+  url: string
+  /** The source's own time limit (ms); the allocation deadline for upstreams caps it. */
+  timeout_ms: number
+  revenue_type: 'cpm' | 'cpc' | 'cpa'
+}
+
 export type Unit = {
   id: number
   app_id: number
@@ -139,6 +149,8 @@ export type Unit = {
   postback_hmac_key: string | null
   postback_headers: Record<string, string>
   filtered_providers: number[]
+  /** Upstream ad networks asked in parallel with the local lookup (JSON over HTTP). */
+  ad_sources: AdSource[]
   created_at: number
   updated_at: number
 }

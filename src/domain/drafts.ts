@@ -135,6 +135,7 @@ export function unitDraft(input: UnitInput): UnitDraft {
     postback_hmac_key: null,
     postback_headers: {},
     filtered_providers: [],
+    ad_sources: [],
     ...input,
   }
   checkUnit(draft)
@@ -146,6 +147,12 @@ export function checkUnit(draft: UnitDraft): void {
   if (!isValidTimezone(draft.timezone)) invalid(`timezone '${draft.timezone}' is not an IANA timezone`)
   for (const key of ['first_display_ratio', 'page_display_ratio'] as const) {
     if (!/^\d+:\d+$/.test(draft[key])) invalid(`${key} must look like '9:1'`)
+  }
+  const names = new Set<string>()
+  for (const [i, source] of draft.ad_sources.entries()) {
+    if (!/^https?:\/\//.test(source.url)) invalid(`ad_sources[${i}].url must be an http(s) URL`)
+    if (names.has(source.name)) invalid(`ad_sources[${i}].name '${source.name}' is used twice`)
+    names.add(source.name)
   }
 }
 

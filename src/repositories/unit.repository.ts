@@ -30,6 +30,7 @@ export function unitFromRow(raw: Record<string, unknown>): Unit {
     postback_hmac_key: row.postback_hmac_key,
     postback_headers: parseJson(row.postback_headers, {}),
     filtered_providers: parseJson(row.filtered_providers, []),
+    ad_sources: parseJson(row.ad_sources, []),
     created_at: num(row.created_at),
     updated_at: num(row.updated_at),
   }
@@ -42,6 +43,7 @@ export function unitToRow(draft: UnitDraft, now: number): Omit<Row, 'id' | 'crea
     is_active: draft.is_active ? 1 : 0,
     postback_headers: JSON.stringify(draft.postback_headers),
     filtered_providers: JSON.stringify(draft.filtered_providers),
+    ad_sources: JSON.stringify(draft.ad_sources),
     updated_at: now,
   }
 }

@@ -16,6 +16,7 @@ import { AllotError } from '../domain/errors.js'
 import { categoryAffinity, rankAds, rankContents, topScore } from '../domain/ranking.js'
 import { isLive, localYear, type UpcomingSlot, upcomingSlots } from '../domain/schedule.js'
 import { type DeviceContext, normalizeTargetValue } from '../domain/targeting.js'
+import type { UpstreamAd, UpstreamQuery } from './ad-network.service.js'
 import type { CatalogEntry, CatalogSnapshot } from './catalog.service.js'
 import type { PayloadSigner } from './payload-signer.js'
 
@@ -106,8 +107,12 @@ export type CounterValues = {
   totals(campaignId: number): { impressions: number; clicks: number }
 }
 
+/** Upstream ad networks (see ad-network.service.ts); never rejects, answers within its deadline. */
+export type UpstreamAds = { fetchAds(unit: Unit, query: UpstreamQuery): Promise<UpstreamAd[]> }
+
 type Deps = {
   catalog: { current(): CatalogSnapshot }
+  upstream?: UpstreamAds | undefined
   signer: PayloadSigner
   clock: () => number
   random: () => number
@@ -138,6 +143,12 @@ export function createAllocationService(deps: Deps): AllocationService {
     const snapshot = catalog.current()
     const unit = resolveUnit(snapshot, request.unit_id)
     const now = clock()
+    const limit = Math.max(unit.page_limit, MIN_POOL)
+    // Upstream networks run while the device data loads; both are bounded by their deadlines.
+    const upstream =
+      withAds && unit.ad_sources.length > 0 && deps.upstream
+        ? deps.upstream.fetchAds(unit, upstreamQuery(request, unit, limit))
+        : undefined
     const data = await loadDeviceData(request.device_id, unit.id, now)
     const device = describeDevice(request, unit, now, data.registeredAt)
     const slots = upcomingSlots(unit.timezone, now)
@@ -155,11 +166,18 @@ export function createAllocationService(deps: Deps): AllocationService {
       return out
     }
 
-    const limit = Math.max(unit.page_limit, MIN_POOL)
     const ads = withAds ? rankAds(candidates(snapshot.adIndex), random, limit) : []
     const contents = rankContentsFor(candidates(snapshot.contentIndex), data, now, limit)
     const shape = (c: Campaign) => shapeItem(c, unit, request, slots, signer)
-    return { campaigns: [...ads.map(shape), ...contents.map(shape)], settings: settingsOf(unit) }
+    const items = ads.map(shape)
+    // Upstream ads follow the local ones (which carry rewards), best eCPM first, within the pool size.
+    if (upstream) {
+      const external = (await upstream).slice(0, Math.max(0, limit - items.length))
+      for (const [i, ad] of external.entries())
+        items.push(shapeUpstream(ad, -(i + 1), unit, request, slots, now, signer))
+    }
+    for (const c of contents) items.push(shape(c))
+    return { campaigns: items, settings: settingsOf(unit) }
   }
 
   /** The device's cached data under the deadline; late or failed means unknown for this allocation. */
@@ -361,5 +379,74 @@ function settingsOf(unit: Unit): AllocationSettings {
     request_trigger: unit.request_trigger,
     request_period: unit.request_period,
     shuffle_option: unit.shuffle_option,
+  }
+}
+
+function upstreamQuery(request: AllocationRequest, unit: Unit, limit: number): UpstreamQuery {
+  return {
+    unit_id: unit.id,
+    app_id: unit.app_id,
+    device_id: request.device_id,
+    ifa: request.ifa,
+    country: request.country ?? unit.country,
+    language: request.language,
+    sex: request.sex,
+    year_of_birth: request.year_of_birth,
+    device_os: request.device_os,
+    carrier: request.carrier,
+    limit,
+  }
+}
+
+const UPSTREAM_TYPE = { cpm: 'I', cpc: 'J', cpa: 'B' } as const
+
+/**
+ * An upstream ad as an item: negative id (unique in the response, never a local campaign), no rewards, all
+ * upcoming hours; it counts through its own impression_urls. Its payload is signed like any other, and the
+ * event endpoints refuse it (campaign_id must be a local campaign).
+ */
+function shapeUpstream(
+  ad: UpstreamAd,
+  id: number,
+  unit: Unit,
+  request: AllocationRequest,
+  slots: readonly UpcomingSlot[],
+  now: number,
+  signer: PayloadSigner,
+): AllocatedItem {
+  const endsAt = now + 3_600_000
+  return {
+    id,
+    name: `${ad.source}:${ad.external_id}`,
+    type: UPSTREAM_TYPE[ad.revenue_type],
+    is_ad: true,
+    title: ad.title,
+    description: ad.description,
+    image: ad.image,
+    click_url: ad.click_url,
+    impression_urls: ad.impression_urls,
+    landing_type: 1,
+    display_type: 'A',
+    first_display_priority: 0,
+    first_display_weight: 1,
+    slot: slots.map((s) => s.hour),
+    started_at: Math.floor(now / 1000),
+    ended_at: Math.floor(endsAt / 1000),
+    ipu: null,
+    dipu: null,
+    tipu: null,
+    unlock_reward: 0,
+    landing_reward: 0,
+    action_reward: 0,
+    base_reward: unit.base_reward,
+    category: null,
+    channel: null,
+    payload: signer.sign({
+      d: request.device_id,
+      u: unit.id,
+      c: id,
+      r: { u: 0, l: 0, a: 0, b: unit.base_reward },
+      exp: Math.floor(endsAt / 1000),
+    }),
   }
 }

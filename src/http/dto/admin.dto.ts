@@ -138,6 +138,18 @@ const unitFields = {
   postback_hmac_key: Nullable(Type.String({ maxLength: 255 })),
   postback_headers: Type.Record(Type.String(), Type.String({ maxLength: 1024 })),
   filtered_providers: Type.Array(Id, { maxItems: 1000 }),
+  ad_sources: Type.Array(
+    Type.Object(
+      {
+        name: Type.String({ minLength: 1, maxLength: 64 }),
+        url: Type.String({ format: 'uri', maxLength: 2048 }),
+        timeout_ms: Type.Integer({ minimum: 1, maximum: 10_000, default: 80 }),
+        revenue_type: StringEnum(['cpm', 'cpc', 'cpa'], { default: 'cpm' }),
+      },
+      { additionalProperties: false },
+    ),
+    { maxItems: 10 },
+  ),
 }
 
 export const UnitCreateSchema = Type.Object(

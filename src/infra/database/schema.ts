@@ -22,6 +22,8 @@ export type UnitsTable = {
   postback_hmac_key: string | null
   postback_headers: string
   filtered_providers: string
+  /** JSON array; null on rows written before migration 0004 (read as []). */
+  ad_sources: string | null
   created_at: number
   updated_at: number
 }

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { MockAgent } from 'undici'
+import { sqlBackends } from '../helpers/sql-backends.js'
+import { form, startTestApp, type TestApp } from '../helpers/test-app.js'
+
+type Item = { id: number; name: string; is_ad: boolean; type: string; payload: string }
+
+for (const backend of await sqlBackends()) {
+  describe(`allocation with upstream ad networks on ${backend.name}`, { skip: backend.skip }, () => {
+    let t: TestApp
+    const agent = new MockAgent()
+    before(async () => {
+      agent.disableNetConnect()
+      t = await startTestApp(await backend.createDatabaseUrl(), { seed: true, dispatcher: agent })
+    })
+    after(async () => {
+      await t?.close()
+      await agent.close()
+      await backend.cleanup()
+    })
+    const allocate = async (device: number): Promise<Item[]> => {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/api/allocation/',
+        payload: form({ unit_id: 1001, device_id: device, country: 'KR' }),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      })
+      assert.equal(res.statusCode, 200, res.body)
+      return res.json().campaigns
+    }
+
+    test('upstream ads follow the local ads; a failing source leaves a normal pool with contents', async () => {
+      const patched = await t.admin('PATCH', '/admin/units/1001', {
+        ad_sources: [
+          { name: 'netA', url: 'http://neta.test/ads', timeout_ms: 80, revenue_type: 'cpc' },
+          { name: 'netB', url: 'http://netb.test/ads', timeout_ms: 80, revenue_type: 'cpm' },
+        ],
+      })
+      assert.equal(patched.statusCode, 200, patched.body)
+      assert.equal(patched.json().ad_sources.length, 2)
+      agent
+        .get('http://neta.test')
+        .intercept({ path: '/ads', method: 'POST' })
+        .reply(200, {
+          ads: [
+            {
+              id: 'x1',
+              title: 'Upstream!',
+              image: 'https://cdn.test/x1.jpg',
+              click_url: 'https://a.test',
+              ecpm: 2,
+            },
+          ],
+        })
+      agent.get('http://netb.test').intercept({ path: '/ads', method: 'POST' }).reply(503, 'busy')
+
+      const items = await allocate(5)
+      const upstream = items.filter((i) => i.id < 0)
+      assert.deepEqual(
+        upstream.map((i) => [i.name, i.type, i.is_ad]),
+        [['netA:x1', 'J', true]],
+      )
+      const firstUpstream = items.findIndex((i) => i.id < 0)
+      assert.ok(
+        items.slice(0, firstUpstream).every((i) => i.is_ad && i.id > 0),
+        'local ads come first',
+      )
+      assert.ok(
+        items.slice(firstUpstream + 1).every((i) => !i.is_ad),
+        'then contents',
+      )
+      assert.ok(items.some((i) => !i.is_ad))
+
+      // Both sources fail now: the pool is the local one, contents included.
+      agent
+        .get('http://neta.test')
+        .intercept({ path: '/ads', method: 'POST' })
+        .replyWithError(new Error('reset'))
+      agent.get('http://netb.test').intercept({ path: '/ads', method: 'POST' }).reply(500, 'down')
+      const fallback = await allocate(6)
+      assert.ok(fallback.every((i) => i.id > 0))
+      assert.ok(fallback.some((i) => i.is_ad) && fallback.some((i) => !i.is_ad))
+
+      const event = await t.app.inject({
+        method: 'POST',
+        url: '/api/impression/',
+        payload: { payload: upstream[0]?.payload, device_id: 5, unit_id: 1001, campaign_id: upstream[0]?.id },
+      })
+      assert.equal(event.statusCode, 400, 'upstream ads are display-only: no events through Allot')
+    })
+
+    test('invalid ad sources are refused by the admin API', async () => {
+      const res = await t.admin('PATCH', '/admin/units/1001', {
+        ad_sources: [{ name: 'x', url: 'ftp://nope', timeout_ms: 80, revenue_type: 'cpm' }],
+      })
+      assert.equal(res.statusCode, 400)
+      assert.match(res.json().msg, /url/)
+    })
+  })
+}
