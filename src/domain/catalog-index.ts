@@ -15,10 +15,14 @@ export type CampaignIndex<T> = {
 
 type ByCountry<T> = { any: T[]; byCountry: Map<string, T[]> }
 
-/** Builds the unit × country index over `items`; `campaignOf` reads the campaign of an item. */
+/**
+ * Builds the unit × country index over `items`; `campaignOf` reads the campaign of an item. With `order`,
+ * every bucket is sorted by it (stable), so a scan can stop early (ads: by priority).
+ */
 export function buildCampaignIndex<T>(
   items: readonly T[],
   campaignOf: (item: T) => Campaign,
+  order?: (a: T, b: T) => number,
 ): CampaignIndex<T> {
   const anyUnit: ByCountry<T> = { any: [], byCountry: new Map() }
   const byUnit = new Map<string, ByCountry<T>>()
@@ -31,6 +35,14 @@ export function buildCampaignIndex<T>(
       if (!countries) group.any.push(item)
       else for (const country of new Set(countries)) push(group.byCountry, country, item)
     }
+  }
+  if (order) {
+    const sortGroup = (g: ByCountry<T>) => {
+      g.any.sort(order)
+      for (const list of g.byCountry.values()) list.sort(order)
+    }
+    sortGroup(anyUnit)
+    for (const g of byUnit.values()) sortGroup(g)
   }
   const EMPTY: T[] = []
   return {

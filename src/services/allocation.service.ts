@@ -155,18 +155,43 @@ export function createAllocationService(deps: Deps): AllocationService {
     const eligible = eligibility(unit, device, data, slots, parseIdList(request.excluded), now)
     const day = utcDay(now)
     // One pass over the plausible buckets: every rule, then the budget, straight into the ranking input.
+    const servable = (e: CatalogEntry) => {
+      const c = e.campaign
+      return eligible(e) && (c.budget_type === null || withinBudget(c, deliveryOf(c, day), now))
+    }
     const candidates = (index: CampaignIndex<CatalogEntry>) => {
       const out: Campaign[] = []
       for (const bucket of index.buckets(unit.id, device.country)) {
-        for (const e of bucket) {
-          const c = e.campaign
-          if (eligible(e) && (c.budget_type === null || withinBudget(c, deliveryOf(c, day), now))) out.push(c)
+        for (const e of bucket) if (servable(e)) out.push(e.campaign)
+      }
+      return out
+    }
+    // Ad buckets are sorted by priority (highest first) and ranking takes whole tiers first, so once the
+    // tiers scanned so far hold `limit` servable ads, lower tiers cannot reach the pool: stop there.
+    const adCandidates = (index: CampaignIndex<CatalogEntry>) => {
+      const buckets = index.buckets(unit.id, device.country)
+      const at = buckets.map(() => 0)
+      const out: Campaign[] = []
+      while (out.length < limit) {
+        let tier = Number.NEGATIVE_INFINITY
+        for (let b = 0; b < buckets.length; b++) {
+          const head = (buckets[b] as readonly CatalogEntry[])[at[b] as number]
+          if (head && head.campaign.first_display_priority > tier) tier = head.campaign.first_display_priority
+        }
+        if (tier === Number.NEGATIVE_INFINITY) break
+        for (let b = 0; b < buckets.length; b++) {
+          const list = buckets[b] as readonly CatalogEntry[]
+          let i = at[b] as number
+          for (; i < list.length && (list[i] as CatalogEntry).campaign.first_display_priority === tier; i++) {
+            if (servable(list[i] as CatalogEntry)) out.push((list[i] as CatalogEntry).campaign)
+          }
+          at[b] = i
         }
       }
       return out
     }
 
-    const ads = withAds ? rankAds(candidates(snapshot.adIndex), random, limit) : []
+    const ads = withAds ? rankAds(adCandidates(snapshot.adIndex), random, limit) : []
     const contents = rankContentsFor(candidates(snapshot.contentIndex), data, now, limit)
     const shape = (c: Campaign) => shapeItem(c, unit, request, slots, signer)
     const items = ads.map(shape)

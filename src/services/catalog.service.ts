@@ -147,7 +147,12 @@ export function catalogSnapshot({
     units: new Map(units.map((u) => [u.id, u])),
     ads,
     contents,
-    adIndex: buildCampaignIndex(ads, (e) => e.campaign),
+    // Ad buckets by priority, highest first: allocation stops after the tiers that fill the pool.
+    adIndex: buildCampaignIndex(
+      ads,
+      (e) => e.campaign,
+      (a, b) => b.campaign.first_display_priority - a.campaign.first_display_priority,
+    ),
     contentIndex: buildCampaignIndex(contents, (e) => e.campaign),
     categories,
     channels,

@@ -258,6 +258,22 @@ describe('allocation service', () => {
     assert.deepEqual(ids(await with_(166).allocate({ unit_id: 1001, device_id: 1 })), [asap.id])
   })
 
+  test('a full top priority tier fills the pool; when it falls short, lower tiers fill the rest', async () => {
+    const top = Array.from({ length: 30 }, () => campaign({ type: 'I', first_display_priority: 5 }))
+    const low = Array.from({ length: 10 }, () => campaign({ type: 'I', first_display_priority: 1 }))
+    // Interleaved in the catalog, so the result depends on ranking, not on the catalog order.
+    const mixed = top.flatMap((c, i) => (low[i] ? [c, low[i] as Campaign] : [c]))
+    const full = await service(mixed).allocate({ unit_id: 1001, device_id: 1 })
+    assert.equal(full.campaigns.length, 25)
+    assert.ok(full.campaigns.every((c) => c.first_display_priority === 5))
+
+    // Only 20 of the top tier are servable for a male device: the 5 left come from the next tier.
+    const targeted = top.map((c, i) => (i < 10 ? { ...c, target_gender: ['F'] } : c))
+    const short = await service([...targeted, ...low]).allocate({ unit_id: 1001, device_id: 1, sex: 'M' })
+    const priorities = short.campaigns.map((c) => c.first_display_priority)
+    assert.deepEqual(priorities, [...Array(20).fill(5), ...Array(5).fill(1)])
+  })
+
   test('inside a priority tier, ads are ordered by a weighted random pick', async () => {
     const heavy = campaign({ type: 'I', display_weight: 9 })
     const light = campaign({ type: 'I', display_weight: 1 })
