@@ -13,7 +13,15 @@ import {
 } from '../domain/delivery.js'
 import type { ActivityItem, DeviceProfile } from '../domain/device.js'
 import { AllotError } from '../domain/errors.js'
-import { categoryAffinity, rankAds, rankContents, topScore } from '../domain/ranking.js'
+import {
+  CONTENT_WEIGHTS,
+  type ContentSignals,
+  categoryAffinity,
+  contentScore,
+  rankAds,
+  rankContents,
+  topScore,
+} from '../domain/ranking.js'
 import { isLive, localYear, type UpcomingSlot, upcomingSlots } from '../domain/schedule.js'
 import { type DeviceContext, normalizeTargetValue } from '../domain/targeting.js'
 import type { UpstreamAd, UpstreamQuery } from './ad-network.service.js'
@@ -124,6 +132,8 @@ type Deps = {
 }
 
 const PAYLOAD_GRACE_MS = 7 * 24 * 3_600_000
+/** How long a content bucket's score bounds are reused (counters move between rebuilds). */
+const BOUND_TTL_MS = 1_000
 const DAY_MS = 86_400_000
 const MIN_POOL = 25
 
@@ -159,13 +169,6 @@ export function createAllocationService(deps: Deps): AllocationService {
       const c = e.campaign
       return eligible(e) && (c.budget_type === null || withinBudget(c, deliveryOf(c, day), now))
     }
-    const candidates = (index: CampaignIndex<CatalogEntry>) => {
-      const out: Campaign[] = []
-      for (const bucket of index.buckets(unit.id, device.country)) {
-        for (const e of bucket) if (servable(e)) out.push(e.campaign)
-      }
-      return out
-    }
     // Ad buckets are sorted by priority (highest first) and ranking takes whole tiers first, so once the
     // tiers scanned so far hold `limit` servable ads, lower tiers cannot reach the pool: stop there.
     const adCandidates = (index: CampaignIndex<CatalogEntry>) => {
@@ -192,7 +195,8 @@ export function createAllocationService(deps: Deps): AllocationService {
     }
 
     const ads = withAds ? rankAds(adCandidates(snapshot.adIndex), random, limit) : []
-    const contents = rankContentsFor(candidates(snapshot.contentIndex), data, now, limit)
+    const buckets = snapshot.contentIndex.buckets(unit.id, device.country)
+    const contents = rankContentsFor(contentCandidates(buckets, servable, data, now, limit), data, now, limit)
     const shape = (c: Campaign) => shapeItem(c, unit, request, slots, signer)
     const items = ads.map(shape)
     // Upstream ads follow the local ones (which carry rewards), best eCPM first, within the pool size.
@@ -247,20 +251,90 @@ export function createAllocationService(deps: Deps): AllocationService {
         }
   }
 
-  function rankContentsFor(contents: Campaign[], data: DeviceData, now: number, limit: number): Campaign[] {
+  function contentSignals(data: DeviceData): (c: Campaign) => ContentSignals {
     const scores = data.profile?.category_scores ?? {}
     const top = topScore(scores)
     const seen = data.activity?.seen
-    return rankContents(
-      contents,
-      (c) => ({
-        ...counters.totals(c.id),
-        affinity: categoryAffinity(c.categories, scores, top),
-        seen: seen?.has(c.id) ?? false,
-      }),
-      now,
-      limit,
-    )
+    return (c) => ({
+      ...counters.totals(c.id),
+      affinity: categoryAffinity(c.categories, scores, top),
+      seen: seen?.has(c.id) ?? false,
+    })
+  }
+
+  function rankContentsFor(contents: Campaign[], data: DeviceData, now: number, limit: number): Campaign[] {
+    return rankContents(contents, contentSignals(data), now, limit)
+  }
+
+  /**
+   * Each content bucket, ordered by the best score any device could give its items (favourite category,
+   * unseen) as of `at`. Freshness only decays, so the bound holds until the counters move; it is rebuilt
+   * every BOUND_TTL_MS, when the snapshot changes (new bucket arrays) or when the clock goes back.
+   */
+  const bounds = new WeakMap<
+    readonly CatalogEntry[],
+    { at: number; entries: CatalogEntry[]; ub: Float64Array }
+  >()
+  function boundsOf(bucket: readonly CatalogEntry[], now: number) {
+    const known = bounds.get(bucket)
+    if (known && now >= known.at && now - known.at < BOUND_TTL_MS) return known
+    const scored = bucket.map((e) => ({
+      e,
+      ub: contentScore(e.campaign, { ...counters.totals(e.campaign.id), affinity: 1, seen: false }, now),
+    }))
+    scored.sort((a, b) => b.ub - a.ub)
+    const fresh = { at: now, entries: scored.map((s) => s.e), ub: Float64Array.from(scored, (s) => s.ub) }
+    bounds.set(bucket, fresh)
+    return fresh
+  }
+
+  /**
+   * The servable contents that can still reach the top `limit`: buckets are walked best bound first, and
+   * the walk stops once the bound of every remaining item is below the `limit`-th best exact score so far.
+   */
+  function contentCandidates(
+    buckets: readonly (readonly CatalogEntry[])[],
+    servable: (e: CatalogEntry) => boolean,
+    data: DeviceData,
+    now: number,
+    limit: number,
+  ): Campaign[] {
+    const lists = buckets.map((b) => boundsOf(b, now))
+    const at = lists.map(() => 0)
+    const signals = contentSignals(data)
+    // Bounds assume the favourite category; a device without category scores has affinity 0 everywhere,
+    // which lowers every bound by the same amount (the order stays).
+    const slack = topScore(data.profile?.category_scores ?? {}) > 0 ? 0 : CONTENT_WEIGHTS.affinity
+    // The best `limit` exact scores seen so far, ascending; best[0] is the bar to beat once full.
+    const best: number[] = []
+    const out: Campaign[] = []
+    for (;;) {
+      let pick = -1
+      for (let b = 0; b < lists.length; b++) {
+        const list = lists[b] as (typeof lists)[number]
+        const i = at[b] as number
+        if (
+          i < list.entries.length &&
+          (pick < 0 || (list.ub[i] as number) > (lists[pick]?.ub[at[pick] as number] as number))
+        )
+          pick = b
+      }
+      if (pick < 0) break
+      const list = lists[pick] as (typeof lists)[number]
+      const i = at[pick] as number
+      at[pick] = i + 1
+      if (best.length === limit && (list.ub[i] as number) - slack < (best[0] as number)) break
+      const entry = list.entries[i] as CatalogEntry
+      if (!servable(entry)) continue
+      out.push(entry.campaign)
+      const score = contentScore(entry.campaign, signals(entry.campaign), now)
+      if (best.length < limit) best.splice(sortedIndex(best, score), 0, score)
+      else if (score > (best[0] as number)) {
+        best.shift()
+        best.splice(sortedIndex(best, score), 0, score)
+      }
+    }
+    return out
   }
 
   return {
@@ -474,4 +548,16 @@ function shapeUpstream(
       exp: Math.floor(endsAt / 1000),
     }),
   }
+}
+
+/** Where `value` goes in the ascending array `sorted`. */
+function sortedIndex(sorted: readonly number[], value: number): number {
+  let lo = 0
+  let hi = sorted.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if ((sorted[mid] as number) < value) lo = mid + 1
+    else hi = mid
+  }
+  return lo
 }

@@ -5,6 +5,7 @@ import type { ContentConfig } from '../../src/domain/content-config.js'
 import type { ActivityItem, DeviceProfile } from '../../src/domain/device.js'
 import { type CampaignInput, campaignDraft, unitDraft } from '../../src/domain/drafts.js'
 import { AllotError } from '../../src/domain/errors.js'
+import { categoryAffinity, rankContents } from '../../src/domain/ranking.js'
 import { type AllocationRequest, createAllocationService } from '../../src/services/allocation.service.js'
 import { catalogSnapshot } from '../../src/services/catalog.service.js'
 import { createPayloadSigner } from '../../src/services/payload-signer.js'
@@ -318,6 +319,55 @@ describe('allocation service', () => {
       popular.id,
       'seen items drop',
     )
+  })
+
+  test('the bounded content scan returns exactly the top contents a full ranking would', async () => {
+    let seed = 7
+    const rnd = () => {
+      seed = (seed * 48271) % 2147483647
+      return seed / 2147483647
+    }
+    const cats = ['news', 'sports', 'tech', 'fun']
+    const contents = Array.from({ length: 400 }, (_, i) =>
+      campaign({
+        type: 'C',
+        categories: [cats[i % 4] as string],
+        display_weight: 1 + Math.floor(rnd() * 10),
+        published_at: NOW - Math.floor(rnd() * 72) * HOUR,
+        target_gender: rnd() < 0.3 ? ['F'] : [],
+      }),
+    )
+    const counters: Record<string, number> = {}
+    for (const c of contents) {
+      counters[`imp:${c.id}`] = Math.floor(rnd() * 2000)
+      counters[`clk:${c.id}`] = Math.floor(rnd() * 80)
+    }
+    const activity = contents.slice(0, 60).map((c) => imp(c.id, 3))
+    const profiles = [undefined, { device_id: 1, category_scores: { tech: 3, news: 1 }, updated_at: 0 }]
+    for (const profile of profiles) {
+      const fakes: Fakes = { counters, activity, ...(profile ? { profile } : {}) }
+      const got = ids(
+        await service(contents, undefined, undefined, fakes).allocateContents({
+          unit_id: 1001,
+          device_id: 1,
+          sex: 'M',
+        }),
+      )
+      const top = profile ? 3 : 0
+      const servable = contents.filter((c) => c.target_gender.length === 0)
+      const expected = rankContents(
+        servable,
+        (c) => ({
+          impressions: counters[`imp:${c.id}`] ?? 0,
+          clicks: counters[`clk:${c.id}`] ?? 0,
+          affinity: profile ? categoryAffinity(c.categories, profile.category_scores, top) : 0,
+          seen: activity.some((a) => a.campaign_id === c.id),
+        }),
+        NOW,
+        25,
+      ).map((c) => c.id)
+      assert.deepEqual(got, expected, profile ? 'with a profile' : 'without a profile')
+    }
   })
 
   test("a device's content filters and the unit's filtered providers remove contents", async () => {
