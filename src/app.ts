@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import formbody from '@fastify/formbody'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Dispatcher } from 'undici'
@@ -85,6 +87,14 @@ async function wire(
   // The SDK sends JSON or form bodies; anything else (text/plain included) is a 415, not a confusing 400.
   app.removeContentTypeParser('text/plain')
   await app.register(formbody, { bodyLimit: config.bodyLimitBytes })
+  // OpenAPI from the route schemas (registered before the routes so it sees them): /docs and /docs/json.
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Allot', description: 'Lockscreen allocation service (DESIGN §3)', version: '0.1.0' },
+      components: { securitySchemes: { admin: { type: 'http', scheme: 'bearer' } } },
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
 
   const database = openDatabase(config.database)
   app.addHook('onClose', () => database.close())

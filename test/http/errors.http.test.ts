@@ -132,6 +132,22 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
     assert.match(String(generated.headers['x-request-id']), /^[0-9a-f-]{36}$/)
   })
 
+  test('/docs/json is the OpenAPI description of every SDK and admin route', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/docs/json' })
+    assert.equal(res.statusCode, 200)
+    const spec = res.json()
+    assert.match(spec.openapi, /^3\./)
+    for (const path of [
+      '/api/allocation/',
+      '/api/impression/',
+      '/api/click_redirect/',
+      '/admin/campaigns/{id}',
+    ])
+      assert.ok(spec.paths[path], `${path} is documented`)
+    assert.ok(spec.paths['/api/allocation/'].post.requestBody, 'with its request schema')
+    assert.equal((await t.app.inject({ method: 'GET', url: '/docs' })).statusCode < 400, true)
+  })
+
   test('/metrics exposes Prometheus text with request durations, cache and catalog gauges', async () => {
     await t.app.inject({ method: 'POST', url: '/api/allocation/', payload: { unit_id: 1001, device_id: 5 } })
     const res = await t.app.inject({ method: 'GET', url: '/metrics' })
