@@ -14,19 +14,14 @@ import { eventRoutes } from './http/routes/event.routes.js'
 import { healthRoutes } from './http/routes/health.routes.js'
 import { openDatabase } from './infra/database/database.js'
 import { migrateToLatest } from './infra/database/migrator.js'
-import { ensureDeviceTable, openDynamo } from './infra/dynamodb/dynamodb.js'
 import { createJsonTransport } from './infra/http/json-transport.js'
 import { createUndiciTransport } from './infra/http/postback-transport.js'
 import { createMetrics } from './infra/metrics/metrics.js'
-import { type Channel, redisChannel } from './infra/redis/pubsub.js'
-import { openRedis } from './infra/redis/redis.js'
+import type { Channel } from './infra/redis/pubsub.js'
 import { createCampaignRepository } from './repositories/campaign.repository.js'
 import { createCategoryRepository, createChannelRepository } from './repositories/content.repository.js'
 import { createContentConfigRepository } from './repositories/content-config.repository.js'
-import { createDynamoDeviceRepository } from './repositories/dynamodb-device.repository.js'
 import { createMemoryCounterRepository } from './repositories/memory-counter.repository.js'
-import { createRedisCounterRepository } from './repositories/redis-counter.repository.js'
-import { createRedisDeviceCache } from './repositories/redis-device-cache.repository.js'
 import { createRewardRepository } from './repositories/reward.repository.js'
 import { createSqlDeviceRepository } from './repositories/sql-device.repository.js'
 import { createUnitRepository } from './repositories/unit.repository.js'
@@ -107,21 +102,25 @@ async function wire(
   const readinessChecks: Record<string, () => Promise<unknown>> = { database: () => database.ping() }
 
   // Redis (production): shared counters, the device cache's second level and cross-instance invalidation.
-  const redis = config.redis ? openRedis(config.redis.url) : undefined
+  // Production-only adapters load on demand: the embedded default never pays for ioredis or the AWS SDK.
+  const redisKit = config.redis ? await loadRedisKit() : undefined
+  const redis = config.redis && redisKit?.openRedis(config.redis.url)
   if (redis) {
     app.addHook('onClose', () => redis.close())
     readinessChecks.redis = () => redis.ping()
   }
   const prefix = config.redis?.keyPrefix ?? ''
   const memoryCounters = createMemoryCounterRepository(clock)
-  const counters = redis ? createRedisCounterRepository(redis.client, prefix) : memoryCounters
-  const deviceChannel: Channel | undefined = redis && redisChannel(redis, `${prefix}devices`)
-  const catalogChannel: Channel | undefined = redis && redisChannel(redis, `${prefix}catalog`)
+  const counters =
+    redis && redisKit ? redisKit.createRedisCounterRepository(redis.client, prefix) : memoryCounters
+  const deviceChannel: Channel | undefined = redis && redisKit?.redisChannel(redis, `${prefix}devices`)
+  const catalogChannel: Channel | undefined = redis && redisKit?.redisChannel(redis, `${prefix}catalog`)
 
   // Profiles and activity: DynamoDB in production when PROFILE_STORE=dynamodb, else the SQL database.
   const sqlDevices = createSqlDeviceRepository(database.db, database.dialect)
   let devices: Omit<typeof sqlDevices, 'purgeExpiredActivity'> = sqlDevices
   if (config.profileStore === 'dynamodb') {
+    const { openDynamo, ensureDeviceTable, createDynamoDeviceRepository } = await loadDynamoKit()
     const dynamo = openDynamo({ region: config.dynamo.region, endpoint: config.dynamo.endpoint })
     app.addHook('onClose', async () => dynamo.close())
     if (config.migrateOnStart) await ensureDeviceTable(dynamo.client, config.dynamo.table)
@@ -186,7 +185,7 @@ async function wire(
       getContentConfig: contentConfigs.getContentConfig,
       updateContentConfig: contentConfigs.updateContentConfig,
     },
-    shared: redis && createRedisDeviceCache(redis.client, prefix, config.sharedCacheTtlMs),
+    shared: redis && redisKit?.createRedisDeviceCache(redis.client, prefix, config.sharedCacheTtlMs),
     bus: deviceChannel && {
       publish: (deviceId) => deviceChannel.publish(String(deviceId)),
       subscribe: (handler) => deviceChannel.subscribe((message) => handler(Number(message))),
@@ -301,4 +300,31 @@ async function wire(
       retry: (id) => rewards.retry(id, clock()),
     },
   })
+}
+
+async function loadRedisKit() {
+  const [redis, pubsub, counters, deviceCache] = await Promise.all([
+    import('./infra/redis/redis.js'),
+    import('./infra/redis/pubsub.js'),
+    import('./repositories/redis-counter.repository.js'),
+    import('./repositories/redis-device-cache.repository.js'),
+  ])
+  return {
+    openRedis: redis.openRedis,
+    redisChannel: pubsub.redisChannel,
+    createRedisCounterRepository: counters.createRedisCounterRepository,
+    createRedisDeviceCache: deviceCache.createRedisDeviceCache,
+  }
+}
+
+async function loadDynamoKit() {
+  const [dynamo, repository] = await Promise.all([
+    import('./infra/dynamodb/dynamodb.js'),
+    import('./repositories/dynamodb-device.repository.js'),
+  ])
+  return {
+    openDynamo: dynamo.openDynamo,
+    ensureDeviceTable: dynamo.ensureDeviceTable,
+    createDynamoDeviceRepository: repository.createDynamoDeviceRepository,
+  }
 }
