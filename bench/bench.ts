@@ -13,12 +13,12 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { createConnection } from 'mysql2/promise'
+import { freePort } from '../test/helpers/net.js'
 import { seedSyntheticCatalog } from './synthetic-catalog.js'
 
 const { values: args } = parseArgs({
@@ -64,14 +64,6 @@ const hasTaskset = (() => {
     return false
   }
 })()
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  return port
-}
 
 function start(args: string[], env: Record<string, string>): ChildProcess {
   const cmd = [process.execPath, ...args]

@@ -7,7 +7,7 @@ import type { ActivityItem, DeviceProfile } from '../domain/device.js'
 type CachedDevice = {
   profile: DeviceProfile | null
   contentConfig: ContentConfig | null
-  registrations: Record<string, number>
+  registrations: Map<number, number>
   activity: ActivityItem[]
 }
 
@@ -87,9 +87,9 @@ export function createRedisDeviceCache(redis: Redis, prefix: string, ttlMs: numb
     async read(deviceId: number): Promise<{ record: CachedDevice | undefined; stamp: string }> {
       const [rec, act, st, reg] = keys(deviceId)
       const [blob, items, stamp, regPairs] = await scripts.allotDevReadBuffer(rec, act, st, reg)
-      const registrations: Record<string, number> = {}
+      const registrations = new Map<number, number>()
       for (let i = 0; i + 1 < regPairs.length; i += 2)
-        registrations[String(regPairs[i])] = Number(String(regPairs[i + 1]))
+        registrations.set(Number(String(regPairs[i])), Number(String(regPairs[i + 1])))
       if (blob.length === 0) return { record: undefined, stamp: String(stamp) }
       const { profile, contentConfig } = packr.unpack(blob) as Pick<CachedDevice, 'profile' | 'contentConfig'>
       return {

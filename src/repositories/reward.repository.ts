@@ -1,41 +1,13 @@
 import type { Kysely } from 'kysely'
-import type { Database } from '../infra/database/schema.js'
+import type { AttemptOutcome, Postback, PostbackStatus } from '../domain/postback.js'
+import type { Database, RewardLedgerTable } from '../infra/database/schema.js'
 import { num } from './sql-resource.repository.js'
 
-/** One reward as the ledger records it. */
-export type LedgerEntry = {
-  device_id: number
-  unit_id: number
-  /** 0 for the unit's base reward (once per device and period, whichever campaign unlocked). */
-  campaign_id: number
-  source_campaign_id: number
-  action_type: string
-  period: string
-  point: number
-  base_point: number
-  created_at: number
-}
+/** One reward as the ledger records it (campaign 0: the unit's base reward). */
+export type LedgerEntry = Omit<RewardLedgerTable, 'id'>
 
 /** A postback ready to send, built once the ledger id (the transaction_id) is known. */
 export type PostbackDraft = { url: string; headers: Record<string, string>; body: string }
-
-export type PostbackStatus = 'pending' | 'delivered' | 'failed'
-
-export type Postback = {
-  id: number
-  transaction_id: number
-  unit_id: number
-  url: string
-  headers: Record<string, string>
-  body: string
-  status: PostbackStatus
-  attempts: number
-  next_attempt_at: number
-  last_status: number | null
-  last_error: string | null
-  created_at: number
-  updated_at: number
-}
 
 /** The reward ledger and the postback outbox, written together in one transaction. */
 export function createRewardRepository(db: Kysely<Database>, dialect: 'sqlite' | 'mysql') {
@@ -153,17 +125,7 @@ export function createRewardRepository(db: Kysely<Database>, dialect: 'sqlite' |
     },
 
     /** Records one attempt's outcome, only if the claim is still ours (a late, dead worker changes nothing). */
-    async finishAttempt(
-      id: number,
-      claim: string,
-      outcome: {
-        status: PostbackStatus
-        nextAttemptAt: number
-        httpStatus: number | null
-        error: string | null
-      },
-      now: number,
-    ): Promise<boolean> {
+    async finishAttempt(id: number, claim: string, outcome: AttemptOutcome, now: number): Promise<boolean> {
       const result = await db
         .updateTable('postback_outbox')
         .set((eb) => ({

@@ -102,7 +102,7 @@ export type AllocationService = {
 export type DeviceView = {
   profile: DeviceProfile | null
   contentConfig: ContentConfig | null
-  registrations: Readonly<Record<string, number>>
+  registrations: ReadonlyMap<number, number>
   activity: readonly ActivityItem[]
 }
 
@@ -213,7 +213,7 @@ export function createAllocationService(deps: Deps): AllocationService {
   async function loadDeviceData(deviceId: number, unitId: number, now: number): Promise<DeviceData> {
     const view = await withinDeadline('device data', deps.devices.load(deviceId, unitId, now))
     return {
-      registeredAt: view?.registrations[String(unitId)],
+      registeredAt: view?.registrations.get(unitId),
       profile: view?.profile ?? undefined,
       activity: view && summarizeActivity(view.activity, now),
       contentConfig: view?.contentConfig ?? undefined,

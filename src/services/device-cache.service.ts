@@ -6,8 +6,11 @@ import { ACTIVITY_TTL_MS, type ActivityItem, type DeviceProfile } from '../domai
 export type DeviceRecord = {
   profile: DeviceProfile | null
   contentConfig: ContentConfig | null
-  /** First registration time per unit id, for the units this device was allocated on. */
-  registrations: Record<string, number>
+  /**
+   * First registration time per unit id, for the units this device was allocated on. A Map: a numeric
+   * key like "1001" on a plain object makes V8 allocate an elements array that long (~8 KB per device).
+   */
+  registrations: Map<number, number>
   /** Retained activity, oldest first. */
   activity: ActivityItem[]
 }
@@ -106,7 +109,12 @@ export function createDeviceCache({ source, shared, bus, clock, maxDevices, ttlM
       source.getContentConfig(deviceId),
       source.listActivity(deviceId, clock() - ACTIVITY_TTL_MS),
     ])
-    return { profile: profile ?? null, contentConfig: contentConfig ?? null, registrations: {}, activity }
+    return {
+      profile: profile ?? null,
+      contentConfig: contentConfig ?? null,
+      registrations: new Map(),
+      activity,
+    }
   }
 
   async function changed(deviceId: number, item?: ActivityItem): Promise<void> {
@@ -118,11 +126,10 @@ export function createDeviceCache({ source, shared, bus, clock, maxDevices, ttlM
     /** The device's record, with its registration on `unitId` recorded (first time wins). */
     async load(deviceId: number, unitId: number, now: number): Promise<DeviceRecord> {
       const record = (await l1.fetch(deviceId)) as DeviceRecord
-      const unit = String(unitId)
-      if (record.registrations[unit] === undefined) {
+      if (record.registrations.get(unitId) === undefined) {
         // First wins and never changes, so the answer can live in this process's copy for good; another
         // process asks the source once for itself.
-        record.registrations[unit] = await register(deviceId, unitId, now)
+        record.registrations.set(unitId, await register(deviceId, unitId, now))
       }
       return record
     },

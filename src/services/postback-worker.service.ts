@@ -1,31 +1,14 @@
 import { randomUUID } from 'node:crypto'
+import type { AttemptOutcome, Postback, PostbackStatus } from '../domain/postback.js'
 import type { Logger } from './catalog.service.js'
 
-export type PostbackStatus = 'pending' | 'delivered' | 'failed'
-
 /** A claimed postback, as the worker needs it. */
-export type OutboxItem = {
-  id: number
-  url: string
-  headers: Record<string, string>
-  body: string
-  attempts: number
-}
+export type OutboxItem = Pick<Postback, 'id' | 'url' | 'headers' | 'body' | 'attempts'>
 
 /** The outbox port (SQL): claims are leases, so several workers never send one row at once. */
 export type Outbox = {
   claimDue(now: number, limit: number, leaseMs: number, claim: string): Promise<OutboxItem[]>
-  finishAttempt(
-    id: number,
-    claim: string,
-    outcome: {
-      status: PostbackStatus
-      nextAttemptAt: number
-      httpStatus: number | null
-      error: string | null
-    },
-    now: number,
-  ): Promise<boolean>
+  finishAttempt(id: number, claim: string, outcome: AttemptOutcome, now: number): Promise<boolean>
 }
 
 /** Outbound HTTP (undici in production, MockAgent in tests); resolves with the status code. */

@@ -12,7 +12,7 @@ const imp = (campaign_id: number, at = NOW): ActivityItem => ({ type: 'impressio
 const record = (activity: ActivityItem[] = []) => ({
   profile: { device_id: 5, category_scores: { 뉴스: 1.5 }, updated_at: 10 },
   contentConfig: { device_id: 5, category: ['news'], channel: [3], campaign: [] },
-  registrations: {},
+  registrations: new Map<number, number>(),
   activity,
 })
 const until = async (check: () => boolean | Promise<boolean>) => {
@@ -77,10 +77,10 @@ describe('shared device cache and invalidation bus: Redis', { skip: redis.skip }
     await cache.fill(d, record(), (await cache.read(d)).stamp)
     await cache.rememberRegistration(d, 1001, 500)
     await cache.rememberRegistration(d, 1001, 900)
-    assert.deepEqual((await cache.read(d)).record?.registrations, { '1001': 500 })
+    assert.deepEqual((await cache.read(d)).record?.registrations, new Map([[1001, 500]]))
     await cache.invalidate(d)
     await cache.fill(d, record(), (await cache.read(d)).stamp)
-    assert.deepEqual((await cache.read(d)).record?.registrations, { '1001': 500 })
+    assert.deepEqual((await cache.read(d)).record?.registrations, new Map([[1001, 500]]))
   })
 
   test('a record expires with its ttl', async () => {

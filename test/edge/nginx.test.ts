@@ -3,10 +3,10 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer as createHttpServer, type IncomingHttpHeaders, request, type Server } from 'node:http'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { freePort } from '../helpers/net.js'
 
 const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx'
 const available = existsSync(NGINX)
@@ -14,14 +14,6 @@ if (!available) {
   const reason = `nginx is not installed at ${NGINX} (apt-get install -y nginx)`
   if (process.env.CI === 'true') throw new Error(`${reason} — not allowed with CI=true`)
   console.warn(`\n*** ${reason}; the nginx edge suite is skipped ***\n`)
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  return port
 }
 
 type Answer = { status: number; headers: IncomingHttpHeaders; body: string }
@@ -249,6 +241,7 @@ describe('nginx in front of Allot and the legacy application (real nginx)', { sk
       body: `unit_id=1001&device_id=7&installed_packages=${'a'.repeat(100_000)}`,
     })
     assert.equal(big.status, 413)
+    assert.equal(JSON.parse(big.body).code, 1004, 'JSON with the same code Allot uses')
     assert.deepEqual(big.legacy, [])
     const upload = await through('POST', '/media/upload', {
       headers: { 'content-type': 'application/octet-stream' },
@@ -275,6 +268,14 @@ describe('nginx in front of Allot and the legacy application (real nginx)', { sk
     assert.match(String(generated.headers['x-request-id']), /^[0-9a-f]{32}$/)
     const legacyGenerated = await through('GET', '/accounts/')
     assert.match(String(legacyGenerated.legacy[0]?.headers['x-request-id']), /^[0-9a-f]{32}$/)
+    const unusable = await through('GET', '/accounts/', {
+      headers: { 'x-request-id': 'has spaces; and more' },
+    })
+    assert.match(
+      String(unusable.legacy[0]?.headers['x-request-id']),
+      /^[0-9a-f]{32}$/,
+      'replaced, not passed on',
+    )
 
     for (let i = 0; i < 50 && !allotLog.includes(String(generated.headers['x-request-id'])); i++)
       await new Promise((r) => setTimeout(r, 20))

@@ -57,7 +57,7 @@ function service(campaigns: Campaign[], units: Unit[] = [unit()], clock = () => 
           : {
               profile: fakes.profile ?? null,
               contentConfig: fakes.contentConfig ?? null,
-              registrations: { [String(unitId)]: fakes.registeredAt ?? now },
+              registrations: new Map([[unitId, fakes.registeredAt ?? now]]),
               activity: fakes.activity ?? [],
             },
     },

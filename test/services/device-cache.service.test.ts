@@ -59,19 +59,19 @@ function fakeSource() {
 function fakeShared() {
   const records = new Map<number, DeviceRecord>()
   const stamps = new Map<number, number>()
-  const registrations = new Map<number, Record<string, number>>()
+  const registrations = new Map<number, Map<number, number>>()
   const handlers: ((d: number) => void)[] = []
   let reads = 0
   const shared: SharedDeviceCache = {
     read: async (d) => {
       reads++
       const stored = records.get(d)
-      const record = stored && { ...structuredClone(stored), registrations: { ...registrations.get(d) } }
+      const record = stored && { ...structuredClone(stored), registrations: new Map(registrations.get(d)) }
       return { record, stamp: String(stamps.get(d) ?? 0) }
     },
     rememberRegistration: async (d, unit, at) => {
-      const known = registrations.get(d) ?? {}
-      known[String(unit)] ??= at
+      const known = registrations.get(d) ?? new Map<number, number>()
+      if (!known.has(unit)) known.set(unit, at)
       registrations.set(d, known)
     },
     fill: async (d, record, stamp) => {

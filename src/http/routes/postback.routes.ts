@@ -1,25 +1,12 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { AllotError } from '../../domain/errors.js'
-import type { PostbackStatus } from '../../services/postback-worker.service.js'
+import type { Postback, PostbackStatus } from '../../domain/postback.js'
 import { NumericIdParamsSchema } from '../dto/admin.dto.js'
 import { errorResponses, toIso } from '../dto/common.dto.js'
 import { PostbackListQuerySchema, PostbackSchema } from '../dto/event.dto.js'
 
-type PostbackView = {
-  id: number
-  transaction_id: number
-  unit_id: number
-  url: string
-  body: string
-  status: PostbackStatus
-  attempts: number
-  next_attempt_at: number
-  last_status: number | null
-  last_error: string | null
-  created_at: number
-  updated_at: number
-}
+type PostbackView = Omit<Postback, 'headers'>
 
 /** The admin side of the postback outbox. */
 export type PostbackAdmin = {
