@@ -228,6 +228,8 @@ async function main(): Promise<void> {
         HOST: '127.0.0.1',
         LOG_LEVEL: 'warn',
         WORKERS: '1',
+        // Warming 100,000 devices takes minutes; keep them for the whole run (the default is 5 minutes).
+        DEVICE_CACHE_TTL_MS: '3600000',
         ADMIN_TOKEN,
         PAYLOAD_SECRET,
         ...env,

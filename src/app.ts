@@ -282,7 +282,8 @@ async function wire(
           )
         }),
       )
-      const age = clock() - catalog.current().loadedAt
+      // Stale = the store has not been reached for a while (the snapshot itself may be older: unchanged).
+      const age = clock() - catalog.checkedAt()
       checks.catalog = age < Math.max(60_000, config.catalogRefreshMs * 5) ? 'ok' : `stale (${age} ms)`
       return { ok: Object.values(checks).every((c) => c === 'ok'), checks }
     },

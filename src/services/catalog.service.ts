@@ -54,6 +54,8 @@ export type CatalogService = {
   current(): CatalogSnapshot
   /** Reloads now (after an admin change); resolves when the new snapshot is in place. */
   reload(): Promise<void>
+  /** When the store was last seen (a successful version check or load), epoch ms: readiness reads it. */
+  checkedAt(): number
   /** Starts the background poll that picks up changes made by other processes. */
   start(): void
   stop(): void
@@ -61,7 +63,14 @@ export type CatalogService = {
 
 type Deps = { store: CatalogStore; refreshMs: number; clock: () => number; logger: Logger }
 
-/** Holds the catalog snapshot, rebuilt when the store's version moves and at least once a minute. */
+/**
+ * A snapshot is rebuilt for hygiene (dropping ended campaigns) at least this often even without changes.
+ * Rebuilding is not needed for correctness: allocation checks each campaign's schedule itself, and a 100k
+ * catalog costs seconds of CPU and a few hundred MB of garbage per rebuild.
+ */
+const MAX_SNAPSHOT_AGE_MS = 15 * 60_000
+
+/** Holds the catalog snapshot, rebuilt when the store's version moves and every MAX_SNAPSHOT_AGE_MS. */
 export function createCatalogService({ store, refreshMs, clock, logger }: Deps): CatalogService {
   let snapshot = catalogSnapshot({
     version: -1,
@@ -73,6 +82,7 @@ export function createCatalogService({ store, refreshMs, clock, logger }: Deps):
   })
   let timer: NodeJS.Timeout | undefined
   let inflight: Promise<void> | undefined
+  let checkedAt = 0
 
   async function build(): Promise<void> {
     const version = await store.catalogVersion()
@@ -84,6 +94,7 @@ export function createCatalogService({ store, refreshMs, clock, logger }: Deps):
       store.listChannels(),
     ])
     snapshot = catalogSnapshot({ version, loadedAt: now, units, campaigns, categories, channels })
+    checkedAt = now
   }
 
   // Concurrent reload requests share one build; a request arriving mid-build gets a fresh one after it.
@@ -98,8 +109,9 @@ export function createCatalogService({ store, refreshMs, clock, logger }: Deps):
 
   async function poll(): Promise<void> {
     try {
-      const stale = clock() - snapshot.loadedAt > 60_000
-      if (stale || (await store.catalogVersion()) !== snapshot.version) await reload()
+      const version = await store.catalogVersion()
+      checkedAt = clock()
+      if (version !== snapshot.version || checkedAt - snapshot.loadedAt > MAX_SNAPSHOT_AGE_MS) await reload()
     } catch (err) {
       logger.error({ err }, 'catalog refresh failed; serving the previous snapshot')
     }
@@ -107,6 +119,7 @@ export function createCatalogService({ store, refreshMs, clock, logger }: Deps):
 
   return {
     current: () => snapshot,
+    checkedAt: () => checkedAt,
     reload,
     start() {
       if (timer) return
