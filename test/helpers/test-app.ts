@@ -58,3 +58,18 @@ export function form(fields: Record<string, string | number>): string {
     Object.entries(fields).map(([k, v]): [string, string] => [k, String(v)]),
   ).toString()
 }
+
+/** An allocated item, as the tests read it. */
+export type AllocatedItemView = { id: number; name: string; type: string; is_ad: boolean; payload: string }
+
+/** A form-encoded allocation for `device_id` on the demo unit from Korea; asserts a 200, returns the items. */
+export async function allocateDemo(t: TestApp, device: number): Promise<AllocatedItemView[]> {
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/api/allocation/',
+    payload: form({ unit_id: 1001, device_id: device, country: 'KR' }),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  })
+  if (res.statusCode !== 200) throw new Error(`allocation answered ${res.statusCode}: ${res.body}`)
+  return res.json().campaigns
+}

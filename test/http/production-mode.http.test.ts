@@ -5,7 +5,7 @@ import { createDynamoDeviceRepository } from '../../src/repositories/dynamodb-de
 import { startDynamo, TEST_AWS_CREDENTIALS, type TestDynamo } from '../helpers/dynamo.js'
 import { redisBackend } from '../helpers/redis.js'
 import { sqlBackends } from '../helpers/sql-backends.js'
-import { form, startTestApp, type TestApp } from '../helpers/test-app.js'
+import { allocateDemo, startTestApp, type TestApp } from '../helpers/test-app.js'
 
 // The AWS SDK's default credential chain reads these; the local DynamoDB-compatible server accepts any.
 process.env.AWS_ACCESS_KEY_ID = TEST_AWS_CREDENTIALS.accessKeyId
@@ -43,16 +43,7 @@ describe('production mode: MariaDB + Redis + DynamoDB, two instances', { skip },
     await mariadb?.cleanup()
   })
 
-  const allocate = async (t: TestApp, device: number) => {
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/api/allocation/',
-      payload: form({ unit_id: 1001, device_id: device, country: 'KR' }),
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    })
-    assert.equal(res.statusCode, 200, res.body)
-    return res.json().campaigns as { id: number; name: string; payload: string }[]
-  }
+  const allocate = allocateDemo
 
   test('readiness checks every dependency', async () => {
     const res = await a.app.inject({ method: 'GET', url: '/readyz' })

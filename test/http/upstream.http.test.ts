@@ -2,9 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { MockAgent } from 'undici'
 import { sqlBackends } from '../helpers/sql-backends.js'
-import { form, startTestApp, type TestApp } from '../helpers/test-app.js'
-
-type Item = { id: number; name: string; is_ad: boolean; type: string; payload: string }
+import { allocateDemo, startTestApp, type TestApp } from '../helpers/test-app.js'
 
 for (const backend of await sqlBackends()) {
   describe(`allocation with upstream ad networks on ${backend.name}`, { skip: backend.skip }, () => {
@@ -19,16 +17,7 @@ for (const backend of await sqlBackends()) {
       await agent.close()
       await backend.cleanup()
     })
-    const allocate = async (device: number): Promise<Item[]> => {
-      const res = await t.app.inject({
-        method: 'POST',
-        url: '/api/allocation/',
-        payload: form({ unit_id: 1001, device_id: device, country: 'KR' }),
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      })
-      assert.equal(res.statusCode, 200, res.body)
-      return res.json().campaigns
-    }
+    const allocate = (device: number) => allocateDemo(t, device)
 
     test('upstream ads follow the local ads; a failing source leaves a normal pool with contents', async () => {
       const patched = await t.admin('PATCH', '/admin/units/1001', {
