@@ -300,6 +300,7 @@ async function wire(
       get: rewards.get,
       retry: (id) => rewards.retry(id, clock()),
     },
+    profiles: { getProfile: deviceCache.getProfile, putProfile: deviceCache.putProfile, clock },
   })
 }
 

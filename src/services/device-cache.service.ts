@@ -144,6 +144,13 @@ export function createDeviceCache({ source, shared, bus, clock, maxDevices, ttlM
       await changed(deviceId, item)
     },
 
+    /** The device's profile: the cached copy when there is one, else the source's. */
+    async getProfile(deviceId: number): Promise<DeviceProfile | undefined> {
+      const cached = l1.peek(deviceId)
+      if (cached) return cached.profile ?? undefined
+      return source.getProfile(deviceId)
+    },
+
     async putProfile(profile: DeviceProfile): Promise<void> {
       await source.putProfile(profile)
       l1.delete(profile.device_id)

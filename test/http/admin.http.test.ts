@@ -29,6 +29,22 @@ for (const backend of await sqlBackends()) {
       assert.equal((await t.app.inject({ method: 'GET', url: '/admin/units' })).statusCode, 401)
     })
 
+    test('a device profile can be stored and read back, validated and behind the admin token', async () => {
+      assert.equal((await t.admin('GET', '/admin/devices/4242/profile')).statusCode, 404)
+      const put = await t.admin('PUT', '/admin/devices/4242/profile', {
+        category_scores: { sports: 5, news: 1 },
+      })
+      assert.equal(put.statusCode, 200, put.body)
+      const got = (await t.admin('GET', '/admin/devices/4242/profile')).json()
+      assert.deepEqual(got.category_scores, { sports: 5, news: 1 })
+      assert.equal(got.device_id, 4242)
+      const bad = await t.admin('PUT', '/admin/devices/4242/profile', { category_scores: { sports: 'high' } })
+      assert.equal(bad.statusCode, 400)
+      assert.match(bad.json().msg, /category_scores/)
+      const anonymous = await t.app.inject({ method: 'GET', url: '/admin/devices/4242/profile' })
+      assert.equal(anonymous.statusCode, 401)
+    })
+
     test('a unit can be created, read, listed, updated and deleted, with defaults filled in', async () => {
       const created = await t.admin('POST', '/admin/units', { id: 1500, app_id: 9, name: '잠금화면' })
       assert.equal(created.statusCode, 201, created.body)

@@ -26,13 +26,14 @@ import {
 } from '../dto/admin.dto.js'
 import { errorResponses } from '../dto/common.dto.js'
 import { type PostbackAdmin, postbackRoutes } from './postback.routes.js'
+import { type ProfileAdmin, profileRoutes } from './profile.routes.js'
 
-type Deps = { admin: AdminService; adminToken: string; postbacks?: PostbackAdmin }
+type Deps = { admin: AdminService; adminToken: string; postbacks?: PostbackAdmin; profiles?: ProfileAdmin }
 
 /** `/admin/…`: bearer-token CRUD for units, campaigns, categories and channels. */
 export async function adminRoutes(
   app: FastifyInstance,
-  { admin, adminToken, postbacks }: Deps,
+  { admin, adminToken, postbacks, profiles }: Deps,
 ): Promise<void> {
   const expected = Buffer.from(`Bearer ${adminToken}`)
   app.addHook('onRequest', async (request) => {
@@ -96,6 +97,7 @@ export async function adminRoutes(
     fromPatch: identity,
   })
   if (postbacks) await postbackRoutes(app, { postbacks })
+  if (profiles) await profileRoutes(app, { profiles })
 }
 
 type ResourceRoutes<T, Id> = {
