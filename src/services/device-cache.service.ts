@@ -1,6 +1,8 @@
 import { LRUCache } from 'lru-cache'
 import type { ContentConfig } from '../domain/content-config.js'
 import { ACTIVITY_TTL_MS, type ActivityItem, type DeviceProfile } from '../domain/device.js'
+import type { ContentConfigStore } from './content.service.js'
+import type { ActivityStore, ProfileStore } from './device-data.ports.js'
 
 /** Everything allocation needs to know about one device, cached as one record. */
 export type DeviceRecord = {
@@ -16,18 +18,7 @@ export type DeviceRecord = {
 }
 
 /** The source of truth for device data (DynamoDB or SQL profiles, SQL content configs). */
-export type DeviceSource = {
-  getProfile(deviceId: number): Promise<DeviceProfile | undefined>
-  putProfile(profile: DeviceProfile): Promise<void>
-  registerDevice(deviceId: number, unitId: number, at: number): Promise<number>
-  recordActivity(deviceId: number, item: ActivityItem): Promise<void>
-  listActivity(deviceId: number, since: number): Promise<ActivityItem[]>
-  getContentConfig(deviceId: number): Promise<ContentConfig | undefined>
-  updateContentConfig(
-    deviceId: number,
-    change: (current: ContentConfig) => ContentConfig,
-  ): Promise<ContentConfig>
-}
+export type DeviceSource = ProfileStore & ActivityStore & ContentConfigStore
 
 /**
  * The shared second level (Redis in production): one round trip to read a record; activity appends that

@@ -1,4 +1,5 @@
-import { type CreateTableBuilder, type Kysely, MysqlAdapter, sql } from 'kysely'
+import { type Kysely, sql } from 'kysely'
+import { tableOptions } from './table-options.js'
 
 // Migrations are frozen history: they name their columns here rather than importing the domain's lists.
 const RANGE_COLUMNS = [
@@ -19,10 +20,8 @@ const RANGE_COLUMNS = [
 ]
 
 export async function up(db: Kysely<unknown>): Promise<void> {
-  const mysql = db.getExecutor().adapter instanceof MysqlAdapter
   // MySQL/MariaDB tables are utf8mb4 whatever the server default (Korean region names).
-  const finish = <T extends string, C extends string>(t: CreateTableBuilder<T, C>) =>
-    mysql ? t.modifyEnd(sql`engine=InnoDB default charset=utf8mb4 collate=utf8mb4_unicode_ci`) : t
+  const finish = tableOptions(db)
 
   await finish(
     db.schema

@@ -1,10 +1,9 @@
-import { type CreateTableBuilder, type Kysely, MysqlAdapter, sql } from 'kysely'
+import type { Kysely } from 'kysely'
+import { tableOptions } from './table-options.js'
 
 /** Profiles, registrations and activity for the embedded default (production keeps these in DynamoDB). */
 export async function up(db: Kysely<unknown>): Promise<void> {
-  const mysql = db.getExecutor().adapter instanceof MysqlAdapter
-  const finish = <T extends string, C extends string>(t: CreateTableBuilder<T, C>) =>
-    mysql ? t.modifyEnd(sql`engine=InnoDB default charset=utf8mb4 collate=utf8mb4_unicode_ci`) : t
+  const finish = tableOptions(db)
 
   await finish(
     db.schema

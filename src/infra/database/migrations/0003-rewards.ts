@@ -1,10 +1,10 @@
-import { type CreateTableBuilder, type Kysely, MysqlAdapter, sql } from 'kysely'
+import { type Kysely, MysqlAdapter } from 'kysely'
+import { tableOptions } from './table-options.js'
 
 /** The reward ledger (exactly once per device, campaign, action and period) and the postback outbox. */
 export async function up(db: Kysely<unknown>): Promise<void> {
   const mysql = db.getExecutor().adapter instanceof MysqlAdapter
-  const finish = <T extends string, C extends string>(t: CreateTableBuilder<T, C>) =>
-    mysql ? t.modifyEnd(sql`engine=InnoDB default charset=utf8mb4 collate=utf8mb4_unicode_ci`) : t
+  const finish = tableOptions(db)
   // SQLite only auto-increments an INTEGER primary key (which is 64-bit there anyway).
   const idType = mysql ? 'bigint' : 'integer'
 
