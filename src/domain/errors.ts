@@ -8,12 +8,17 @@ export type ErrorCode =
   | 'RouteNotFound'
   | 'ResourceNotFound'
   | 'AlreadyExists'
+  | 'InUse'
+  | 'UnsupportedConfigType'
   | 'UnitNotFound'
   | 'UnitInactive'
   | 'InvalidPayload'
+  | 'InvalidCheck'
+  | 'Unprocessable'
   | 'DuplicateReward'
   | 'CapReached'
   | 'BudgetExhausted'
+  | 'ServiceUnavailable'
   | 'Internal'
 
 /** An expected failure with a stable code and a message that names the offending field. */

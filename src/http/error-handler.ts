@@ -1,8 +1,11 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { AllotError, type ErrorCode } from '../domain/errors.js'
 
-/** HTTP status and numeric wire code of every stable error code; never renumber a code. */
-export const ERROR_TABLE: Record<ErrorCode, { status: number; code: number }> = {
+/**
+ * HTTP status and numeric wire code of every stable error code; never renumber a code. `text` is the exact
+ * `error` string the v1 SDKs know for that case (SDK-CONTRACT §12); without one, `error` is the code's name.
+ */
+export const ERROR_TABLE: Record<ErrorCode, { status: number; code: number; text?: string }> = {
   InvalidField: { status: 400, code: 1001 },
   MalformedBody: { status: 400, code: 1002 },
   UnsupportedMediaType: { status: 415, code: 1003 },
@@ -11,12 +14,17 @@ export const ERROR_TABLE: Record<ErrorCode, { status: number; code: number }> = 
   Unauthorized: { status: 401, code: 1101 },
   ResourceNotFound: { status: 404, code: 1102 },
   AlreadyExists: { status: 409, code: 1103 },
-  UnitNotFound: { status: 404, code: 2001 },
-  UnitInactive: { status: 403, code: 2002 },
-  InvalidPayload: { status: 403, code: 3001 },
+  InUse: { status: 409, code: 1104 },
+  UnsupportedConfigType: { status: 400, code: 1006, text: 'Unsupported config type' },
+  UnitNotFound: { status: 400, code: 2001, text: "unit can't be nil" },
+  UnitInactive: { status: 403, code: 2002, text: 'unit is inactive' },
+  InvalidPayload: { status: 400, code: 3001 },
   DuplicateReward: { status: 409, code: 3002 },
   CapReached: { status: 409, code: 3003 },
   BudgetExhausted: { status: 409, code: 3004 },
+  InvalidCheck: { status: 400, code: 3005 },
+  Unprocessable: { status: 422, code: 3006 },
+  ServiceUnavailable: { status: 503, code: 9003 },
   Internal: { status: 500, code: 9000 },
 }
 
@@ -30,7 +38,7 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_TYPE: 'UnsupportedMediaType',
 }
 
-export type ErrorBody = { code: number; error: ErrorCode; msg: string }
+export type ErrorBody = { code: number; error: string; msg: string }
 
 /** Installs the single place where errors become HTTP responses; a 5xx never shows internals. */
 export function installErrorHandler(app: FastifyInstance): void {
@@ -40,7 +48,7 @@ export function installErrorHandler(app: FastifyInstance): void {
     if (entry.status >= 500) request.log.error({ err }, 'unhandled error')
     const body: ErrorBody = {
       code: entry.code,
-      error: code,
+      error: entry.text ?? code,
       msg: entry.status >= 500 ? 'internal error; see the server log for this request id' : message,
     }
     return reply.status(entry.status).send(body)

@@ -194,14 +194,14 @@ describe('nginx in front of Allot and the legacy application (real nginx)', { sk
       headers: formHeaders,
       body: 'payload=forged.x&device_id=1&unit_id=1001&campaign_id=1',
     })
-    assert.equal(impression.status, 403, impression.body)
+    assert.equal(impression.status, 400, impression.body)
     assert.equal(JSON.parse(impression.body).code, 3001)
     assert.deepEqual(impression.legacy, [])
     const click = await through(
       'GET',
       '/api/click_redirect?payload=forged.x&device_id=1&unit_id=1001&campaign_id=1',
     )
-    assert.equal(click.status, 403, click.body)
+    assert.equal(click.status, 400, click.body)
     assert.deepEqual(click.legacy, [])
   })
 

@@ -93,9 +93,9 @@ for (const backend of backends) {
       assert.ok(!body.campaigns.some((c: { name: string }) => c.name === 'Paused brand film'))
     })
 
-    test('an unknown unit is 404 and an inactive unit is 403, each with a stable code', async () => {
+    test('an unknown unit is 400 and an inactive unit is 403, each with a stable code', async () => {
       const missing = await allocate({ unit_id: 424242, device_id: 1 })
-      assert.equal(missing.statusCode, 404)
+      assert.equal(missing.statusCode, 400)
       assert.equal(missing.json().code, 2001)
       assert.match(missing.json().msg, /unit_id/)
 

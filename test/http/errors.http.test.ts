@@ -86,7 +86,7 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
       'unknown unit',
       form({ unit_id: 9, device_id: 1 }),
       'application/x-www-form-urlencoded',
-      404,
+      400,
       2001,
       /unit_id 9/,
     ],

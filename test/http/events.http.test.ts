@@ -219,7 +219,7 @@ for (const backend of await sqlBackends()) {
       assert.equal(landing.length, 1)
     })
 
-    test('every forged payload variant is a 403 with code 3001', async () => {
+    test('every forged payload variant is a 400 with code 3001', async () => {
       const device = 106
       const payload = await payloadFor(device, 'rewarded')
       const other = await payloadFor(device, 'hourly-capped')
@@ -241,17 +241,17 @@ for (const backend of await sqlBackends()) {
       for (const [name, fields] of variants) {
         for (const click_type of ['i', 'u']) {
           const res = await impression({ ...fields, click_type })
-          assert.equal(res.statusCode, 403, `${name} (${click_type}): ${res.body}`)
+          assert.equal(res.statusCode, 400, `${name} (${click_type}): ${res.body}`)
           assert.equal(res.json().code, 3001, name)
         }
         const q = query(fields)
         const click = await t.app.inject({ method: 'GET', url: `/api/click_redirect/?${q}` })
-        assert.equal(click.statusCode, 403, `${name} (click)`)
+        assert.equal(click.statusCode, 400, `${name} (click)`)
       }
       now = T0 + 18 * 86_400_000 // past campaign end + 7 days
       try {
         const expired = await impression(event(device, 'rewarded', payload))
-        assert.equal(expired.statusCode, 403)
+        assert.equal(expired.statusCode, 400)
         assert.match(expired.json().msg, /expired/)
       } finally {
         now = T0
