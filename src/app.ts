@@ -7,6 +7,7 @@ import fp from 'fastify-plugin'
 import type { Dispatcher } from 'undici'
 import type { Config } from './config/config.js'
 import { installErrorHandler } from './http/error-handler.js'
+import { createAllocationPresenter } from './http/presenters/allocation.presenter.js'
 import { adminRoutes } from './http/routes/admin.routes.js'
 import { allocationRoutes } from './http/routes/allocation.routes.js'
 import { contentRoutes } from './http/routes/content.routes.js'
@@ -34,7 +35,7 @@ import { createCounterMirror } from './services/counter-mirror.service.js'
 import { seedDemoData } from './services/demo-data.js'
 import { createDeviceCache } from './services/device-cache.service.js'
 import { createEventService } from './services/event.service.js'
-import { createPayloadSigner } from './services/payload-signer.js'
+import { createPayloadReader, createPayloadSigner } from './services/payload-signer.js'
 import { createPostbackWorker } from './services/postback-worker.service.js'
 
 export type AppOptions = {
@@ -61,7 +62,8 @@ export async function createApp({
     trustProxy: config.trustProxy,
     routerOptions: { ignoreTrailingSlash: true },
     ajv: {
-      customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
+      // No array coercion: `device_id=[5]` is not the id 5.
+      customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false },
     },
   })
   await app.register(allot, { config, clock, dispatcher })
@@ -180,11 +182,7 @@ async function wire(
 
   const contentConfigs = createContentConfigRepository(database.db, database.dialect, clock)
   const deviceCache = createDeviceCache({
-    source: {
-      ...devices,
-      getContentConfig: contentConfigs.getContentConfig,
-      updateContentConfig: contentConfigs.updateContentConfig,
-    },
+    source: devices,
     shared: redis && redisKit?.createRedisDeviceCache(redis.client, prefix, config.sharedCacheTtlMs),
     bus: deviceChannel && {
       publish: (deviceId) => deviceChannel.publish(String(deviceId)),
@@ -195,6 +193,7 @@ async function wire(
     ttlMs: config.deviceCacheTtlMs,
   })
   const signer = createPayloadSigner(config.payloadSecret)
+  const payloads = createPayloadReader(signer, config.legacyPayloads)
   const rewards = createRewardRepository(database.db, database.dialect)
   const postbackWorker = createPostbackWorker({
     outbox: rewards,
@@ -210,7 +209,7 @@ async function wire(
   const events = createEventService({
     catalog,
     campaigns,
-    signer,
+    payloads,
     devices: deviceCache,
     counters: counterMirror,
     ledger: rewards,
@@ -246,7 +245,6 @@ async function wire(
   const allocation = createAllocationService({
     upstream: adNetworks,
     catalog,
-    signer,
     clock,
     random: Math.random,
     devices: deviceCache,
@@ -265,7 +263,7 @@ async function wire(
         }, 10_000).unref()
     },
   })
-  const content = createContentService({ configs: deviceCache, catalog })
+  const content = createContentService({ configs: contentConfigs, catalog })
 
   await app.register(healthRoutes, {
     metrics: async () => ({
@@ -288,7 +286,10 @@ async function wire(
       return { ok: Object.values(checks).every((c) => c === 'ok'), checks }
     },
   })
-  await app.register(allocationRoutes, { allocation })
+  await app.register(allocationRoutes, {
+    allocation,
+    presenter: createAllocationPresenter({ signer, publicBaseUrl: config.publicBaseUrl }),
+  })
   await app.register(contentRoutes, { content })
   await app.register(eventRoutes, { events })
   await app.register(adminRoutes, {

@@ -48,7 +48,7 @@ describe('the server process', () => {
       const res = await fetch(`http://127.0.0.1:${port}/api/allocation/`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: 'unit_id=1001&device_id=42',
+        body: 'unit_id=1001&device_id=42&ifa=ifa-42&unit_device_token=u&sdk_version=3000&timezone=Asia%2FSeoul',
       })
       assert.equal(res.status, 200)
       const body = (await res.json()) as { campaigns: { is_ad: boolean }[] }
@@ -85,7 +85,14 @@ describe('the server process', () => {
       const res = await fetch(`http://127.0.0.1:${port}/api/allocation/`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ unit_id: 1001, device_id: 5 }),
+        body: JSON.stringify({
+          unit_id: 1001,
+          device_id: 5,
+          ifa: 'ifa-5',
+          unit_device_token: 'u',
+          sdk_version: 3000,
+          timezone: 'UTC',
+        }),
       })
       assert.equal(res.status, 200)
     } finally {

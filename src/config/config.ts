@@ -109,6 +109,27 @@ export const EnvSchema = Type.Object({
     default: 1_000,
     description: 'how often each process looks for due postbacks',
   }),
+  PUBLIC_BASE_URL: Type.Optional(
+    Type.String({
+      pattern: '^https?://[^\\s?#]+$',
+      description:
+        'public origin the SDK reaches Allot at (click and impression URLs start with it); default http://localhost:PORT',
+    }),
+  ),
+  LEGACY_PAYLOAD_KEY: Type.Optional(
+    Type.String({
+      minLength: 16,
+      maxLength: 16,
+      description:
+        "the legacy server's 16-byte payload key: its payloads are redeemable until LEGACY_PAYLOAD_UNTIL",
+    }),
+  ),
+  LEGACY_PAYLOAD_UNTIL: Type.Optional(
+    Type.String({
+      description:
+        'ISO 8601 instant after which legacy payloads are refused (required with LEGACY_PAYLOAD_KEY)',
+    }),
+  ),
   DAILY_COUNTER_TTL_SECONDS: Type.Integer({
     minimum: 86_400,
     maximum: 90 * 86_400,
@@ -151,6 +172,10 @@ export type Config = Readonly<{
   postbackTimeoutMs: number
   upstreamDeadlineMs: number
   postbackPollMs: number
+  /** Origin of the click and impression URLs handed to SDKs, without a trailing slash. */
+  publicBaseUrl: string
+  /** The legacy server's payloads, redeemable during the cut-over (undefined: not accepted). */
+  legacyPayloads: Readonly<{ key: string; until: number }> | undefined
 }>
 
 /** A configuration problem; the message names the variable and what it expects. */
@@ -197,7 +222,19 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     postbackTimeoutMs: env.POSTBACK_TIMEOUT_MS,
     upstreamDeadlineMs: env.UPSTREAM_DEADLINE_MS,
     postbackPollMs: env.POSTBACK_POLL_MS,
+    publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
+    legacyPayloads: legacyPayloads(env),
   })
+}
+
+function legacyPayloads(env: Env): Config['legacyPayloads'] {
+  if (!env.LEGACY_PAYLOAD_KEY && !env.LEGACY_PAYLOAD_UNTIL) return undefined
+  if (!env.LEGACY_PAYLOAD_KEY || !env.LEGACY_PAYLOAD_UNTIL)
+    throw new ConfigError('invalid configuration: LEGACY_PAYLOAD_KEY and LEGACY_PAYLOAD_UNTIL go together')
+  const until = Date.parse(env.LEGACY_PAYLOAD_UNTIL)
+  if (Number.isNaN(until))
+    throw new ConfigError('invalid configuration: LEGACY_PAYLOAD_UNTIL is not a date-time')
+  return Object.freeze({ key: env.LEGACY_PAYLOAD_KEY, until })
 }
 
 function parseEnv(source: NodeJS.ProcessEnv): Env {

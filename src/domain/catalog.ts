@@ -10,6 +10,12 @@ export const BUDGET_TYPES = ['impression', 'click'] as const
 export type BudgetType = (typeof BUDGET_TYPES)[number]
 export const BUDGET_PACINGS = ['asap', 'even'] as const
 export type BudgetPacing = (typeof BUDGET_PACINGS)[number]
+/** What the publisher's postback calls an ad's revenue model (contents have none). */
+export const REVENUE_TYPES = ['cpi', 'cpe', 'cpa'] as const
+export type RevenueType = (typeof REVENUE_TYPES)[number]
+/** Whether a unit takes ads / contents at all (v1 ad type and content type "none"). */
+export const UNIT_SUPPLY = ['all', 'none'] as const
+export type UnitSupply = (typeof UNIT_SUPPLY)[number]
 
 /** List-valued targeting fields; each has `target_<name>` (or `<name>` for custom targets) and `detarget_<name>`. */
 export const LIST_TARGETS = [
@@ -114,6 +120,13 @@ export type Campaign = Targeting & {
   unlock_reward: number
   landing_reward: number
   action_reward: number
+  /** The "clean" landing URL (v1 `redirect_url_clean`) opened when the SDK asks for clean mode. */
+  clean_link: string
+  clean_mode: number
+  /** Publisher-defined data, sent as the item's `extra` and the postback's `extra`. */
+  extra: Record<string, unknown>
+  /** The postback's revenue_type for an ad; null = derived (B: cpa, else cpe); contents never have one. */
+  revenue_type: RevenueType | null
   created_at: number
   updated_at: number
 }
@@ -151,6 +164,18 @@ export type Unit = {
   filtered_providers: number[]
   /** Upstream ad networks asked in parallel with the local lookup (JSON over HTTP). */
   ad_sources: AdSource[]
+  /** The publisher organisation: its own campaigns (same owner_id) are "media" (is_media 1). */
+  owner_id: number | null
+  /** Rewards per user and hour at most (all kinds), and base rewards per user and hour (v1 settings). */
+  hour_limit: number
+  base_hour_limit: number
+  ad_type: UnitSupply
+  content_type: UnitSupply
+  /** Whether the unit's app shows cardview landings (else they open in the browser). */
+  supports_cardview: boolean
+  /** AES key and IV (16, 24 or 32 / 16 characters) for the postback's encrypted `data` field. */
+  postback_aes_key: string | null
+  postback_aes_iv: string | null
   created_at: number
   updated_at: number
 }

@@ -4,8 +4,8 @@ export type PostbackStatus = 'pending' | 'delivered' | 'failed'
 
 export type Postback = {
   id: number
-  /** The reward ledger row id, sent as transaction_id. */
-  transaction_id: number
+  /** The grant's transaction_id (random, at most 32 characters). */
+  transaction_id: string
   unit_id: number
   url: string
   headers: Record<string, string>

@@ -6,24 +6,29 @@ import { topK, topKIndices } from './top-k.js'
  * `display_weight` (sent as `first_display_weight`). The order is a weighted sample without replacement
  * (exponential keys: -ln(u) / w, smallest first), so an ad with twice the weight leads twice as often.
  * Weight 0 goes last in its tier. `random` returns [0, 1) and is injected so tests are deterministic.
+ * Items carry their campaign (`{ campaign }`), so callers keep what they attached to it.
  */
-export function rankAds(ads: readonly Campaign[], random: () => number, limit: number): Campaign[] {
+export function rankAds<T extends { readonly campaign: Campaign }>(
+  ads: readonly T[],
+  random: () => number,
+  limit: number,
+): T[] {
   // Keys live in a typed array and the heap holds indices: no allocation per candidate.
   const keys = new Float64Array(ads.length)
   for (let i = 0; i < ads.length; i++) {
-    const w = (ads[i] as Campaign).display_weight
+    const w = (ads[i] as T).campaign.display_weight
     keys[i] = w > 0 ? -Math.log(1 - random()) / w : Number.POSITIVE_INFINITY
   }
   const order = (i: number, j: number) => {
-    const a = ads[i] as Campaign
-    const b = ads[j] as Campaign
+    const a = (ads[i] as T).campaign
+    const b = (ads[j] as T).campaign
     return (
       b.first_display_priority - a.first_display_priority ||
       (keys[i] as number) - (keys[j] as number) ||
       a.id - b.id
     )
   }
-  return topKIndices(ads.length, limit, order).map((i) => ads[i] as Campaign)
+  return topKIndices(ads.length, limit, order).map((i) => ads[i] as T)
 }
 
 /** What content ranking knows about one campaign and the device. */
@@ -64,14 +69,17 @@ export function contentScore(c: Campaign, s: ContentSignals, now: number): numbe
 }
 
 /** The best `limit` contents, best score first (ties: newer first, then lower id). */
-export function rankContents(
-  contents: Iterable<Campaign>,
+export function rankContents<T extends { readonly campaign: Campaign }>(
+  contents: Iterable<T>,
   signals: (c: Campaign) => ContentSignals,
   now: number,
   limit: number,
-): Campaign[] {
-  const scored: { c: Campaign; score: number }[] = []
-  for (const c of contents) scored.push({ c, score: contentScore(c, signals(c), now) })
+): T[] {
+  const scored: { c: Campaign; item: T; score: number }[] = []
+  for (const item of contents) {
+    const c = item.campaign
+    scored.push({ c, item, score: contentScore(c, signals(c), now) })
+  }
   return topK(
     scored,
     limit,
@@ -79,7 +87,7 @@ export function rankContents(
       b.score - a.score ||
       (b.c.published_at ?? b.c.start_date) - (a.c.published_at ?? a.c.start_date) ||
       a.c.id - b.c.id,
-  ).map((s) => s.c)
+  ).map((s) => s.item)
 }
 
 /** The device's highest category score (the scale of affinities). */

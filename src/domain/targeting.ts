@@ -132,7 +132,8 @@ function matchesSpec(s: TargetingSpec, d: DeviceContext): boolean {
     (s.country === undefined || single(s.country, d.country)) &&
     (s.gender === undefined || single(s.gender, d.gender)) &&
     (s.age === undefined || ranged(s.age, d.age)) &&
-    (s.language === undefined || single(s.language, d.language)) &&
+    // v1 serves language-targeted campaigns to a device that sends no language (SDK-CONTRACT §2.1).
+    (s.language === undefined || d.language === undefined || single(s.language, d.language)) &&
     (s.os === undefined || ranged(s.os, d.os)) &&
     (s.unit === undefined || single(s.unit, String(d.unitId))) &&
     (s.appId === undefined || single(s.appId, String(d.appId))) &&

@@ -8,6 +8,7 @@ import {
   type DisplayType,
   detargetKey,
   LIST_TARGETS,
+  type RevenueType,
   type Targeting,
   targetKey,
 } from '../domain/catalog.js'
@@ -25,6 +26,7 @@ const EMPTY: string[] = Object.freeze([]) as unknown as string[]
 const list = <T>(text: unknown): T[] =>
   text === '[]' || text === '' ? (EMPTY as T[]) : parseJson<T[]>(text, EMPTY as T[])
 const SERVABLE_PAGE = 2000
+const EMPTY_EXTRA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>
 
 /** The one place a campaign row becomes a domain campaign. */
 export function campaignFromRow(raw: Record<string, unknown>): Campaign {
@@ -102,6 +104,10 @@ export function campaignFromRow(raw: Record<string, unknown>): Campaign {
     detarget_sdk_max: numOrNull(row.detarget_sdk_max),
     registered_days_min: numOrNull(row.registered_days_min),
     registered_days_max: numOrNull(row.registered_days_max),
+    clean_link: row.clean_link ?? '',
+    clean_mode: num(row.clean_mode ?? 0),
+    extra: row.extra === null || row.extra === '{}' ? EMPTY_EXTRA : parseJson(row.extra, EMPTY_EXTRA),
+    revenue_type: (row.revenue_type ?? null) as RevenueType | null,
     created_at: num(row.created_at),
     updated_at: num(row.updated_at),
   }
@@ -109,17 +115,18 @@ export function campaignFromRow(raw: Record<string, unknown>): Campaign {
 
 /** The one place a campaign draft becomes a row (without id and created_at). */
 export function campaignToRow(draft: CampaignDraft, now: number): Omit<Row, 'id' | 'created_at'> {
-  const { categories, impression_urls, week_slot, is_ad, ...rest } = draft
+  const { categories, impression_urls, week_slot, is_ad, extra, ...rest } = draft
   const lists = Object.fromEntries(LIST_KEYS.map((k) => [k, draft[k]]))
   const scalars = Object.fromEntries(
     Object.entries(rest).filter(([k]) => !(LIST_KEYS as string[]).includes(k)),
-  ) as Omit<CampaignDraft, ListKey | 'categories' | 'impression_urls' | 'week_slot' | 'is_ad'>
+  ) as Omit<CampaignDraft, ListKey | 'categories' | 'impression_urls' | 'week_slot' | 'is_ad' | 'extra'>
   return {
     ...scalars,
     is_ad: is_ad ? 1 : 0,
     categories: JSON.stringify(categories),
     impression_urls: JSON.stringify(impression_urls),
     week_slot: JSON.stringify(week_slot),
+    extra: JSON.stringify(extra),
     target_lists: JSON.stringify(lists),
     updated_at: now,
   }

@@ -1,19 +1,17 @@
 import type { Redis } from 'ioredis'
 import { Packr } from 'msgpackr'
-import type { ContentConfig } from '../domain/content-config.js'
 import type { ActivityItem, DeviceProfile } from '../domain/device.js'
 
 /** The cached device record (the device cache's DeviceRecord, declared here structurally). */
 type CachedDevice = {
   profile: DeviceProfile | null
-  contentConfig: ContentConfig | null
   registrations: Map<number, number>
   activity: ActivityItem[]
 }
 
 /*
  * Per device, keys sharing one hash slot (Redis Cluster safe):
- *   {d<id>}:rec  msgpack of profile + content config          (PX ttl)
+ *   {d<id>}:rec  msgpack of the profile                        (PX ttl)
  *   {d<id>}:act  list of "i<campaign>:<at>" / "c<campaign>:<at>" (same ttl as rec)
  *   {d<id>}:st   change stamp, INCR'd by every write; a fill only lands if it has not moved
  *   {d<id>}:reg  hash unit id → first registration time (first wins, never changes)
@@ -91,16 +89,16 @@ export function createRedisDeviceCache(redis: Redis, prefix: string, ttlMs: numb
       for (let i = 0; i + 1 < regPairs.length; i += 2)
         registrations.set(Number(String(regPairs[i])), Number(String(regPairs[i + 1])))
       if (blob.length === 0) return { record: undefined, stamp: String(stamp) }
-      const { profile, contentConfig } = packr.unpack(blob) as Pick<CachedDevice, 'profile' | 'contentConfig'>
+      const { profile } = packr.unpack(blob) as Pick<CachedDevice, 'profile'>
       return {
-        record: { profile, contentConfig, registrations, activity: items.map((b) => decodeItem(String(b))) },
+        record: { profile, registrations, activity: items.map((b) => decodeItem(String(b))) },
         stamp: String(stamp),
       }
     },
 
     async fill(deviceId: number, record: CachedDevice, stamp: string): Promise<void> {
       const [rec, act, st] = keys(deviceId)
-      const blob = packr.pack({ profile: record.profile, contentConfig: record.contentConfig })
+      const blob = packr.pack({ profile: record.profile })
       const items = record.activity.slice(-MAX_ITEMS).map(encodeItem)
       await scripts.allotDevFill(rec, act, st, stamp, ttlMs, blob, ...items)
     },

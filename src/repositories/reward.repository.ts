@@ -1,37 +1,88 @@
 import type { Kysely } from 'kysely'
 import type { AttemptOutcome, Postback, PostbackStatus } from '../domain/postback.js'
-import type { Database, RewardLedgerTable } from '../infra/database/schema.js'
-import { num } from './sql-resource.repository.js'
+import type { Database } from '../infra/database/schema.js'
+import { isUniqueViolation, num } from './sql-resource.repository.js'
 
-/** One reward as the ledger records it (campaign 0: the unit's base reward). */
-export type LedgerEntry = Omit<RewardLedgerTable, 'id'>
+/** One grant as the ledger is asked to record it; `base` is the unit's base part, when one may be due. */
+export type LedgerGrant = {
+  transaction_id: string
+  device_id: number
+  unit_id: number
+  campaign_id: number
+  action_type: string
+  /** The campaign part's period: one grant per device, campaign, action and period. */
+  period: string
+  /** The campaign part. */
+  point: number
+  /** The base part and its period: paid with at most one grant per device, unit and period. */
+  base: { period: string; point: number } | undefined
+  created_at: number
+}
 
-/** A postback ready to send, built once the ledger id (the transaction_id) is known. */
+/** What a grant recorded: the row's transaction id, its total and the base part in it. */
+export type RecordedGrant = { transactionId: string; point: number; basePoint: number }
+
+/** A postback ready to send, built once the grant's amounts are known. */
 export type PostbackDraft = { url: string; headers: Record<string, string>; body: string }
+
+/** Rolls a grant back when, once the base part is settled, there is nothing to pay. */
+class NothingToGrant extends Error {}
 
 /** The reward ledger and the postback outbox, written together in one transaction. */
 export function createRewardRepository(db: Kysely<Database>, dialect: 'sqlite' | 'mysql') {
   return {
     /**
-     * Records a reward and its postback atomically; 'duplicate' when the ledger already has this
-     * (device, campaign, action, period), however many callers race.
+     * Records one grant (campaign part plus the base part when it is still due in its period) and its
+     * postback atomically. 'duplicate' when the ledger already has this (device, campaign, action, period),
+     * however many callers race; 'nothing' when neither part is left to pay.
      */
     async grant(
-      entry: LedgerEntry,
-      postback: ((transactionId: number) => PostbackDraft) | undefined,
-    ): Promise<{ transactionId: number } | 'duplicate'> {
+      entry: LedgerGrant,
+      postback: ((grant: RecordedGrant) => PostbackDraft) | undefined,
+    ): Promise<RecordedGrant | 'duplicate' | 'nothing'> {
       try {
         // Racing inserts of one unique key can make InnoDB pick a deadlock victim: retry, then it is a duplicate.
         return await retryOnDeadlock(() =>
           db.transaction().execute(async (trx) => {
-            const { insertId } = await trx.insertInto('reward_ledger').values(entry).executeTakeFirstOrThrow()
-            const transactionId = Number(insertId)
+            let basePoint = 0
+            if (entry.base && entry.base.point > 0) {
+              const claim = trx.insertInto('reward_base_claims').values({
+                device_id: entry.device_id,
+                unit_id: entry.unit_id,
+                period: entry.base.period,
+                transaction_id: entry.transaction_id,
+              })
+              const { numInsertedOrUpdatedRows } = await (dialect === 'mysql'
+                ? claim.ignore()
+                : claim.onConflict((oc) => oc.doNothing())
+              ).executeTakeFirstOrThrow()
+              if (Number(numInsertedOrUpdatedRows ?? 0) > 0) basePoint = entry.base.point
+            }
+            const point = entry.point + basePoint
+            if (point <= 0) throw new NothingToGrant()
+            const { insertId } = await trx
+              .insertInto('reward_ledger')
+              .values({
+                transaction_id: entry.transaction_id,
+                device_id: entry.device_id,
+                unit_id: entry.unit_id,
+                campaign_id: entry.campaign_id,
+                source_campaign_id: entry.campaign_id,
+                action_type: entry.action_type,
+                period: entry.period,
+                point,
+                base_point: basePoint,
+                created_at: entry.created_at,
+              })
+              .executeTakeFirstOrThrow()
+            const recorded = { transactionId: entry.transaction_id, point, basePoint }
             if (postback) {
-              const draft = postback(transactionId)
+              const draft = postback(recorded)
               await trx
                 .insertInto('postback_outbox')
                 .values({
-                  ledger_id: transactionId,
+                  ledger_id: Number(insertId),
+                  transaction_id: entry.transaction_id,
                   unit_id: entry.unit_id,
                   url: draft.url,
                   headers: JSON.stringify(draft.headers),
@@ -47,22 +98,14 @@ export function createRewardRepository(db: Kysely<Database>, dialect: 'sqlite' |
                 })
                 .execute()
             }
-            return { transactionId }
+            return recorded
           }),
         )
       } catch (err) {
+        if (err instanceof NothingToGrant) return 'nothing'
         if (isUniqueViolation(err)) return 'duplicate'
         throw err
       }
-    },
-
-    async ledgerCount(deviceId: number): Promise<number> {
-      const row = await db
-        .selectFrom('reward_ledger')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('device_id', '=', deviceId)
-        .executeTakeFirstOrThrow()
-      return num(row.n)
     },
 
     /**
@@ -177,7 +220,7 @@ const selectOutbox = (db: Kysely<Database>) => db.selectFrom('postback_outbox').
 function postbackFromRow(row: OutboxRow): Postback {
   return {
     id: num(row.id),
-    transaction_id: num(row.ledger_id),
+    transaction_id: row.transaction_id ?? String(row.ledger_id),
     unit_id: num(row.unit_id),
     url: row.url,
     headers: JSON.parse(row.headers),
@@ -203,11 +246,4 @@ async function retryOnDeadlock<T>(work: () => Promise<T>, attempts = 5): Promise
       await new Promise((r) => setTimeout(r, 5 * i))
     }
   }
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  const code = (err as { code?: string }).code
-  return (
-    code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
-  )
 }

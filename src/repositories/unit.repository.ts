@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely'
-import type { Unit } from '../domain/catalog.js'
+import type { Unit, UnitSupply } from '../domain/catalog.js'
 import type { UnitDraft } from '../domain/drafts.js'
 import type { Database, UnitsTable } from '../infra/database/schema.js'
-import { createSqlResourceRepository, num, parseJson } from './sql-resource.repository.js'
+import { createSqlResourceRepository, num, numOrNull, parseJson } from './sql-resource.repository.js'
 
 type Row = Omit<UnitsTable, 'id'> & { id: number }
 
@@ -31,6 +31,14 @@ export function unitFromRow(raw: Record<string, unknown>): Unit {
     postback_headers: parseJson(row.postback_headers, {}),
     filtered_providers: parseJson(row.filtered_providers, []),
     ad_sources: parseJson(row.ad_sources, []),
+    owner_id: numOrNull(row.owner_id),
+    hour_limit: num(row.hour_limit),
+    base_hour_limit: num(row.base_hour_limit),
+    ad_type: row.ad_type as UnitSupply,
+    content_type: row.content_type as UnitSupply,
+    supports_cardview: Boolean(num(row.supports_cardview)),
+    postback_aes_key: row.postback_aes_key,
+    postback_aes_iv: row.postback_aes_iv,
     created_at: num(row.created_at),
     updated_at: num(row.updated_at),
   }
@@ -41,6 +49,7 @@ export function unitToRow(draft: UnitDraft, now: number): Omit<Row, 'id' | 'crea
   return {
     ...draft,
     is_active: draft.is_active ? 1 : 0,
+    supports_cardview: draft.supports_cardview ? 1 : 0,
     postback_headers: JSON.stringify(draft.postback_headers),
     filtered_providers: JSON.stringify(draft.filtered_providers),
     ad_sources: JSON.stringify(draft.ad_sources),

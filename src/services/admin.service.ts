@@ -7,6 +7,7 @@ import {
   campaignDraft,
   checkCampaign,
   checkUnit,
+  normalizeCampaignUrls,
   type UnitDraft,
   type UnitInput,
   unitDraft,
@@ -64,7 +65,7 @@ export function createAdminService(deps: Deps): AdminService {
     campaigns: resource('campaign', deps.campaigns, campaignDraft, (c, patch) => {
       const draft = { ...c, ...patch }
       checkCampaign(draft)
-      return draft
+      return normalizeCampaignUrls(draft)
     }),
     categories: resource(
       'category',

@@ -1,7 +1,6 @@
-import type { Campaign, Unit } from '../domain/catalog.js'
+import type { Campaign, ContentChannel, Unit } from '../domain/catalog.js'
 import type { CampaignIndex } from '../domain/catalog-index.js'
-import type { ContentConfig } from '../domain/content-config.js'
-import { contentFilter } from '../domain/content-config.js'
+import { contentFilter } from '../domain/content-filter.js'
 import { counterKeys, utcDay } from '../domain/counter-keys.js'
 import {
   type ActivitySummary,
@@ -22,92 +21,81 @@ import {
   rankContents,
   topScore,
 } from '../domain/ranking.js'
-import { isLive, localYear, type UpcomingSlot, upcomingSlots } from '../domain/schedule.js'
+import { isLive, localYear, upcomingSlots } from '../domain/schedule.js'
+import { localCampaignId, SDK_GATES, targetAge } from '../domain/sdk-v1.js'
 import { type DeviceContext, normalizeTargetValue } from '../domain/targeting.js'
 import type { UpstreamAd, UpstreamQuery } from './ad-network.service.js'
 import type { CatalogEntry, CatalogSnapshot } from './catalog.service.js'
-import type { PayloadSigner } from './payload-signer.js'
 
-/** What the SDK sends (DESIGN §3); optional fields the SDK did not send are undefined. */
+/**
+ * An allocation request as the v1 SDK sends it (SDK-CONTRACT §2), already parsed: integers are numbers,
+ * a two-digit year of birth is a four-digit one, and optional fields the SDK left out are undefined.
+ */
 export type AllocationRequest = {
-  unit_id: number
+  /** The unit; when absent or unknown, the app's lockscreen unit is used. */
+  unit_id?: number | undefined
+  app_id?: number | undefined
   device_id: number
-  ifa?: string
-  unit_device_token?: string
-  sdk_version?: number
-  device_name?: string
-  device_os?: number
-  carrier?: string
-  language?: string
-  country?: string
-  timezone?: string
-  year_of_birth?: number
-  sex?: string
-  region?: string
-  custom_target_1?: string
-  custom_target_2?: string
-  custom_target_3?: string
-  installed_packages?: string
-  /** Comma-separated campaign ids the SDK already holds and does not want again. */
-  excluded?: string
+  ifa: string
+  unit_device_token: string
+  sdk_version: number
+  timezone?: string | undefined
+  year_of_birth?: number | undefined
+  sex?: string | undefined
+  region?: string | undefined
+  carrier?: string | undefined
+  country?: string | undefined
+  /** Comma list; the first language targets. */
+  language?: string | undefined
+  device_os?: number | undefined
+  device_name?: string | undefined
+  /** Epoch seconds of the device's registration, overriding what Allot recorded. */
+  registered_date?: number | undefined
+  custom_target_1?: string | undefined
+  custom_target_2?: string | undefined
+  custom_target_3?: string | undefined
+  /** Comma lists: only these content categories; not these categories; not these channels. */
+  categories?: string | undefined
+  filter_categories?: string | undefined
+  filter_channel_ids?: string | undefined
+  settings_page_display_ratio?: string | undefined
+  /** Allot extra: comma-separated wire ids the SDK already holds and does not want again. */
+  excluded?: string | undefined
 }
 
-export type AllocatedItem = {
-  id: number
-  name: string
-  type: string
-  is_ad: boolean
-  title: string
-  description: string
-  image: string
-  click_url: string
-  impression_urls: string[]
-  landing_type: number
-  display_type: string
-  first_display_priority: number
-  first_display_weight: number
-  slot: number[]
-  started_at: number
-  ended_at: number
-  ipu: number | null
-  dipu: number | null
-  tipu: number | null
-  unlock_reward: number
-  landing_reward: number
-  action_reward: number
-  base_reward: number
-  category: string | null
-  channel: number | null
-  payload: string
+/** What one allocation decided, in domain terms; the HTTP layer shapes it into the v1 answer. */
+export type Allocation = {
+  unit: Unit
+  request: AllocationRequest
+  now: number
+  /** The unit-local week slot at `now` (weekday × 24 + hour, Monday 00h = 0). */
+  currentSlot: number
+  ads: readonly CatalogEntry[]
+  upstream: readonly UpstreamAd[]
+  /** null when the unit takes no contents (v1 content type "none"). */
+  contents: readonly CatalogEntry[] | null
+  channels: ReadonlyMap<number, ContentChannel>
 }
-
-export type AllocationSettings = {
-  first_display_ratio: string
-  page_display_ratio: string
-  page_limit: number
-  base_init_period: number
-  request_trigger: number
-  request_period: number
-  shuffle_option: number
-}
-
-export type AllocationResult = { campaigns: AllocatedItem[]; settings: AllocationSettings }
 
 export type AllocationService = {
-  allocate(request: AllocationRequest): Promise<AllocationResult>
-  allocateContents(request: AllocationRequest): Promise<AllocationResult>
+  allocate(request: AllocationRequest): Promise<Allocation>
+  allocateContents(request: AllocationRequest): Promise<Allocation>
 }
 
 /** What allocation reads about a device beyond its request. */
 export type DeviceView = {
   profile: DeviceProfile | null
-  contentConfig: ContentConfig | null
   registrations: ReadonlyMap<number, number>
   activity: readonly ActivityItem[]
 }
 
 /** Per-device data, cached (see device-cache.service.ts); `load` records the unit registration if new. */
 export type DeviceDataSource = { load(deviceId: number, unitId: number, now: number): Promise<DeviceView> }
+
+/** The packages an app's user has installed (uploaded with /api/update_installed_apps/), by app and ifa. */
+export type InstalledPackages = {
+  packages(appId: number, ifa: string): Promise<ReadonlySet<string> | undefined>
+}
 
 /** Counter values (CTR, budget delivery) known without I/O; see counter-mirror.service.ts. */
 export type CounterValues = {
@@ -121,7 +109,7 @@ export type UpstreamAds = { fetchAds(unit: Unit, query: UpstreamQuery): Promise<
 type Deps = {
   catalog: { current(): CatalogSnapshot }
   upstream?: UpstreamAds | undefined
-  signer: PayloadSigner
+  installed?: InstalledPackages | undefined
   clock: () => number
   random: () => number
   devices: DeviceDataSource
@@ -131,7 +119,6 @@ type Deps = {
   onDeadline?: (what: string) => void
 }
 
-const PAYLOAD_GRACE_MS = 7 * 24 * 3_600_000
 /** How long a content bucket's score bounds are reused (counters move between rebuilds). */
 const BOUND_TTL_MS = 1_000
 const DAY_MS = 86_400_000
@@ -142,81 +129,88 @@ type DeviceData = {
   registeredAt: number | undefined
   profile: DeviceProfile | undefined
   activity: ActivitySummary | undefined
-  contentConfig: ContentConfig | undefined
+  installed: ReadonlySet<string> | undefined
 }
 
 /** Builds the ranked pool of ads and contents for one device on one unit (DESIGN §4). */
 export function createAllocationService(deps: Deps): AllocationService {
-  const { catalog, signer, clock, random, counters } = deps
+  const { catalog, clock, random, counters } = deps
 
-  async function allocate(request: AllocationRequest, withAds: boolean): Promise<AllocationResult> {
+  async function allocate(request: AllocationRequest, withAds: boolean): Promise<Allocation> {
     const snapshot = catalog.current()
-    const unit = resolveUnit(snapshot, request.unit_id)
+    const unit = resolveUnit(snapshot, request)
     const now = clock()
     const limit = Math.max(unit.page_limit, MIN_POOL)
+    const adsWanted = withAds && unit.ad_type !== 'none' && request.sdk_version >= SDK_GATES.minForAds
     // Upstream networks run while the device data loads; both are bounded by their deadlines.
     const upstream =
-      withAds && unit.ad_sources.length > 0 && deps.upstream
+      adsWanted && unit.ad_sources.length > 0 && deps.upstream
         ? deps.upstream.fetchAds(unit, upstreamQuery(request, unit, limit))
         : undefined
-    const data = await loadDeviceData(request.device_id, unit.id, now)
-    const device = describeDevice(request, unit, now, data.registeredAt)
-    const slots = upcomingSlots(unit.timezone, now)
-    const eligible = eligibility(unit, device, data, slots, parseIdList(request.excluded), now)
+    const data = await loadDeviceData(request, unit, now, snapshot.usesAppTargeting)
+    const device = describeDevice(request, unit, now, data)
+    const currentSlot = upcomingSlots(unit.timezone, now)[0]?.slot ?? 0
+    const eligible = eligibility(unit, device, data, currentSlot, request, now)
     const day = utcDay(now)
     // One pass over the plausible buckets: every rule, then the budget, straight into the ranking input.
     const servable = (e: CatalogEntry) => {
       const c = e.campaign
       return eligible(e) && (c.budget_type === null || withinBudget(c, deliveryOf(c, day), now))
     }
-    // Ad buckets are sorted by priority (highest first) and ranking takes whole tiers first, so once the
-    // tiers scanned so far hold `limit` servable ads, lower tiers cannot reach the pool: stop there.
-    const adCandidates = (index: CampaignIndex<CatalogEntry>) => {
-      const buckets = index.buckets(unit.id, device.country)
-      const at = buckets.map(() => 0)
-      const out: Campaign[] = []
-      while (out.length < limit) {
-        let tier = Number.NEGATIVE_INFINITY
-        for (let b = 0; b < buckets.length; b++) {
-          const head = (buckets[b] as readonly CatalogEntry[])[at[b] as number]
-          if (head && head.campaign.first_display_priority > tier) tier = head.campaign.first_display_priority
-        }
-        if (tier === Number.NEGATIVE_INFINITY) break
-        for (let b = 0; b < buckets.length; b++) {
-          const list = buckets[b] as readonly CatalogEntry[]
-          let i = at[b] as number
-          for (; i < list.length && (list[i] as CatalogEntry).campaign.first_display_priority === tier; i++) {
-            if (servable(list[i] as CatalogEntry)) out.push((list[i] as CatalogEntry).campaign)
-          }
-          at[b] = i
-        }
-      }
-      return out
-    }
-
-    const ads = withAds ? rankAds(adCandidates(snapshot.adIndex), random, limit) : []
-    const buckets = snapshot.contentIndex.buckets(unit.id, device.country)
-    const contents = rankContentsFor(contentCandidates(buckets, servable, data, now, limit), data, now, limit)
-    const shape = (c: Campaign) => shapeItem(c, unit, request, slots, signer)
-    const items = ads.map(shape)
+    const ads = adsWanted
+      ? rankAds(adCandidates(snapshot.adIndex, unit, device, servable, limit), random, limit)
+      : []
+    const contents =
+      unit.content_type === 'none'
+        ? null
+        : rankContentsFor(
+            contentCandidates(
+              snapshot.contentIndex.buckets(unit.id, device.country),
+              servable,
+              data,
+              now,
+              limit,
+            ),
+            data,
+            now,
+            limit,
+          )
     // Upstream ads follow the local ones (which carry rewards), best eCPM first, within the pool size.
-    if (upstream) {
-      const external = (await upstream).slice(0, Math.max(0, limit - items.length))
-      for (const [i, ad] of external.entries())
-        items.push(shapeUpstream(ad, -(i + 1), unit, request, slots, now, signer))
+    const external = upstream ? (await upstream).slice(0, Math.max(0, limit - ads.length)) : []
+    return {
+      unit,
+      request,
+      now,
+      currentSlot,
+      ads,
+      upstream: external,
+      contents,
+      channels: snapshot.channelsById,
     }
-    for (const c of contents) items.push(shape(c))
-    return { campaigns: items, settings: settingsOf(unit) }
   }
 
-  /** The device's cached data under the deadline; late or failed means unknown for this allocation. */
-  async function loadDeviceData(deviceId: number, unitId: number, now: number): Promise<DeviceData> {
-    const view = await withinDeadline('device data', deps.devices.load(deviceId, unitId, now))
+  /**
+   * The device's cached data (and, when some campaign targets installed apps, its installed packages)
+   * under the deadline, read in parallel; late or failed means unknown for this allocation.
+   */
+  async function loadDeviceData(
+    request: AllocationRequest,
+    unit: Unit,
+    now: number,
+    needsPackages: boolean,
+  ): Promise<DeviceData> {
+    const appId = request.app_id ?? unit.app_id
+    const [view, installed] = await Promise.all([
+      withinDeadline('device data', deps.devices.load(request.device_id, unit.id, now)),
+      needsPackages && deps.installed && request.ifa !== ''
+        ? withinDeadline('installed apps', deps.installed.packages(appId, request.ifa))
+        : undefined,
+    ])
     return {
-      registeredAt: view?.registrations.get(unitId),
+      registeredAt: view?.registrations.get(unit.id),
       profile: view?.profile ?? undefined,
       activity: view && summarizeActivity(view.activity, now),
-      contentConfig: view?.contentConfig ?? undefined,
+      installed,
     }
   }
 
@@ -262,7 +256,12 @@ export function createAllocationService(deps: Deps): AllocationService {
     })
   }
 
-  function rankContentsFor(contents: Campaign[], data: DeviceData, now: number, limit: number): Campaign[] {
+  function rankContentsFor(
+    contents: CatalogEntry[],
+    data: DeviceData,
+    now: number,
+    limit: number,
+  ): CatalogEntry[] {
     return rankContents(contents, contentSignals(data), now, limit)
   }
 
@@ -298,7 +297,7 @@ export function createAllocationService(deps: Deps): AllocationService {
     data: DeviceData,
     now: number,
     limit: number,
-  ): Campaign[] {
+  ): CatalogEntry[] {
     const lists = buckets.map((b) => boundsOf(b, now))
     const at = lists.map(() => 0)
     const signals = contentSignals(data)
@@ -307,7 +306,7 @@ export function createAllocationService(deps: Deps): AllocationService {
     const slack = topScore(data.profile?.category_scores ?? {}) > 0 ? 0 : CONTENT_WEIGHTS.affinity
     // The best `limit` exact scores seen so far, ascending; best[0] is the bar to beat once full.
     const best: number[] = []
-    const out: Campaign[] = []
+    const out: CatalogEntry[] = []
     for (;;) {
       let pick = -1
       for (let b = 0; b < lists.length; b++) {
@@ -326,7 +325,7 @@ export function createAllocationService(deps: Deps): AllocationService {
       if (best.length === limit && (list.ub[i] as number) - slack < (best[0] as number)) break
       const entry = list.entries[i] as CatalogEntry
       if (!servable(entry)) continue
-      out.push(entry.campaign)
+      out.push(entry)
       const score = contentScore(entry.campaign, signals(entry.campaign), now)
       if (best.length < limit) best.splice(sortedIndex(best, score), 0, score)
       else if (score > (best[0] as number)) {
@@ -343,11 +342,50 @@ export function createAllocationService(deps: Deps): AllocationService {
   }
 }
 
-function resolveUnit(snapshot: CatalogSnapshot, unitId: number): Unit {
-  const unit = snapshot.units.get(unitId)
-  if (!unit) throw new AllotError('UnitNotFound', `unit_id ${unitId} does not exist`)
-  if (!unit.is_active) throw new AllotError('UnitInactive', `unit_id ${unitId} is not active`)
+/** The unit by `unit_id`; when it is absent or unknown, the lockscreen unit of `app_id` (SDK-CONTRACT §2). */
+function resolveUnit(snapshot: CatalogSnapshot, request: AllocationRequest): Unit {
+  const unit =
+    (request.unit_id === undefined ? undefined : snapshot.units.get(request.unit_id)) ??
+    (request.app_id === undefined ? undefined : snapshot.lockscreenUnitsByApp.get(request.app_id))
+  if (!unit) {
+    const which = request.unit_id === undefined ? `app_id ${request.app_id}` : `unit_id ${request.unit_id}`
+    throw new AllotError('UnitNotFound', `${which} has no unit`)
+  }
+  if (!unit.is_active) throw new AllotError('UnitInactive', `unit_id ${unit.id} is not active`)
   return unit
+}
+
+/**
+ * Ad buckets are sorted by priority (highest first) and ranking takes whole tiers first, so once the tiers
+ * scanned so far hold `limit` servable ads, lower tiers cannot reach the pool: stop there.
+ */
+function adCandidates(
+  index: CampaignIndex<CatalogEntry>,
+  unit: Unit,
+  device: DeviceContext,
+  servable: (e: CatalogEntry) => boolean,
+  limit: number,
+): CatalogEntry[] {
+  const buckets = index.buckets(unit.id, device.country)
+  const at = buckets.map(() => 0)
+  const out: CatalogEntry[] = []
+  while (out.length < limit) {
+    let tier = Number.NEGATIVE_INFINITY
+    for (let b = 0; b < buckets.length; b++) {
+      const head = (buckets[b] as readonly CatalogEntry[])[at[b] as number]
+      if (head && head.campaign.first_display_priority > tier) tier = head.campaign.first_display_priority
+    }
+    if (tier === Number.NEGATIVE_INFINITY) break
+    for (let b = 0; b < buckets.length; b++) {
+      const list = buckets[b] as readonly CatalogEntry[]
+      let i = at[b] as number
+      for (; i < list.length && (list[i] as CatalogEntry).campaign.first_display_priority === tier; i++) {
+        if (servable(list[i] as CatalogEntry)) out.push(list[i] as CatalogEntry)
+      }
+      at[b] = i
+    }
+  }
+  return out
 }
 
 /** Every rule that can drop a candidate before ranking, as one predicate. */
@@ -355,20 +393,24 @@ function eligibility(
   unit: Unit,
   device: DeviceContext,
   data: DeviceData,
-  slots: readonly UpcomingSlot[],
-  excluded: ReadonlySet<number>,
+  currentSlot: number,
+  request: AllocationRequest,
   now: number,
 ): (entry: CatalogEntry) => boolean {
   const filteredProviders = new Set(unit.filtered_providers)
-  const allowedByConfig = contentFilter(data.contentConfig)
-  const currentSlot = slots[0]?.slot ?? -1
+  const excluded = parseIdList(request.excluded)
+  const allowedByFilters = contentFilter({
+    categories: parseList(request.categories),
+    excludedCategories: parseList(request.filter_categories),
+    excludedChannels: parseIdSet(request.filter_channel_ids),
+  })
   const { activity } = data
   return ({ campaign: c, matches, slots: allowed }) =>
     isLive(c, now) &&
     (allowed === undefined || allowed[currentSlot] === 1) &&
     !excluded.has(c.id) &&
     (c.provider_id === null || !filteredProviders.has(c.provider_id)) &&
-    allowedByConfig(c) &&
+    allowedByFilters(c) &&
     // Unknown activity (store too slow) means caps cannot be proven, so capped campaigns sit this one out.
     (!hasCaps(c) || (activity !== undefined && withinCaps(c, activity))) &&
     matches(device)
@@ -379,23 +421,33 @@ function describeDevice(
   request: AllocationRequest,
   unit: Unit,
   now: number,
-  registeredAt?: number,
+  data: DeviceData,
 ): DeviceContext {
   const text = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v)
-  const year = localYear(unit.timezone, now)
+  const language = text(request.language?.split(',')[0])
+  // The request's country wins over the unit's; a global unit (no country) needs the request's.
+  const country = text(request.country) ?? text(unit.country)
+  const registeredAt =
+    request.registered_date !== undefined && request.registered_date > 0
+      ? request.registered_date * 1000
+      : data.registeredAt
   return {
     unitId: unit.id,
-    appId: unit.app_id,
-    age: request.year_of_birth === undefined ? undefined : year - request.year_of_birth,
+    appId: request.app_id ?? unit.app_id,
+    age:
+      request.year_of_birth === undefined
+        ? undefined
+        : targetAge(localYear(unit.timezone, now), request.year_of_birth),
     gender: text(request.sex) && normalizeTargetValue('gender', request.sex as string),
-    language: text(request.language) && normalizeTargetValue('language', request.language as string),
+    language: language && normalizeTargetValue('language', language),
     carrier: text(request.carrier) && normalizeTargetValue('carrier', request.carrier as string),
     region: text(request.region) && normalizeTargetValue('region', request.region as string),
-    country: text(request.country) && normalizeTargetValue('country', request.country as string),
+    country: country && normalizeTargetValue('country', country),
     os: request.device_os,
-    sdk: request.sdk_version,
-    registeredDays: registeredAt === undefined ? undefined : Math.floor((now - registeredAt) / DAY_MS),
-    installedPackages: parseList(request.installed_packages),
+    sdk: request.sdk_version === 0 ? undefined : request.sdk_version,
+    registeredDays:
+      registeredAt === undefined ? undefined : Math.floor(Math.max(0, now - registeredAt) / DAY_MS),
+    installedPackages: data.installed,
     customTargets: [
       parseList(request.custom_target_1),
       parseList(request.custom_target_2),
@@ -413,140 +465,34 @@ function parseList(value: string | undefined): ReadonlySet<string> | undefined {
   return items.length === 0 ? undefined : new Set(items)
 }
 
+function parseIdSet(value: string | undefined): ReadonlySet<number> | undefined {
+  const ids = [...(parseList(value) ?? [])].map(Number).filter(Number.isSafeInteger)
+  return ids.length === 0 ? undefined : new Set(ids)
+}
+
+/** Wire ids the SDK holds, as local campaign ids (upstream ids are never local). */
 function parseIdList(value: string | undefined): ReadonlySet<number> {
-  return new Set([...(parseList(value) ?? [])].map(Number).filter(Number.isSafeInteger))
-}
-
-function shapeItem(
-  campaign: Campaign,
-  unit: Unit,
-  request: AllocationRequest,
-  slots: readonly UpcomingSlot[],
-  signer: PayloadSigner,
-): AllocatedItem {
-  const allowed = campaign.week_slot
-  const slot = slots.filter((s) => allowed.length === 0 || allowed.includes(s.slot)).map((s) => s.hour)
-  const payload = signer.sign({
-    d: request.device_id,
-    u: unit.id,
-    c: campaign.id,
-    ...(request.unit_device_token ? { t: request.unit_device_token } : {}),
-    r: {
-      u: campaign.unlock_reward,
-      l: campaign.landing_reward,
-      a: campaign.action_reward,
-      b: unit.base_reward,
-    },
-    exp: Math.floor((campaign.end_date + PAYLOAD_GRACE_MS) / 1000),
-  })
-  return {
-    id: campaign.id,
-    name: campaign.name,
-    type: campaign.type,
-    is_ad: campaign.is_ad,
-    title: campaign.title,
-    description: campaign.description,
-    image: campaign.image,
-    click_url: campaign.click_url,
-    impression_urls: campaign.impression_urls,
-    landing_type: campaign.landing_type,
-    display_type: campaign.display_type,
-    first_display_priority: campaign.first_display_priority,
-    first_display_weight: campaign.display_weight,
-    slot,
-    started_at: Math.floor(campaign.start_date / 1000),
-    ended_at: Math.floor(campaign.end_date / 1000),
-    ipu: campaign.ipu,
-    dipu: campaign.dipu,
-    tipu: campaign.tipu,
-    unlock_reward: campaign.unlock_reward,
-    landing_reward: campaign.landing_reward,
-    action_reward: campaign.action_reward,
-    base_reward: unit.base_reward,
-    category: campaign.categories[0] ?? null,
-    channel: campaign.channel_id,
-    payload,
+  const ids = new Set<number>()
+  for (const wire of parseIdSet(value) ?? []) {
+    const local = localCampaignId(wire)
+    if (local) ids.add(local.id)
   }
-}
-
-function settingsOf(unit: Unit): AllocationSettings {
-  return {
-    first_display_ratio: unit.first_display_ratio,
-    page_display_ratio: unit.page_display_ratio,
-    page_limit: unit.page_limit,
-    base_init_period: unit.base_init_period,
-    request_trigger: unit.request_trigger,
-    request_period: unit.request_period,
-    shuffle_option: unit.shuffle_option,
-  }
+  return ids
 }
 
 function upstreamQuery(request: AllocationRequest, unit: Unit, limit: number): UpstreamQuery {
   return {
     unit_id: unit.id,
-    app_id: unit.app_id,
+    app_id: request.app_id ?? unit.app_id,
     device_id: request.device_id,
     ifa: request.ifa,
-    country: request.country ?? unit.country,
+    country: request.country || unit.country,
     language: request.language,
     sex: request.sex,
     year_of_birth: request.year_of_birth,
     device_os: request.device_os,
     carrier: request.carrier,
     limit,
-  }
-}
-
-const UPSTREAM_TYPE = { cpm: 'I', cpc: 'J', cpa: 'B' } as const
-
-/**
- * An upstream ad as an item: negative id (unique in the response, never a local campaign), no rewards, all
- * upcoming hours; it counts through its own impression_urls. Its payload is signed like any other, and the
- * event endpoints refuse it (campaign_id must be a local campaign).
- */
-function shapeUpstream(
-  ad: UpstreamAd,
-  id: number,
-  unit: Unit,
-  request: AllocationRequest,
-  slots: readonly UpcomingSlot[],
-  now: number,
-  signer: PayloadSigner,
-): AllocatedItem {
-  const endsAt = now + 3_600_000
-  return {
-    id,
-    name: `${ad.source}:${ad.external_id}`,
-    type: UPSTREAM_TYPE[ad.revenue_type],
-    is_ad: true,
-    title: ad.title,
-    description: ad.description,
-    image: ad.image,
-    click_url: ad.click_url,
-    impression_urls: ad.impression_urls,
-    landing_type: 1,
-    display_type: 'A',
-    first_display_priority: 0,
-    first_display_weight: 1,
-    slot: slots.map((s) => s.hour),
-    started_at: Math.floor(now / 1000),
-    ended_at: Math.floor(endsAt / 1000),
-    ipu: null,
-    dipu: null,
-    tipu: null,
-    unlock_reward: 0,
-    landing_reward: 0,
-    action_reward: 0,
-    base_reward: unit.base_reward,
-    category: null,
-    channel: null,
-    payload: signer.sign({
-      d: request.device_id,
-      u: unit.id,
-      c: id,
-      r: { u: 0, l: 0, a: 0, b: unit.base_reward },
-      exp: Math.floor(endsAt / 1000),
-    }),
   }
 }
 

@@ -48,6 +48,11 @@ export type CatalogSnapshot = {
   readonly contentIndex: CampaignIndex<CatalogEntry>
   readonly categories: readonly ContentCategory[]
   readonly channels: readonly ContentChannel[]
+  readonly channelsById: ReadonlyMap<number, ContentChannel>
+  /** Each app's lockscreen unit (lowest id), for requests that name only `app_id`. */
+  readonly lockscreenUnitsByApp: ReadonlyMap<number, Unit>
+  /** Whether any campaign targets installed packages (only then does allocation read them). */
+  readonly usesAppTargeting: boolean
 }
 
 export type CatalogService = {
@@ -154,10 +159,17 @@ export function catalogSnapshot({
   const entries = campaigns.map(catalogEntry)
   const ads = entries.filter((e) => e.campaign.is_ad)
   const contents = entries.filter((e) => !e.campaign.is_ad)
+  const lockscreenUnitsByApp = new Map<number, Unit>()
+  for (const u of [...units].sort((a, b) => a.id - b.id))
+    if (u.unit_type === 'lockscreen' && !lockscreenUnitsByApp.has(u.app_id))
+      lockscreenUnitsByApp.set(u.app_id, u)
   return Object.freeze({
     version,
     loadedAt,
     units: new Map(units.map((u) => [u.id, u])),
+    lockscreenUnitsByApp,
+    channelsById: new Map(channels.map((c) => [c.id, c])),
+    usesAppTargeting: campaigns.some((c) => c.target_app.length > 0 || c.detarget_app.length > 0),
     ads,
     contents,
     // Ad buckets by priority, highest first: allocation stops after the tiers that fill the pool.

@@ -1,8 +1,12 @@
 import type { CampaignInput } from '../domain/drafts.js'
+import { LANDING_TYPES } from '../domain/sdk-v1.js'
 import type { AdminService } from './admin.service.js'
 
 const DAY = 86_400_000
 export const DEMO_UNIT_ID = 1001
+export const DEMO_APP_ID = 100
+/** The demo publisher: campaigns it owns are its own ("media", is_media true). */
+export const DEMO_PUBLISHER_ID = 77
 
 /** Seeds the demo catalog of the embedded default once: unit 1001 and a mix of ads and contents. */
 export async function seedDemoData(admin: AdminService, now: number): Promise<boolean> {
@@ -11,12 +15,13 @@ export async function seedDemoData(admin: AdminService, now: number): Promise<bo
 
   await admin.units.create({
     id: DEMO_UNIT_ID,
-    app_id: 100,
+    app_id: DEMO_APP_ID,
     name: 'Demo lockscreen',
     unit_type: 'lockscreen',
     platform: 'android',
     country: 'KR',
     timezone: 'Asia/Seoul',
+    owner_id: DEMO_PUBLISHER_ID,
   })
   const categories = [
     ['news', '뉴스'],
@@ -33,7 +38,7 @@ export async function seedDemoData(admin: AdminService, now: number): Promise<bo
       sort_order: index,
     })
   }
-  const channels: number[] = []
+  const channels: { id: number; category: string }[] = []
   for (const [category, name] of [
     ['news', 'Daily Brief'],
     ['news', 'Seoul Now'],
@@ -47,14 +52,17 @@ export async function seedDemoData(admin: AdminService, now: number): Promise<bo
       name,
       icon_url: 'https://cdn.example.com/icons/ch.png',
     })
-    channels.push(channel.id)
+    channels.push({ id: channel.id, category })
   }
 
   const window = { start_date: now - DAY, end_date: now + 365 * DAY }
   for (const ad of demoAds(window)) await admin.campaigns.create(ad)
   for (let i = 0; i < 20; i++) {
     const [category] = categories[i % categories.length] ?? ['news']
-    await admin.campaigns.create(demoContent(i, category, channels[i % channels.length] ?? null, now, window))
+    // A story's channel is one of its category's channels.
+    const ofCategory = channels.filter((c) => c.category === category)
+    const channel = ofCategory[Math.floor(i / categories.length) % ofCategory.length]?.id ?? null
+    await admin.campaigns.create(demoContent(i, category, channel, now, window))
   }
   return true
 }
@@ -69,15 +77,24 @@ function demoAds(window: Window): CampaignInput[] {
     ...window,
     title: fields.name,
     image: `https://cdn.example.com/ads/${n}.jpg`,
-    click_url: `https://ads.example.com/landing/${n}`,
+    click_url: `https://ads.example.com/landing/${n}?ifa={ifa}`,
     impression_urls: [`https://ads.example.com/imp/${n}`],
     unlock_reward: 1,
     landing_reward: 3,
+    owner_id: 500 + n,
+    extra: { creative_set: `demo-${n}` },
     ...fields,
   })
   return [
     ad(1, { name: 'Morning coffee coupon', type: 'I', first_display_priority: 10, display_weight: 5 }),
-    ad(2, { name: 'Fintech sign-up', type: 'B', action_reward: 100, target_age_min: 20, target_age_max: 39 }),
+    ad(2, {
+      name: 'Fintech sign-up',
+      type: 'B',
+      action_reward: 100,
+      target_age_min: 20,
+      target_age_max: 39,
+      revenue_type: 'cpa',
+    }),
     ad(3, {
       name: 'Puzzle game install',
       type: 'J',
@@ -86,7 +103,20 @@ function demoAds(window: Window): CampaignInput[] {
     }),
     ad(4, { name: 'Beauty brand week', type: 'I', target_gender: ['F'], target_region: ['서울특별시'] }),
     ad(5, { name: 'Mobile plan switch', type: 'J', target_language: ['ko'], detarget_country: ['JP'] }),
-    ad(6, { name: 'Late-night delivery', type: 'I', week_slot: nightSlots() }),
+    ad(6, {
+      name: 'Late-night delivery',
+      type: 'I',
+      week_slot: nightSlots(),
+      landing_type: LANDING_TYPES.overlay,
+    }),
+    ad(9, {
+      name: '우리 동네 마트 쿠폰',
+      type: 'I',
+      click_url: 'https://ads.example.com/쿠폰/동네 마트?ifa={ifa}',
+      clean_link: 'https://m.ads.example.com/쿠폰',
+      owner_id: DEMO_PUBLISHER_ID,
+      revenue_type: 'cpe',
+    }),
     ad(7, { name: 'Paused brand film', type: 'I', status: 'paused' }),
     ad(8, {
       name: 'Sneaker drop',
@@ -110,7 +140,12 @@ function demoContent(i: number, category: string, channel: number | null, now: n
     categories: [category],
     channel_id: channel,
     published_at: now - i * 3_600_000,
-    unlock_reward: i % 4 === 0 ? 1 : 0,
+    landing_reward: i % 4 === 0 ? 1 : 0,
+    clean_link: i % 3 === 0 ? `https://news.example.com/amp/${i + 1}` : '',
+    clean_mode: i % 3 === 0 ? 1 : 0,
+    owner_id: i % 5 === 0 ? DEMO_PUBLISHER_ID : 900,
+    landing_type: i % 10 === 9 ? LANDING_TYPES.youtube : LANDING_TYPES.browser,
+    extra: i % 2 === 0 ? { section: category } : {},
   }
   if (i % 7 === 3) content.target_country = ['KR']
   if (i % 9 === 5) content.target_age_min = 19

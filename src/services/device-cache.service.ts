@@ -1,13 +1,10 @@
 import { LRUCache } from 'lru-cache'
-import type { ContentConfig } from '../domain/content-config.js'
 import { ACTIVITY_TTL_MS, type ActivityItem, type DeviceProfile } from '../domain/device.js'
-import type { ContentConfigStore } from './content.service.js'
 import type { ActivityStore, ProfileStore } from './device-data.ports.js'
 
 /** Everything allocation needs to know about one device, cached as one record. */
 export type DeviceRecord = {
   profile: DeviceProfile | null
-  contentConfig: ContentConfig | null
   /**
    * First registration time per unit id, for the units this device was allocated on. A Map: a numeric
    * key like "1001" on a plain object makes V8 allocate an elements array that long (~8 KB per device).
@@ -17,8 +14,8 @@ export type DeviceRecord = {
   activity: ActivityItem[]
 }
 
-/** The source of truth for device data (DynamoDB or SQL profiles, SQL content configs). */
-export type DeviceSource = ProfileStore & ActivityStore & ContentConfigStore
+/** The source of truth for device data (DynamoDB or SQL). */
+export type DeviceSource = ProfileStore & ActivityStore
 
 /**
  * The shared second level (Redis in production): one round trip to read a record; activity appends that
@@ -95,14 +92,12 @@ export function createDeviceCache({ source, shared, bus, clock, maxDevices, ttlM
   }
 
   async function loadSource(deviceId: number): Promise<DeviceRecord> {
-    const [profile, contentConfig, activity] = await Promise.all([
+    const [profile, activity] = await Promise.all([
       source.getProfile(deviceId),
-      source.getContentConfig(deviceId),
       source.listActivity(deviceId, clock() - ACTIVITY_TTL_MS),
     ])
     return {
       profile: profile ?? null,
-      contentConfig: contentConfig ?? null,
       registrations: new Map(),
       activity,
     }
@@ -146,22 +141,6 @@ export function createDeviceCache({ source, shared, bus, clock, maxDevices, ttlM
       await source.putProfile(profile)
       l1.delete(profile.device_id)
       await changed(profile.device_id)
-    },
-
-    async getContentConfig(deviceId: number): Promise<ContentConfig | undefined> {
-      const cached = l1.peek(deviceId)
-      if (cached) return cached.contentConfig ?? undefined
-      return source.getContentConfig(deviceId)
-    },
-
-    async updateContentConfig(
-      deviceId: number,
-      change: (current: ContentConfig) => ContentConfig,
-    ): Promise<ContentConfig> {
-      const next = await source.updateContentConfig(deviceId, change)
-      l1.delete(deviceId)
-      await changed(deviceId)
-      return next
     },
 
     /** Number of devices held in the first level (for metrics and tests). */

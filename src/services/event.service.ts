@@ -1,37 +1,41 @@
-import { createHmac } from 'node:crypto'
+import { createCipheriv, createHash, createHmac, randomBytes } from 'node:crypto'
 import type { Campaign, Unit } from '../domain/catalog.js'
 import { counterKeys, utcDay } from '../domain/counter-keys.js'
 import { summarizeActivity, withinCaps } from '../domain/delivery.js'
 import type { ActivityItem } from '../domain/device.js'
 import { AllotError } from '../domain/errors.js'
-import { localHourStart } from '../domain/schedule.js'
+import { isLive, localHourStart } from '../domain/schedule.js'
+import { type CheckFields, checkSource, localCampaignId, wireCampaignId } from '../domain/sdk-v1.js'
 import type { CatalogSnapshot } from './catalog.service.js'
-import type { PayloadClaims, PayloadSigner } from './payload-signer.js'
+import type { PayloadRead, PayloadReader } from './payload-signer.js'
 
-/** Reward actions: unlock, landing, action (advertiser-confirmed), and the unit's base reward. */
-export type RewardAction = 'u' | 'l' | 'a' | 'b'
+/** Reward actions as the v1 reward service names them: unlock, landing. */
+export type RewardAction = 'u' | 'l'
 
+/** One grant the ledger records: the campaign part, and the unit's base part when due in its period. */
 export type RewardGrant = {
+  transaction_id: string
   device_id: number
   unit_id: number
-  /** 0 for the base reward: once per device and period whichever campaign unlocked. */
   campaign_id: number
-  source_campaign_id: number
   action_type: RewardAction
   period: string
   point: number
-  base_point: number
+  base: { period: string; point: number } | undefined
   created_at: number
 }
+
+/** What the ledger recorded for a grant: its total (base part included) and the base part. */
+export type RecordedGrant = { transactionId: string; point: number; basePoint: number }
 
 /** The reward ledger + outbox port (SQL): exactly one row per (device, campaign, action, period). */
 export type RewardLedger = {
   grant(
     entry: RewardGrant,
     postback:
-      | ((transactionId: number) => { url: string; headers: Record<string, string>; body: string })
+      | ((grant: RecordedGrant) => { url: string; headers: Record<string, string>; body: string })
       | undefined,
-  ): Promise<{ transactionId: number } | 'duplicate'>
+  ): Promise<RecordedGrant | 'duplicate' | 'nothing'>
 }
 
 /** Activity recording and the device's current activity (the device cache). */
@@ -45,9 +49,9 @@ export type EventCounters = { increment(key: string, by: number, ttlSeconds?: nu
 
 type Deps = {
   catalog: { current(): CatalogSnapshot }
-  /** Campaigns no longer in the servable snapshot (ended within the payload grace). */
+  /** Campaigns no longer in the servable snapshot (ended within the payload grace, paused). */
   campaigns: { get(id: number): Promise<Campaign | undefined> }
-  signer: PayloadSigner
+  payloads: PayloadReader
   devices: EventDevices
   counters: EventCounters
   ledger: RewardLedger
@@ -57,24 +61,50 @@ type Deps = {
   onPostback?: () => void
 }
 
-/** What the SDK sends with an event: the item's payload and who it claims to be. */
-export type EventRequest = {
-  payload: string
-  device_id: number
-  unit_id: number
-  campaign_id: number
+/**
+ * What v1 hashes into `check` plus the reward it claims (SDK-CONTRACT §7.2): values as the SDK sent them,
+ * integers parsed. `campaign_id` is the wire id (ads: + 1,000,000,000).
+ */
+export type RewardClaim = Omit<CheckFields, 'app_id'> & {
+  /** app_id as sent; v1 retries the check with the unit id in its place. */
+  app_id: number | undefined
+  check: string
 }
 
-export type GrantedReward = { transaction_id: number; action_type: RewardAction; point: number }
+/** `POST /api/impression/` and `POST /api/unlock` (SDK-CONTRACT §8), parsed. */
+export type UnlockRequest = RewardClaim & { unit_id: number | undefined; payload: string }
+
+/** `GET /api/click_redirect/` (SDK-CONTRACT §5.2), parsed. */
+export type LandingRequest = RewardClaim & {
+  unit_id: number
+  payload: string
+  /** The token the allocation knew (the check may use it when the client's own failed). */
+  allocation_unit_device_token: string
+  external_campaign_id: string | undefined
+  redirect_url: string | undefined
+  use_clean_mode: boolean
+  false_click: boolean
+}
+
+/** `POST /api/rewards` (SDK-CONTRACT §9): a landing reward after a stay, without a payload. */
+export type StayRewardRequest = RewardClaim & {
+  unit_id: number
+  allocation_unit_device_token: string
+}
+
+export type LandingOutcome = 'granted' | 'duplicate' | 'none' | 'budget' | 'payload' | 'external'
+export type ImpressionOutcome = 'counted' | 'cap' | 'budget' | 'expired'
 
 export type EventService = ReturnType<typeof createEventService>
 
 /**
- * Impressions, unlocks and landings (DESIGN §3): verify the payload, enforce caps and budgets exactly,
- * record activity and counters, and grant each reward once through the ledger.
+ * Unlocks, landings, stay rewards and impressions of the v1 SDK: the check is verified as the SDK computes
+ * it, the payload must be Allot's (binding device, unit and campaign) or a legacy one in the cut-over
+ * window, amounts are what the campaign and unit are configured for and never more than the SDK claims,
+ * and the ledger grants each once.
  */
 export function createEventService(deps: Deps) {
-  const { signer, clock } = deps
+  const { clock } = deps
   const locks = new Map<number, Promise<unknown>>()
 
   /** Runs `work` after every earlier event of this device in this process (caps are check-then-record). */
@@ -89,36 +119,37 @@ export function createEventService(deps: Deps) {
     return run
   }
 
-  async function verified(request: EventRequest, now: number) {
-    const claims = signer.verify(request.payload, now)
-    if (!claims) throw new AllotError('InvalidPayload', 'payload is forged, tampered with or expired')
-    for (const [field, claimed] of [
-      ['device_id', claims.d],
-      ['unit_id', claims.u],
-      ['campaign_id', claims.c],
-    ] as const) {
-      if (request[field] !== claimed)
-        throw new AllotError(
-          'InvalidPayload',
-          `payload was issued for another ${field} than ${request[field]}`,
-        )
-    }
-    const unit = deps.catalog.current().units.get(claims.u)
-    if (!unit) throw new AllotError('UnitNotFound', `unit_id ${claims.u} does not exist`)
-    const campaign = await findCampaign(claims.c)
-    if (!campaign) throw new AllotError('ResourceNotFound', `campaign_id ${claims.c} does not exist`)
-    return { claims, unit, campaign }
-  }
-
   let byIdFor: CatalogSnapshot | undefined
   let byId = new Map<number, Campaign>()
-  async function findCampaign(id: number): Promise<Campaign | undefined> {
+  /** A local campaign by id: the snapshot's, else the store's (ended or paused ones). */
+  async function campaignById(id: number): Promise<Campaign | undefined> {
     const snapshot = deps.catalog.current()
     if (byIdFor !== snapshot) {
       byId = new Map([...snapshot.ads, ...snapshot.contents].map((e) => [e.campaign.id, e.campaign]))
       byIdFor = snapshot
     }
-    return byId.get(id) ?? deps.campaigns.get(id)
+    return byId.get(id) ?? (await deps.campaigns.get(id))
+  }
+
+  /** The local campaign behind a wire id (ads: id + 1,000,000,000); undefined for anything else. */
+  async function findCampaign(wireId: number): Promise<Campaign | undefined> {
+    const local = localCampaignId(wireId)
+    const campaign = local && (await campaignById(local.id))
+    return campaign && campaign.is_ad === local?.isAd ? campaign : undefined
+  }
+
+  /** The unit of an event; v1 answers 400 for an unknown or inactive one. */
+  function activeUnit(unitId: number): Unit {
+    const unit = deps.catalog.current().units.get(unitId)
+    if (!unit?.is_active) throw new AllotError('InvalidField', `unit_id ${unitId} is unknown or inactive`)
+    return unit
+  }
+
+  /** Whether an Allot payload was minted for this device, unit and campaign (legacy ones bind nothing). */
+  function bound(read: PayloadRead, deviceId: number, unitId: number, campaign: Campaign): boolean {
+    if (read.kind === 'legacy') return true
+    const { claims } = read
+    return claims.d === deviceId && claims.u === unitId && claims.c === campaign.id
   }
 
   /** Counts one delivery of a campaign; false (and nothing counted) when that would exceed its budget. */
@@ -141,85 +172,182 @@ export function createEventService(deps: Deps) {
     return true
   }
 
+  /**
+   * Grants the campaign's configured reward for `action`, never more than claimed: the campaign part
+   * (claimed reward minus claimed base) and the unit's base part (once per device, unit and period).
+   */
   async function grant(
     action: RewardAction,
-    claims: PayloadClaims,
+    claim: RewardClaim,
     unit: Unit,
     campaign: Campaign,
     now: number,
-  ): Promise<GrantedReward | 'duplicate' | undefined> {
-    const point = action === 'u' ? claims.r.u : action === 'l' ? claims.r.l : action === 'a' ? claims.r.a : 0
-    const basePoint = action === 'b' ? claims.r.b : 0
-    if (point <= 0 && basePoint <= 0) return undefined
+  ): Promise<RecordedGrant | 'duplicate' | 'nothing'> {
+    if (!isLive(campaign, now)) return 'nothing'
+    const configured =
+      action === 'u' ? (campaign.is_ad ? campaign.unlock_reward : 0) : campaign.landing_reward
+    const point = Math.max(0, Math.min(configured, claim.reward - claim.base_reward))
+    const basePoint = Math.max(0, Math.min(unit.base_reward, claim.base_reward))
     const entry: RewardGrant = {
-      device_id: claims.d,
+      transaction_id: randomBytes(16).toString('hex'),
+      device_id: claim.device_id,
       unit_id: unit.id,
-      campaign_id: action === 'b' ? 0 : campaign.id,
-      source_campaign_id: campaign.id,
+      campaign_id: campaign.id,
       action_type: action,
-      period: action === 'b' ? basePeriod(unit, now) : slotHour(unit, now),
+      period: slotHour(unit, now),
       point,
-      base_point: basePoint,
+      base: basePoint > 0 ? { period: basePeriod(unit, now), point: basePoint } : undefined,
       created_at: now,
     }
     const postback = unit.postback_url
-      ? (transactionId: number) => postbackDraft(unit, campaign, claims, entry, transactionId)
+      ? (recorded: RecordedGrant) => postbackDraft(unit, campaign, claim.unit_device_token, entry, recorded)
       : undefined
     const result = await deps.ledger.grant(entry, postback)
-    if (result === 'duplicate') return 'duplicate'
-    if (postback) deps.onPostback?.()
-    return { transaction_id: result.transactionId, action_type: action, point: point + basePoint }
+    if (typeof result === 'object' && postback) deps.onPostback?.()
+    return result
   }
 
   return {
-    /** An impression of an allocated item: counted against caps and budgets, recorded as activity. */
-    async impression(request: EventRequest): Promise<{ counted: true }> {
+    /** An unlock through an item (SDK-CONTRACT §8): the points granted, 0 for a duplicate or nothing due. */
+    async unlock(request: UnlockRequest): Promise<number> {
       const now = clock()
-      const { claims, unit, campaign } = await verified(request, now)
+      const read = deps.payloads.read(request.payload, now)
+      if (!read)
+        throw new AllotError('InvalidPayload', 'click_campaign_payload is not a payload Allot can read')
+      const unitId = request.unit_id ?? (read.kind === 'allot' ? read.claims.u : read.unitId)
+      if (unitId === undefined) throw new AllotError('InvalidField', 'app_id & unit_id not found')
+      if (request.reward === 0 || read.expired) return 0
+      const claim = { ...request, base_reward: request.base_reward || request.reward }
+      if (!checkMatches(request, unitId, [request.unit_device_token]))
+        throw new AllotError('InvalidCheck', 'check does not match the unlock fields')
+      const unit = activeUnit(unitId)
+      const campaign = await findCampaign(request.campaign_id)
+      if (!campaign || !bound(read, request.device_id, unit.id, campaign))
+        throw new AllotError(
+          'InvalidPayload',
+          'click_campaign_payload was issued for another device, unit or campaign',
+        )
+      const result = await grant('u', claim, unit, campaign, now)
+      return typeof result === 'object' ? result.point : 0
+    },
+
+    /**
+     * A landing (SDK-CONTRACT §5.2): where to send the user, after counting the click and granting the
+     * landing reward once. The destination is always the campaign's own URL, never the query's.
+     */
+    async landing(request: LandingRequest): Promise<{ location: string; outcome: LandingOutcome }> {
+      const now = clock()
+      const tokens = [request.unit_device_token, request.allocation_unit_device_token]
+      if (!checkMatches(request, request.unit_id, tokens))
+        throw new AllotError('InvalidCheck', 'check does not match the click fields')
+      if (request.unit_device_token === '')
+        throw new AllotError('InvalidField', 'unit_device_token must not be empty')
+      const unit = activeUnit(request.unit_id)
+      if (request.external_campaign_id)
+        return { location: webUrl('redirect_url', request.redirect_url ?? ''), outcome: 'external' }
+      const campaign = await findCampaign(request.campaign_id)
+      if (!campaign)
+        throw new AllotError('InvalidField', `campaign_id ${request.campaign_id} is not a campaign`)
+      const target = request.use_clean_mode && campaign.clean_link ? campaign.clean_link : campaign.click_url
+      const location = webUrl(
+        'the campaign click_url',
+        target.replaceAll('{ifa}', encodeURIComponent(request.ifa)),
+      )
+      const read = deps.payloads.read(request.payload, now)
+      if (!read || !bound(read, request.device_id, unit.id, campaign)) return { location, outcome: 'payload' }
+      if (!request.false_click) {
+        if (!(await countDelivery(campaign, 'click', now))) return { location, outcome: 'budget' }
+        await deps.devices.recordActivity(request.device_id, {
+          type: 'click',
+          campaign_id: campaign.id,
+          at: now,
+        })
+      }
+      if (read.expired || request.reward <= 0) return { location, outcome: 'none' }
+      const result = await grant('l', request, unit, campaign, now)
+      return {
+        location,
+        outcome: typeof result === 'object' ? 'granted' : result === 'duplicate' ? 'duplicate' : 'none',
+      }
+    },
+
+    /**
+     * A landing reward after the user stayed on the page (SDK-CONTRACT §9, `POST /api/rewards`). It has no
+     * payload, so Allot also requires a click of this device on this campaign recorded by a landing.
+     */
+    async stayReward(request: StayRewardRequest): Promise<void> {
+      const now = clock()
+      const tokens = [request.unit_device_token, request.allocation_unit_device_token]
+      if (!checkMatches(request, request.unit_id, tokens))
+        throw new AllotError('InvalidCheck', 'check does not match the reward fields')
+      const unit = activeUnit(request.unit_id)
+      if (request.reward === 0) return
+      const campaign = await findCampaign(request.campaign_id)
+      if (!campaign)
+        throw new AllotError('Unprocessable', `campaign_id ${request.campaign_id} is not a campaign`)
+      const { activity } = await deps.devices.load(request.device_id, unit.id, now)
+      if (!summarizeActivity(activity, now).clicked.has(campaign.id))
+        throw new AllotError(
+          'Unprocessable',
+          `device_id ${request.device_id} has no landing on this campaign`,
+        )
+      const result = await grant('l', request, unit, campaign, now)
+      if (result === 'duplicate')
+        throw new AllotError('DuplicateReward', 'this landing reward was already granted')
+      if (result === 'nothing') throw new AllotError('Unprocessable', 'nothing is due for this landing')
+    },
+
+    /** The content impression beacon (SDK-CONTRACT §6): counted against caps and budgets, then recorded. */
+    async impression(data: string): Promise<ImpressionOutcome> {
+      const now = clock()
+      const read = deps.payloads.read(data, now)
+      if (read?.kind !== 'allot')
+        throw new AllotError('InvalidPayload', 'data is not an impression Allot issued')
+      const { claims } = read
+      if (!claims.t) throw new AllotError('InvalidField', 'the impression has no unit_device_token')
+      if (read.expired) return 'expired'
+      const campaign = await campaignById(claims.c)
+      if (!campaign) throw new AllotError('InvalidPayload', 'data names no campaign')
       return serialized(claims.d, async () => {
-        const { activity } = await deps.devices.load(claims.d, unit.id, now)
-        if (!withinCaps(campaign, summarizeActivity(activity, now)))
-          throw new AllotError(
-            'CapReached',
-            `campaign_id ${campaign.id} reached its per-device cap (ipu/dipu/tipu)`,
-          )
-        if (!(await countDelivery(campaign, 'impression', now)))
-          throw new AllotError('BudgetExhausted', `campaign_id ${campaign.id} has no impression budget left`)
+        const { activity } = await deps.devices.load(claims.d, claims.u, now)
+        if (!withinCaps(campaign, summarizeActivity(activity, now))) return 'cap'
+        if (!(await countDelivery(campaign, 'impression', now))) return 'budget'
         await deps.devices.recordActivity(claims.d, { type: 'impression', campaign_id: campaign.id, at: now })
-        return { counted: true as const }
+        return 'counted'
       })
     },
-
-    /** An unlock through an item: its unlock reward (once per slot hour) and the unit's base reward. */
-    async unlock(request: EventRequest): Promise<{ rewards: GrantedReward[] }> {
-      const now = clock()
-      const { claims, unit, campaign } = await verified(request, now)
-      const results = await Promise.all([
-        grant('u', claims, unit, campaign, now),
-        grant('b', claims, unit, campaign, now),
-      ])
-      const rewards = results.filter((r): r is GrantedReward => typeof r === 'object')
-      if (rewards.length === 0 && results.includes('duplicate'))
-        throw new AllotError(
-          'DuplicateReward',
-          `the unlock reward of campaign_id ${campaign.id} was already granted`,
-        )
-      return { rewards }
-    },
-
-    /** A landing: records the click, grants the landing reward once per slot hour, says where to go. */
-    async click(
-      request: EventRequest,
-    ): Promise<{ location: string; reward: GrantedReward | 'duplicate' | 'none' | 'budget' }> {
-      const now = clock()
-      const { claims, unit, campaign } = await verified(request, now)
-      const counted = await countDelivery(campaign, 'click', now)
-      if (!counted) return { location: campaign.click_url, reward: 'budget' }
-      await deps.devices.recordActivity(claims.d, { type: 'click', campaign_id: campaign.id, at: now })
-      const reward = await grant('l', claims, unit, campaign, now)
-      return { location: campaign.click_url, reward: reward ?? 'none' }
-    },
   }
+}
+
+const md5 = (text: string) => createHash('md5').update(text).digest('hex')
+
+/**
+ * v1's check validation: the MD5 of the fields, also with spaces as `+` (an iOS encoding bug), also
+ * lower-cased; tried with app_id as sent, then with the unit id as app_id, then with each other token.
+ */
+function checkMatches(claim: RewardClaim, unitId: number, tokens: readonly string[]): boolean {
+  // v1 refuses a check over an empty campaign name.
+  if (claim.campaign_name === '') return false
+  const given = claim.check
+  const lower = given.toLowerCase()
+  const appIds = claim.app_id === undefined ? [unitId] : [claim.app_id, unitId]
+  for (const token of tokens) {
+    for (const app_id of appIds) {
+      const source = checkSource({ ...claim, app_id, unit_device_token: token })
+      for (const hash of [md5(source), md5(source.replaceAll(' ', '+'))])
+        if (given === hash || lower === hash) return true
+    }
+  }
+  return false
+}
+
+/** An absolute http(s) URL as a Location header can carry it (percent-encoded), or a 400. */
+function webUrl(what: string, value: string): string {
+  try {
+    const url = new URL(value)
+    if (url.protocol === 'http:' || url.protocol === 'https:') return url.href
+  } catch {}
+  throw new AllotError('InvalidField', `${what} is not an http(s) URL`)
 }
 
 /** The unit-local slot hour of an instant (its start, epoch ms): the period of unlock and landing rewards. */
@@ -227,35 +355,53 @@ function slotHour(unit: Unit, at: number): string {
   return `h${localHourStart(unit.timezone, at)}`
 }
 
-/** Fixed base-reward windows of `base_init_period` seconds from the epoch, per unit. */
+/** Fixed base-reward windows of `base_init_period` seconds from the epoch. */
 function basePeriod(unit: Unit, at: number): string {
-  return `${unit.id}:${Math.floor(at / 1000 / Math.max(1, unit.base_init_period))}`
+  return `b${Math.floor(at / 1000 / Math.max(1, unit.base_init_period))}`
 }
 
-/** Actions as publishers know them: the base reward arrives with an unlock. */
-const POSTBACK_ACTION: Record<RewardAction, string> = { u: 'u', l: 'l', a: 'a', b: 'u' }
-const REVENUE_TYPE: Record<string, string> = { I: 'cpm', J: 'cpc', B: 'cpa', C: 'none' }
+/** An ad's revenue type for the publisher (SDK-CONTRACT §13); contents have none. */
+function revenueType(c: Campaign): string | null {
+  if (!c.is_ad) return null
+  return c.revenue_type ?? (c.type === 'B' ? 'cpa' : 'cpe')
+}
 
+/**
+ * The publisher postback (SDK-CONTRACT §13): one per grant, `point` the total with `base_point` in it,
+ * form-encoded; `data` (all fields as JSON, AES-CBC with the unit's key and IV, base64) when the unit has a
+ * key; `x-allot-signature` (HMAC-SHA256 of the body) when it has an HMAC key.
+ */
 function postbackDraft(
   unit: Unit,
   campaign: Campaign,
-  claims: PayloadClaims,
+  userId: string,
   entry: RewardGrant,
-  id: number,
+  recorded: RecordedGrant,
 ) {
-  const body = new URLSearchParams({
-    transaction_id: String(id),
-    user_id: claims.t ?? '',
-    unit_id: String(unit.id),
-    campaign_id: String(campaign.id),
+  const fields = {
+    transaction_id: recorded.transactionId,
+    user_id: userId,
+    unit_id: unit.id,
+    campaign_id: wireCampaignId(campaign.id, campaign.is_ad),
     campaign_name: campaign.name,
-    event_at: String(Math.floor(entry.created_at / 1000)),
-    is_media: campaign.is_ad ? '0' : '1',
-    action_type: POSTBACK_ACTION[entry.action_type],
-    point: String(entry.point),
-    base_point: String(entry.base_point),
-    revenue_type: REVENUE_TYPE[campaign.type] ?? 'none',
-  }).toString()
+    event_at: Math.floor(entry.created_at / 1000),
+    is_media: campaign.owner_id !== null && campaign.owner_id === unit.owner_id ? 1 : 0,
+    extra: JSON.stringify(campaign.extra),
+    action_type: entry.action_type,
+    point: recorded.point,
+    base_point: recorded.basePoint,
+    revenue_type: revenueType(campaign),
+    click_type: entry.action_type,
+  }
+  const form = new URLSearchParams()
+  for (const [key, value] of Object.entries(fields)) if (value !== null) form.append(key, String(value))
+  if (unit.postback_aes_key && unit.postback_aes_iv) {
+    const key = Buffer.from(unit.postback_aes_key)
+    const cipher = createCipheriv(`aes-${key.length * 8}-cbc`, key, Buffer.from(unit.postback_aes_iv))
+    const plain = Buffer.from(JSON.stringify(fields))
+    form.append('data', Buffer.concat([cipher.update(plain), cipher.final()]).toString('base64'))
+  }
+  const body = form.toString()
   const headers: Record<string, string> = {
     ...unit.postback_headers,
     'content-type': 'application/x-www-form-urlencoded',

@@ -11,7 +11,6 @@ const NOW = Date.UTC(2026, 10, 25, 3)
 const imp = (campaign_id: number, at = NOW): ActivityItem => ({ type: 'impression', campaign_id, at })
 const record = (activity: ActivityItem[] = []) => ({
   profile: { device_id: 5, category_scores: { 뉴스: 1.5 }, updated_at: 10 },
-  contentConfig: { device_id: 5, category: ['news'], channel: [3], campaign: [] },
   registrations: new Map<number, number>(),
   activity,
 })
@@ -121,9 +120,6 @@ describe('shared device cache and invalidation bus: Redis', { skip: redis.skip }
         activity.set(d, [...(activity.get(d) ?? []), item])
       },
       listActivity: async (d) => activity.get(d) ?? [],
-      getContentConfig: async () => undefined,
-      updateContentConfig: async (d, change) =>
-        change({ device_id: d, category: [], channel: [], campaign: [] }),
     }
     const channel = `${redis.prefix}devices`
     const make = (conn: RedisConnection) => {

@@ -162,13 +162,23 @@ describe('nginx in front of Allot and the legacy application (real nginx)', { sk
       '/api/content_allocation/',
       '/api/content_allocation',
     ]) {
-      const form = await through('POST', path, { headers: formHeaders, body: 'unit_id=1001&device_id=7' })
+      const form = await through('POST', path, {
+        headers: formHeaders,
+        body: 'unit_id=1001&device_id=7&ifa=i7&unit_device_token=u7&sdk_version=3000&timezone=Asia%2FSeoul',
+      })
       assert.equal(form.status, 200, `${path}: ${form.body}`)
       assert.deepEqual(form.legacy, [])
       assert.ok(JSON.parse(form.body).campaigns.length > 0, path)
       const json = await through('POST', path, {
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ unit_id: 1001, device_id: 8 }),
+        body: JSON.stringify({
+          unit_id: 1001,
+          device_id: 8,
+          ifa: 'i8',
+          unit_device_token: 'u8',
+          sdk_version: 3000,
+          timezone: 'UTC',
+        }),
       })
       assert.equal(json.status, 200, `${path} (JSON): ${json.body}`)
       assert.deepEqual(json.legacy, [])
@@ -189,19 +199,20 @@ describe('nginx in front of Allot and the legacy application (real nginx)', { sk
     assert.equal(JSON.parse(config.body).config.device_id, 78, 'the query string arrived')
   })
 
-  test('event endpoints reach Allot (which rejects these forged payloads itself)', async () => {
+  test('event endpoints reach Allot (which rejects these forged payloads and checks itself)', async () => {
     const impression = await through('POST', '/api/impression/', {
       headers: formHeaders,
-      body: 'payload=forged.x&device_id=1&unit_id=1001&campaign_id=1',
+      body: 'click_campaign_payload=forged.x&device_id=1&unit_id=1001&ifa=i&unit_device_token=u&click_type=u&reward=1',
     })
     assert.equal(impression.status, 400, impression.body)
     assert.equal(JSON.parse(impression.body).code, 3001)
     assert.deepEqual(impression.legacy, [])
     const click = await through(
       'GET',
-      '/api/click_redirect?payload=forged.x&device_id=1&unit_id=1001&campaign_id=1',
+      '/api/click_redirect?unit_id=1001&device_id=1&ifa=i&campaign_name=x&check=0',
     )
     assert.equal(click.status, 400, click.body)
+    assert.equal(JSON.parse(click.body).code, 3005)
     assert.deepEqual(click.legacy, [])
   })
 

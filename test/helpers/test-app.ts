@@ -30,6 +30,7 @@ export async function startTestApp(
     PAYLOAD_SECRET,
     LOG_LEVEL: 'silent',
     MIGRATE_ON_START: 'true',
+    PUBLIC_BASE_URL: 'https://allot.test',
     SEED_DEMO_DATA: options.seed ? 'true' : 'false',
     ...options.env,
   })
@@ -62,12 +63,25 @@ export function form(fields: Record<string, string | number>): string {
 /** An allocated item, as the tests read it. */
 export type AllocatedItemView = { id: number; name: string; type: string; is_ad: boolean; payload: string }
 
-/** A form-encoded allocation for `device_id` on the demo unit from Korea; asserts a 200, returns the items. */
+/** The fields every v1 allocation carries, for `device` on the demo unit. */
+export function demoAllocationFields(device: number): Record<string, string | number> {
+  return {
+    unit_id: 1001,
+    device_id: device,
+    ifa: `ifa-${device}`,
+    unit_device_token: `user-${device}`,
+    sdk_version: 3000,
+    timezone: 'Asia/Seoul',
+    country: 'KR',
+  }
+}
+
+/** A form-encoded v1 allocation for `device_id` on the demo unit from Korea; asserts a 200, returns the items. */
 export async function allocateDemo(t: TestApp, device: number): Promise<AllocatedItemView[]> {
   const res = await t.app.inject({
     method: 'POST',
     url: '/api/allocation/',
-    payload: form({ unit_id: 1001, device_id: device, country: 'KR' }),
+    payload: form(demoAllocationFields(device)),
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
   })
   if (res.statusCode !== 200) throw new Error(`allocation answered ${res.statusCode}: ${res.body}`)

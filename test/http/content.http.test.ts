@@ -25,15 +25,6 @@ for (const backend of await sqlBackends()) {
         payload: form(fields as Record<string, string | number>),
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
       })
-    const allocateContents = async (deviceId: number) =>
-      (
-        await t.app.inject({
-          method: 'POST',
-          url: '/api/content_allocation/',
-          payload: { unit_id: 1001, device_id: deviceId },
-        })
-      ).json().campaigns as { id: number; category: string | null; channel: number | null }[]
-
     test('categories come in sort order and channels filter by category', async () => {
       const categories = (await t.app.inject({ method: 'GET', url: '/api/content/categories/' })).json()
         .categories
@@ -63,35 +54,6 @@ for (const backend of await sqlBackends()) {
       } finally {
         await database.close()
       }
-    })
-
-    test('turning a category off removes its contents from allocation; on again brings them back', async () => {
-      const before = await allocateContents(600)
-      assert.ok(before.some((c) => c.category === 'news'))
-      const off = await change({ device_id: 600, type: 'category', id: 'news', enabled: 'false' })
-      assert.equal(off.statusCode, 200, off.body)
-      assert.deepEqual(off.json().config.category, ['news'])
-      assert.ok(!(await allocateContents(600)).some((c) => c.category === 'news'))
-      assert.ok(
-        (await allocateContents(601)).some((c) => c.category === 'news'),
-        'other devices unaffected',
-      )
-      await change({ device_id: 600, type: 'category', id: 'news', enabled: 'true' })
-      assert.deepEqual((await config(600)).config.category, [])
-      assert.ok((await allocateContents(600)).some((c) => c.category === 'news'))
-    })
-
-    test('a channel or a single content can be turned off', async () => {
-      const pool = await allocateContents(700)
-      const target = pool.find((c) => c.channel !== null)
-      assert.ok(target)
-      await change({ device_id: 700, type: 'channel', id: String(target.channel), enabled: 'false' })
-      assert.ok(!(await allocateContents(700)).some((c) => c.channel === target.channel))
-      const single = pool.find((c) => c.channel !== target.channel)
-      assert.ok(single)
-      await change({ device_id: 700, type: 'campaign', id: String(single.id), enabled: 'false' })
-      assert.ok(!(await allocateContents(700)).some((c) => c.id === single.id))
-      assert.deepEqual((await config(700)).config.campaign, [single.id])
     })
 
     test('concurrent toggles of one device are all kept', async () => {

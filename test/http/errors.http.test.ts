@@ -27,56 +27,70 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
       headers: { 'content-type': contentType },
     })
 
+  const v1 = {
+    unit_id: 1001,
+    device_id: 1,
+    ifa: 'i',
+    unit_device_token: 'u',
+    sdk_version: 3000,
+    timezone: 'UTC',
+  }
   const cases: [string, string, string, number, number, RegExp][] = [
     [
-      'missing unit_id',
-      form({ device_id: 1 }),
+      'missing device_id',
+      form({ ...v1, device_id: '' }),
       'application/x-www-form-urlencoded',
       400,
       1001,
-      /unit_id is required/,
-    ],
-    ['missing device_id', '{"unit_id":1001}', 'application/json', 400, 1001, /device_id is required/],
-    [
-      'unit_id not a number',
-      form({ unit_id: 'abc', device_id: 1 }),
-      'application/x-www-form-urlencoded',
-      400,
-      1001,
-      /unit_id must be integer/,
+      /device_id/,
     ],
     [
-      'device_id negative',
-      '{"unit_id":1001,"device_id":-3}',
+      'missing timezone',
+      JSON.stringify({ ...v1, timezone: undefined }),
       'application/json',
       400,
       1001,
-      /device_id must be >= 1/,
+      /timezone is required/,
     ],
     [
-      'year_of_birth out of range',
-      form({ unit_id: 1001, device_id: 1, year_of_birth: 1200 }),
+      'device_id not a number',
+      form({ ...v1, device_id: 'abc' }),
+      'application/x-www-form-urlencoded',
+      400,
+      1001,
+      /device_id must match/,
+    ],
+    [
+      'device_id negative',
+      JSON.stringify({ ...v1, device_id: -3 }),
+      'application/json',
+      400,
+      1001,
+      /device_id/,
+    ],
+    [
+      'year_of_birth not a number',
+      form({ ...v1, year_of_birth: '19x5' }),
       'application/x-www-form-urlencoded',
       400,
       1001,
       /year_of_birth/,
     ],
     [
-      'sex not M or F',
-      '{"unit_id":1001,"device_id":1,"sex":"X"}',
+      'unit_id as an object',
+      JSON.stringify({ ...v1, unit_id: { a: 1 } }),
       'application/json',
       400,
       1001,
-      /sex must be one of/,
+      /unit_id/,
     ],
-    ['unit_id as an object', '{"unit_id":{"a":1},"device_id":1}', 'application/json', 400, 1001, /unit_id/],
     ['malformed JSON', '{"unit_id":1001,', 'application/json', 400, 1002, /malformed/],
     ['empty JSON body', '', 'application/json', 400, 1002, /malformed/],
     ['JSON array body', '[1,2]', 'application/json', 400, 1001, /body must be object/],
     ['wrong content type', 'unit_id=1001', 'text/plain', 415, 1003, /content-type/],
     [
       'oversized body',
-      `unit_id=1001&device_id=1&excluded=${'1,'.repeat(4000)}`,
+      form({ ...v1, excluded: '1,'.repeat(4000) }),
       'application/x-www-form-urlencoded',
       413,
       1004,
@@ -84,13 +98,53 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
     ],
     [
       'unknown unit',
-      form({ unit_id: 9, device_id: 1 }),
+      form({ ...v1, unit_id: 9 }),
       'application/x-www-form-urlencoded',
       400,
       2001,
       /unit_id 9/,
     ],
   ]
+  // Ids are plain decimal integers from 1 to 2^53 − 1: nothing is silently rounded or reinterpreted.
+  for (const [what, value] of [
+    ['an exponent overflowing to Infinity', '1e309'],
+    ['an exponent', '1e3'],
+    ['hex', '0x10'],
+    ['binary', '0b11'],
+    ['spaces', ' 5 '],
+    ['a boolean', 'true'],
+    ['2^53 + 1 (would round to another device)', '9007199254740993'],
+    ['2^63', '9223372036854775808'],
+    ['a fraction', '5.0'],
+  ] as const)
+    cases.push([
+      `device_id as ${what}`,
+      form({ ...v1, device_id: value }),
+      'application/x-www-form-urlencoded',
+      400,
+      1001,
+      /device_id/,
+    ])
+  for (const [what, body] of [
+    ['a JSON array', { ...v1, device_id: [5] }],
+    ['JSON true', { ...v1, device_id: true }],
+    [
+      'a JSON number past 2^53',
+      '{"unit_id":1001,"device_id":9007199254740993,"ifa":"i","unit_device_token":"u","sdk_version":3000,"timezone":"UTC"}',
+    ],
+    [
+      'JSON 1e309',
+      '{"unit_id":1001,"device_id":1e309,"ifa":"i","unit_device_token":"u","sdk_version":3000,"timezone":"UTC"}',
+    ],
+  ] as const)
+    cases.push([
+      `device_id as ${what}`,
+      typeof body === 'string' ? body : JSON.stringify(body),
+      'application/json',
+      400,
+      1001,
+      /device_id/,
+    ])
   for (const [what, payload, type, status, code, msg] of cases) {
     test(`${what} → ${status} with code ${code}`, async () => {
       const res = await post(payload, type)
@@ -140,7 +194,10 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
     for (const path of [
       '/api/allocation/',
       '/api/impression/',
+      '/api/unlock',
       '/api/click_redirect/',
+      '/api/content_impression/',
+      '/api/rewards',
       '/admin/campaigns/{id}',
     ])
       assert.ok(spec.paths[path], `${path} is documented`)
@@ -149,7 +206,7 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
   })
 
   test('/metrics exposes Prometheus text with request durations, cache and catalog gauges', async () => {
-    await t.app.inject({ method: 'POST', url: '/api/allocation/', payload: { unit_id: 1001, device_id: 5 } })
+    await t.app.inject({ method: 'POST', url: '/api/allocation/', payload: { ...v1, device_id: 5 } })
     const res = await t.app.inject({ method: 'GET', url: '/metrics' })
     assert.equal(res.statusCode, 200)
     assert.match(String(res.headers['content-type']), /text\/plain/)

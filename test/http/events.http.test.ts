@@ -1,27 +1,38 @@
 import assert from 'node:assert/strict'
-import { createHmac } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { MockAgent } from 'undici'
+import {
+  assertShape,
+  formBody,
+  sdk,
+  sdkCheck,
+  V1Impression,
+  type V1ItemType,
+  V1Unlock,
+} from '../helpers/sdk.js'
 import { sqlBackends } from '../helpers/sql-backends.js'
-import { form, startTestApp, type TestApp } from '../helpers/test-app.js'
+import { startTestApp, type TestApp } from '../helpers/test-app.js'
 
 const T0 = Date.UTC(2026, 10, 25, 3, 10) // 12:10 in Seoul
 const HOUR = 3_600_000
 const iso = (ms: number) => new Date(ms).toISOString()
-const query = (fields: object) =>
-  new URLSearchParams(Object.entries(fields).map(([k, v]): [string, string] => [k, String(v)]))
 const PUBLISHER = 'http://publisher.test'
 const HMAC_KEY = 'publisher-hmac-key-0123456789'
+const AES_KEY = 'publisher-aes-key-0123456789abcd' // 32 bytes: AES-256-CBC
+const AES_IV = 'publisher-iv-016'
+const LEGACY_KEY = 'legacy-key-16byt'
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
 
-type Item = { id: number; payload: string }
+type Postback = { body: string; headers: Record<string, string> }
 
 for (const backend of await sqlBackends()) {
-  describe(`events, rewards and postbacks on ${backend.name}`, { skip: backend.skip }, () => {
+  describe(`v1 events, rewards and postbacks on ${backend.name}`, { skip: backend.skip }, () => {
     let t: TestApp
     let now = T0
     const agent = new MockAgent()
-    const postbacks: { body: string; headers: Record<string, string> }[] = []
-    const campaigns: Record<string, number> = {}
+    const postbacks: Postback[] = []
+    const ids: Record<string, number> = {}
 
     before(async () => {
       agent.disableNetConnect()
@@ -36,15 +47,23 @@ for (const backend of await sqlBackends()) {
       t = await startTestApp(await backend.createDatabaseUrl(), {
         clock: () => now,
         dispatcher: agent,
-        env: { POSTBACK_POLL_MS: '600000' },
+        env: {
+          POSTBACK_POLL_MS: '600000',
+          LEGACY_PAYLOAD_KEY: LEGACY_KEY,
+          LEGACY_PAYLOAD_UNTIL: iso(T0 + 30 * 86_400_000),
+        },
       })
       const unit = await t.admin('POST', '/admin/units', {
         id: 1500,
         app_id: 9,
-        base_reward: 0,
+        owner_id: 42,
+        base_reward: 2,
+        base_init_period: 3600,
         postback_url: `${PUBLISHER}/pb`,
         postback_hmac_key: HMAC_KEY,
         postback_headers: { 'x-publisher': 'acme' },
+        postback_aes_key: AES_KEY,
+        postback_aes_iv: AES_IV,
       })
       assert.equal(unit.statusCode, 201, unit.body)
       const make = async (name: string, fields: object) => {
@@ -54,16 +73,20 @@ for (const backend of await sqlBackends()) {
           is_ad: true,
           start_date: iso(T0 - 86_400_000),
           end_date: iso(T0 + 10 * 86_400_000),
-          click_url: `https://advertiser.test/${name}`,
+          click_url: `https://advertiser.test/${name}?ifa={ifa}`,
           ...fields,
         })
         assert.equal(res.statusCode, 201, res.body)
-        campaigns[name] = res.json().id
+        ids[name] = res.json().id
       }
-      await make('rewarded', { unlock_reward: 5, landing_reward: 3 })
+      await make('rewarded', { unlock_reward: 5, landing_reward: 3, owner_id: 42, extra: { sku: 'A-1' } })
+      await make('spring sale', { unlock_reward: 1, type: 'J' })
       await make('hourly-capped', { ipu: 1 })
-      await make('daily-capped', { dipu: 5 })
       await make('budgeted', { budget_type: 'impression', budget_total: 3 })
+      await make('to-pause', { unlock_reward: 4 })
+      await make('korean', { click_url: 'https://advertiser.test/쿠폰 페이지?ifa={ifa}', landing_reward: 1 })
+      await make('clean', { clean_link: 'https://clean.advertiser.test/amp', landing_reward: 1 })
+      await make('story', { type: 'C', is_ad: false, landing_reward: 4, categories: ['news'] })
     })
     after(async () => {
       await t?.close()
@@ -71,75 +94,74 @@ for (const backend of await sqlBackends()) {
       await backend.cleanup()
     })
 
-    const allocate = async (device: number, token = `user-${device}`): Promise<Item[]> => {
-      const res = await t.app.inject({
-        method: 'POST',
-        url: '/api/allocation/',
-        payload: form({ unit_id: 1500, device_id: device, unit_device_token: token }),
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      })
-      assert.equal(res.statusCode, 200, res.body)
-      return res.json().campaigns
+    const phone = (device: number, token = `user-${device}`) =>
+      sdk(
+        t,
+        { device_id: device, ifa: `ifa-${device}`, unit_device_token: token, unit_id: 1500, app_id: 9 },
+        () => now,
+      )
+    const item = async (device: number, name: string, token?: string): Promise<V1ItemType> => {
+      const found = (await phone(device, token).pool()).find((c) => c.name === name)
+      assert.ok(found, `${name} allocated to device ${device}`)
+      return found
     }
-    const itemFor = async (device: number, name: string, token?: string): Promise<Item | undefined> =>
-      (await allocate(device, token)).find((c) => c.id === campaigns[name])
-    const payloadFor = async (device: number, name: string, token?: string): Promise<string> => {
-      const item = await itemFor(device, name, token)
-      assert.ok(item, `${name} allocated to device ${device}`)
-      return item.payload
-    }
-    const impression = (fields: Record<string, string | number>) =>
-      t.app.inject({ method: 'POST', url: '/api/impression/', payload: fields })
-    const event = (device: number, name: string, payload: string, extra: object = {}) => ({
-      payload,
-      device_id: device,
-      unit_id: 1500,
-      campaign_id: campaigns[name] ?? 0,
-      ...extra,
-    })
     const until = async (check: () => boolean) => {
       for (let i = 0; i < 300 && !check(); i++) await new Promise((r) => setTimeout(r, 10))
     }
+    const sentFor = (user: string) =>
+      postbacks.filter((p) => new URLSearchParams(p.body).get('user_id') === user)
+    const outbox = async (user: string) =>
+      (await t.admin('GET', '/admin/postbacks?limit=1000'))
+        .json()
+        .items.filter((p: { body: string }) => new URLSearchParams(p.body).get('user_id') === user)
 
-    test('an impression counts toward the hourly cap: the campaign leaves the pool and a second one is refused', async () => {
+    test('an unlock grants unlock reward + base part once per slot hour; the publisher gets one postback with the total', async () => {
       const device = 101
-      const payload = await payloadFor(device, 'hourly-capped')
-      const first = await impression(event(device, 'hourly-capped', payload))
-      assert.equal(first.statusCode, 200, first.body)
-      assert.equal(first.json().counted, true)
-      assert.equal(await itemFor(device, 'hourly-capped'), undefined, 'capped after one impression per hour')
-      const second = await impression(event(device, 'hourly-capped', payload))
-      assert.equal(second.statusCode, 409)
-      assert.equal(second.json().code, 3003)
-      now += HOUR
-      assert.ok(await itemFor(device, 'hourly-capped'), 'back an hour later')
-      now = T0
-    })
-
-    test('an unlock grants the unlock reward once per slot hour and the publisher gets a signed postback', async () => {
-      const device = 102
-      const payload = await payloadFor(device, 'rewarded', 'publisher-user-102')
-      const res = await impression(event(device, 'rewarded', payload, { click_type: 'u' }))
+      const rewarded = await item(device, 'rewarded')
+      assert.equal(rewarded.unlock_reward, 5)
+      assert.equal(rewarded.base_reward, 2)
+      assert.equal(rewarded.is_media, true)
+      const res = await phone(device).unlock(rewarded)
       assert.equal(res.statusCode, 200, res.body)
-      const [reward] = res.json().rewards
-      assert.equal(reward.action_type, 'u')
-      assert.equal(reward.point, 5)
-      await until(() => postbacks.some((p) => p.body.includes(`transaction_id=${reward.transaction_id}&`)))
-      const sent = postbacks.find((p) => p.body.includes(`transaction_id=${reward.transaction_id}&`))
+      assertShape(V1Unlock, res.json(), 'unlock answer')
+      assert.equal(res.json().reward_received, 7)
+
+      await until(() => sentFor('user-101').length > 0)
+      const [sent] = sentFor('user-101')
       assert.ok(sent, 'postback delivered')
       const fields = Object.fromEntries(new URLSearchParams(sent.body))
-      assert.deepEqual(fields, {
-        transaction_id: String(reward.transaction_id),
-        user_id: 'publisher-user-102',
+      const { data, transaction_id, ...rest } = fields
+      assert.match(transaction_id ?? '', /^[0-9a-f]{32}$/, 'at most 32 characters, not guessable')
+      assert.deepEqual(rest, {
+        user_id: 'user-101',
         unit_id: '1500',
-        campaign_id: String(campaigns.rewarded),
+        campaign_id: String(rewarded.id),
         campaign_name: 'rewarded',
         event_at: String(Math.floor(T0 / 1000)),
-        is_media: '0',
+        is_media: '1',
+        extra: '{"sku":"A-1"}',
         action_type: 'u',
-        point: '5',
-        base_point: '0',
-        revenue_type: 'cpm',
+        point: '7',
+        base_point: '2',
+        revenue_type: 'cpe',
+        click_type: 'u',
+      })
+      const decipher = createDecipheriv('aes-256-cbc', Buffer.from(AES_KEY), Buffer.from(AES_IV))
+      const plain = Buffer.concat([decipher.update(Buffer.from(data ?? '', 'base64')), decipher.final()])
+      assert.deepEqual(JSON.parse(plain.toString()), {
+        transaction_id,
+        user_id: 'user-101',
+        unit_id: 1500,
+        campaign_id: rewarded.id,
+        campaign_name: 'rewarded',
+        event_at: Math.floor(T0 / 1000),
+        is_media: 1,
+        extra: '{"sku":"A-1"}',
+        action_type: 'u',
+        point: 7,
+        base_point: 2,
+        revenue_type: 'cpe',
+        click_type: 'u',
       })
       assert.equal(
         sent.headers['x-allot-signature'],
@@ -147,146 +169,322 @@ for (const backend of await sqlBackends()) {
       )
       assert.equal(sent.headers['x-publisher'], 'acme')
 
-      const again = await impression(event(device, 'rewarded', payload, { click_type: 'u' }))
-      assert.equal(again.statusCode, 409)
-      assert.equal(again.json().code, 3002)
+      const again = await phone(device).unlock(rewarded)
+      assert.equal(again.statusCode, 200)
+      assert.deepEqual(again.json(), { reward_received: 0 }, 'a duplicate answers 0, as v1')
       now += HOUR
-      const nextHour = await impression(event(device, 'rewarded', payload, { click_type: 'u' }))
-      assert.equal(nextHour.statusCode, 200, 'a new slot hour, a new unlock reward')
-      now = T0
-      const delivered = (await t.admin('GET', '/admin/postbacks?status=delivered')).json().items
-      assert.ok(delivered.some((p: { transaction_id: number }) => p.transaction_id === reward.transaction_id))
-    })
-
-    test('100 concurrent copies of one unlock make exactly one ledger row and one postback', async () => {
-      const device = 103
-      const payload = await payloadFor(device, 'rewarded', 'race-user')
-      const body = event(device, 'rewarded', payload, { click_type: 'u' })
-      const answers = await Promise.all(Array.from({ length: 100 }, () => impression(body)))
-      const statuses = answers.map((a) => a.statusCode)
-      assert.equal(statuses.filter((s) => s === 200).length, 1, `statuses: ${statuses}`)
-      assert.equal(statuses.filter((s) => s === 409).length, 99)
-      const mine = (await t.admin('GET', '/admin/postbacks?limit=1000'))
-        .json()
-        .items.filter((p: { body: string }) => p.body.includes('user_id=race-user'))
-      assert.equal(mine.length, 1)
-      await until(() => postbacks.filter((p) => p.body.includes('user_id=race-user')).length > 0)
-      await new Promise((r) => setTimeout(r, 100))
-      assert.equal(postbacks.filter((p) => p.body.includes('user_id=race-user')).length, 1)
-    })
-
-    test("the unit's base reward comes with an unlock at most once per base_init_period", async () => {
-      const patched = await t.admin('PATCH', '/admin/units/1500', { base_reward: 2, base_init_period: 3600 })
-      assert.equal(patched.statusCode, 200, patched.body)
       try {
-        const device = 104
-        // Base reward rides on any unlock, also through a campaign without its own unlock reward.
-        const payload = await payloadFor(device, 'daily-capped')
-        const first = await impression(event(device, 'daily-capped', payload, { click_type: 'u' }))
-        assert.equal(first.statusCode, 200, first.body)
-        assert.deepEqual(
-          first.json().rewards.map((r: { action_type: string; point: number }) => [r.action_type, r.point]),
-          [['b', 2]],
-        )
-        const second = await impression(event(device, 'daily-capped', payload, { click_type: 'u' }))
-        assert.equal(second.statusCode, 409)
-        now += HOUR
-        const later = await impression(event(device, 'daily-capped', payload, { click_type: 'u' }))
-        assert.equal(later.statusCode, 200)
+        const nextHour = await phone(device).unlock(rewarded)
+        assert.equal(nextHour.json().reward_received, 7, 'a new slot hour, a new unlock and base period')
       } finally {
         now = T0
-        await t.admin('PATCH', '/admin/units/1500', { base_reward: 0 })
+      }
+      assert.equal((await outbox('user-101')).length, 2)
+    })
+
+    test('POST /api/unlock is the same unlock', async () => {
+      const rewarded = await item(102, 'rewarded')
+      const res = await phone(102).unlock(rewarded, {}, undefined, '/api/unlock')
+      assert.equal(res.json().reward_received, 7)
+    })
+
+    test('the amount is what the campaign and unit are configured for, never more than the SDK claims', async () => {
+      const rewarded = await item(103, 'rewarded')
+      const greedy = await phone(103).unlock(rewarded, { reward: 500, base_reward: 50 })
+      assert.equal(greedy.json().reward_received, 7)
+      now += HOUR
+      try {
+        const modest = await phone(103).unlock(rewarded, { reward: 3, base_reward: 1 })
+        assert.equal(modest.json().reward_received, 3, '2 of the unlock reward + 1 of the base part')
+      } finally {
+        now = T0
       }
     })
 
-    test('a landing redirects to click_url, grants the landing reward once per slot hour and records the click', async () => {
-      const device = 105
-      const payload = await payloadFor(device, 'rewarded')
-      const q = query(event(device, 'rewarded', payload))
-      const first = await t.app.inject({ method: 'GET', url: `/api/click_redirect/?${q}` })
+    test('the base part comes at most once per base_init_period, whichever campaign unlocked', async () => {
+      const device = 104
+      const rewarded = await item(device, 'rewarded')
+      const sale = await item(device, 'spring sale')
+      assert.equal((await phone(device).unlock(rewarded)).json().reward_received, 7)
+      assert.equal(
+        (await phone(device).unlock(sale)).json().reward_received,
+        1,
+        'the base part was paid already',
+      )
+    })
+
+    test('reward 0 answers 0 at once; an expired payload answers 0', async () => {
+      const rewarded = await item(105, 'rewarded')
+      const zero = await phone(105).unlock(rewarded, { reward: 0, base_reward: 0 }, (f) => ({
+        ...f,
+        check: 'x',
+      }))
+      assert.equal(zero.statusCode, 200)
+      assert.deepEqual(zero.json(), { reward_received: 0 })
+      now = T0 + 30 * 86_400_000
+      try {
+        const late = await phone(105).unlock(rewarded)
+        assert.deepEqual(late.json(), { reward_received: 0 }, 'campaign end + 7 days is past')
+      } finally {
+        now = T0
+      }
+    })
+
+    test('the check is verified as the SDK computes it, with its accepted variants', async () => {
+      const device = 106
+      const sale = await item(device, 'spring sale')
+      const bad = await phone(device).unlock(sale, {}, (f) => ({ ...f, check: 'f'.repeat(32) }))
+      assert.equal(bad.statusCode, 400)
+      assert.equal(bad.json().code, 3005)
+      const edited = await phone(device).unlock(sale, {}, (f) => ({ ...f, reward: 9 }))
+      assert.equal(edited.statusCode, 400, 'a field changed after the check was computed')
+      // iOS sent spaces as '+': the hash of the '+' form is accepted, upper-case hex too.
+      const plusCheck = (f: Record<string, string | number>) =>
+        sdkCheck({
+          device_id: f.device_id as number,
+          ifa: f.ifa as string,
+          unit_device_token: f.unit_device_token as string,
+          app_id: f.app_id as number,
+          campaign_id: f.click_campaign_id as number,
+          campaign_type: f.click_campaign_type as string,
+          campaign_name: String(f.click_campaign_name).replaceAll(' ', '+'),
+          campaign_owner_id: f.click_campaign_owner_id as string,
+          campaign_is_media: f.click_campaign_is_media as number,
+          slot: f.slot as number,
+          reward: f.reward as number,
+          base_reward: f.base_reward as number,
+        }).toUpperCase()
+      const plus = await phone(device).unlock(sale, {}, (f) => ({ ...f, check: plusCheck(f) }))
+      assert.equal(plus.statusCode, 200, plus.body)
+      assert.equal(plus.json().reward_received, 3)
+      // app_id retried as the unit id (v1's lockscreen workaround).
+      const rewarded = await item(device, 'rewarded')
+      const asUnit = phone(device).unlockForm(rewarded)
+      const withUnitApp = { ...asUnit, app_id: 777 }
+      withUnitApp.check = sdkCheck({
+        ...withUnitApp,
+        app_id: 1500,
+        campaign_id: withUnitApp.click_campaign_id,
+        campaign_type: withUnitApp.click_campaign_type,
+        campaign_name: withUnitApp.click_campaign_name,
+        campaign_owner_id: withUnitApp.click_campaign_owner_id,
+        campaign_is_media: withUnitApp.click_campaign_is_media,
+      })
+      const retried = await t.app.inject({
+        method: 'POST',
+        url: '/api/impression/',
+        headers: FORM,
+        payload: formBody(withUnitApp),
+      })
+      assert.equal(retried.json().reward_received, 5)
+    })
+
+    test('a payload of another device, campaign or unit, or none at all, is a 400 with code 3001', async () => {
+      const device = 107
+      const mine = await item(device, 'rewarded')
+      const theirs = await item(device + 1, 'rewarded')
+      const otherCampaign = await item(device, 'spring sale')
+      const variants: [string, (f: Record<string, string | number>) => Record<string, string | number>][] = [
+        ["another device's payload", (f) => ({ ...f, click_campaign_payload: theirs.payload })],
+        ["another campaign's payload", (f) => ({ ...f, click_campaign_payload: otherCampaign.payload })],
+        ['a tampered payload', (f) => ({ ...f, click_campaign_payload: `${mine.payload.slice(0, -2)}xx` })],
+        ['garbage', (f) => ({ ...f, click_campaign_payload: 'not-a-payload' })],
+        ['the literal placeholder', (f) => ({ ...f, click_campaign_payload: '__campaign_payload__' })],
+      ]
+      for (const [name, edit] of variants) {
+        const res = await phone(device).unlock(mine, {}, edit)
+        assert.equal(res.statusCode, 400, `${name}: ${res.body}`)
+        assert.equal(res.json().code, 3001, name)
+      }
+      const otherUnit = await phone(device).unlock(mine, {}, (f) => ({ ...f, unit_id: 1001 }))
+      assert.equal(otherUnit.statusCode, 400, otherUnit.body)
+      const clickType = await phone(device).unlock(mine, {}, (f) => ({ ...f, click_type: 'l' }))
+      assert.equal(clickType.statusCode, 400)
+      assert.match(clickType.json().msg, /click_type/)
+    })
+
+    test('nothing is granted for a paused campaign or through an inactive unit', async () => {
+      const device = 109
+      const pausable = await item(device, 'to-pause')
+      await t.admin('PATCH', `/admin/campaigns/${ids['to-pause']}`, { status: 'paused' })
+      try {
+        const res = await phone(device).unlock(pausable)
+        assert.deepEqual(res.json(), { reward_received: 0 })
+      } finally {
+        await t.admin('PATCH', `/admin/campaigns/${ids['to-pause']}`, { status: 'active' })
+      }
+      const rewarded = await item(device, 'rewarded')
+      await t.admin('PATCH', '/admin/units/1500', { is_active: false })
+      try {
+        const res = await phone(device).unlock(rewarded)
+        assert.equal(res.statusCode, 400, res.body)
+      } finally {
+        await t.admin('PATCH', '/admin/units/1500', { is_active: true })
+      }
+    })
+
+    test('50 concurrent copies of one unlock grant once and send one postback', async () => {
+      const device = 110
+      const rewarded = await item(device, 'rewarded', 'race-user')
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, () => phone(device, 'race-user').unlock(rewarded)),
+      )
+      const received = answers.map((a) => a.json().reward_received)
+      assert.equal(received.filter((r) => r === 7).length, 1, `received: ${received}`)
+      assert.equal(received.filter((r) => r === 0).length, 49)
+      assert.equal((await outbox('race-user')).length, 1)
+      await until(() => sentFor('race-user').length > 0)
+      await new Promise((r) => setTimeout(r, 100))
+      assert.equal(sentFor('race-user').length, 1)
+    })
+
+    test('a landing through click_url counts the click, grants the landing reward once and redirects to the campaign', async () => {
+      const device = 111
+      const rewarded = await item(device, 'rewarded')
+      const first = await phone(device).land(rewarded)
       assert.equal(first.statusCode, 302, first.body)
-      assert.equal(first.headers.location, 'https://advertiser.test/rewarded')
-      assert.match(String(first.headers['x-allot-reward']), /^granted \d+$/)
-      const second = await t.app.inject({ method: 'GET', url: `/api/click_redirect/?${q}` })
+      assert.equal(first.headers.location, 'https://advertiser.test/rewarded?ifa=ifa-111')
+      assert.equal(first.headers['x-allot-reward'], 'granted')
+      const second = await phone(device).land(rewarded)
       assert.equal(second.statusCode, 302, 'the user still lands')
       assert.equal(second.headers['x-allot-reward'], 'duplicate')
-      const landing = (await t.admin('GET', '/admin/postbacks?limit=1000'))
-        .json()
-        .items.filter(
-          (p: { body: string }) =>
-            p.body.includes('action_type=l') && p.body.includes(`user_id=user-${device}`),
-        )
-      assert.equal(landing.length, 1)
+      const landings = (await outbox('user-111')).filter((p: { body: string }) =>
+        p.body.includes('action_type=l'),
+      )
+      assert.equal(landings.length, 1)
+      const fields = new URLSearchParams(landings[0].body)
+      assert.equal(fields.get('point'), '5', 'landing 3 + base 2')
+      assert.equal(fields.get('click_type'), 'l')
+      const external = await t.app.inject({
+        method: 'GET',
+        url: phone(device)
+          .landingPath(rewarded)
+          .replace('/api/click_redirect/', '/api/external/click_redirect/'),
+      })
+      assert.equal(external.statusCode, 302)
     })
 
-    test('every forged payload variant is a 400 with code 3001', async () => {
-      const device = 106
-      const payload = await payloadFor(device, 'rewarded')
-      const other = await payloadFor(device, 'hourly-capped')
-      const [body, mac] = payload.split('.')
-      const claims = JSON.parse(Buffer.from(body ?? '', 'base64url').toString())
-      const richer = Buffer.from(JSON.stringify({ ...claims, r: { ...claims.r, u: 5000 } })).toString(
-        'base64url',
+    test('the landing goes to the campaign URL, not to a redirect_url edited in the query', async () => {
+      const rewarded = await item(112, 'rewarded')
+      const path = phone(112)
+        .landingPath(rewarded)
+        .replace(/redirect_url=[^&]*/, 'redirect_url=https%3A%2F%2Fevil.test')
+      const res = await t.app.inject({ method: 'GET', url: path })
+      assert.equal(res.statusCode, 302)
+      assert.equal(res.headers.location, 'https://advertiser.test/rewarded?ifa=ifa-112')
+    })
+
+    test('a Korean landing URL survives the round trip; clean mode opens the clean link', async () => {
+      const korean = await item(113, 'korean')
+      const res = await phone(113).land(korean)
+      assert.equal(res.statusCode, 302, res.body)
+      const location = String(res.headers.location)
+      assert.match(location, /^[\x21-\x7e]+$/, 'a header-safe, percent-encoded Location')
+      assert.equal(decodeURI(location), 'https://advertiser.test/쿠폰 페이지?ifa=ifa-113')
+      const clean = await item(113, 'clean')
+      const cleaned = await phone(113).land(clean, { clean: true })
+      assert.equal(cleaned.headers.location, 'https://clean.advertiser.test/amp')
+    })
+
+    test('a landing with a forged payload still lands but counts and grants nothing', async () => {
+      const device = 114
+      const rewarded = await item(device, 'rewarded')
+      const forged = { ...rewarded, payload: (await item(device + 1, 'rewarded')).payload }
+      const res = await phone(device).land(forged)
+      assert.equal(res.statusCode, 302)
+      assert.equal(res.headers['x-allot-reward'], 'payload')
+      assert.equal((await outbox('user-114')).length, 0)
+      const badCheck = await t.app.inject({
+        method: 'GET',
+        url: phone(device)
+          .landingPath(rewarded)
+          .replace(/check=[0-9a-f]+/, 'check=0'),
+      })
+      assert.equal(badCheck.statusCode, 400)
+    })
+
+    test('the content impression beacon counts an impression; caps and budgets hold exactly', async () => {
+      const device = 115
+      const capped = await item(device, 'hourly-capped')
+      const first = await phone(device).impress(capped)
+      assert.equal(first.statusCode, 200, first.body)
+      assertShape(V1Impression, first.json(), 'impression answer')
+      assert.equal(first.headers['x-allot-counted'], 'counted')
+      assert.equal(
+        (await phone(device).pool()).find((c) => c.name === 'hourly-capped'),
+        undefined,
+        'capped after one impression per hour',
       )
-      const variants: [string, Record<string, string | number>][] = [
-        ['another device', event(device + 1, 'rewarded', payload)],
-        ['another campaign', event(device, 'hourly-capped', payload)],
-        ['another unit', { ...event(device, 'rewarded', payload), unit_id: 1001 }],
-        ["another campaign's payload", event(device, 'rewarded', other)],
-        ['a changed reward', event(device, 'rewarded', `${richer}.${mac}`)],
-        ['a changed signature', event(device, 'rewarded', `${body}.${'A'.repeat(43)}`)],
-        ['garbage', event(device, 'rewarded', 'not-a-payload')],
-        ['two dots', event(device, 'rewarded', `${payload}.x`)],
-      ]
-      for (const [name, fields] of variants) {
-        for (const click_type of ['i', 'u']) {
-          const res = await impression({ ...fields, click_type })
-          assert.equal(res.statusCode, 400, `${name} (${click_type}): ${res.body}`)
-          assert.equal(res.json().code, 3001, name)
+      const second = await phone(device).impress(capped)
+      assert.equal(second.statusCode, 200)
+      assert.equal(second.headers['x-allot-counted'], 'cap')
+
+      const budgeted = await Promise.all([120, 121, 122, 123].map((d) => item(d, 'budgeted')))
+      const outcomes = []
+      for (const [i, it] of budgeted.entries())
+        outcomes.push((await phone(120 + i).impress(it)).headers['x-allot-counted'])
+      assert.deepEqual(outcomes, ['counted', 'counted', 'counted', 'budget'])
+      const forged = await t.app.inject({ method: 'GET', url: '/api/content_impression/?data=forged.x' })
+      assert.equal(forged.statusCode, 400)
+    })
+
+    test('POST /api/rewards pays a stay-duration landing reward after a landing, once (409 after)', async () => {
+      const device = 116
+      const story = await item(device, 'story')
+      assert.equal(story.landing_reward, 4)
+      const rewardsForm = () => {
+        const fields = {
+          app_id: 9,
+          unit_id: 1500,
+          device_id: device,
+          ifa: `ifa-${device}`,
+          unit_device_token: `user-${device}`,
+          type: 'imp',
+          campaign_id: story.id,
+          campaign_type: story.type,
+          campaign_name: story.name,
+          campaign_owner_id: String(story.owner_id),
+          campaign_is_media: story.is_media ? 1 : 0,
+          slot: 12,
+          reward: 6,
+          base_reward: 2,
         }
-        const q = query(fields)
-        const click = await t.app.inject({ method: 'GET', url: `/api/click_redirect/?${q}` })
-        assert.equal(click.statusCode, 400, `${name} (click)`)
+        return formBody({ ...fields, check: sdkCheck(fields) })
       }
-      now = T0 + 18 * 86_400_000 // past campaign end + 7 days
-      try {
-        const expired = await impression(event(device, 'rewarded', payload))
-        assert.equal(expired.statusCode, 400)
-        assert.match(expired.json().msg, /expired/)
-      } finally {
-        now = T0
-      }
-      const missing = await impression({ device_id: device, unit_id: 1500, campaign_id: 1 })
-      assert.equal(missing.statusCode, 400)
-      assert.match(missing.json().msg, /payload/)
+      const post = () =>
+        t.app.inject({ method: 'POST', url: '/api/rewards', headers: FORM, payload: rewardsForm() })
+      const early = await post()
+      assert.equal(early.statusCode, 422, `no landing yet: ${early.body}`)
+      // The SDK lands with no immediate reward (the stay decides), then asks for it.
+      const landed = await phone(device).land(story, { reward: 0, base_reward: 0 })
+      assert.equal(landed.statusCode, 302)
+      const paid = await post()
+      assert.equal(paid.statusCode, 200, paid.body)
+      assert.equal(paid.body, '')
+      const again = await post()
+      assert.equal(again.statusCode, 409)
     })
 
-    test('caps are exact when 50 allocations and impressions for one device race', async () => {
-      const device = 107
-      const results = await Promise.all(
-        Array.from({ length: 50 }, async () => {
-          const item = await itemFor(device, 'daily-capped')
-          if (!item) return 'not allocated'
-          const res = await impression(event(device, 'daily-capped', item.payload))
-          return res.statusCode
-        }),
-      )
-      assert.equal(results.filter((r) => r === 200).length, 5, `dipu 5: ${results}`)
-      assert.ok(results.every((r) => r === 200 || r === 409 || r === 'not allocated'))
-      assert.equal(await itemFor(device, 'daily-capped'), undefined)
-    })
-
-    test('a total budget is never overspent under concurrent impressions from many devices', async () => {
-      const payloads = await Promise.all(
-        Array.from({ length: 12 }, async (_, i) => [200 + i, await payloadFor(200 + i, 'budgeted')] as const),
-      )
-      const answers = await Promise.all(
-        payloads.map(([device, payload]) => impression(event(device, 'budgeted', payload))),
-      )
-      const statuses = answers.map((a) => a.statusCode)
-      assert.equal(statuses.filter((s) => s === 200).length, 3, `budget_total 3: ${statuses}`)
-      assert.ok(answers.filter((a) => a.statusCode === 409).every((a) => a.json().code === 3004))
-      assert.equal(await itemFor(300, 'budgeted'), undefined, 'an exhausted campaign is no longer allocated')
+    test('a payload the legacy server minted before the cut-over is redeemed once', async () => {
+      const device = 117
+      const rewarded = await item(device, 'rewarded')
+      const endedAt = Math.floor((T0 + 10 * 86_400_000) / 1000)
+      const cipher = createCipheriv('aes-128-cbc', Buffer.from(LEGACY_KEY), Buffer.from(LEGACY_KEY))
+      const json = JSON.stringify({
+        cou: 'KR',
+        ended_at: endedAt,
+        oid: 1,
+        t: Math.floor(T0 / 1000) - 600,
+        tz: 'Asia/Seoul',
+      })
+      const legacy = Buffer.concat([cipher.update(json), cipher.final()])
+        .toString('base64')
+        .replaceAll('+', '-')
+        .replaceAll('/', '_')
+      const res = await phone(device).unlock({ ...rewarded, payload: legacy })
+      assert.equal(res.statusCode, 200, res.body)
+      assert.equal(res.json().reward_received, 7)
+      assert.equal((await phone(device).unlock({ ...rewarded, payload: legacy })).json().reward_received, 0)
     })
   })
 }

@@ -5,7 +5,7 @@ import { createDynamoDeviceRepository } from '../../src/repositories/dynamodb-de
 import { startDynamo, TEST_AWS_CREDENTIALS, type TestDynamo } from '../helpers/dynamo.js'
 import { redisBackend } from '../helpers/redis.js'
 import { sqlBackends } from '../helpers/sql-backends.js'
-import { allocateDemo, startTestApp, type TestApp } from '../helpers/test-app.js'
+import { type AllocatedItemView, allocateDemo, startTestApp, type TestApp } from '../helpers/test-app.js'
 
 // The AWS SDK's default credential chain reads these; the local DynamoDB-compatible server accepts any.
 process.env.AWS_ACCESS_KEY_ID = TEST_AWS_CREDENTIALS.accessKeyId
@@ -72,14 +72,15 @@ describe('production mode: MariaDB + Redis + DynamoDB, two instances', { skip },
 
   test('an impression on one instance is in DynamoDB and Redis, and caps the campaign on the other at once', async () => {
     const device = 424242
-    const probe = (await allocate(b, device)).find((c) => c.name === 'pubsub-probe')
+    const probe = (await allocate(b, device)).find((c) => c.name === 'pubsub-probe') as
+      | (AllocatedItemView & { impression_urls: string[] })
+      | undefined
     assert.ok(probe, 'allocated on b (and b cached the device)')
-    const res = await a.app.inject({
-      method: 'POST',
-      url: '/api/impression/',
-      payload: { payload: probe.payload, device_id: device, unit_id: 1001, campaign_id: probe.id },
-    })
+    const beacon = new URL(probe.impression_urls[0] ?? '')
+    const res = await a.app.inject({ method: 'GET', url: `${beacon.pathname}${beacon.search}` })
     assert.equal(res.statusCode, 200, res.body)
+    assert.equal(res.headers['x-allot-counted'], 'counted')
+    const localId = probe.id - 1_000_000_000
 
     const stored = await createDynamoDeviceRepository(dynamo.connection.doc, dynamo.table).listActivity(
       device,
@@ -87,11 +88,11 @@ describe('production mode: MariaDB + Redis + DynamoDB, two instances', { skip },
     )
     assert.deepEqual(
       stored.map((i) => [i.type, i.campaign_id]),
-      [['impression', probe.id]],
+      [['impression', localId]],
     )
     const client = new Redis(redis.url)
     try {
-      assert.equal(await client.get(`${redis.prefix}cnt:imp:${probe.id}`), '1')
+      assert.equal(await client.get(`${redis.prefix}cnt:imp:${localId}`), '1')
     } finally {
       client.disconnect()
     }

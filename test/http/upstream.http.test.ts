@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { MockAgent } from 'undici'
 import { sqlBackends } from '../helpers/sql-backends.js'
-import { allocateDemo, startTestApp, type TestApp } from '../helpers/test-app.js'
+import { type AllocatedItemView, allocateDemo, startTestApp, type TestApp } from '../helpers/test-app.js'
 
 for (const backend of await sqlBackends()) {
   describe(`allocation with upstream ad networks on ${backend.name}`, { skip: backend.skip }, () => {
@@ -45,14 +45,14 @@ for (const backend of await sqlBackends()) {
       agent.get('http://netb.test').intercept({ path: '/ads', method: 'POST' }).reply(503, 'busy')
 
       const items = await allocate(5)
-      const upstream = items.filter((i) => i.id < 0)
+      const upstream = items.filter((i) => i.id > 2_000_000_000)
       assert.deepEqual(
         upstream.map((i) => [i.name, i.type, i.is_ad]),
-        [['netA:x1', 'J', true]],
+        [['Upstream!', 'J', true]],
       )
-      const firstUpstream = items.findIndex((i) => i.id < 0)
+      const firstUpstream = items.findIndex((i) => i.id > 2_000_000_000)
       assert.ok(
-        items.slice(0, firstUpstream).every((i) => i.is_ad && i.id > 0),
+        items.slice(0, firstUpstream).every((i) => i.is_ad && i.id < 2_000_000_000),
         'local ads come first',
       )
       assert.ok(
@@ -68,15 +68,18 @@ for (const backend of await sqlBackends()) {
         .replyWithError(new Error('reset'))
       agent.get('http://netb.test').intercept({ path: '/ads', method: 'POST' }).reply(500, 'down')
       const fallback = await allocate(6)
-      assert.ok(fallback.every((i) => i.id > 0))
+      assert.ok(fallback.every((i) => i.id < 2_000_000_000))
       assert.ok(fallback.some((i) => i.is_ad) && fallback.some((i) => !i.is_ad))
 
-      const event = await t.app.inject({
-        method: 'POST',
-        url: '/api/impression/',
-        payload: { payload: upstream[0]?.payload, device_id: 5, unit_id: 1001, campaign_id: upstream[0]?.id },
+      // Display-only: no rewards, their own click URL, and Allot's beacon refuses their payload.
+      const [ad] = upstream as (AllocatedItemView & { click_url: string; base_reward: number })[]
+      assert.equal(ad?.click_url, 'https://a.test')
+      assert.equal(ad?.base_reward, 0)
+      const beacon = await t.app.inject({
+        method: 'GET',
+        url: `/api/content_impression/?data=${encodeURIComponent(ad?.payload ?? '')}`,
       })
-      assert.equal(event.statusCode, 400, 'upstream ads are display-only: no events through Allot')
+      assert.equal(beacon.statusCode, 400, 'upstream ads are display-only: no events through Allot')
     })
 
     test('invalid ad sources are refused by the admin API', async () => {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { type ContentConfig, defaultContentConfig } from '../../src/domain/content-config.js'
 import type { ActivityItem, DeviceProfile } from '../../src/domain/device.js'
 import {
   createDeviceCache,
@@ -14,10 +13,9 @@ const NOW = 1_000_000_000
 
 /** An in-memory source that counts its reads. */
 function fakeSource() {
-  const reads = { profile: 0, activity: 0, config: 0, register: 0 }
+  const reads = { profile: 0, activity: 0, register: 0 }
   const activity = new Map<number, ActivityItem[]>()
   const profiles = new Map<number, DeviceProfile>()
-  const configs = new Map<number, ContentConfig>()
   const registrations = new Map<string, number>()
   let gate: Promise<void> = Promise.resolve()
   const source: DeviceSource = {
@@ -41,15 +39,6 @@ function fakeSource() {
     listActivity: async (d) => {
       reads.activity++
       return activity.get(d) ?? []
-    },
-    getContentConfig: async (d) => {
-      reads.config++
-      return configs.get(d)
-    },
-    updateContentConfig: async (d, change) => {
-      const next = change(configs.get(d) ?? defaultContentConfig(d))
-      configs.set(d, next)
-      return next
     },
   }
   return { source, reads, hold: (p: Promise<void>) => (gate = p) }
@@ -112,7 +101,7 @@ describe('device cache', () => {
     assert.equal(reads.activity, 1)
     assert.equal(reads.register, 1)
     await cache.load(7, 1001, NOW)
-    assert.deepEqual(reads, { profile: 1, activity: 1, config: 1, register: 1 })
+    assert.deepEqual(reads, { profile: 1, activity: 1, register: 1 })
   })
 
   test('an event recorded through the cache is seen by the next load without a source read', async () => {
@@ -125,12 +114,12 @@ describe('device cache', () => {
     assert.equal(reads.activity, 1)
   })
 
-  test('a content config change drops the cached copy so the next load sees it', async () => {
+  test('a profile write drops the cached copy so the next load sees it', async () => {
     const { source } = fakeSource()
     const cache = createDeviceCache({ source, clock: () => NOW, maxDevices: 10, ttlMs: 60_000 })
-    assert.equal((await cache.load(7, 1001, NOW)).contentConfig, null)
-    await cache.updateContentConfig(7, (c) => ({ ...c, category: ['news'] }))
-    assert.deepEqual((await cache.load(7, 1001, NOW)).contentConfig?.category, ['news'])
+    assert.equal((await cache.load(7, 1001, NOW)).profile, null)
+    await cache.putProfile({ device_id: 7, category_scores: { news: 3 }, updated_at: NOW })
+    assert.deepEqual((await cache.load(7, 1001, NOW)).profile?.category_scores, { news: 3 })
   })
 
   test('two processes: the second level saves the source read, and a write in one reaches the other', async () => {

@@ -42,23 +42,27 @@ for (const backend of await sqlBackends()) {
     })
 
     /** Writes one reward with its postback, as the event service does. */
-    async function enqueue(path = '/postback'): Promise<number> {
+    async function enqueue(path = '/postback'): Promise<string> {
       const granted = await rewards.grant(
         {
+          transaction_id: `tx${device}`,
           device_id: device++,
           unit_id: 1001,
           campaign_id: 7,
-          source_campaign_id: 7,
           action_type: 'u',
           period: 'h0',
           point: 5,
-          base_point: 0,
+          base: undefined,
           created_at: now,
         },
-        (id) => ({ url: `${ORIGIN}${path}`, headers: { 'x-test': 'yes' }, body: `transaction_id=${id}` }),
+        (g) => ({
+          url: `${ORIGIN}${path}`,
+          headers: { 'x-test': 'yes' },
+          body: `transaction_id=${g.transactionId}`,
+        }),
       )
-      assert.notEqual(granted, 'duplicate')
-      return (granted as { transactionId: number }).transactionId
+      assert.equal(typeof granted, 'object', String(granted))
+      return (granted as { transactionId: string }).transactionId
     }
     const worker = (transport: PostbackTransport = createUndiciTransport(agent), timeoutMs = 1_000) =>
       createPostbackWorker({

@@ -9,13 +9,18 @@ import {
   detargetKey,
   LIST_TARGETS,
   RANGE_TARGETS,
+  REVENUE_TYPES,
   targetKey,
+  UNIT_SUPPLY,
   type Unit,
 } from '../../domain/catalog.js'
 import type { CampaignDraft, CampaignInput, UnitDraft, UnitInput } from '../../domain/drafts.js'
+import { MAX_CAMPAIGN_ID } from '../../domain/sdk-v1.js'
 import { IsoDateTime, Nullable, StringEnum, toIso, toIsoOrNull } from './common.dto.js'
 
 const Id = Type.Integer({ minimum: 1, maximum: 2_147_483_647 })
+/** Campaign ids stay below 1,000,000,000: ads go on the wire as id + 1,000,000,000 (SDK-CONTRACT §3.2). */
+const CampaignId = Type.Integer({ minimum: 1, maximum: MAX_CAMPAIGN_ID })
 const Count = Type.Integer({ minimum: 0, maximum: 2_147_483_647 })
 const Url = Type.String({ maxLength: 2048 })
 const TargetList = Type.Array(Type.String({ maxLength: 255 }), { maxItems: 10_000 })
@@ -48,7 +53,11 @@ const campaignFields = {
   image: Url,
   click_url: Url,
   impression_urls: Type.Array(Url, { maxItems: 16 }),
-  landing_type: Type.Integer({ minimum: 0, maximum: 100 }),
+  landing_type: Type.Integer({
+    minimum: 0,
+    maximum: 100,
+    description: '1 browser, 2 overlay, 3 cardview (where the unit supports it), 10 YouTube (overlay)',
+  }),
   display_type: StringEnum(DISPLAY_TYPES),
   display_weight: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
   first_display_priority: Type.Integer({ minimum: -1000, maximum: 1000 }),
@@ -67,6 +76,13 @@ const campaignFields = {
   unlock_reward: Count,
   landing_reward: Count,
   action_reward: Count,
+  clean_link: Url,
+  clean_mode: Type.Integer({ minimum: 0, maximum: 3 }),
+  extra: Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), {
+    maxProperties: 50,
+    description: "publisher-defined data: the item's and the postback's `extra`",
+  }),
+  revenue_type: Nullable(StringEnum(REVENUE_TYPES, { description: 'ads only; null = cpa for B, else cpe' })),
   ...listTargetProps,
   ...rangeTargetProps,
 }
@@ -74,7 +90,7 @@ const campaignFields = {
 export const CampaignCreateSchema = Type.Object(
   {
     ...Type.Partial(Type.Object(campaignFields)).properties,
-    id: Type.Optional(Id),
+    id: Type.Optional(CampaignId),
     name: campaignFields.name,
     type: campaignFields.type,
     start_date: campaignFields.start_date,
@@ -85,7 +101,7 @@ export const CampaignCreateSchema = Type.Object(
 export const CampaignPatchSchema = Type.Partial(Type.Object(campaignFields), { additionalProperties: false })
 export const CampaignSchema = Type.Object({
   ...campaignFields,
-  id: Id,
+  id: CampaignId,
   created_at: IsoDateTime,
   updated_at: IsoDateTime,
 })
@@ -138,6 +154,14 @@ const unitFields = {
   postback_hmac_key: Nullable(Type.String({ maxLength: 255 })),
   postback_headers: Type.Record(Type.String(), Type.String({ maxLength: 1024 })),
   filtered_providers: Type.Array(Id, { maxItems: 1000 }),
+  owner_id: Nullable(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })),
+  hour_limit: Type.Integer({ minimum: 0, maximum: 1000 }),
+  base_hour_limit: Type.Integer({ minimum: 0, maximum: 1000 }),
+  ad_type: StringEnum(UNIT_SUPPLY, { description: "'none': the unit gets no ads" }),
+  content_type: StringEnum(UNIT_SUPPLY, { description: "'none': the unit gets no contents" }),
+  supports_cardview: Type.Boolean(),
+  postback_aes_key: Nullable(Type.String({ minLength: 16, maxLength: 32 })),
+  postback_aes_iv: Nullable(Type.String({ minLength: 16, maxLength: 16 })),
   ad_sources: Type.Array(
     Type.Object(
       {

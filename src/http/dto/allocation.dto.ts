@@ -1,75 +1,152 @@
 import { type Static, Type } from '@sinclair/typebox'
-import { StringEnum } from './common.dto.js'
+import { normalizeYearOfBirth } from '../../domain/sdk-v1.js'
+import type { AllocationRequest } from '../../services/allocation.service.js'
+import { IdText, IntText, intOf, OptionalIdText, optionalIdOf, requiredIdOf } from './common.dto.js'
 
 const Text = (maxLength: number) => Type.Optional(Type.String({ maxLength }))
-const Int = (minimum: number, maximum: number) => Type.Optional(Type.Integer({ minimum, maximum }))
 
-/** `POST /api/allocation/` body, form-encoded or JSON (DESIGN §3). Unknown fields are ignored. */
-export const AllocationRequestSchema = Type.Object({
-  unit_id: Type.Integer({ minimum: 1 }),
-  device_id: Type.Integer({ minimum: 1 }),
+/**
+ * The v1 allocation fields (SDK-CONTRACT §2), as the SDK sends them: form values, so every number is a
+ * decimal string (JSON numbers are accepted too). Unknown fields are ignored, as v1 does.
+ */
+const allocationFields = {
+  unit_id: OptionalIdText,
+  app_id: OptionalIdText,
+  device_id: IdText,
+  unit_device_token: Type.String({
+    minLength: 1,
+    maxLength: 255,
+    pattern: '^[^\\u0000]',
+    description: "the publisher's user id; must not be empty or start with a NUL byte",
+  }),
   ifa: Text(64),
-  unit_device_token: Text(255),
-  sdk_version: Int(0, 1_000_000_000),
-  device_name: Text(128),
-  device_os: Int(0, 1000),
-  carrier: Text(64),
-  language: Text(35),
-  country: Text(8),
+  sdk_version: Type.Optional(IntText),
   timezone: Text(64),
-  year_of_birth: Int(1900, 2100),
-  sex: Type.Optional(StringEnum(['M', 'F', 'm', 'f', ''])),
+  year_of_birth: Type.Optional(IntText),
+  sex: Text(8),
   region: Text(128),
+  carrier: Text(64),
+  country: Text(8),
+  language: Text(64),
+  device_os: Type.Optional(IntText),
+  device_name: Text(128),
+  registered_date: Type.Optional(IntText),
   custom_target_1: Text(4096),
   custom_target_2: Text(4096),
   custom_target_3: Text(4096),
-  installed_packages: Text(65536),
+  categories: Text(4096),
+  filter_categories: Text(4096),
+  filter_channel_ids: Text(4096),
+  settings_page_display_ratio: Text(8),
   excluded: Text(8192),
-})
-export type AllocationRequestDto = Static<typeof AllocationRequestSchema>
+}
 
-const ItemSchema = Type.Object({
-  id: Type.Integer(),
-  name: Type.String(),
-  type: Type.String(),
-  is_ad: Type.Boolean(),
-  title: Type.String(),
-  description: Type.String(),
-  image: Type.String(),
-  click_url: Type.String(),
-  impression_urls: Type.Array(Type.String()),
-  landing_type: Type.Integer(),
-  display_type: Type.String(),
-  first_display_priority: Type.Integer(),
-  first_display_weight: Type.Integer(),
-  slot: Type.Array(Type.Integer(), { description: 'allowed local hours in the next 12 hours' }),
-  started_at: Type.Integer({ description: 'epoch seconds' }),
-  ended_at: Type.Integer({ description: 'epoch seconds' }),
-  ipu: Type.Union([Type.Integer(), Type.Null()]),
-  dipu: Type.Union([Type.Integer(), Type.Null()]),
-  tipu: Type.Union([Type.Integer(), Type.Null()]),
-  unlock_reward: Type.Integer(),
-  landing_reward: Type.Integer(),
+/** `POST /api/allocation/`: `timezone`, a non-empty `ifa` and a non-zero `sdk_version` are required. */
+export const AllocationRequestSchema = Type.Object({
+  ...allocationFields,
+  ifa: Type.String({ minLength: 1, maxLength: 64 }),
+  sdk_version: Type.String({ pattern: '^0*[1-9][0-9]{0,8}$', description: 'SDK version, non-zero' }),
+  timezone: Type.String({ minLength: 1, maxLength: 64 }),
+})
+/** `POST /api/content_allocation/`: the same fields, none of those three required. */
+export const ContentAllocationRequestSchema = Type.Object(allocationFields)
+export type AllocationRequestDto = Static<typeof ContentAllocationRequestSchema>
+
+/** Wire fields → the service's request: numbers parsed (ids exactly), two-digit years expanded. */
+export function allocationRequestFromDto(dto: AllocationRequestDto): AllocationRequest {
+  return {
+    ...dto,
+    unit_id: optionalIdOf('unit_id', dto.unit_id),
+    app_id: optionalIdOf('app_id', dto.app_id),
+    device_id: requiredIdOf('device_id', dto.device_id),
+    ifa: dto.ifa ?? '',
+    sdk_version: intOf(dto.sdk_version) ?? 0,
+    year_of_birth: normalizeYearOfBirth(intOf(dto.year_of_birth)),
+    device_os: intOf(dto.device_os),
+    registered_date: intOf(dto.registered_date),
+  }
+}
+
+const Strings = Type.Array(Type.String())
+const Nullable = <T extends ReturnType<typeof Type.Object>>(schema: T) => Type.Union([schema, Type.Null()])
+
+/** One item of `campaigns` / `native_ads` (SDK-CONTRACT §3.2), keys in v1's order and v1's JSON types. */
+export const ItemSchema = Type.Object({
   action_reward: Type.Integer(),
+  adchoice_url: Type.String(),
   base_reward: Type.Integer(),
-  category: Type.Union([Type.String(), Type.Null()]),
-  channel: Type.Union([Type.Integer(), Type.Null()]),
+  category: Type.String({ description: "the content's categories, comma-joined; '' for ads" }),
+  channel_id: Type.Optional(Type.Integer()),
+  channel: Nullable(Type.Object({ id: Type.Integer(), logo: Type.String(), name: Type.String() })),
+  clean_mode: Type.Integer(),
+  click_url: Type.String({ description: 'the click-redirect URL (with the SDK placeholders)' }),
+  click_beacons: Type.Optional(Strings),
+  display_type: Type.String(),
+  ended_at: Type.Integer({ description: 'epoch seconds' }),
+  extra: Type.Record(Type.String(), Type.Unknown()),
+  fail_trackers: Type.Optional(Strings),
+  first_display_priority: Type.Number(),
+  first_display_weight: Type.Integer(),
+  id: Type.Integer({ description: 'content id, or ad id + 1,000,000,000' }),
+  image: Type.String(),
+  impression_urls: Type.Optional(Strings),
+  ipu: Type.Integer(),
+  is_ad: Type.Boolean(),
+  is_media: Type.Boolean(),
+  landing_reward: Type.Integer(),
+  landing_type: Type.Union([Type.Literal('browser'), Type.Literal('overlay'), Type.Literal('cardview')]),
+  meta: Type.Null(),
+  name: Type.String(),
+  owner_id: Type.Integer(),
   payload: Type.String(),
+  remove_after_impression: Type.Boolean(),
+  slot: Type.String({ description: 'comma list of the local hours it may show in the next 12' }),
+  started_at: Type.Integer({ description: 'epoch seconds' }),
+  source_url: Type.String(),
+  support_webp: Type.Boolean(),
+  target_app: Type.String(),
+  timezone: Type.String(),
+  tipu: Type.Integer(),
+  type: Type.String(),
+  unit_price: Type.Integer(),
+  unlock_reward: Type.Integer(),
+  creative: Type.Null(),
+  ad_report_data: Type.String(),
 })
+export type ItemDto = Static<typeof ItemSchema>
 
-const SettingsSchema = Type.Object({
+/** `settings` (SDK-CONTRACT §3.1): all 15 keys, always. */
+export const SettingsSchema = Type.Object({
   first_display_ratio: Type.String(),
   page_display_ratio: Type.String(),
   page_limit: Type.Integer(),
   base_init_period: Type.Integer(),
   request_trigger: Type.Integer(),
   request_period: Type.Integer(),
+  hour_limit: Type.Integer(),
+  base_hour_limit: Type.Integer(),
+  external_base_reward: Type.Integer(),
+  external_campaign_id: Type.Integer(),
+  external_impression_cap: Type.Integer(),
+  external_add_call_limit: Type.Integer(),
   shuffle_option: Type.Integer(),
+  ad_filtering_words: Type.Union([Type.String(), Type.Null()]),
+  web_ua: Type.Union([Type.String(), Type.Null()]),
 })
+export type SettingsDto = Static<typeof SettingsSchema>
 
 export const AllocationResponseSchema = Type.Object({
-  code: Type.Literal(0),
-  msg: Type.String(),
   campaigns: Type.Array(ItemSchema),
+  msg: Type.Literal('ok'),
+  code: Type.Literal(200),
+  native_ads: Type.Array(ItemSchema),
   settings: SettingsSchema,
 })
+export type AllocationResponseDto = Static<typeof AllocationResponseSchema>
+
+export const ContentAllocationResponseSchema = Type.Object({
+  campaigns: Type.Union([Type.Array(ItemSchema), Type.Null()]),
+  msg: Type.Literal('ok'),
+  code: Type.Literal(200),
+})
+export type ContentAllocationResponseDto = Static<typeof ContentAllocationResponseSchema>

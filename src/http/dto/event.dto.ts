@@ -1,41 +1,212 @@
 import { type Static, Type } from '@sinclair/typebox'
-import { Nullable, StringEnum } from './common.dto.js'
+import { AllotError } from '../../domain/errors.js'
+import { PLACEHOLDER_CAMPAIGN_ID } from '../../domain/sdk-v1.js'
+import type {
+  LandingRequest,
+  RewardClaim,
+  StayRewardRequest,
+  UnlockRequest,
+} from '../../services/event.service.js'
+import {
+  IdText,
+  IntText,
+  intOf,
+  Nullable,
+  OptionalIdText,
+  optionalIdOf,
+  requiredIdOf,
+  StringEnum,
+} from './common.dto.js'
 
-const Payload = Type.String({ minLength: 1, maxLength: 4096, description: "the allocated item's payload" })
-const Ids = {
-  device_id: Type.Integer({ minimum: 1 }),
-  unit_id: Type.Integer({ minimum: 1 }),
-  campaign_id: Type.Integer({ minimum: 1 }),
-}
+const Text = (maxLength: number) => Type.Optional(Type.String({ maxLength }))
+const Int = Type.Optional(IntText)
+/** A wire campaign id: 0 or absent means v1's placeholder campaign 1. */
+const CampaignIdText = Type.Optional(Type.String({ pattern: '^[0-9]{0,16}$' }))
+const Token = Type.String({ minLength: 1, maxLength: 255, pattern: '^[^\\u0000]' })
+const Check = Type.String({ maxLength: 64, description: 'md5 hex of the fields (SDK-CONTRACT §7.2)' })
 
-/** `POST /api/impression/` body (form or JSON): `click_type=u` reports an unlock. */
-export const ImpressionRequestSchema = Type.Object({
-  payload: Payload,
-  ...Ids,
-  click_type: Type.Optional(StringEnum(['i', 'u', ''])),
+/** `POST /api/impression/` and `POST /api/unlock`: the unlock form (SDK-CONTRACT §8). */
+export const UnlockRequestSchema = Type.Object({
+  app_id: OptionalIdText,
+  unit_id: OptionalIdText,
+  device_id: IdText,
+  ifa: Type.String({ minLength: 1, maxLength: 64 }),
+  unit_device_token: Token,
+  reward: Int,
+  base_reward: Int,
+  click_campaign_id: CampaignIdText,
+  click_campaign_type: Text(8),
+  click_campaign_name: Text(255),
+  click_campaign_owner_id: Text(32),
+  click_campaign_is_media: Int,
+  click_type: Type.String({ maxLength: 8, description: "must be 'u'" }),
+  slot: Int,
+  click_campaign_payload: Text(4096),
+  check: Type.Optional(Check),
+  external_click_campaign_id: Text(255),
+  external_click_campaign_imps: Text(255),
 })
-export type ImpressionRequestDto = Static<typeof ImpressionRequestSchema>
+export type UnlockRequestDto = Static<typeof UnlockRequestSchema>
 
-/** `GET /api/click_redirect/` query. */
-export const ClickQuerySchema = Type.Object({ payload: Payload, ...Ids })
+export const UnlockResponseSchema = Type.Object({ reward_received: Type.Integer() })
+
+/** `GET /api/click_redirect/` (and its `external` twin): the click URL's query (SDK-CONTRACT §5). */
+export const ClickQuerySchema = Type.Object({
+  app_id: OptionalIdText,
+  unit_id: IdText,
+  device_id: IdText,
+  ifa: Type.String({ minLength: 1, maxLength: 64 }),
+  unit_device_token: Text(255),
+  client_unit_device_token: Text(255),
+  campaign_id: CampaignIdText,
+  campaign_type: Text(8),
+  campaign_name: Type.String({ minLength: 1, maxLength: 255 }),
+  campaign_owner_id: Text(32),
+  campaign_is_media: Int,
+  redirect_url: Text(4096),
+  redirect_url_clean: Text(4096),
+  reward: Int,
+  base_reward: Int,
+  slot: Int,
+  campaign_payload: Text(4096),
+  check: Type.Optional(Check),
+  place: Text(255),
+  position: Text(255),
+  session_id: Text(255),
+  use_clean_mode: Text(32),
+  external_campaign_id: Text(255),
+  false_click: Text(8),
+  tracking_data: Text(4096),
+})
 export type ClickQueryDto = Static<typeof ClickQuerySchema>
 
-const RewardSchema = Type.Object({
-  transaction_id: Type.Integer(),
-  action_type: Type.String(),
-  point: Type.Integer(),
+/** `POST /api/rewards`: a landing reward after a stay (SDK-CONTRACT §9). */
+export const StayRewardRequestSchema = Type.Object({
+  app_id: IdText,
+  unit_id: OptionalIdText,
+  device_id: IdText,
+  ifa: Type.String({ minLength: 1, maxLength: 64 }),
+  unit_device_token: Token,
+  client_unit_device_token: Text(255),
+  type: StringEnum(['imp']),
+  campaign_id: IdText,
+  campaign_type: Text(8),
+  campaign_name: Type.String({ minLength: 1, maxLength: 255 }),
+  campaign_owner_id: Text(32),
+  campaign_is_media: Int,
+  slot: Int,
+  reward: Int,
+  base_reward: Int,
+  check: Type.Optional(Check),
 })
+export type StayRewardRequestDto = Static<typeof StayRewardRequestSchema>
 
-export const ImpressionResponseSchema = Type.Object({
-  code: Type.Literal(0),
-  msg: Type.String(),
-  counted: Type.Boolean({ description: 'the impression counted toward caps, budgets and CTR' }),
-  rewards: Type.Array(RewardSchema),
+/** `GET /api/content_impression/`: the beacon handed out in `impression_urls` (SDK-CONTRACT §6). */
+export const ImpressionQuerySchema = Type.Object({
+  data: Type.String({ minLength: 1, maxLength: 4096 }),
+  place: Text(255),
+  position: Text(255),
+  session_id: Text(255),
+  tracking_data: Text(4096),
 })
+export type ImpressionQueryDto = Static<typeof ImpressionQuerySchema>
+
+export const ImpressionResponseSchema = Type.Object({ msg: Type.Literal('ok'), status: Type.Literal(200) })
+
+/** The client's own token when it substituted one, else the one the allocation knew (v1's GetUDT). */
+function clientToken(client: string | undefined, allocation: string | undefined): string {
+  return client && client !== '__unit_device_token__' ? client : (allocation ?? '')
+}
+
+const campaignIdOf = (text: string | undefined) => {
+  const id = intOf(text)
+  if (id !== undefined && !Number.isSafeInteger(id))
+    throw new AllotError('InvalidField', 'campaign_id must be an integer below 2^53')
+  return id || PLACEHOLDER_CAMPAIGN_ID
+}
+
+function claimOf(f: {
+  app_id?: string | undefined
+  device_id: string
+  ifa: string
+  unit_device_token: string
+  campaign_id?: string | undefined
+  campaign_type?: string | undefined
+  campaign_name?: string | undefined
+  campaign_owner_id?: string | undefined
+  campaign_is_media?: string | undefined
+  slot?: string | undefined
+  reward?: string | undefined
+  base_reward?: string | undefined
+  check?: string | undefined
+}): RewardClaim {
+  return {
+    app_id: optionalIdOf('app_id', f.app_id),
+    device_id: requiredIdOf('device_id', f.device_id),
+    ifa: f.ifa,
+    unit_device_token: f.unit_device_token,
+    campaign_id: campaignIdOf(f.campaign_id),
+    campaign_type: f.campaign_type ?? '',
+    campaign_name: f.campaign_name ?? '',
+    campaign_owner_id: f.campaign_owner_id ?? '',
+    campaign_is_media: String(intOf(f.campaign_is_media) ?? 0),
+    slot: intOf(f.slot) ?? 0,
+    reward: intOf(f.reward) ?? 0,
+    base_reward: intOf(f.base_reward) ?? 0,
+    check: f.check ?? '',
+  }
+}
+
+/** The unlock form → the service's request; `click_type` other than `u` is a 400 (v1). */
+export function unlockRequestFromDto(dto: UnlockRequestDto): UnlockRequest {
+  if (dto.click_type !== 'u') throw new AllotError('InvalidField', "click_type must be 'u' (an unlock)")
+  return {
+    ...claimOf({
+      ...dto,
+      campaign_id: dto.click_campaign_id,
+      campaign_type: dto.click_campaign_type,
+      campaign_name: dto.click_campaign_name,
+      campaign_owner_id: dto.click_campaign_owner_id,
+      campaign_is_media: dto.click_campaign_is_media,
+    }),
+    unit_id: optionalIdOf('unit_id', dto.unit_id),
+    payload: dto.click_campaign_payload ?? '',
+  }
+}
+
+/** The click query → the service's request. */
+export function landingRequestFromDto(dto: ClickQueryDto): LandingRequest {
+  return {
+    ...claimOf({
+      ...dto,
+      unit_device_token: clientToken(dto.client_unit_device_token, dto.unit_device_token),
+    }),
+    unit_id: requiredIdOf('unit_id', dto.unit_id),
+    allocation_unit_device_token: dto.unit_device_token ?? '',
+    payload: dto.campaign_payload ?? '',
+    external_campaign_id: dto.external_campaign_id,
+    redirect_url: dto.redirect_url,
+    use_clean_mode: (intOf(/^-?\d+$/.test(dto.use_clean_mode ?? '') ? dto.use_clean_mode : '') ?? 0) > 0,
+    false_click: dto.false_click === '1',
+  }
+}
+
+/** The rewards form → the service's request; the unit is unit_id, else app_id (v1's lockscreen fallback). */
+export function stayRewardRequestFromDto(dto: StayRewardRequestDto): StayRewardRequest {
+  const claim = claimOf({
+    ...dto,
+    unit_device_token: clientToken(dto.client_unit_device_token, dto.unit_device_token),
+  })
+  return {
+    ...claim,
+    unit_id: optionalIdOf('unit_id', dto.unit_id) ?? (claim.app_id as number),
+    allocation_unit_device_token: dto.unit_device_token,
+  }
+}
 
 export const PostbackSchema = Type.Object({
   id: Type.Integer(),
-  transaction_id: Type.Integer(),
+  transaction_id: Type.String(),
   unit_id: Type.Integer(),
   url: Type.String(),
   body: Type.String(),

@@ -4,24 +4,43 @@ import {
   type AllocationRequestDto,
   AllocationRequestSchema,
   AllocationResponseSchema,
+  allocationRequestFromDto,
+  ContentAllocationRequestSchema,
+  ContentAllocationResponseSchema,
 } from '../dto/allocation.dto.js'
 import { errorResponses } from '../dto/common.dto.js'
+import type { AllocationPresenter } from '../presenters/allocation.presenter.js'
 
-type Deps = { allocation: AllocationService }
+type Deps = { allocation: AllocationService; presenter: AllocationPresenter }
 
-/** The SDK's allocation endpoints (DESIGN §3), with and without the trailing slash. */
-export async function allocationRoutes(app: FastifyInstance, { allocation }: Deps): Promise<void> {
-  const schema = {
-    tags: ['sdk'],
-    body: AllocationRequestSchema,
-    response: { 200: AllocationResponseSchema, ...errorResponses },
-  }
-  app.post('/api/allocation/', { schema }, async (request) => {
-    const result = await allocation.allocate(request.body as AllocationRequestDto)
-    return { code: 0, msg: 'ok', ...result }
-  })
-  app.post('/api/content_allocation/', { schema }, async (request) => {
-    const result = await allocation.allocateContents(request.body as AllocationRequestDto)
-    return { code: 0, msg: 'ok', ...result }
-  })
+/** The SDK's allocation endpoints (SDK-CONTRACT §2–§4), with and without the trailing slash. */
+export async function allocationRoutes(app: FastifyInstance, { allocation, presenter }: Deps): Promise<void> {
+  app.post(
+    '/api/allocation/',
+    {
+      schema: {
+        tags: ['sdk'],
+        body: AllocationRequestSchema,
+        response: { 200: AllocationResponseSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const body = allocationRequestFromDto(request.body as AllocationRequestDto)
+      return presenter.allocation(await allocation.allocate(body))
+    },
+  )
+  app.post(
+    '/api/content_allocation/',
+    {
+      schema: {
+        tags: ['sdk'],
+        body: ContentAllocationRequestSchema,
+        response: { 200: ContentAllocationResponseSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const body = allocationRequestFromDto(request.body as AllocationRequestDto)
+      return presenter.contentAllocation(await allocation.allocateContents(body))
+    },
+  )
 }

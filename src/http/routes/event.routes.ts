@@ -1,48 +1,67 @@
-import type { FastifyInstance } from 'fastify'
+import { Type } from '@sinclair/typebox'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { EventService } from '../../services/event.service.js'
 import { errorResponses } from '../dto/common.dto.js'
 import {
   type ClickQueryDto,
   ClickQuerySchema,
-  type ImpressionRequestDto,
-  ImpressionRequestSchema,
+  type ImpressionQueryDto,
+  ImpressionQuerySchema,
   ImpressionResponseSchema,
+  landingRequestFromDto,
+  type StayRewardRequestDto,
+  StayRewardRequestSchema,
+  stayRewardRequestFromDto,
+  type UnlockRequestDto,
+  UnlockRequestSchema,
+  UnlockResponseSchema,
+  unlockRequestFromDto,
 } from '../dto/event.dto.js'
 
 type Deps = { events: EventService }
 
-/** The SDK's event endpoints (DESIGN §3): impressions, unlocks and landings. */
+/** The SDK's event endpoints (SDK-CONTRACT §5, §6, §8, §9): unlocks, landings, stay rewards, impressions. */
 export async function eventRoutes(app: FastifyInstance, { events }: Deps): Promise<void> {
+  const tags = ['sdk']
+  const unlock = {
+    schema: { tags, body: UnlockRequestSchema, response: { 200: UnlockResponseSchema, ...errorResponses } },
+  }
+  const handleUnlock = async (request: { body: unknown }) => ({
+    reward_received: await events.unlock(unlockRequestFromDto(request.body as UnlockRequestDto)),
+  })
+  // v1 registers the unlock under both names.
+  app.post('/api/impression/', unlock, handleUnlock)
+  app.post('/api/unlock', unlock, handleUnlock)
+
+  const click = { schema: { tags, querystring: ClickQuerySchema, response: errorResponses } }
+  const handleClick = async (request: { query: unknown }, reply: FastifyReply) => {
+    const { location, outcome } = await events.landing(landingRequestFromDto(request.query as ClickQueryDto))
+    return reply.header('x-allot-reward', outcome).header('cache-control', 'no-store').redirect(location, 302)
+  }
+  app.get('/api/click_redirect/', click, handleClick)
+  app.get('/api/external/click_redirect/', click, handleClick)
+
   app.post(
-    '/api/impression/',
-    {
-      schema: {
-        tags: ['sdk'],
-        body: ImpressionRequestSchema,
-        response: { 200: ImpressionResponseSchema, ...errorResponses },
-      },
-    },
-    async (request) => {
-      const { click_type, ...event } = request.body as ImpressionRequestDto
-      if (click_type === 'u') {
-        const { rewards } = await events.unlock(event)
-        return { code: 0, msg: 'ok', counted: false, rewards }
-      }
-      await events.impression(event)
-      return { code: 0, msg: 'ok', counted: true, rewards: [] }
+    '/api/rewards',
+    { schema: { tags, body: StayRewardRequestSchema, response: { 200: Type.Null(), ...errorResponses } } },
+    async (request, reply) => {
+      await events.stayReward(stayRewardRequestFromDto(request.body as StayRewardRequestDto))
+      return reply.status(200).send()
     },
   )
 
   app.get(
-    '/api/click_redirect/',
-    { schema: { tags: ['sdk'], querystring: ClickQuerySchema, response: errorResponses } },
+    '/api/content_impression/',
+    {
+      schema: {
+        tags,
+        querystring: ImpressionQuerySchema,
+        response: { 200: ImpressionResponseSchema, ...errorResponses },
+      },
+    },
     async (request, reply) => {
-      const { location, reward } = await events.click(request.query as ClickQueryDto)
-      const granted = typeof reward === 'object' ? `granted ${reward.transaction_id}` : reward
-      return reply
-        .header('x-allot-reward', granted)
-        .header('cache-control', 'no-store')
-        .redirect(location, 302)
+      const outcome = await events.impression((request.query as ImpressionQueryDto).data)
+      return reply.header('x-allot-counted', outcome).send({ msg: 'ok', status: 200 })
     },
   )
 }

@@ -24,6 +24,14 @@ export type UnitsTable = {
   filtered_providers: string
   /** JSON array; null on rows written before migration 0004 (read as []). */
   ad_sources: string | null
+  owner_id: number | null
+  hour_limit: number
+  base_hour_limit: number
+  ad_type: string
+  content_type: string
+  supports_cardview: number
+  postback_aes_key: string | null
+  postback_aes_iv: string | null
   created_at: number
   updated_at: number
 }
@@ -77,6 +85,11 @@ export type CampaignsTable = {
   detarget_sdk_max: number | null
   registered_days_min: number | null
   registered_days_max: number | null
+  clean_link: string
+  clean_mode: number
+  /** JSON object: publisher-defined data sent as the item's `extra` and the postback's `extra`. */
+  extra: string | null
+  revenue_type: string | null
   created_at: number
   updated_at: number
 }
@@ -108,6 +121,8 @@ export type DeviceActivityTable = {
 
 export type RewardLedgerTable = {
   id: Generated<number>
+  /** Random, at most 32 characters: the postback's transaction_id (ids written before 0005: the row id). */
+  transaction_id: string
   device_id: number
   unit_id: number
   campaign_id: number
@@ -119,9 +134,19 @@ export type RewardLedgerTable = {
   created_at: number
 }
 
+/** One base-reward part per device, unit and period; its row decides which grant carried it. */
+export type RewardBaseClaimsTable = {
+  device_id: number
+  unit_id: number
+  period: string
+  transaction_id: string
+}
+
 export type PostbackOutboxTable = {
   id: Generated<number>
   ledger_id: number
+  /** The grant's transaction_id (null only on rows written before migration 0005). */
+  transaction_id: string | null
   unit_id: number
   url: string
   /** JSON object of header name → value, signature included. */
@@ -149,5 +174,6 @@ export type Database = {
   device_registrations: DeviceRegistrationsTable
   device_activity: DeviceActivityTable
   reward_ledger: RewardLedgerTable
+  reward_base_claims: RewardBaseClaimsTable
   postback_outbox: PostbackOutboxTable
 }

@@ -1,0 +1,340 @@
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { type Static, type TSchema, Type } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+import type { LightMyRequestResponse } from 'fastify'
+import type { TestApp } from './test-app.js'
+
+/*
+ * A v1 lockscreen SDK as the field runs it (shared/SDK-CONTRACT.md), written from the contract and not from
+ * Allot's code: form-encoded bodies, the `__placeholders__` of click and impression URLs substituted, the
+ * check computed as the SDK computes it, payloads echoed back untouched.
+ */
+
+/** The base URL tests configure as PUBLIC_BASE_URL. */
+export const PUBLIC_BASE_URL = 'https://allot.test'
+
+const Strings = Type.Array(Type.String())
+/** One v1 item (SDK-CONTRACT §3.2): every key with its v1 JSON type, no other key. */
+export const V1Item = Type.Object(
+  {
+    action_reward: Type.Integer(),
+    adchoice_url: Type.String(),
+    base_reward: Type.Integer(),
+    category: Type.String(),
+    channel_id: Type.Optional(Type.Integer()),
+    channel: Type.Union([
+      Type.Object(
+        { id: Type.Integer(), logo: Type.String(), name: Type.String() },
+        { additionalProperties: false },
+      ),
+      Type.Null(),
+    ]),
+    clean_mode: Type.Integer(),
+    click_url: Type.String(),
+    click_beacons: Type.Optional(Strings),
+    display_type: Type.String(),
+    ended_at: Type.Integer(),
+    extra: Type.Record(Type.String(), Type.Unknown()),
+    fail_trackers: Type.Optional(Strings),
+    first_display_priority: Type.Number(),
+    first_display_weight: Type.Integer(),
+    id: Type.Integer(),
+    image: Type.String(),
+    impression_urls: Type.Optional(Strings),
+    ipu: Type.Integer(),
+    is_ad: Type.Boolean(),
+    is_media: Type.Boolean(),
+    landing_reward: Type.Integer(),
+    landing_type: Type.Union([Type.Literal('browser'), Type.Literal('overlay'), Type.Literal('cardview')]),
+    meta: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+    name: Type.String(),
+    owner_id: Type.Integer(),
+    payload: Type.String(),
+    remove_after_impression: Type.Boolean(),
+    slot: Type.String({ pattern: '^$|^(\\d|1\\d|2[0-3])(,(\\d|1\\d|2[0-3]))*$' }),
+    started_at: Type.Integer(),
+    source_url: Type.String(),
+    support_webp: Type.Boolean(),
+    target_app: Type.String(),
+    timezone: Type.String(),
+    tipu: Type.Integer(),
+    type: Type.String(),
+    unit_price: Type.Integer(),
+    unlock_reward: Type.Integer(),
+    creative: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+    ad_report_data: Type.String(),
+  },
+  { additionalProperties: false },
+)
+export type V1ItemType = Static<typeof V1Item>
+
+/** `settings` (SDK-CONTRACT §3.1): the 15 keys. */
+export const V1Settings = Type.Object(
+  {
+    first_display_ratio: Type.String({ pattern: '^\\d+:\\d+$' }),
+    page_display_ratio: Type.String({ pattern: '^\\d+:\\d+$' }),
+    page_limit: Type.Integer(),
+    base_init_period: Type.Integer(),
+    request_trigger: Type.Integer(),
+    request_period: Type.Integer(),
+    hour_limit: Type.Integer(),
+    base_hour_limit: Type.Integer(),
+    external_base_reward: Type.Integer(),
+    external_campaign_id: Type.Integer(),
+    external_impression_cap: Type.Integer(),
+    external_add_call_limit: Type.Integer(),
+    shuffle_option: Type.Integer(),
+    ad_filtering_words: Type.Union([Type.String(), Type.Null()]),
+    web_ua: Type.Union([Type.String(), Type.Null()]),
+  },
+  { additionalProperties: false },
+)
+
+export const V1Allocation = Type.Object(
+  {
+    campaigns: Type.Array(V1Item),
+    msg: Type.Literal('ok'),
+    code: Type.Literal(200),
+    native_ads: Type.Array(V1Item),
+    settings: V1Settings,
+  },
+  { additionalProperties: false },
+)
+export const V1ContentAllocation = Type.Object(
+  {
+    campaigns: Type.Union([Type.Array(V1Item), Type.Null()]),
+    msg: Type.Literal('ok'),
+    code: Type.Literal(200),
+  },
+  { additionalProperties: false },
+)
+export const V1Unlock = Type.Object({ reward_received: Type.Integer() }, { additionalProperties: false })
+export const V1Impression = Type.Object(
+  { msg: Type.Literal('ok'), status: Type.Literal(200) },
+  { additionalProperties: false },
+)
+
+/** Asserts that `value` has exactly the v1 shape, naming the first wrong key. */
+export function assertShape<T extends TSchema>(
+  schema: T,
+  value: unknown,
+  what: string,
+): asserts value is Static<T> {
+  const first = Value.Errors(schema, value).First()
+  assert.equal(
+    first,
+    undefined,
+    `${what}: ${first?.path} ${first?.message} (${JSON.stringify(first?.value)})`,
+  )
+}
+
+/** A form body as the Android SDK sends it. */
+export function formBody(fields: Record<string, string | number | undefined>): string {
+  const out = new URLSearchParams()
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) out.append(k, String(v))
+  return out.toString()
+}
+
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
+
+/** What a device knows about itself (the SDK sends these with every call). */
+export type Device = {
+  device_id: number
+  ifa: string
+  unit_device_token: string
+  unit_id: number
+  app_id: number
+  sdk_version?: number
+}
+
+/** The SDK's `check` (SDK-CONTRACT §7.2). */
+export function sdkCheck(f: {
+  device_id: number | string
+  ifa: string
+  unit_device_token: string
+  app_id: number | string
+  campaign_id: number | string
+  campaign_type: string
+  campaign_name: string
+  campaign_owner_id: string
+  campaign_is_media: number | string
+  slot: number | string
+  reward: number | string
+  base_reward: number | string
+}): string {
+  const source = [
+    'buz',
+    f.device_id,
+    f.ifa,
+    f.unit_device_token,
+    f.app_id,
+    f.campaign_id,
+    f.campaign_type,
+    f.campaign_name,
+    f.campaign_owner_id,
+    f.campaign_is_media,
+    f.slot,
+    f.reward,
+    f.base_reward,
+  ].join(':')
+  return createHash('md5').update(source).digest('hex')
+}
+
+/** The local hour the SDK reports as `slot` (it uses the device's clock). */
+export const currentHour = (at: number, timezone = 'Asia/Seoul') =>
+  Number(
+    new Intl.DateTimeFormat('en-US', { timeZone: timezone, hour: 'numeric', hourCycle: 'h23' }).format(at),
+  )
+
+/** The SDK, bound to one test app and one device. */
+export function sdk(t: TestApp, device: Device, clock: () => number = Date.now) {
+  const common = () => ({
+    device_id: device.device_id,
+    ifa: device.ifa,
+    unit_device_token: device.unit_device_token,
+  })
+
+  async function allocate(
+    fields: Record<string, string | number | undefined> = {},
+  ): Promise<LightMyRequestResponse> {
+    return t.app.inject({
+      method: 'POST',
+      url: '/api/allocation/',
+      headers: FORM,
+      payload: formBody({
+        unit_id: device.unit_id,
+        app_id: device.app_id,
+        ...common(),
+        sdk_version: device.sdk_version ?? 3000,
+        timezone: 'Asia/Seoul',
+        country: 'KR',
+        ...fields,
+      }),
+    })
+  }
+
+  /** Allocates and checks the answer's v1 shape; returns the items. */
+  async function pool(fields: Record<string, string | number | undefined> = {}): Promise<V1ItemType[]> {
+    const res = await allocate(fields)
+    assert.equal(res.statusCode, 200, res.body)
+    const body = res.json()
+    assertShape(V1Allocation, body, 'allocation answer')
+    return body.campaigns
+  }
+
+  /** The unlock as the SDK sends it after the user unlocked through `item`; `reward` is what it claims. */
+  function unlockForm(
+    item: V1ItemType,
+    claim: { reward?: number; base_reward?: number; slot?: number } = {},
+  ) {
+    const base = claim.base_reward ?? item.base_reward
+    const fields = {
+      app_id: device.app_id,
+      unit_id: device.unit_id,
+      ...common(),
+      reward: claim.reward ?? item.unlock_reward + base,
+      base_reward: base,
+      click_campaign_id: item.id,
+      click_campaign_type: item.type,
+      click_campaign_name: item.name,
+      click_campaign_owner_id: String(item.owner_id),
+      click_campaign_is_media: item.is_media ? 1 : 0,
+      click_type: 'u',
+      slot: claim.slot ?? currentHour(clock()),
+      click_campaign_payload: item.payload,
+    }
+    return {
+      ...fields,
+      check: sdkCheck({
+        ...fields,
+        campaign_id: fields.click_campaign_id,
+        campaign_type: fields.click_campaign_type,
+        campaign_name: fields.click_campaign_name,
+        campaign_owner_id: fields.click_campaign_owner_id,
+        campaign_is_media: fields.click_campaign_is_media,
+      }),
+    }
+  }
+
+  async function unlock(
+    item: V1ItemType,
+    claim: { reward?: number; base_reward?: number; slot?: number } = {},
+    edit: (form: Record<string, string | number>) => Record<string, string | number> = (f) => f,
+    path = '/api/impression/',
+  ): Promise<LightMyRequestResponse> {
+    return t.app.inject({
+      method: 'POST',
+      url: path,
+      headers: FORM,
+      payload: formBody(edit(unlockForm(item, claim))),
+    })
+  }
+
+  /**
+   * Opens an item's click_url as the SDK does: placeholders substituted (values URL-encoded), the check
+   * computed from the URL's own fields. Returns the answer and the path asked.
+   */
+  function landingPath(
+    item: V1ItemType,
+    claim: { reward?: number; base_reward?: number; slot?: number; clean?: boolean; token?: string } = {},
+  ): string {
+    assert.ok(item.click_url.startsWith(`${PUBLIC_BASE_URL}/api/click_redirect/?`), item.click_url)
+    const url = new URL(item.click_url)
+    const q = url.searchParams
+    const base = claim.base_reward ?? item.base_reward
+    const values: Record<string, string> = {
+      __reward__: String(claim.reward ?? item.landing_reward + base),
+      __base_reward__: String(base),
+      __slot__: String(claim.slot ?? currentHour(clock())),
+      __campaign_payload__: item.payload,
+      __unit_device_token__: claim.token ?? device.unit_device_token,
+      __place__: 'lockscreen',
+      __position__: '3',
+      __session_id__: 'session-1',
+      __use_clean_mode__: claim.clean ? '1' : '0',
+    }
+    const filled = (v: string | null) => values[v ?? ''] ?? v ?? ''
+    const check = sdkCheck({
+      device_id: filled(q.get('device_id')),
+      ifa: filled(q.get('ifa')),
+      unit_device_token: filled(q.get('client_unit_device_token')),
+      app_id: filled(q.get('app_id')),
+      campaign_id: filled(q.get('campaign_id')),
+      campaign_type: filled(q.get('campaign_type')),
+      campaign_name: filled(q.get('campaign_name')),
+      campaign_owner_id: filled(q.get('campaign_owner_id')),
+      campaign_is_media: filled(q.get('campaign_is_media')),
+      slot: filled(q.get('slot')),
+      reward: filled(q.get('reward')),
+      base_reward: filled(q.get('base_reward')),
+    })
+    values.__check__ = check
+    // The SDK replaces the literal tokens in the URL text.
+    let text = item.click_url.slice(PUBLIC_BASE_URL.length)
+    for (const [token, value] of Object.entries(values))
+      text = text.replaceAll(token, encodeURIComponent(value))
+    return text
+  }
+
+  async function land(
+    item: V1ItemType,
+    claim: Parameters<typeof landingPath>[1] = {},
+  ): Promise<LightMyRequestResponse> {
+    return t.app.inject({ method: 'GET', url: landingPath(item, claim) })
+  }
+
+  /** Fires the item's first impression URL (Allot's beacon) with its placeholders substituted. */
+  async function impress(item: V1ItemType): Promise<LightMyRequestResponse> {
+    const url = item.impression_urls?.[0] ?? ''
+    assert.ok(url.startsWith(`${PUBLIC_BASE_URL}/api/content_impression/?`), url)
+    const path = url
+      .slice(PUBLIC_BASE_URL.length)
+      .replace('__place__', 'lockscreen')
+      .replace('__position__', '1')
+      .replace('__session_id__', 'session-1')
+    return t.app.inject({ method: 'GET', url: path })
+  }
+
+  return { device, allocate, pool, unlockForm, unlock, landingPath, land, impress }
+}
