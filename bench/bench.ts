@@ -103,7 +103,7 @@ function allocationBody(devices: number, unitId = 1001): () => string {
   return () => {
     const device = 1 + Math.floor(Math.random() * devices)
     const sex = device % 2 ? 'M' : 'F'
-    return `unit_id=${unitId}&device_id=${device}&sex=${sex}&year_of_birth=${1960 + (device % 45)}&language=ko&country=KR&device_os=${24 + (device % 10)}&carrier=SKT&region=${region}&sdk_version=${30000 + (device % 5)}`
+    return `unit_id=${unitId}&device_id=${device}&ifa=ifa-${device}&unit_device_token=user-${device}&timezone=Asia%2FSeoul&sex=${sex}&year_of_birth=${1960 + (device % 45)}&language=ko&country=KR&device_os=${24 + (device % 10)}&carrier=SKT&region=${region}&sdk_version=${30000 + (device % 5)}`
   }
 }
 
@@ -138,7 +138,7 @@ async function touchDevices(url: string, devices: number): Promise<void> {
       {
         setupRequest: (req) => ({
           ...req,
-          body: `unit_id=1001&device_id=${(next++ % devices) + 1}&country=KR`,
+          body: `unit_id=1001&device_id=${(next++ % devices) + 1}&ifa=i&unit_device_token=u&sdk_version=3000&timezone=UTC&country=KR`,
         }),
       },
     ],

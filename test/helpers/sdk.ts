@@ -2,7 +2,6 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { type Static, type TSchema, Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
-import type { LightMyRequestResponse } from 'fastify'
 import type { TestApp } from './test-app.js'
 
 /*
@@ -187,22 +186,55 @@ export const currentHour = (at: number, timezone = 'Asia/Seoul') =>
     new Intl.DateTimeFormat('en-US', { timeZone: timezone, hour: 'numeric', hourCycle: 'h23' }).format(at),
   )
 
-/** The SDK, bound to one test app and one device. */
-export function sdk(t: TestApp, device: Device, clock: () => number = Date.now) {
+/** An HTTP answer, as both `app.inject` and a real request give it. */
+export type Answer = {
+  statusCode: number
+  headers: Record<string, string | string[] | number | undefined>
+  body: string
+  json(): // biome-ignore lint/suspicious/noExplicitAny: tests read answers loosely, then check their shape
+  any
+}
+/** Sends one request to Allot: in process (`app.inject`) or over a real socket. */
+export type Send = (method: 'GET' | 'POST', path: string, form?: string) => Promise<Answer>
+
+/** Sends through `app.inject`. */
+export function viaInject(t: TestApp): Send {
+  return (method, path, form) =>
+    t.app.inject({ method, url: path, ...(form === undefined ? {} : { headers: FORM, payload: form }) })
+}
+
+/** Sends over HTTP to a running server at `origin` (redirects are not followed). */
+export function viaHttp(origin: string): Send {
+  return async (method, path, form) => {
+    const res = await fetch(`${origin}${path}`, {
+      method,
+      redirect: 'manual',
+      ...(form === undefined ? {} : { headers: FORM, body: form }),
+    })
+    const body = await res.text()
+    return {
+      statusCode: res.status,
+      headers: Object.fromEntries(res.headers),
+      body,
+      json: () => JSON.parse(body),
+    }
+  }
+}
+
+/** The SDK, bound to one Allot (a test app, or any `Send`) and one device. */
+export function sdk(target: TestApp | Send, device: Device, clock: () => number = Date.now) {
+  const send = typeof target === 'function' ? target : viaInject(target)
   const common = () => ({
     device_id: device.device_id,
     ifa: device.ifa,
     unit_device_token: device.unit_device_token,
   })
 
-  async function allocate(
-    fields: Record<string, string | number | undefined> = {},
-  ): Promise<LightMyRequestResponse> {
-    return t.app.inject({
-      method: 'POST',
-      url: '/api/allocation/',
-      headers: FORM,
-      payload: formBody({
+  async function allocate(fields: Record<string, string | number | undefined> = {}): Promise<Answer> {
+    return send(
+      'POST',
+      '/api/allocation/',
+      formBody({
         unit_id: device.unit_id,
         app_id: device.app_id,
         ...common(),
@@ -211,7 +243,7 @@ export function sdk(t: TestApp, device: Device, clock: () => number = Date.now) 
         country: 'KR',
         ...fields,
       }),
-    })
+    )
   }
 
   /** Allocates and checks the answer's v1 shape; returns the items. */
@@ -262,13 +294,8 @@ export function sdk(t: TestApp, device: Device, clock: () => number = Date.now) 
     claim: { reward?: number; base_reward?: number; slot?: number } = {},
     edit: (form: Record<string, string | number>) => Record<string, string | number> = (f) => f,
     path = '/api/impression/',
-  ): Promise<LightMyRequestResponse> {
-    return t.app.inject({
-      method: 'POST',
-      url: path,
-      headers: FORM,
-      payload: formBody(edit(unlockForm(item, claim))),
-    })
+  ): Promise<Answer> {
+    return send('POST', path, formBody(edit(unlockForm(item, claim))))
   }
 
   /**
@@ -279,8 +306,8 @@ export function sdk(t: TestApp, device: Device, clock: () => number = Date.now) 
     item: V1ItemType,
     claim: { reward?: number; base_reward?: number; slot?: number; clean?: boolean; token?: string } = {},
   ): string {
-    assert.ok(item.click_url.startsWith(`${PUBLIC_BASE_URL}/api/click_redirect/?`), item.click_url)
     const url = new URL(item.click_url)
+    assert.equal(url.pathname, '/api/click_redirect/', item.click_url)
     const q = url.searchParams
     const base = claim.base_reward ?? item.base_reward
     const values: Record<string, string> = {
@@ -311,29 +338,25 @@ export function sdk(t: TestApp, device: Device, clock: () => number = Date.now) 
     })
     values.__check__ = check
     // The SDK replaces the literal tokens in the URL text.
-    let text = item.click_url.slice(PUBLIC_BASE_URL.length)
+    let text = item.click_url.slice(url.origin.length)
     for (const [token, value] of Object.entries(values))
       text = text.replaceAll(token, encodeURIComponent(value))
     return text
   }
 
-  async function land(
-    item: V1ItemType,
-    claim: Parameters<typeof landingPath>[1] = {},
-  ): Promise<LightMyRequestResponse> {
-    return t.app.inject({ method: 'GET', url: landingPath(item, claim) })
+  async function land(item: V1ItemType, claim: Parameters<typeof landingPath>[1] = {}): Promise<Answer> {
+    return send('GET', landingPath(item, claim))
   }
 
   /** Fires the item's first impression URL (Allot's beacon) with its placeholders substituted. */
-  async function impress(item: V1ItemType): Promise<LightMyRequestResponse> {
-    const url = item.impression_urls?.[0] ?? ''
-    assert.ok(url.startsWith(`${PUBLIC_BASE_URL}/api/content_impression/?`), url)
-    const path = url
-      .slice(PUBLIC_BASE_URL.length)
+  async function impress(item: V1ItemType): Promise<Answer> {
+    const url = new URL(item.impression_urls?.[0] ?? '')
+    assert.equal(url.pathname, '/api/content_impression/')
+    const path = `${url.pathname}${url.search}`
       .replace('__place__', 'lockscreen')
       .replace('__position__', '1')
       .replace('__session_id__', 'session-1')
-    return t.app.inject({ method: 'GET', url: path })
+    return send('GET', path)
   }
 
   return { device, allocate, pool, unlockForm, unlock, landingPath, land, impress }

@@ -329,7 +329,7 @@ for (const backend of await sqlBackends()) {
       const answers = await Promise.all(
         Array.from({ length: 50 }, () => phone(device, 'race-user').unlock(rewarded)),
       )
-      const received = answers.map((a) => a.json().reward_received)
+      const received: number[] = answers.map((a) => a.json().reward_received)
       assert.equal(received.filter((r) => r === 7).length, 1, `received: ${received}`)
       assert.equal(received.filter((r) => r === 0).length, 49)
       assert.equal((await outbox('race-user')).length, 1)
