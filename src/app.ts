@@ -22,8 +22,8 @@ import type { Channel } from './infra/redis/pubsub.js'
 import { createCampaignRepository } from './repositories/campaign.repository.js'
 import { createCategoryRepository, createChannelRepository } from './repositories/content.repository.js'
 import { createContentConfigRepository } from './repositories/content-config.repository.js'
-import { createMemoryCounterRepository } from './repositories/memory-counter.repository.js'
 import { createRewardRepository } from './repositories/reward.repository.js'
+import { createSqlCounterRepository } from './repositories/sql-counter.repository.js'
 import { createSqlDeviceRepository } from './repositories/sql-device.repository.js'
 import { createUnitRepository } from './repositories/unit.repository.js'
 import { createAdNetworks } from './services/ad-network.service.js'
@@ -112,9 +112,8 @@ async function wire(
     readinessChecks.redis = () => redis.ping()
   }
   const prefix = config.redis?.keyPrefix ?? ''
-  const memoryCounters = createMemoryCounterRepository(clock)
-  const counters =
-    redis && redisKit ? redisKit.createRedisCounterRepository(redis.client, prefix) : memoryCounters
+  // Delivery counters decide budgets (money): the SQL database is their store of record in every mode.
+  const counters = createSqlCounterRepository(database.db, database.dialect, clock)
   const deviceChannel: Channel | undefined = redis && redisKit?.redisChannel(redis, `${prefix}devices`)
   const catalogChannel: Channel | undefined = redis && redisKit?.redisChannel(redis, `${prefix}catalog`)
 
@@ -130,7 +129,7 @@ async function wire(
     readinessChecks.dynamodb = () => devices.getProfile(0)
   }
   const housekeeping = setInterval(() => {
-    memoryCounters.sweep()
+    counters.purgeExpired(clock()).catch((err) => app.log.warn({ err }, 'counter purge failed'))
     if (config.profileStore === 'sql')
       sqlDevices.purgeExpiredActivity(clock()).catch((err) => app.log.warn({ err }, 'activity purge failed'))
   }, 600_000)
@@ -171,7 +170,6 @@ async function wire(
 
   const counterMirror = createCounterMirror({
     counters,
-    catalog,
     clock,
     refreshMs: config.counterRefreshMs,
     logger: app.log,
@@ -306,16 +304,14 @@ async function wire(
 }
 
 async function loadRedisKit() {
-  const [redis, pubsub, counters, deviceCache] = await Promise.all([
+  const [redis, pubsub, deviceCache] = await Promise.all([
     import('./infra/redis/redis.js'),
     import('./infra/redis/pubsub.js'),
-    import('./repositories/redis-counter.repository.js'),
     import('./repositories/redis-device-cache.repository.js'),
   ])
   return {
     openRedis: redis.openRedis,
     redisChannel: pubsub.redisChannel,
-    createRedisCounterRepository: counters.createRedisCounterRepository,
     createRedisDeviceCache: deviceCache.createRedisDeviceCache,
   }
 }

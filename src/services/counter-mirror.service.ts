@@ -1,93 +1,88 @@
-import { counterKeys, utcDay } from '../domain/counter-keys.js'
-import { hasBudget } from '../domain/delivery.js'
-import type { CatalogSnapshot, Logger } from './catalog.service.js'
+import { utcDay } from '../domain/counter-keys.js'
+import type { Logger } from './catalog.service.js'
 
-/** The shared counter store as the mirror needs it (Redis in production, in-process when embedded). */
-export type CounterBackend = {
+/** The delivery counters' store of record (SQL): atomic increments, and what changed since when. */
+export type CounterStore = {
+  /** Adds `by` and returns the new value; a new (or expired) counter expires after `ttlSeconds` when given. */
   increment(key: string, by: number, ttlSeconds?: number): Promise<number>
-  read(keys: readonly string[]): Promise<number[]>
+  /** Live counters changed at or after `since` (epoch ms); 0 = all of them. */
+  changedSince(since: number): Promise<{ key: string; value: number }[]>
 }
 
 export type CampaignTotals = { impressions: number; clicks: number }
 
-export type CounterMirror = CounterBackend & {
+export type CounterMirror = {
+  increment(key: string, by: number, ttlSeconds?: number): Promise<number>
   /** The last known value of a counter, without I/O (0 when unknown). */
   value(key: string): number
   /** The last known impression and click totals of a campaign (for CTR), by numeric id. */
   totals(campaignId: number): CampaignTotals
-  /** Rereads every counter allocation needs: CTR totals of contents and delivery of budgeted campaigns. */
+  /** Reads what changed in the store since the last refresh (every counter the first time). */
   refresh(): Promise<void>
   start(): void
   stop(): void
 }
 
-type Deps = {
-  counters: CounterBackend
-  catalog: { current(): CatalogSnapshot }
-  clock: () => number
-  refreshMs: number
-  logger: Logger
-}
+type Deps = { counters: CounterStore; clock: () => number; refreshMs: number; logger: Logger }
 
-const KEYS_PER_READ = 1000
-/** `imp:<id>` / `clk:<id>` (totals; daily keys carry a third part). */
+/** `imp:<id>` / `clk:<id>` (totals); daily keys carry a third part, `yyyymmdd`. */
 const TOTAL_KEY = /^(imp|clk):(\d+)$/
+const DAY_KEY = /:(\d{8})$/
 const NONE: CampaignTotals = Object.freeze({ impressions: 0, clicks: 0 })
+/** Each refresh rereads this much before the last one: writes stamped by other processes' clocks. */
+const OVERLAP_MS = 5_000
+/** Daily counters older than this many days leave the mirror (their budget day is over). */
+const KEEP_DAYS = 2
 
 /**
  * Keeps the counters allocation reads (CTR, budget delivery) in memory so the hot path never waits on the
  * counter store. Increments made through this process update the mirror at once with the store's answer;
- * increments made by other processes arrive with the next refresh (every `refreshMs`).
+ * increments made by other processes arrive with the next refresh (every `refreshMs`), which reads only
+ * the counters that changed since the previous one.
  */
-export function createCounterMirror({ counters, catalog, clock, refreshMs, logger }: Deps): CounterMirror {
-  let values = new Map<string, number>()
-  let totals = new Map<number, CampaignTotals>()
+export function createCounterMirror({ counters, clock, refreshMs, logger }: Deps): CounterMirror {
+  const values = new Map<string, number>()
+  const totals = new Map<number, CampaignTotals>()
+  let refreshedAt: number | undefined
+  let prunedDay = ''
+  /** Keys incremented here while a refresh was reading: the store's older answer must not overwrite them. */
+  let touched: Set<string> | undefined
   let timer: NodeJS.Timeout | undefined
 
-  function trackedKeys(): string[] {
-    const snapshot = catalog.current()
-    const day = utcDay(clock())
-    const keys: string[] = []
-    for (const { campaign: c } of snapshot.contents)
-      keys.push(counterKeys.impressions(c.id), counterKeys.clicks(c.id))
-    for (const { campaign: c } of [...snapshot.ads, ...snapshot.contents]) {
-      if (!hasBudget(c)) continue
-      if (c.budget_type === 'click') keys.push(counterKeys.clicks(c.id), counterKeys.dailyClicks(c.id, day))
-      else keys.push(counterKeys.impressions(c.id), counterKeys.dailyImpressions(c.id, day))
+  function set(key: string, value: number): void {
+    values.set(key, value)
+    const m = TOTAL_KEY.exec(key)
+    if (!m) return
+    const id = Number(m[2])
+    const entry = { ...(totals.get(id) ?? NONE) }
+    if (m[1] === 'imp') entry.impressions = value
+    else entry.clicks = value
+    totals.set(id, entry)
+  }
+
+  /** Drops daily counters whose day is over, once a day. */
+  function prune(now: number): void {
+    const today = utcDay(now)
+    if (today === prunedDay) return
+    prunedDay = today
+    const oldest = utcDay(now - KEEP_DAYS * 86_400_000)
+    for (const key of values.keys()) {
+      const day = DAY_KEY.exec(key)?.[1]
+      if (day !== undefined && day < oldest) values.delete(key)
     }
-    return [...new Set(keys)]
   }
 
   async function refresh(): Promise<void> {
-    const keys = trackedKeys()
-    const tracked = new Set(keys)
-    const next = new Map<string, number>()
-    for (let i = 0; i < keys.length; i += KEYS_PER_READ) {
-      const chunk = keys.slice(i, i + KEYS_PER_READ)
-      const read = await counters.read(chunk)
-      chunk.forEach((key, j) => {
-        const v = read[j] ?? 0
-        if (v !== 0) next.set(key, v)
-      })
+    const started = clock()
+    const since = refreshedAt === undefined ? 0 : refreshedAt - OVERLAP_MS
+    touched = new Set()
+    try {
+      for (const { key, value } of await counters.changedSince(since)) if (!touched.has(key)) set(key, value)
+      refreshedAt = started
+      prune(started)
+    } finally {
+      touched = undefined
     }
-    // Keep increments that landed while the refresh was reading (they are newer than what it read).
-    for (const [key, v] of values) if (tracked.has(key) && (next.get(key) ?? 0) < v) next.set(key, v)
-    values = next
-    totals = totalsOf(next)
-  }
-
-  function totalsOf(counts: ReadonlyMap<string, number>): Map<number, CampaignTotals> {
-    const byCampaign = new Map<number, CampaignTotals>()
-    for (const [key, v] of counts) {
-      const m = TOTAL_KEY.exec(key)
-      if (!m) continue
-      const id = Number(m[2])
-      const entry = byCampaign.get(id) ?? { impressions: 0, clicks: 0 }
-      if (m[1] === 'imp') entry.impressions = v
-      else entry.clicks = v
-      byCampaign.set(id, entry)
-    }
-    return byCampaign
   }
 
   return {
@@ -95,18 +90,10 @@ export function createCounterMirror({ counters, catalog, clock, refreshMs, logge
     totals: (campaignId) => totals.get(campaignId) ?? NONE,
     async increment(key, by, ttlSeconds) {
       const total = await counters.increment(key, by, ttlSeconds)
-      values.set(key, total)
-      const m = TOTAL_KEY.exec(key)
-      if (m) {
-        const id = Number(m[2])
-        const entry = { ...(totals.get(id) ?? NONE) }
-        if (m[1] === 'imp') entry.impressions = total
-        else entry.clicks = total
-        totals.set(id, entry)
-      }
+      touched?.add(key)
+      set(key, total)
       return total
     },
-    read: (keys) => counters.read(keys),
     refresh,
     start() {
       if (timer) return

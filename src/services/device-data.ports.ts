@@ -14,11 +14,3 @@ export type ActivityStore = {
   /** The device's items at or after `since` (epoch ms), oldest first. */
   listActivity(deviceId: number, since: number): Promise<ActivityItem[]>
 }
-
-/** Shared counters (CTR, budgets): in-process when embedded, Redis in production. */
-export type CounterStore = {
-  /** Adds `by` and returns the new value; a new key expires after `ttlSeconds` when given. */
-  increment(key: string, by: number, ttlSeconds?: number): Promise<number>
-  /** Current values, 0 for missing keys, in the order asked. */
-  read(keys: readonly string[]): Promise<number[]>
-}

@@ -1,37 +1,31 @@
 import { after, before, describe } from 'node:test'
-import { openRedis, type RedisConnection } from '../../src/infra/redis/redis.js'
-import { createMemoryCounterRepository } from '../../src/repositories/memory-counter.repository.js'
-import { createRedisCounterRepository } from '../../src/repositories/redis-counter.repository.js'
-import type { CounterStore } from '../../src/services/device-data.ports.js'
-import { redisBackend } from '../helpers/redis.js'
+import { parseDatabaseUrl } from '../../src/config/config.js'
+import { openDatabase, type SqlDatabase } from '../../src/infra/database/database.js'
+import { migrateToLatest } from '../../src/infra/database/migrator.js'
+import { createSqlCounterRepository } from '../../src/repositories/sql-counter.repository.js'
+import type { CounterStore } from '../../src/services/counter-mirror.service.js'
+import { sqlBackends } from '../helpers/sql-backends.js'
 import { counterStoreContract } from './counter-store.contract.js'
 
-describe('counter store contract: in-process', () => {
-  let now = 1_000_000
-  const store = createMemoryCounterRepository(() => now)
-  counterStoreContract(
-    () => store,
-    async (ms) => {
-      now += ms
-    },
-  )
-})
-
-const redis = await redisBackend()
-describe('counter store contract: Redis', { skip: redis.skip }, () => {
-  let connection: RedisConnection
-  let store: CounterStore
-  before(() => {
-    connection = openRedis(redis.url)
-    store = createRedisCounterRepository(connection.client, redis.prefix)
+for (const backend of await sqlBackends()) {
+  describe(`counter store contract: ${backend.name}`, { skip: backend.skip }, () => {
+    let database: SqlDatabase
+    let store: CounterStore
+    let now = Date.UTC(2026, 10, 25)
+    before(async () => {
+      database = openDatabase(parseDatabaseUrl(await backend.createDatabaseUrl(), 10))
+      await migrateToLatest(database.db)
+      store = createSqlCounterRepository(database.db, database.dialect, () => now)
+    })
+    after(async () => {
+      await database?.close()
+      await backend.cleanup()
+    })
+    counterStoreContract(() => store, {
+      now: () => now,
+      advance: (ms) => {
+        now += ms
+      },
+    })
   })
-  after(async () => {
-    await redis.cleanup()
-    await connection?.close()
-  })
-  // Redis keeps real time: wait the ttl out.
-  counterStoreContract(
-    () => store,
-    (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-  )
-})
+}

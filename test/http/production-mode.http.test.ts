@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { Redis } from 'ioredis'
+import { createConnection } from 'mysql2/promise'
 import { createDynamoDeviceRepository } from '../../src/repositories/dynamodb-device.repository.js'
 import { startDynamo, TEST_AWS_CREDENTIALS, type TestDynamo } from '../helpers/dynamo.js'
 import { redisBackend } from '../helpers/redis.js'
@@ -18,11 +19,13 @@ const iso = (ms: number) => new Date(ms).toISOString()
 
 describe('production mode: MariaDB + Redis + DynamoDB, two instances', { skip }, () => {
   let dynamo: TestDynamo
+  let databaseUrl = ''
   let a: TestApp
   let b: TestApp
   before(async () => {
     dynamo = await startDynamo()
     const url = await (mariadb ?? assert.fail('no MariaDB backend')).createDatabaseUrl()
+    databaseUrl = url
     const env = {
       REDIS_URL: redis.url,
       REDIS_KEY_PREFIX: redis.prefix,
@@ -90,11 +93,16 @@ describe('production mode: MariaDB + Redis + DynamoDB, two instances', { skip },
       stored.map((i) => [i.type, i.campaign_id]),
       [['impression', localId]],
     )
-    const client = new Redis(redis.url)
+    // Delivery counters live in the SQL database (budgets are money): one row, shared by both instances.
+    const sql = await createConnection(databaseUrl)
     try {
-      assert.equal(await client.get(`${redis.prefix}cnt:imp:${localId}`), '1')
+      const [rows] = await sql.query('select value from delivery_counters where name = ?', [`imp:${localId}`])
+      assert.deepEqual(
+        (rows as { value: number }[]).map((r) => Number(r.value)),
+        [1],
+      )
     } finally {
-      client.disconnect()
+      await sql.end()
     }
     let capped = false
     for (let i = 0; i < 100 && !capped; i++) {
@@ -102,5 +110,63 @@ describe('production mode: MariaDB + Redis + DynamoDB, two instances', { skip },
       if (!capped) await new Promise((r) => setTimeout(r, 10))
     }
     assert.ok(capped, 'b dropped its cached copy of the device and sees the impression (ipu 1)')
+  })
+})
+
+describe('budgets survive losing the cache', { skip }, () => {
+  test('a spent budget stays spent after Redis loses every key and a fresh instance starts', async () => {
+    const url = await (mariadb ?? assert.fail('no MariaDB backend')).createDatabaseUrl()
+    const env = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: `${redis.prefix}b:` }
+    const first = await startTestApp(url, { seed: true, env })
+    let second: TestApp | undefined
+    try {
+      const created = await first.admin('POST', '/admin/campaigns', {
+        name: 'five-only',
+        type: 'I',
+        first_display_priority: 100,
+        start_date: iso(Date.now() - 60_000),
+        end_date: iso(Date.now() + 86_400_000),
+        click_url: 'https://advertiser.test/five',
+        budget_type: 'impression',
+        budget_total: 5,
+      })
+      assert.equal(created.statusCode, 201, created.body)
+      const beacon = async (t: TestApp, device: number) => {
+        const item = (await allocateDemo(t, device)).find((c) => c.name === 'five-only') as
+          | (AllocatedItemView & { impression_urls: string[] })
+          | undefined
+        if (!item) return 'not allocated'
+        const url = new URL(item.impression_urls[0] ?? '')
+        return String(
+          (await t.app.inject({ method: 'GET', url: `${url.pathname}${url.search}` })).headers[
+            'x-allot-counted'
+          ],
+        )
+      }
+      const outcomes: string[] = []
+      for (let d = 1; d <= 7; d++) outcomes.push(await beacon(first, 9000 + d))
+      assert.deepEqual(outcomes.slice(0, 5), ['counted', 'counted', 'counted', 'counted', 'counted'])
+      assert.ok(
+        outcomes.slice(5).every((o) => o === 'budget' || o === 'not allocated'),
+        String(outcomes),
+      )
+
+      const client = new Redis(redis.url)
+      try {
+        const keys = await client.keys(`${redis.prefix}b:*`)
+        if (keys.length > 0) await client.del(...keys)
+      } finally {
+        client.disconnect()
+      }
+      second = await startTestApp(url, { seed: false, env })
+      const after: string[] = []
+      for (let d = 1; d <= 5; d++) after.push(await beacon(second, 9100 + d))
+      assert.ok(
+        after.every((o) => o === 'not allocated' || o === 'budget'),
+        `re-spent: ${after}`,
+      )
+    } finally {
+      await Promise.all([first.close(), second?.close()])
+    }
   })
 })

@@ -1,45 +1,41 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { Campaign } from '../../src/domain/catalog.js'
-import { campaignDraft } from '../../src/domain/drafts.js'
-import { createMemoryCounterRepository } from '../../src/repositories/memory-counter.repository.js'
-import { catalogSnapshot } from '../../src/services/catalog.service.js'
-import { createCounterMirror } from '../../src/services/counter-mirror.service.js'
+import { type CounterStore, createCounterMirror } from '../../src/services/counter-mirror.service.js'
 
 const NOW = Date.UTC(2026, 10, 25, 12)
 const quiet = { info() {}, warn() {}, error() {} }
 
+/** A store in memory that remembers when each counter was written (what changedSince reads). */
+function fakeStore(clock: () => number) {
+  const rows = new Map<string, { value: number; at: number }>()
+  let reads = 0
+  const store: CounterStore = {
+    async increment(key, by) {
+      const value = (rows.get(key)?.value ?? 0) + by
+      rows.set(key, { value, at: clock() })
+      return value
+    },
+    async changedSince(since) {
+      reads++
+      return [...rows].filter(([, r]) => r.at >= since).map(([key, r]) => ({ key, value: r.value }))
+    },
+  }
+  return { store, reads: () => reads }
+}
+
 function setup() {
-  const campaign = (id: number, fields: Partial<Campaign>): Campaign => ({
-    ...campaignDraft({ name: 'c', type: 'C', start_date: 0, end_date: NOW * 2 }),
-    id,
-    created_at: 0,
-    updated_at: 0,
-    ...fields,
-  })
-  const campaigns = [
-    campaign(1, {}),
-    campaign(2, { type: 'J', is_ad: true, budget_type: 'click', budget_daily: 10 }),
-    campaign(3, { type: 'I', is_ad: true }),
-  ]
-  const snapshot = catalogSnapshot({
-    version: 1,
-    loadedAt: 0,
-    units: [],
-    campaigns,
-    categories: [],
-    channels: [],
-  })
-  // Two processes sharing one store: the mirror belongs to "this" one, `other` increments behind its back.
-  const store = createMemoryCounterRepository(() => NOW)
-  const mirror = createCounterMirror({
-    counters: store,
-    catalog: { current: () => snapshot },
-    clock: () => NOW,
-    refreshMs: 1000,
-    logger: quiet,
-  })
-  return { store, mirror }
+  let now = NOW
+  const clock = () => now
+  // Two processes sharing one store: the mirror belongs to "this" one, `store` is written behind its back.
+  const { store } = fakeStore(clock)
+  const mirror = createCounterMirror({ counters: store, clock, refreshMs: 1000, logger: quiet })
+  return {
+    store,
+    mirror,
+    advance: (ms: number) => {
+      now += ms
+    },
+  }
 }
 
 test('increments through the mirror are visible at once, with the store total', async () => {
@@ -51,19 +47,49 @@ test('increments through the mirror are visible at once, with the store total', 
   assert.deepEqual(mirror.totals(1), { impressions: 6, clicks: 0 })
 })
 
-test('a refresh picks up what other processes counted, for contents and budgeted ads only', async () => {
+test('a refresh picks up what other processes counted, totals and daily counters', async () => {
   const { store, mirror } = setup()
   await store.increment('imp:1', 7)
   await store.increment('clk:1', 2)
   await store.increment('clk:2:20261125', 4)
   await store.increment('clk:2', 9)
-  await store.increment('imp:3', 100)
   await mirror.refresh()
   assert.equal(mirror.value('imp:1'), 7)
-  assert.equal(mirror.value('clk:1'), 2)
   assert.equal(mirror.value('clk:2:20261125'), 4)
-  assert.equal(mirror.value('clk:2'), 9)
-  assert.equal(mirror.value('imp:3'), 0, 'an ad without a budget is not tracked')
   assert.deepEqual(mirror.totals(1), { impressions: 7, clicks: 2 })
   assert.deepEqual(mirror.totals(2), { impressions: 0, clicks: 9 })
+})
+
+test('after the first refresh, a refresh reads only what changed since (with a small overlap)', async () => {
+  let now = NOW
+  const clock = () => now
+  const asked: number[] = []
+  const { store } = fakeStore(clock)
+  const spy: CounterStore = {
+    increment: store.increment,
+    changedSince: (since) => {
+      asked.push(since)
+      return store.changedSince(since)
+    },
+  }
+  const mirror = createCounterMirror({ counters: spy, clock, refreshMs: 1000, logger: quiet })
+  await store.increment('imp:1', 1)
+  await mirror.refresh()
+  now += 60_000
+  await store.increment('imp:1', 1)
+  await mirror.refresh()
+  assert.deepEqual(asked, [0, NOW - 5_000])
+  assert.equal(mirror.value('imp:1'), 2)
+})
+
+test('daily counters older than two days leave the mirror when the day turns', async () => {
+  const { store, mirror, advance } = setup()
+  await store.increment('imp:1:20261123', 3)
+  await store.increment('imp:1:20261125', 4)
+  await mirror.refresh()
+  assert.equal(mirror.value('imp:1:20261123'), 3, 'kept until the next day turns')
+  advance(86_400_000)
+  await mirror.refresh()
+  assert.equal(mirror.value('imp:1:20261123'), 0)
+  assert.equal(mirror.value('imp:1:20261125'), 4)
 })

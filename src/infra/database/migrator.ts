@@ -4,6 +4,7 @@ import * as deviceData from './migrations/0002-device-data.js'
 import * as rewards from './migrations/0003-rewards.js'
 import * as adSources from './migrations/0004-ad-sources.js'
 import * as sdkV1 from './migrations/0005-sdk-v1.js'
+import * as durableCounters from './migrations/0007-durable-counters.js'
 import type { Database } from './schema.js'
 
 // Listed explicitly (not read from disk) so they work the same under tsx, in tests and in the image.
@@ -13,6 +14,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003-rewards': rewards,
   '0004-ad-sources': adSources,
   '0005-sdk-v1': sdkV1,
+  '0007-durable-counters': durableCounters,
 }
 
 /** Brings the schema to the latest migration; throws with the failing migration's name. */

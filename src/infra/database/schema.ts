@@ -163,6 +163,14 @@ export type PostbackOutboxTable = {
   updated_at: number
 }
 
+/** A delivery counter: impressions or clicks of a campaign, in total or for one day. */
+export type DeliveryCountersTable = {
+  name: string
+  value: number
+  expires_at: number | null
+  updated_at: number
+}
+
 export type Database = {
   units: UnitsTable
   campaigns: CampaignsTable
@@ -176,4 +184,5 @@ export type Database = {
   reward_ledger: RewardLedgerTable
   reward_base_claims: RewardBaseClaimsTable
   postback_outbox: PostbackOutboxTable
+  delivery_counters: DeliveryCountersTable
 }
