@@ -211,6 +211,7 @@ async function wire(
     devices: deviceCache,
     counters: counterMirror,
     ledger: rewards,
+    deviceLock: redis && redisKit ? redisKit.createRedisDeviceLock(redis.client, prefix) : undefined,
     clock,
     dailyCounterTtlSeconds: config.dailyCounterTtlSeconds,
     onPostback: () => void postbackWorker.kick(),
@@ -304,15 +305,17 @@ async function wire(
 }
 
 async function loadRedisKit() {
-  const [redis, pubsub, deviceCache] = await Promise.all([
+  const [redis, pubsub, deviceCache, deviceLock] = await Promise.all([
     import('./infra/redis/redis.js'),
     import('./infra/redis/pubsub.js'),
     import('./repositories/redis-device-cache.repository.js'),
+    import('./repositories/redis-device-lock.repository.js'),
   ])
   return {
     openRedis: redis.openRedis,
     redisChannel: pubsub.redisChannel,
     createRedisDeviceCache: deviceCache.createRedisDeviceCache,
+    createRedisDeviceLock: deviceLock.createRedisDeviceLock,
   }
 }
 

@@ -16,6 +16,9 @@ export type LedgerGrant = {
   point: number
   /** The base part and its period: paid with at most one grant per device, unit and period. */
   base: { period: string; point: number } | undefined
+  /** The publisher's user, and how many grants (and base parts) it may get per hour (0 = no limit). */
+  user_id: string
+  limits: { hour: number; baseHour: number }
   created_at: number
 }
 
@@ -27,6 +30,8 @@ export type PostbackDraft = { url: string; headers: Record<string, string>; body
 
 /** Rolls a grant back when, once the base part is settled, there is nothing to pay. */
 class NothingToGrant extends Error {}
+/** Rolls a grant back when the user reached the unit's hourly limit. */
+class HourLimitReached extends Error {}
 
 /** The reward ledger and the postback outbox, written together in one transaction. */
 export function createRewardRepository(db: Kysely<Database>, dialect: 'sqlite' | 'mysql') {
@@ -39,24 +44,57 @@ export function createRewardRepository(db: Kysely<Database>, dialect: 'sqlite' |
     async grant(
       entry: LedgerGrant,
       postback: ((grant: RecordedGrant) => PostbackDraft) | undefined,
-    ): Promise<RecordedGrant | 'duplicate' | 'nothing'> {
+    ): Promise<RecordedGrant | 'duplicate' | 'nothing' | 'limited'> {
+      // The user's grants this hour: seeded outside the transaction (a duplicate insert inside it would take
+      // a shared lock and deadlock with the racing grant's update), then a conditional increment decides.
+      const hourKey = {
+        unit_id: entry.unit_id,
+        user_id: entry.user_id,
+        hour: Math.floor(entry.created_at / 3_600_000),
+      }
+      const seed = db.insertInto('reward_user_hours').values({ ...hourKey, grants: 0, base_grants: 0 })
+      await (dialect === 'mysql' ? seed.ignore() : seed.onConflict((oc) => oc.doNothing())).execute()
       try {
         // Racing inserts of one unique key can make InnoDB pick a deadlock victim: retry, then it is a duplicate.
         return await retryOnDeadlock(() =>
           db.transaction().execute(async (trx) => {
+            const bump = async (column: 'grants' | 'base_grants', limit: number) => {
+              let update = trx
+                .updateTable('reward_user_hours')
+                .set((eb) => ({ [column]: eb(column, '+', 1) }))
+                .where('unit_id', '=', hourKey.unit_id)
+                .where('user_id', '=', hourKey.user_id)
+                .where('hour', '=', hourKey.hour)
+              if (limit > 0) update = update.where(column, '<', limit)
+              const { numUpdatedRows } = await update.executeTakeFirst()
+              return numUpdatedRows > 0n
+            }
+            if (!(await bump('grants', entry.limits.hour))) throw new HourLimitReached()
             let basePoint = 0
             if (entry.base && entry.base.point > 0) {
-              const claim = trx.insertInto('reward_base_claims').values({
+              const claimKey = {
                 device_id: entry.device_id,
                 unit_id: entry.unit_id,
                 period: entry.base.period,
-                transaction_id: entry.transaction_id,
-              })
+              }
+              const claim = trx
+                .insertInto('reward_base_claims')
+                .values({ ...claimKey, transaction_id: entry.transaction_id })
               const { numInsertedOrUpdatedRows } = await (dialect === 'mysql'
                 ? claim.ignore()
                 : claim.onConflict((oc) => oc.doNothing())
               ).executeTakeFirstOrThrow()
-              if (Number(numInsertedOrUpdatedRows ?? 0) > 0) basePoint = entry.base.point
+              if (Number(numInsertedOrUpdatedRows ?? 0) > 0) {
+                if (await bump('base_grants', entry.limits.baseHour)) basePoint = entry.base.point
+                // Over the user's base parts this hour: the period stays unclaimed for another grant.
+                else
+                  await trx
+                    .deleteFrom('reward_base_claims')
+                    .where('device_id', '=', claimKey.device_id)
+                    .where('unit_id', '=', claimKey.unit_id)
+                    .where('period', '=', claimKey.period)
+                    .execute()
+              }
             }
             const point = entry.point + basePoint
             if (point <= 0) throw new NothingToGrant()
@@ -103,6 +141,7 @@ export function createRewardRepository(db: Kysely<Database>, dialect: 'sqlite' |
         )
       } catch (err) {
         if (err instanceof NothingToGrant) return 'nothing'
+        if (err instanceof HourLimitReached) return 'limited'
         if (isUniqueViolation(err)) return 'duplicate'
         throw err
       }

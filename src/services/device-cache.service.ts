@@ -120,6 +120,14 @@ export function createDeviceCache({ source, shared, bus, clock, maxDevices, ttlM
       return record
     },
 
+    /** The device's activity as every process sees it: the shared level's copy, else the store's. */
+    async freshActivity(deviceId: number): Promise<ActivityItem[]> {
+      const since = clock() - ACTIVITY_TTL_MS
+      const cached = shared ? (await shared.read(deviceId)).record : undefined
+      const items = cached ? cached.activity : await source.listActivity(deviceId, since)
+      return items.filter((a) => a.at >= since)
+    },
+
     async recordActivity(deviceId: number, item: ActivityItem): Promise<void> {
       await source.recordActivity(deviceId, item)
       const cached = l1.peek(deviceId)

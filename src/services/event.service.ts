@@ -1,7 +1,7 @@
 import { createCipheriv, createHash, createHmac, randomBytes } from 'node:crypto'
 import type { Campaign, Unit } from '../domain/catalog.js'
 import { counterKeys, utcDay } from '../domain/counter-keys.js'
-import { summarizeActivity, withinCaps } from '../domain/delivery.js'
+import { hasCaps, summarizeActivity, withinCaps } from '../domain/delivery.js'
 import type { ActivityItem } from '../domain/device.js'
 import { AllotError } from '../domain/errors.js'
 import { isLive, localHourStart } from '../domain/schedule.js'
@@ -22,6 +22,9 @@ export type RewardGrant = {
   period: string
   point: number
   base: { period: string; point: number } | undefined
+  /** The publisher's user and the unit's hourly limits for it (0 = none). */
+  user_id: string
+  limits: { hour: number; baseHour: number }
   created_at: number
 }
 
@@ -35,14 +38,19 @@ export type RewardLedger = {
     postback:
       | ((grant: RecordedGrant) => { url: string; headers: Record<string, string>; body: string })
       | undefined,
-  ): Promise<RecordedGrant | 'duplicate' | 'nothing'>
+  ): Promise<RecordedGrant | 'duplicate' | 'nothing' | 'limited'>
 }
 
 /** Activity recording and the device's current activity (the device cache). */
 export type EventDevices = {
   load(deviceId: number, unitId: number, now: number): Promise<{ activity: readonly ActivityItem[] }>
+  /** The device's activity as every process sees it now (the shared level or the store, not this process's copy). */
+  freshActivity(deviceId: number): Promise<readonly ActivityItem[]>
   recordActivity(deviceId: number, item: ActivityItem): Promise<void>
 }
+
+/** A lock on one device shared by every process (Redis in production); absent = one process. */
+export type DeviceLock = { run<T>(deviceId: number, work: () => Promise<T>): Promise<T> }
 
 /** Counters (CTR, budgets); increments return the new value, so a budget can be checked exactly. */
 export type EventCounters = { increment(key: string, by: number, ttlSeconds?: number): Promise<number> }
@@ -55,6 +63,8 @@ type Deps = {
   devices: EventDevices
   counters: EventCounters
   ledger: RewardLedger
+  /** Makes a cap check and its impression one step across processes (capped campaigns only). */
+  deviceLock?: DeviceLock | undefined
   clock: () => number
   dailyCounterTtlSeconds: number
   /** Called after a reward with a postback was written, so the worker can send it at once. */
@@ -92,7 +102,7 @@ export type StayRewardRequest = RewardClaim & {
   allocation_unit_device_token: string
 }
 
-export type LandingOutcome = 'granted' | 'duplicate' | 'none' | 'budget' | 'payload' | 'external'
+export type LandingOutcome = 'granted' | 'duplicate' | 'limited' | 'none' | 'budget' | 'payload' | 'external'
 export type ImpressionOutcome = 'counted' | 'cap' | 'budget' | 'expired'
 
 export type EventService = ReturnType<typeof createEventService>
@@ -182,7 +192,7 @@ export function createEventService(deps: Deps) {
     unit: Unit,
     campaign: Campaign,
     now: number,
-  ): Promise<RecordedGrant | 'duplicate' | 'nothing'> {
+  ): Promise<RecordedGrant | 'duplicate' | 'nothing' | 'limited'> {
     if (!isLive(campaign, now)) return 'nothing'
     const configured =
       action === 'u' ? (campaign.is_ad ? campaign.unlock_reward : 0) : campaign.landing_reward
@@ -197,6 +207,8 @@ export function createEventService(deps: Deps) {
       period: slotHour(unit, now),
       point,
       base: basePoint > 0 ? { period: basePeriod(unit, now), point: basePoint } : undefined,
+      user_id: claim.unit_device_token,
+      limits: { hour: unit.hour_limit, baseHour: unit.base_hour_limit },
       created_at: now,
     }
     const postback = unit.postback_url
@@ -267,7 +279,7 @@ export function createEventService(deps: Deps) {
       const result = await grant('l', request, unit, campaign, now)
       return {
         location,
-        outcome: typeof result === 'object' ? 'granted' : result === 'duplicate' ? 'duplicate' : 'none',
+        outcome: typeof result === 'object' ? 'granted' : result === 'nothing' ? 'none' : result,
       }
     },
 
@@ -295,6 +307,8 @@ export function createEventService(deps: Deps) {
       if (result === 'duplicate')
         throw new AllotError('DuplicateReward', 'this landing reward was already granted')
       if (result === 'nothing') throw new AllotError('Unprocessable', 'nothing is due for this landing')
+      if (result === 'limited')
+        throw new AllotError('Unprocessable', "the user reached the unit's hourly reward limit (hour_limit)")
     },
 
     /** The content impression beacon (SDK-CONTRACT §6): counted against caps and budgets, then recorded. */
@@ -308,13 +322,20 @@ export function createEventService(deps: Deps) {
       if (read.expired) return 'expired'
       const campaign = await campaignById(claims.c)
       if (!campaign) throw new AllotError('InvalidPayload', 'data names no campaign')
-      return serialized(claims.d, async () => {
-        const { activity } = await deps.devices.load(claims.d, claims.u, now)
+      const count = async (): Promise<ImpressionOutcome> => {
+        // Across processes, a capped campaign's check must see every process's impressions.
+        const activity = shared
+          ? await deps.devices.freshActivity(claims.d)
+          : (await deps.devices.load(claims.d, claims.u, now)).activity
         if (!withinCaps(campaign, summarizeActivity(activity, now))) return 'cap'
         if (!(await countDelivery(campaign, 'impression', now))) return 'budget'
         await deps.devices.recordActivity(claims.d, { type: 'impression', campaign_id: campaign.id, at: now })
         return 'counted'
-      })
+      }
+      const shared = hasCaps(campaign) && deps.deviceLock !== undefined
+      return serialized(claims.d, () =>
+        shared && deps.deviceLock ? deps.deviceLock.run(claims.d, count) : count(),
+      )
     },
   }
 }

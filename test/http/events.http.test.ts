@@ -486,5 +486,46 @@ for (const backend of await sqlBackends()) {
       assert.equal(res.json().reward_received, 7)
       assert.equal((await phone(device).unlock({ ...rewarded, payload: legacy })).json().reward_received, 0)
     })
+
+    test('reward farming: made-up device ids with one user token collect at most hour_limit grants an hour', async () => {
+      await t.admin('POST', '/admin/units', {
+        id: 1600,
+        app_id: 16,
+        hour_limit: 3,
+        base_hour_limit: 1,
+        base_reward: 2,
+      })
+      const farmer = (device: number) =>
+        sdk(
+          t,
+          {
+            device_id: device,
+            ifa: `farm-${device}`,
+            unit_device_token: 'farmer',
+            unit_id: 1600,
+            app_id: 16,
+          },
+          () => now,
+        )
+      let paid = 0
+      for (let device = 5000; device < 5050; device++) {
+        const rewarded = (await farmer(device).pool()).find((c) => c.name === 'rewarded')
+        assert.ok(rewarded)
+        paid += (await farmer(device).unlock(rewarded)).json().reward_received
+      }
+      assert.equal(paid, 5 + 2 + 5 + 5, 'three grants, the base part once')
+      now += HOUR
+      try {
+        const next = (await farmer(5050).pool()).find((c) => c.name === 'rewarded')
+        assert.ok(next)
+        assert.equal(
+          (await farmer(5050).unlock(next)).json().reward_received,
+          7,
+          'a new hour, a new allowance',
+        )
+      } finally {
+        now = T0
+      }
+    })
   })
 }

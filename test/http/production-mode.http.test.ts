@@ -111,6 +111,35 @@ describe('production mode: MariaDB + Redis + DynamoDB, two instances', { skip },
     }
     assert.ok(capped, 'b dropped its cached copy of the device and sees the impression (ipu 1)')
   })
+
+  test('a tipu=1 cap holds across instances: 20 racing impressions on two instances count once', async () => {
+    const created = await a.admin('POST', '/admin/campaigns', {
+      name: 'once-ever',
+      type: 'I',
+      first_display_priority: 100,
+      start_date: iso(Date.now() - 60_000),
+      end_date: iso(Date.now() + 86_400_000),
+      click_url: 'https://advertiser.test/once',
+      tipu: 1,
+    })
+    assert.equal(created.statusCode, 201, created.body)
+    const device = 515151
+    let item: (AllocatedItemView & { impression_urls: string[] }) | undefined
+    for (let i = 0; i < 100 && !item; i++) {
+      item = (await allocate(b, device)).find((c) => c.name === 'once-ever') as typeof item
+      if (!item) await new Promise((r) => setTimeout(r, 10))
+    }
+    assert.ok(item, 'allocated')
+    await allocate(a, device)
+    const beacon = new URL(item.impression_urls[0] ?? '')
+    const path = `${beacon.pathname}${beacon.search}`
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).app.inject({ method: 'GET', url: path })),
+    )
+    const outcomes = answers.map((r) => r.headers['x-allot-counted'])
+    assert.equal(outcomes.filter((o) => o === 'counted').length, 1, String(outcomes))
+    assert.equal(outcomes.filter((o) => o === 'cap').length, 19, String(outcomes))
+  })
 })
 
 describe('budgets survive losing the cache', { skip }, () => {

@@ -53,6 +53,8 @@ for (const backend of await sqlBackends()) {
           period: 'h0',
           point: 5,
           base: undefined,
+          user_id: `user-${device}`,
+          limits: { hour: 0, baseHour: 0 },
           created_at: now,
         },
         (g) => ({

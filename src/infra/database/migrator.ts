@@ -5,6 +5,7 @@ import * as rewards from './migrations/0003-rewards.js'
 import * as adSources from './migrations/0004-ad-sources.js'
 import * as sdkV1 from './migrations/0005-sdk-v1.js'
 import * as durableCounters from './migrations/0007-durable-counters.js'
+import * as rewardHourLimits from './migrations/0008-reward-hour-limits.js'
 import type { Database } from './schema.js'
 
 // Listed explicitly (not read from disk) so they work the same under tsx, in tests and in the image.
@@ -15,6 +16,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004-ad-sources': adSources,
   '0005-sdk-v1': sdkV1,
   '0007-durable-counters': durableCounters,
+  '0008-reward-hour-limits': rewardHourLimits,
 }
 
 /** Brings the schema to the latest migration; throws with the failing migration's name. */

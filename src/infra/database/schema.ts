@@ -163,6 +163,15 @@ export type PostbackOutboxTable = {
   updated_at: number
 }
 
+/** Grants (and base parts) one publisher user received on a unit in one UTC hour. */
+export type RewardUserHoursTable = {
+  unit_id: number
+  user_id: string
+  hour: number
+  grants: number
+  base_grants: number
+}
+
 /** A delivery counter: impressions or clicks of a campaign, in total or for one day. */
 export type DeliveryCountersTable = {
   name: string
@@ -185,4 +194,5 @@ export type Database = {
   reward_base_claims: RewardBaseClaimsTable
   postback_outbox: PostbackOutboxTable
   delivery_counters: DeliveryCountersTable
+  reward_user_hours: RewardUserHoursTable
 }
