@@ -201,5 +201,60 @@ for (const backend of await sqlBackends()) {
       assert.deepEqual(page, all.slice(1, 3))
       assert.equal((await t.admin('GET', '/admin/categories?limit=0')).statusCode, 400)
     })
+
+    test('paging and ids are plain decimals: 1e309, hex, exponents, spaces and huge values are 400s, never 500s', async () => {
+      for (const query of [
+        'limit=1e309',
+        'offset=1e309',
+        'limit=0x10',
+        'offset=1e3',
+        'limit=%205%20',
+        'limit=true',
+        'offset=-1',
+        'limit=1001',
+      ])
+        for (const path of ['/admin/units', '/admin/campaigns', '/admin/postbacks']) {
+          const res = await t.admin('GET', `${path}?${query}`)
+          assert.equal(res.statusCode, 400, `${path}?${query}: ${res.body}`)
+          assert.equal(res.json().code, 1001)
+        }
+      for (const id of ['1e3', '0x10', '9007199254740993', '99999999999999999999', '-1'])
+        for (const path of ['/admin/units', '/admin/campaigns', '/admin/channels', '/admin/devices']) {
+          const url = path === '/admin/devices' ? `${path}/${id}/profile` : `${path}/${id}`
+          const res = await t.admin('GET', url)
+          assert.equal(res.statusCode, 400, `${url}: ${res.body}`)
+        }
+      assert.equal((await t.admin('GET', '/admin/units?limit=5&offset=0')).statusCode, 200)
+    })
+
+    test('campaign URLs must be absolute http(s); non-ASCII and spaces are stored percent-encoded', async () => {
+      const base = {
+        name: 'urls',
+        type: 'I',
+        start_date: iso(Date.now()),
+        end_date: iso(Date.now() + 86_400_000),
+      }
+      for (const click_url of [
+        'javascript:alert(1)',
+        '//evil.test/x',
+        'ftp://x.test',
+        '/relative',
+        'https://a.test/\r\nX: y',
+      ])
+        for (const field of ['click_url', 'clean_link', 'image']) {
+          const res = await t.admin('POST', '/admin/campaigns', { ...base, [field]: click_url })
+          assert.equal(res.statusCode, 400, `${field}=${click_url}: ${res.body}`)
+          assert.match(res.json().msg, new RegExp(field))
+        }
+      const ok = await t.admin('POST', '/admin/campaigns', {
+        ...base,
+        click_url: 'https://shop.test/쿠폰 page?q=동네&ifa={ifa}',
+      })
+      assert.equal(ok.statusCode, 201, ok.body)
+      assert.equal(
+        ok.json().click_url,
+        'https://shop.test/%EC%BF%A0%ED%8F%B0%20page?q=%EB%8F%99%EB%84%A4&ifa={ifa}',
+      )
+    })
   })
 }

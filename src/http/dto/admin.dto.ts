@@ -16,7 +16,7 @@ import {
 } from '../../domain/catalog.js'
 import type { CampaignDraft, CampaignInput, UnitDraft, UnitInput } from '../../domain/drafts.js'
 import { MAX_CAMPAIGN_ID } from '../../domain/sdk-v1.js'
-import { IsoDateTime, Nullable, StringEnum, toIso, toIsoOrNull } from './common.dto.js'
+import { IdText, IsoDateTime, Nullable, requiredIdOf, StringEnum, toIso, toIsoOrNull } from './common.dto.js'
 
 const Id = Type.Integer({ minimum: 1, maximum: 2_147_483_647 })
 /** Campaign ids stay below 1,000,000,000: ads go on the wire as id + 1,000,000,000 (SDK-CONTRACT §3.2). */
@@ -229,9 +229,17 @@ export const ChannelCreateSchema = Type.Object(
 export const ChannelPatchSchema = Type.Partial(Type.Object(channelFields), { additionalProperties: false })
 export const ChannelSchema = Type.Object({ id: Id, ...channelFields })
 
+/** `?limit=&offset=` as plain decimals: limit 1–1000 (default 100), offset 0–999,999,999 (default 0). */
 export const PageQuerySchema = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
-  offset: Type.Integer({ minimum: 0, default: 0 }),
+  limit: Type.String({ pattern: '^([1-9][0-9]{0,2}|1000)$', default: '100', description: '1 to 1000' }),
+  offset: Type.String({ pattern: '^(0|[1-9][0-9]{0,8})$', default: '0', description: '0 to 999,999,999' }),
 })
-export const NumericIdParamsSchema = Type.Object({ id: Id })
+export function pageOf(query: Static<typeof PageQuerySchema>): { limit: number; offset: number } {
+  return { limit: Number(query.limit), offset: Number(query.offset) }
+}
+export const NumericIdParamsSchema = Type.Object({ id: IdText })
+/** The `:id` of a numeric resource, exactly (a 400 past 2^53 − 1). */
+export function numericIdOf(params: Static<typeof NumericIdParamsSchema>): number {
+  return requiredIdOf('id', params.id)
+}
 export const StringIdParamsSchema = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) })

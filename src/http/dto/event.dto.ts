@@ -7,6 +7,7 @@ import type {
   StayRewardRequest,
   UnlockRequest,
 } from '../../services/event.service.js'
+import { PageQuerySchema } from './admin.dto.js'
 import {
   IdText,
   IntText,
@@ -221,6 +222,5 @@ export const PostbackSchema = Type.Object({
 
 export const PostbackListQuerySchema = Type.Object({
   status: Type.Optional(StringEnum(['pending', 'delivered', 'failed'])),
-  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
-  offset: Type.Integer({ minimum: 0, default: 0 }),
+  ...PageQuerySchema.properties,
 })

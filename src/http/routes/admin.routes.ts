@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto'
-import type { TSchema } from '@sinclair/typebox'
+import type { Static, TSchema } from '@sinclair/typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { AllotError } from '../../domain/errors.js'
@@ -17,7 +17,9 @@ import {
   campaignFromDto,
   campaignToDto,
   NumericIdParamsSchema,
+  numericIdOf,
   PageQuerySchema,
+  pageOf,
   StringIdParamsSchema,
   UnitCreateSchema,
   UnitPatchSchema,
@@ -46,6 +48,7 @@ export async function adminRoutes(
   const identity = <T>(x: T) => x
   registerResource(app, {
     path: '/units',
+    idOf: numericIdOf,
     resource: admin.units,
     schemas: {
       create: UnitCreateSchema,
@@ -59,6 +62,7 @@ export async function adminRoutes(
   })
   registerResource(app, {
     path: '/campaigns',
+    idOf: numericIdOf,
     resource: admin.campaigns,
     schemas: {
       create: CampaignCreateSchema,
@@ -72,6 +76,7 @@ export async function adminRoutes(
   })
   registerResource(app, {
     path: '/categories',
+    idOf: (params: { id: string }) => params.id,
     resource: admin.categories,
     schemas: {
       create: CategoryCreateSchema,
@@ -85,6 +90,7 @@ export async function adminRoutes(
   })
   registerResource(app, {
     path: '/channels',
+    idOf: numericIdOf,
     resource: admin.channels,
     schemas: {
       create: ChannelCreateSchema,
@@ -105,6 +111,8 @@ type ResourceRoutes<T, Id> = {
   // biome-ignore lint/suspicious/noExplicitAny: inputs are validated by the route schemas before they get here
   resource: AdminResource<T, Id, any, any>
   schemas: { create: TSchema; patch: TSchema; item: TSchema; params: TSchema }
+  /** The resource id from the validated `:id`. */
+  idOf: (params: never) => Id
   toDto: (item: T) => unknown
   // biome-ignore lint/suspicious/noExplicitAny: see above
   fromCreate: (body: any) => any
@@ -116,7 +124,7 @@ type ResourceRoutes<T, Id> = {
 function registerResource<T, Id>(app: FastifyInstance, r: ResourceRoutes<T, Id>): void {
   const { path, resource, schemas, toDto } = r
   const tags = [path.slice(1)]
-  const idOf = (request: { params: unknown }) => (request.params as { id: Id }).id
+  const idOf = (request: { params: unknown }) => r.idOf(request.params as never)
 
   app.get(
     path,
@@ -128,8 +136,9 @@ function registerResource<T, Id>(app: FastifyInstance, r: ResourceRoutes<T, Id>)
       },
     },
     async (request) => {
-      const page = request.query as { limit: number; offset: number }
-      return { items: (await resource.list(page)).map(toDto) }
+      return {
+        items: (await resource.list(pageOf(request.query as Static<typeof PageQuerySchema>))).map(toDto),
+      }
     },
   )
   app.get(

@@ -1,8 +1,8 @@
-import { Type } from '@sinclair/typebox'
+import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { AllotError } from '../../domain/errors.js'
 import type { Postback, PostbackStatus } from '../../domain/postback.js'
-import { NumericIdParamsSchema } from '../dto/admin.dto.js'
+import { NumericIdParamsSchema, numericIdOf, pageOf } from '../dto/admin.dto.js'
 import { errorResponses, toIso } from '../dto/common.dto.js'
 import { PostbackListQuerySchema, PostbackSchema } from '../dto/event.dto.js'
 
@@ -34,8 +34,9 @@ export async function postbackRoutes(app: FastifyInstance, { postbacks }: { post
       },
     },
     async (request) => {
-      const q = request.query as { status?: PostbackStatus; limit: number; offset: number }
-      return { items: (await postbacks.list(q.status, q.limit, q.offset)).map(toDto) }
+      const q = request.query as Static<typeof PostbackListQuerySchema>
+      const { limit, offset } = pageOf(q)
+      return { items: (await postbacks.list(q.status, limit, offset)).map(toDto) }
     },
   )
   app.post(
@@ -48,7 +49,7 @@ export async function postbackRoutes(app: FastifyInstance, { postbacks }: { post
       },
     },
     async (request) => {
-      const { id } = request.params as { id: number }
+      const id = numericIdOf(request.params as Static<typeof NumericIdParamsSchema>)
       if (!(await postbacks.retry(id)))
         throw new AllotError('ResourceNotFound', `postback id ${id} does not exist`)
       const item = await postbacks.get(id)

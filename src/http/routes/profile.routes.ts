@@ -1,8 +1,8 @@
-import { Type } from '@sinclair/typebox'
+import { type Static, Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import type { DeviceProfile } from '../../domain/device.js'
 import { AllotError } from '../../domain/errors.js'
-import { NumericIdParamsSchema } from '../dto/admin.dto.js'
+import { NumericIdParamsSchema, numericIdOf } from '../dto/admin.dto.js'
 import { errorResponses, toIso } from '../dto/common.dto.js'
 
 /** The admin side of device profiles (the embedded default has no other way to set them). */
@@ -45,7 +45,7 @@ export async function profileRoutes(app: FastifyInstance, { profiles }: { profil
       },
     },
     async (request) => {
-      const { id } = request.params as { id: number }
+      const id = numericIdOf(request.params as Static<typeof NumericIdParamsSchema>)
       const profile = await profiles.getProfile(id)
       if (!profile) throw new AllotError('ResourceNotFound', `device id ${id} has no profile`)
       return toDto(profile)
@@ -62,7 +62,7 @@ export async function profileRoutes(app: FastifyInstance, { profiles }: { profil
       },
     },
     async (request) => {
-      const { id } = request.params as { id: number }
+      const id = numericIdOf(request.params as Static<typeof NumericIdParamsSchema>)
       const { category_scores } = request.body as { category_scores: Record<string, number> }
       const profile = { device_id: id, category_scores, updated_at: profiles.clock() }
       await profiles.putProfile(profile)
