@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import formbody from '@fastify/formbody'
+import rateLimiter from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Dispatcher } from 'undici'
 import type { Config } from './config/config.js'
+import { AllotError } from './domain/errors.js'
 import { installErrorHandler } from './http/error-handler.js'
 import { createAllocationPresenter } from './http/presenters/allocation.presenter.js'
 import { adminRoutes } from './http/routes/admin.routes.js'
@@ -290,7 +292,29 @@ async function wire(
     presenter: createAllocationPresenter({ signer, publicBaseUrl: config.publicBaseUrl }),
   })
   await app.register(contentRoutes, { content })
-  await app.register(eventRoutes, { events })
+  // Per-device event rate limit (shared through Redis when configured; a Redis fault never blocks events).
+  const rateLimit =
+    config.eventRateLimitPerMinute > 0
+      ? {
+          max: config.eventRateLimitPerMinute,
+          timeWindow: 60_000,
+          hook: 'preHandler' as const,
+          keyGenerator: eventRateKey,
+          onExceeded: (request: FastifyRequest) =>
+            metrics.rateLimited.inc({ route: request.routeOptions.url ?? 'unmatched' }),
+        }
+      : undefined
+  await app.register(rateLimiter, {
+    global: false,
+    skipOnError: true,
+    ...(redis ? { redis: redis.client, nameSpace: `${prefix}rl:` } : {}),
+    errorResponseBuilder: (_request, context) =>
+      Object.assign(
+        new AllotError('RateLimited', `too many events from this device; retry in ${context.after}`),
+        { statusCode: 429 },
+      ),
+  })
+  await app.register(eventRoutes, { events, rateLimit })
   await app.register(adminRoutes, {
     prefix: '/admin',
     admin,
@@ -302,6 +326,12 @@ async function wire(
     },
     profiles: { getProfile: deviceCache.getProfile, putProfile: deviceCache.putProfile, clock },
   })
+}
+
+/** The device an SDK event is about (body or query `device_id`), else the caller's address. */
+function eventRateKey(request: FastifyRequest): string {
+  const fields = { ...(request.query as object), ...(request.body as object) } as { device_id?: unknown }
+  return typeof fields.device_id === 'string' ? `d:${fields.device_id}` : `ip:${request.ip}`
 }
 
 async function loadRedisKit() {

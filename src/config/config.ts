@@ -109,6 +109,12 @@ export const EnvSchema = Type.Object({
     default: 1_000,
     description: 'how often each process looks for due postbacks',
   }),
+  EVENT_RATE_LIMIT_PER_MINUTE: Type.Integer({
+    minimum: 0,
+    maximum: 1_000_000,
+    default: 120,
+    description: 'events (unlock, click, rewards, impression) one device may send per minute; 0 = no limit',
+  }),
   PUBLIC_BASE_URL: Type.Optional(
     Type.String({
       pattern: '^https?://[^\\s?#]+$',
@@ -172,6 +178,7 @@ export type Config = Readonly<{
   postbackTimeoutMs: number
   upstreamDeadlineMs: number
   postbackPollMs: number
+  eventRateLimitPerMinute: number
   /** Origin of the click and impression URLs handed to SDKs, without a trailing slash. */
   publicBaseUrl: string
   /** The legacy server's payloads, redeemable during the cut-over (undefined: not accepted). */
@@ -222,6 +229,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     postbackTimeoutMs: env.POSTBACK_TIMEOUT_MS,
     upstreamDeadlineMs: env.UPSTREAM_DEADLINE_MS,
     postbackPollMs: env.POSTBACK_POLL_MS,
+    eventRateLimitPerMinute: env.EVENT_RATE_LIMIT_PER_MINUTE,
     publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
     legacyPayloads: legacyPayloads(env),
   })

@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'BodyTooLarge'
   | 'Unauthorized'
   | 'RouteNotFound'
+  | 'RateLimited'
   | 'ResourceNotFound'
   | 'AlreadyExists'
   | 'InUse'

@@ -16,6 +16,7 @@ export const ERROR_TABLE: Record<ErrorCode, { status: number; code: number; text
   AlreadyExists: { status: 409, code: 1103 },
   InUse: { status: 409, code: 1104 },
   UnsupportedConfigType: { status: 400, code: 1006, text: 'Unsupported config type' },
+  RateLimited: { status: 429, code: 1007 },
   UnitNotFound: { status: 400, code: 2001, text: "unit can't be nil" },
   UnitInactive: { status: 403, code: 2002, text: 'unit is inactive' },
   InvalidPayload: { status: 400, code: 3001 },

@@ -31,7 +31,10 @@ export const errorResponses = {
   409: ErrorSchema,
   413: ErrorSchema,
   415: ErrorSchema,
+  422: ErrorSchema,
+  429: ErrorSchema,
   500: ErrorSchema,
+  503: ErrorSchema,
 }
 
 /** ISO 8601 with an offset in, ISO 8601 UTC out; epoch ms inside. */

@@ -1,3 +1,4 @@
+import type { RateLimitOptions } from '@fastify/rate-limit'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { EventService } from '../../services/event.service.js'
@@ -18,12 +19,17 @@ import {
   unlockRequestFromDto,
 } from '../dto/event.dto.js'
 
-type Deps = { events: EventService }
+/** Per-route rate-limit settings (@fastify/rate-limit), applied to every event route when given. */
+export type EventRateLimit = RateLimitOptions
+
+type Deps = { events: EventService; rateLimit?: EventRateLimit | undefined }
 
 /** The SDK's event endpoints (SDK-CONTRACT §5, §6, §8, §9): unlocks, landings, stay rewards, impressions. */
-export async function eventRoutes(app: FastifyInstance, { events }: Deps): Promise<void> {
+export async function eventRoutes(app: FastifyInstance, { events, rateLimit }: Deps): Promise<void> {
   const tags = ['sdk']
+  const config: { rateLimit: RateLimitOptions | false } = { rateLimit: rateLimit ?? false }
   const unlock = {
+    config,
     schema: { tags, body: UnlockRequestSchema, response: { 200: UnlockResponseSchema, ...errorResponses } },
   }
   const handleUnlock = async (request: { body: unknown }) => ({
@@ -33,7 +39,7 @@ export async function eventRoutes(app: FastifyInstance, { events }: Deps): Promi
   app.post('/api/impression/', unlock, handleUnlock)
   app.post('/api/unlock', unlock, handleUnlock)
 
-  const click = { schema: { tags, querystring: ClickQuerySchema, response: errorResponses } }
+  const click = { config, schema: { tags, querystring: ClickQuerySchema, response: errorResponses } }
   const handleClick = async (request: { query: unknown }, reply: FastifyReply) => {
     const { location, outcome } = await events.landing(landingRequestFromDto(request.query as ClickQueryDto))
     return reply.header('x-allot-reward', outcome).header('cache-control', 'no-store').redirect(location, 302)
@@ -53,6 +59,7 @@ export async function eventRoutes(app: FastifyInstance, { events }: Deps): Promi
   app.get(
     '/api/content_impression/',
     {
+      config,
       schema: {
         tags,
         querystring: ImpressionQuerySchema,

@@ -27,6 +27,12 @@ export function createMetrics(sources: MetricSources) {
     labelNames: ['kind', 'outcome'] as const,
     registers: [registry],
   })
+  const rateLimited = new Counter({
+    name: 'allot_rate_limited_total',
+    help: 'event requests refused with 429 for exceeding EVENT_RATE_LIMIT_PER_MINUTE, by route',
+    labelNames: ['route'] as const,
+    registers: [registry],
+  })
   new Gauge({
     name: 'allot_device_cache_entries',
     help: 'devices held in the in-process cache',
@@ -54,7 +60,7 @@ export function createMetrics(sources: MetricSources) {
       this.set(sources.catalog().ageMs / 1000)
     },
   })
-  return { registry, requests, deadlineMisses, events }
+  return { registry, requests, deadlineMisses, events, rateLimited }
 }
 
 export type Metrics = ReturnType<typeof createMetrics>
