@@ -141,7 +141,8 @@ export function goQuery(params: Readonly<Record<string, string>>): string {
     .join('&')
 }
 
-function queryEscape(value: string): string {
+/** A value escaped as Go's `url.QueryEscape` does. */
+export function queryEscape(value: string): string {
   return encodeURIComponent(value)
     .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
     .replace(/%20/g, '+')

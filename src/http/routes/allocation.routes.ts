@@ -13,6 +13,8 @@ import type { AllocationPresenter } from '../presenters/allocation.presenter.js'
 
 type Deps = { allocation: AllocationService; presenter: AllocationPresenter }
 
+const JSON_TYPE = 'application/json; charset=utf-8'
+
 /** The SDK's allocation endpoints (SDK-CONTRACT §2–§4), with and without the trailing slash. */
 export async function allocationRoutes(app: FastifyInstance, { allocation, presenter }: Deps): Promise<void> {
   app.post(
@@ -24,9 +26,10 @@ export async function allocationRoutes(app: FastifyInstance, { allocation, prese
         response: { 200: AllocationResponseSchema, ...errorResponses },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const body = allocationRequestFromDto(request.body as AllocationRequestDto)
-      return presenter.allocation(await allocation.allocate(body))
+      // The presenter renders JSON text itself (items are pre-rendered per campaign); the schema documents it.
+      return reply.type(JSON_TYPE).send(presenter.allocation(await allocation.allocate(body)))
     },
   )
   app.post(
@@ -38,9 +41,9 @@ export async function allocationRoutes(app: FastifyInstance, { allocation, prese
         response: { 200: ContentAllocationResponseSchema, ...errorResponses },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const body = allocationRequestFromDto(request.body as AllocationRequestDto)
-      return presenter.contentAllocation(await allocation.allocateContents(body))
+      return reply.type(JSON_TYPE).send(presenter.contentAllocation(await allocation.allocateContents(body)))
     },
   )
 }
