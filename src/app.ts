@@ -62,6 +62,9 @@ export async function createApp({
     },
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
+    // Two log lines per request cost more than an allocation's own work; requests are logged at debug
+    // (below), errors by the error handler.
+    disableRequestLogging: true,
     routerOptions: { ignoreTrailingSlash: true },
     ajv: {
       // No array coercion: `device_id=[5]` is not the id 5.
@@ -120,7 +123,7 @@ async function wire(
   const catalogChannel: Channel | undefined = redis && redisKit?.redisChannel(redis, `${prefix}catalog`)
 
   // Profiles and activity: DynamoDB in production when PROFILE_STORE=dynamodb, else the SQL database.
-  const sqlDevices = createSqlDeviceRepository(database.db, database.dialect)
+  const sqlDevices = createSqlDeviceRepository(database)
   let devices: Omit<typeof sqlDevices, 'purgeExpiredActivity'> = sqlDevices
   if (config.profileStore === 'dynamodb') {
     const { openDynamo, ensureDeviceTable, createDynamoDeviceRepository } = await loadDynamoKit()
@@ -230,11 +233,17 @@ async function wire(
       }
     },
   })
+  const debugRequests = ['debug', 'trace'].includes(config.logLevel)
   app.addHook('onResponse', async (request, reply) => {
     metrics.requests.observe(
       { route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     )
+    if (debugRequests)
+      request.log.debug(
+        { method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime },
+        'request completed',
+      )
   })
   let deadlineMisses = 0
   const adNetworks = createAdNetworks({

@@ -15,3 +15,12 @@ export type DeviceProfile = {
 
 /** How long activity items are kept (DynamoDB TTL attribute / SQL purge). */
 export const ACTIVITY_TTL_MS = 2 * 24 * 3_600_000
+
+/** Everything a profile store knows about a device that allocation reads, as one record. */
+export type StoredDevice = {
+  profile: DeviceProfile | undefined
+  /** First registration time per unit id. */
+  registrations: Map<number, number>
+  /** Activity at or after the time asked, oldest first. */
+  activity: ActivityItem[]
+}

@@ -5,6 +5,7 @@ import {
   type ActivityItem,
   type ActivityType,
   type DeviceProfile,
+  type StoredDevice,
 } from '../domain/device.js'
 
 /*
@@ -32,6 +33,41 @@ export function createDynamoDeviceRepository(doc: DynamoDBDocumentClient, table:
   }
 
   return {
+    /** The whole partition in one Query (profile, registrations, activity); expired activity is skipped. */
+    async loadDevice(deviceId: number, since: number): Promise<StoredDevice> {
+      const device: StoredDevice = { profile: undefined, registrations: new Map(), activity: [] }
+      let start: Record<string, unknown> | undefined
+      do {
+        const page = await doc.send(
+          new QueryCommand({
+            TableName: table,
+            KeyConditionExpression: 'device_id = :d',
+            ExpressionAttributeValues: { ':d': deviceId },
+            ExclusiveStartKey: start,
+          }),
+        )
+        for (const item of page.Items ?? []) {
+          const sk = String(item.sk)
+          if (sk === PROFILE)
+            device.profile = {
+              device_id: deviceId,
+              category_scores: (item.category_scores as Record<string, number>) ?? {},
+              updated_at: Number(item.updated_at),
+            }
+          else if (sk.startsWith('reg#'))
+            device.registrations.set(Number(sk.slice(4)), Number(item.registered_at))
+          else if (sk.startsWith(ACT) && Number(item.at) >= since)
+            device.activity.push({
+              type: item.type as ActivityType,
+              campaign_id: Number(item.campaign_id),
+              at: Number(item.at),
+            })
+        }
+        start = page.LastEvaluatedKey
+      } while (start)
+      return device
+    },
+
     async getProfile(deviceId: number): Promise<DeviceProfile | undefined> {
       const { Item } = await doc.send(
         new GetCommand({ TableName: table, Key: { device_id: deviceId, sk: PROFILE } }),

@@ -1,15 +1,29 @@
-import type { Kysely } from 'kysely'
 import {
   ACTIVITY_TTL_MS,
   type ActivityItem,
   type ActivityType,
   type DeviceProfile,
+  type StoredDevice,
 } from '../domain/device.js'
-import type { Database } from '../infra/database/schema.js'
+import type { SqlDatabase } from '../infra/database/database.js'
 import { num, parseJson } from './sql-resource.repository.js'
 
+/**
+ * A device's profile, registrations and recent activity in one statement (prepared once): kind 0 is the
+ * profile, 1 a registration, 2 an activity item.
+ */
+const LOAD_DEVICE = `
+  select 0 as kind, 0 as campaign_id, '' as type, updated_at as at, category_scores as data
+    from device_profiles where device_id = ?
+  union all
+  select 1, unit_id, '', registered_at, null from device_registrations where device_id = ?
+  union all
+  select 2, campaign_id, type, at, null from device_activity where device_id = ? and at >= ?
+  order by kind, at`
+
 /** Profiles, registrations and activity in the SQL database (the embedded default's profile store). */
-export function createSqlDeviceRepository(db: Kysely<Database>, dialect: 'sqlite' | 'mysql') {
+export function createSqlDeviceRepository({ db, dialect, prepare }: SqlDatabase) {
+  const loadDevice = prepare(LOAD_DEVICE)
   async function firstRegistration(deviceId: number, unitId: number): Promise<number | undefined> {
     const row = await db
       .selectFrom('device_registrations')
@@ -21,6 +35,28 @@ export function createSqlDeviceRepository(db: Kysely<Database>, dialect: 'sqlite
   }
 
   return {
+    async loadDevice(deviceId: number, since: number): Promise<StoredDevice> {
+      const rows = await loadDevice([deviceId, deviceId, deviceId, since])
+      const device: StoredDevice = { profile: undefined, registrations: new Map(), activity: [] }
+      for (const row of rows) {
+        const kind = num(row.kind)
+        if (kind === 0)
+          device.profile = {
+            device_id: deviceId,
+            category_scores: parseJson(row.data, {}),
+            updated_at: num(row.at),
+          }
+        else if (kind === 1) device.registrations.set(num(row.campaign_id), num(row.at))
+        else
+          device.activity.push({
+            type: row.type as ActivityType,
+            campaign_id: num(row.campaign_id),
+            at: num(row.at),
+          })
+      }
+      return device
+    },
+
     async getProfile(deviceId: number): Promise<DeviceProfile | undefined> {
       const row = await db
         .selectFrom('device_profiles')

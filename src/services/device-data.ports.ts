@@ -1,4 +1,4 @@
-import type { ActivityItem, DeviceProfile } from '../domain/device.js'
+import type { ActivityItem, DeviceProfile, StoredDevice } from '../domain/device.js'
 
 /** Device profiles and first-registration times; DynamoDB in production, SQL when embedded. */
 export type ProfileStore = {
@@ -14,3 +14,6 @@ export type ActivityStore = {
   /** The device's items at or after `since` (epoch ms), oldest first. */
   listActivity(deviceId: number, since: number): Promise<ActivityItem[]>
 }
+
+/** A cold device costs one round trip to its store: profile, registrations and activity together. */
+export type DeviceReader = { loadDevice(deviceId: number, since: number): Promise<StoredDevice> }

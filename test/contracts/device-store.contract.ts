@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { ActivityStore, ProfileStore } from '../../src/services/device-data.ports.js'
+import type { ActivityStore, DeviceReader, ProfileStore } from '../../src/services/device-data.ports.js'
 
-export type DeviceStore = ProfileStore & ActivityStore
+export type DeviceStore = ProfileStore & ActivityStore & DeviceReader
 
 /** The behaviour every profile/activity adapter must show; call inside a describe() per adapter. */
 export function deviceStoreContract(store: () => DeviceStore): void {
@@ -59,5 +59,32 @@ export function deviceStoreContract(store: () => DeviceStore): void {
       store().recordActivity(device, { type: 'impression', campaign_id: 4, at: 10_000 }),
     ])
     assert.equal((await store().listActivity(device, 0)).length, 2)
+  })
+
+  test('loadDevice reads profile, registrations and activity since a time, in one call', async () => {
+    const device = newDevice()
+    assert.deepEqual(await store().loadDevice(device, 0), {
+      profile: undefined,
+      registrations: new Map(),
+      activity: [],
+    })
+    await store().putProfile({ device_id: device, category_scores: { news: 3 }, updated_at: 500 })
+    await store().registerDevice(device, 1001, 100)
+    await store().registerDevice(device, 2002, 200)
+    await store().recordActivity(device, { type: 'impression', campaign_id: 1, at: 1_000 })
+    await store().recordActivity(device, { type: 'click', campaign_id: 1, at: 3_000 })
+    await store().recordActivity(device, { type: 'impression', campaign_id: 2, at: 2_000 })
+    await store().recordActivity(newDevice(), { type: 'impression', campaign_id: 9, at: 2_500 })
+    assert.deepEqual(await store().loadDevice(device, 1_500), {
+      profile: { device_id: device, category_scores: { news: 3 }, updated_at: 500 },
+      registrations: new Map([
+        [1001, 100],
+        [2002, 200],
+      ]),
+      activity: [
+        { type: 'impression', campaign_id: 2, at: 2_000 },
+        { type: 'click', campaign_id: 1, at: 3_000 },
+      ],
+    })
   })
 }

@@ -16,7 +16,7 @@ for (const backend of await sqlBackends()) {
       const url = await backend.createDatabaseUrl()
       database = openDatabase(parseDatabaseUrl(url, 5))
       await migrateToLatest(database.db)
-      store = createSqlDeviceRepository(database.db, database.dialect)
+      store = createSqlDeviceRepository(database)
     })
     after(async () => {
       await database?.close()
