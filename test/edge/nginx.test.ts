@@ -104,7 +104,8 @@ describe('nginx in front of Allot and the legacy application (real nginx)', { sk
         PORT: String(ports.allot),
         HOST: '127.0.0.1',
         DATABASE_URL: `sqlite:${join(dir, 'allot.sqlite')}`,
-        LOG_LEVEL: 'info',
+        // Per-request lines (with the request id) are logged at debug.
+        LOG_LEVEL: 'debug',
         TRUST_PROXY: 'true',
       },
       stdio: ['ignore', 'pipe', 'inherit'],
