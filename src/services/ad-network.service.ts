@@ -1,6 +1,6 @@
 import CircuitBreaker from 'opossum'
 import type { AdSource, Unit } from '../domain/catalog.js'
-import type { Logger } from './catalog.service.js'
+import type { Logger } from './logger.js'
 
 /** One ad from an upstream network, already validated. */
 export type UpstreamAd = {

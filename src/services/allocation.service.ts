@@ -1,31 +1,17 @@
 import type { Campaign, ContentChannel, Unit } from '../domain/catalog.js'
-import type { CampaignIndex } from '../domain/catalog-index.js'
+import type { CatalogEntry, CatalogSnapshot } from '../domain/catalog-snapshot.js'
 import { contentFilter } from '../domain/content-filter.js'
 import { counterKeys, utcDay } from '../domain/counter-keys.js'
-import {
-  type ActivitySummary,
-  type Delivery,
-  hasCaps,
-  summarizeActivity,
-  withinBudget,
-  withinCaps,
-} from '../domain/delivery.js'
+import { type ActivitySummary, type Delivery, summarizeActivity } from '../domain/delivery.js'
 import type { ActivityItem, DeviceProfile } from '../domain/device.js'
+import { type EligibilityContext, servable } from '../domain/eligibility.js'
 import { AllotError } from '../domain/errors.js'
-import {
-  CONTENT_WEIGHTS,
-  type ContentSignals,
-  categoryAffinity,
-  contentScore,
-  rankAds,
-  rankContents,
-  topScore,
-} from '../domain/ranking.js'
-import { isLive, localYear, upcomingSlots } from '../domain/schedule.js'
+import { adCandidates, createContentWalker } from '../domain/pool-scan.js'
+import { type ContentSignals, categoryAffinity, rankAds, rankContents, topScore } from '../domain/ranking.js'
+import { localYear, upcomingSlots } from '../domain/schedule.js'
 import { localCampaignId, SDK_GATES, targetAge } from '../domain/sdk-v1.js'
 import { type DeviceContext, normalizeTargetValue } from '../domain/targeting.js'
 import type { UpstreamAd, UpstreamQuery } from './ad-network.service.js'
-import type { CatalogEntry, CatalogSnapshot } from './catalog.service.js'
 
 /**
  * An allocation request as the v1 SDK sends it (SDK-CONTRACT §2), already parsed: integers are numbers,
@@ -119,8 +105,6 @@ type Deps = {
   onDeadline?: (what: string) => void
 }
 
-/** How long a content bucket's score bounds are reused (counters move between rebuilds). */
-const BOUND_TTL_MS = 1_000
 const DAY_MS = 86_400_000
 const MIN_POOL = 25
 
@@ -135,7 +119,9 @@ type DeviceData = {
 /** Builds the ranked pool of ads and contents for one device on one unit (DESIGN §4). */
 export function createAllocationService(deps: Deps): AllocationService {
   const { catalog, clock, random, counters } = deps
+  const contentCandidates = createContentWalker(counters.totals)
 
+  /** The story of one allocation: unit, device, the rules, the ranked pool. */
   async function allocate(request: AllocationRequest, withAds: boolean): Promise<Allocation> {
     const snapshot = catalog.current()
     const unit = resolveUnit(snapshot, request)
@@ -143,40 +129,14 @@ export function createAllocationService(deps: Deps): AllocationService {
     const limit = Math.max(unit.page_limit, MIN_POOL)
     const adsWanted = withAds && unit.ad_type !== 'none' && request.sdk_version >= SDK_GATES.minForAds
     // Upstream networks run while the device data loads; both are bounded by their deadlines.
-    const upstream =
-      adsWanted && unit.ad_sources.length > 0 && deps.upstream
-        ? deps.upstream.fetchAds(unit, upstreamQuery(request, unit, limit))
-        : undefined
+    const upstream = adsWanted ? askUpstream(unit, request, limit) : undefined
     const data = await loadDeviceData(request, unit, now, snapshot.usesAppTargeting)
-    const device = describeDevice(request, unit, now, data)
-    const currentSlot = upcomingSlots(unit.timezone, now)[0]?.slot ?? 0
-    const eligible = eligibility(unit, device, data, currentSlot, request, now)
-    const day = utcDay(now)
-    // One pass over the plausible buckets: every rule, then the budget, straight into the ranking input.
-    const servable = (e: CatalogEntry) => {
-      const c = e.campaign
-      return eligible(e) && (c.budget_type === null || withinBudget(c, deliveryOf(c, day), now))
-    }
-    const ads = adsWanted
-      ? rankAds(adCandidates(snapshot.adIndex, unit, device, servable, limit), random, limit)
-      : []
-    const contents =
-      unit.content_type === 'none'
-        ? null
-        : rankContentsFor(
-            contentCandidates(
-              snapshot.contentIndex.buckets(unit.id, device.country),
-              servable,
-              data,
-              now,
-              limit,
-            ),
-            data,
-            now,
-            limit,
-          )
+    const rules = eligibilityContext(request, unit, data, now)
+    const ads = adsWanted ? rankedAds(snapshot, unit, rules, limit) : []
+    const contents = unit.content_type === 'none' ? null : rankedContents(snapshot, unit, rules, data, limit)
     // Upstream ads follow the local ones (which carry rewards), best eCPM first, within the pool size.
     const external = upstream ? (await upstream).slice(0, Math.max(0, limit - ads.length)) : []
+    const { currentSlot } = rules
     return {
       unit,
       request,
@@ -187,6 +147,54 @@ export function createAllocationService(deps: Deps): AllocationService {
       contents,
       channels: snapshot.channelsById,
     }
+  }
+
+  function askUpstream(unit: Unit, request: AllocationRequest, limit: number) {
+    if (unit.ad_sources.length === 0 || !deps.upstream) return undefined
+    return deps.upstream.fetchAds(unit, upstreamQuery(request, unit, limit))
+  }
+
+  /** Everything the eligibility rules read (src/domain/eligibility.ts), for this request. */
+  function eligibilityContext(
+    request: AllocationRequest,
+    unit: Unit,
+    data: DeviceData,
+    now: number,
+  ): EligibilityContext {
+    const day = utcDay(now)
+    return {
+      now,
+      currentSlot: upcomingSlots(unit.timezone, now)[0]?.slot ?? 0,
+      excluded: parseIdList(request.excluded),
+      filteredProviders: new Set(unit.filtered_providers),
+      contentFilter: contentFilter({
+        categories: parseList(request.categories),
+        excludedCategories: parseList(request.filter_categories),
+        excludedChannels: parseIdSet(request.filter_channel_ids),
+      }),
+      activity: data.activity,
+      device: describeDevice(request, unit, now, data),
+      delivery: (c) => deliveryOf(c, day),
+    }
+  }
+
+  function rankedAds(snapshot: CatalogSnapshot, unit: Unit, rules: EligibilityContext, limit: number) {
+    const buckets = snapshot.adIndex.buckets(unit.id, rules.device.country)
+    return rankAds(adCandidates(buckets, servable(rules), limit), random, limit)
+  }
+
+  function rankedContents(
+    snapshot: CatalogSnapshot,
+    unit: Unit,
+    rules: EligibilityContext,
+    data: DeviceData,
+    limit: number,
+  ) {
+    const buckets = snapshot.contentIndex.buckets(unit.id, rules.device.country)
+    const signals = contentSignals(data)
+    const hasAffinity = topScore(data.profile?.category_scores ?? {}) > 0
+    const candidates = contentCandidates(buckets, servable(rules), signals, hasAffinity, rules.now, limit)
+    return rankContents(candidates, signals, rules.now, limit)
   }
 
   /**
@@ -256,86 +264,6 @@ export function createAllocationService(deps: Deps): AllocationService {
     })
   }
 
-  function rankContentsFor(
-    contents: CatalogEntry[],
-    data: DeviceData,
-    now: number,
-    limit: number,
-  ): CatalogEntry[] {
-    return rankContents(contents, contentSignals(data), now, limit)
-  }
-
-  /**
-   * Each content bucket, ordered by the best score any device could give its items (favourite category,
-   * unseen) as of `at`. Freshness only decays, so the bound holds until the counters move; it is rebuilt
-   * every BOUND_TTL_MS, when the snapshot changes (new bucket arrays) or when the clock goes back.
-   */
-  const bounds = new WeakMap<
-    readonly CatalogEntry[],
-    { at: number; entries: CatalogEntry[]; ub: Float64Array }
-  >()
-  function boundsOf(bucket: readonly CatalogEntry[], now: number) {
-    const known = bounds.get(bucket)
-    if (known && now >= known.at && now - known.at < BOUND_TTL_MS) return known
-    const scored = bucket.map((e) => ({
-      e,
-      ub: contentScore(e.campaign, { ...counters.totals(e.campaign.id), affinity: 1, seen: false }, now),
-    }))
-    scored.sort((a, b) => b.ub - a.ub)
-    const fresh = { at: now, entries: scored.map((s) => s.e), ub: Float64Array.from(scored, (s) => s.ub) }
-    bounds.set(bucket, fresh)
-    return fresh
-  }
-
-  /**
-   * The servable contents that can still reach the top `limit`: buckets are walked best bound first, and
-   * the walk stops once the bound of every remaining item is below the `limit`-th best exact score so far.
-   */
-  function contentCandidates(
-    buckets: readonly (readonly CatalogEntry[])[],
-    servable: (e: CatalogEntry) => boolean,
-    data: DeviceData,
-    now: number,
-    limit: number,
-  ): CatalogEntry[] {
-    const lists = buckets.map((b) => boundsOf(b, now))
-    const at = lists.map(() => 0)
-    const signals = contentSignals(data)
-    // Bounds assume the favourite category; a device without category scores has affinity 0 everywhere,
-    // which lowers every bound by the same amount (the order stays).
-    const slack = topScore(data.profile?.category_scores ?? {}) > 0 ? 0 : CONTENT_WEIGHTS.affinity
-    // The best `limit` exact scores seen so far, ascending; best[0] is the bar to beat once full.
-    const best: number[] = []
-    const out: CatalogEntry[] = []
-    for (;;) {
-      let pick = -1
-      for (let b = 0; b < lists.length; b++) {
-        const list = lists[b] as (typeof lists)[number]
-        const i = at[b] as number
-        if (
-          i < list.entries.length &&
-          (pick < 0 || (list.ub[i] as number) > (lists[pick]?.ub[at[pick] as number] as number))
-        )
-          pick = b
-      }
-      if (pick < 0) break
-      const list = lists[pick] as (typeof lists)[number]
-      const i = at[pick] as number
-      at[pick] = i + 1
-      if (best.length === limit && (list.ub[i] as number) - slack < (best[0] as number)) break
-      const entry = list.entries[i] as CatalogEntry
-      if (!servable(entry)) continue
-      out.push(entry)
-      const score = contentScore(entry.campaign, signals(entry.campaign), now)
-      if (best.length < limit) best.splice(sortedIndex(best, score), 0, score)
-      else if (score > (best[0] as number)) {
-        best.shift()
-        best.splice(sortedIndex(best, score), 0, score)
-      }
-    }
-    return out
-  }
-
   return {
     allocate: (request) => allocate(request, true),
     allocateContents: (request) => allocate(request, false),
@@ -353,67 +281,6 @@ function resolveUnit(snapshot: CatalogSnapshot, request: AllocationRequest): Uni
   }
   if (!unit.is_active) throw new AllotError('UnitInactive', `unit_id ${unit.id} is not active`)
   return unit
-}
-
-/**
- * Ad buckets are sorted by priority (highest first) and ranking takes whole tiers first, so once the tiers
- * scanned so far hold `limit` servable ads, lower tiers cannot reach the pool: stop there.
- */
-function adCandidates(
-  index: CampaignIndex<CatalogEntry>,
-  unit: Unit,
-  device: DeviceContext,
-  servable: (e: CatalogEntry) => boolean,
-  limit: number,
-): CatalogEntry[] {
-  const buckets = index.buckets(unit.id, device.country)
-  const at = buckets.map(() => 0)
-  const out: CatalogEntry[] = []
-  while (out.length < limit) {
-    let tier = Number.NEGATIVE_INFINITY
-    for (let b = 0; b < buckets.length; b++) {
-      const head = (buckets[b] as readonly CatalogEntry[])[at[b] as number]
-      if (head && head.campaign.first_display_priority > tier) tier = head.campaign.first_display_priority
-    }
-    if (tier === Number.NEGATIVE_INFINITY) break
-    for (let b = 0; b < buckets.length; b++) {
-      const list = buckets[b] as readonly CatalogEntry[]
-      let i = at[b] as number
-      for (; i < list.length && (list[i] as CatalogEntry).campaign.first_display_priority === tier; i++) {
-        if (servable(list[i] as CatalogEntry)) out.push(list[i] as CatalogEntry)
-      }
-      at[b] = i
-    }
-  }
-  return out
-}
-
-/** Every rule that can drop a candidate before ranking, as one predicate. */
-function eligibility(
-  unit: Unit,
-  device: DeviceContext,
-  data: DeviceData,
-  currentSlot: number,
-  request: AllocationRequest,
-  now: number,
-): (entry: CatalogEntry) => boolean {
-  const filteredProviders = new Set(unit.filtered_providers)
-  const excluded = parseIdList(request.excluded)
-  const allowedByFilters = contentFilter({
-    categories: parseList(request.categories),
-    excludedCategories: parseList(request.filter_categories),
-    excludedChannels: parseIdSet(request.filter_channel_ids),
-  })
-  const { activity } = data
-  return ({ campaign: c, matches, slots: allowed }) =>
-    isLive(c, now) &&
-    (allowed === undefined || allowed[currentSlot] === 1) &&
-    !excluded.has(c.id) &&
-    (c.provider_id === null || !filteredProviders.has(c.provider_id)) &&
-    allowedByFilters(c) &&
-    // Unknown activity (store too slow) means caps cannot be proven, so capped campaigns sit this one out.
-    (!hasCaps(c) || (activity !== undefined && withinCaps(c, activity))) &&
-    matches(device)
 }
 
 /** Turns the request's raw fields into normalised device attributes; what is absent stays undefined. */
@@ -494,16 +361,4 @@ function upstreamQuery(request: AllocationRequest, unit: Unit, limit: number): U
     carrier: request.carrier,
     limit,
   }
-}
-
-/** Where `value` goes in the ascending array `sorted`. */
-function sortedIndex(sorted: readonly number[], value: number): number {
-  let lo = 0
-  let hi = sorted.length
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1
-    if ((sorted[mid] as number) < value) lo = mid + 1
-    else hi = mid
-  }
-  return lo
 }

@@ -1,4 +1,5 @@
 import type { ContentCategory, ContentChannel } from '../domain/catalog.js'
+import type { CatalogSnapshot } from '../domain/catalog-snapshot.js'
 import {
   type ContentConfig,
   type ContentConfigType,
@@ -6,7 +7,6 @@ import {
   toggleContent,
 } from '../domain/content-config.js'
 import { AllotError } from '../domain/errors.js'
-import type { CatalogSnapshot } from './catalog.service.js'
 
 /** Where device content configs live; `update` applies `change` atomically to the stored (or default) config. */
 export type ContentConfigStore = {

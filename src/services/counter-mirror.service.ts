@@ -1,5 +1,5 @@
 import { utcDay } from '../domain/counter-keys.js'
-import type { Logger } from './catalog.service.js'
+import type { Logger } from './logger.js'
 
 /** The delivery counters' store of record (SQL): atomic increments, and what changed since when. */
 export type CounterStore = {

@@ -1,12 +1,12 @@
 import { createCipheriv, createHash, createHmac, randomBytes } from 'node:crypto'
 import type { Campaign, Unit } from '../domain/catalog.js'
+import type { CatalogSnapshot } from '../domain/catalog-snapshot.js'
 import { counterKeys, utcDay } from '../domain/counter-keys.js'
 import { hasCaps, summarizeActivity, withinCaps } from '../domain/delivery.js'
 import type { ActivityItem } from '../domain/device.js'
 import { AllotError } from '../domain/errors.js'
 import { isLive, localHourStart } from '../domain/schedule.js'
 import { type CheckFields, checkSource, localCampaignId, wireCampaignId } from '../domain/sdk-v1.js'
-import type { CatalogSnapshot } from './catalog.service.js'
 import type { PayloadRead, PayloadReader } from './payload-signer.js'
 
 /** Reward actions as the v1 reward service names them: unlock, landing. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { AttemptOutcome, Postback, PostbackStatus } from '../domain/postback.js'
-import type { Logger } from './catalog.service.js'
+import type { Logger } from './logger.js'
 
 /** A claimed postback, as the worker needs it. */
 export type OutboxItem = Pick<Postback, 'id' | 'url' | 'headers' | 'body' | 'attempts'>

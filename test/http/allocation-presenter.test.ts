@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { Campaign } from '../../src/domain/catalog.js'
+import { catalogSnapshot } from '../../src/domain/catalog-snapshot.js'
 import { campaignDraft, unitDraft } from '../../src/domain/drafts.js'
 import { createAllocationPresenter } from '../../src/http/presenters/allocation.presenter.js'
 import type { Allocation } from '../../src/services/allocation.service.js'
-import { catalogSnapshot } from '../../src/services/catalog.service.js'
 import { createPayloadSigner } from '../../src/services/payload-signer.js'
 import { assertShape, V1Allocation } from '../helpers/sdk.js'
 

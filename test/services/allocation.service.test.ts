@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { Campaign, Unit } from '../../src/domain/catalog.js'
+import { catalogSnapshot } from '../../src/domain/catalog-snapshot.js'
 import type { ActivityItem, DeviceProfile } from '../../src/domain/device.js'
 import { type CampaignInput, campaignDraft, unitDraft } from '../../src/domain/drafts.js'
 import { AllotError } from '../../src/domain/errors.js'
@@ -10,7 +11,6 @@ import {
   type AllocationRequest,
   createAllocationService,
 } from '../../src/services/allocation.service.js'
-import { catalogSnapshot } from '../../src/services/catalog.service.js'
 
 // Wednesday 2026-11-25 12:30 in Seoul (03:30 UTC).
 const NOW = Date.UTC(2026, 10, 25, 3, 30)

@@ -1,4 +1,5 @@
 import type { Unit } from '../../domain/catalog.js'
+import type { CatalogEntry } from '../../domain/catalog-snapshot.js'
 import {
   FIXED_SETTINGS,
   firstDisplayRatio,
@@ -12,7 +13,6 @@ import {
 } from '../../domain/sdk-v1.js'
 import type { UpstreamAd } from '../../services/ad-network.service.js'
 import type { Allocation, AllocationRequest } from '../../services/allocation.service.js'
-import type { CatalogEntry } from '../../services/catalog.service.js'
 import type { PayloadSigner } from '../../services/payload-signer.js'
 import type { ItemDto, SettingsDto } from '../dto/allocation.dto.js'
 import { type ItemContext, type ItemTemplate, itemTemplate } from './item-template.js'

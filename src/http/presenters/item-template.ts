@@ -1,4 +1,5 @@
 import type { ContentChannel, Unit } from '../../domain/catalog.js'
+import type { CatalogEntry } from '../../domain/catalog-snapshot.js'
 import {
   CLICK_PLACEHOLDERS,
   goQuery,
@@ -7,7 +8,6 @@ import {
   slotHours,
   wireCampaignId,
 } from '../../domain/sdk-v1.js'
-import type { CatalogEntry } from '../../services/catalog.service.js'
 
 /** What one item needs from its request: the device's own values, already escaped where they go. */
 export type ItemContext = {
