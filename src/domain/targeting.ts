@@ -22,8 +22,31 @@ export type DeviceContext = {
   ]
 }
 
-/** A campaign's targeting compiled once per catalog snapshot into a single predicate. */
-export type TargetingPredicate = (device: DeviceContext) => boolean
+/**
+ * A campaign's targeting compiled once per snapshot into a single predicate, which can also say which
+ * field a device fails (the decision explainer and the reach estimate), with the same checks.
+ */
+export type TargetingPredicate = ((device: DeviceContext) => boolean) & {
+  /** The first field, in matching order, that the device fails; undefined when it matches. */
+  firstMissField(device: DeviceContext): TargetingField | undefined
+  /** The first field the device fails with the values involved; undefined when it matches. */
+  firstMiss(device: DeviceContext): TargetingMiss | undefined
+  /** The fields this campaign restricts, in matching order. */
+  readonly fields: readonly TargetingField[]
+}
+
+type Bounds = { min: number | null; max: number | null }
+
+/** Why a device misses a campaign's targeting: the field, the device's value and the campaign's rule. */
+export type TargetingMiss = {
+  field: TargetingField
+  /** What the request proved about the device for this field (undefined = not sent). */
+  deviceValue: string | number | readonly string[] | undefined
+  /** The inclusion list or range (undefined = none). */
+  target: readonly string[] | Bounds | undefined
+  /** The exclusion list or range (undefined = none). */
+  detarget: readonly string[] | Bounds | undefined
+}
 
 /** Normalises a value of a list target so that admin input and SDK input compare equal. */
 export function normalizeTargetValue(name: ListTarget, value: string): string {
@@ -123,29 +146,163 @@ export function compileTargeting(campaign: Campaign): TargetingPredicate {
     ),
     registeredDays: range(campaign.registered_days_min, campaign.registered_days_max, null, null),
   }
-  const restricted = Object.values(spec).some((v) => v !== undefined)
-  return restricted ? (device) => matchesSpec(spec, device) : () => true
+  const fields = TARGETING_FIELDS.filter((f) => FIELDS[f].restricts(spec))
+  const matches = fields.length > 0 ? (device: DeviceContext) => matchesSpec(spec, device) : () => true
+  const firstMissField = (device: DeviceContext) => fields.find((f) => !FIELDS[f].check(spec, device))
+  return Object.assign(matches, {
+    fields,
+    firstMissField,
+    firstMiss(device: DeviceContext): TargetingMiss | undefined {
+      const field = firstMissField(device)
+      return field && { field, ...FIELDS[field].describe(spec, device) }
+    },
+  })
 }
 
-function matchesSpec(s: TargetingSpec, d: DeviceContext): boolean {
-  return (
-    (s.country === undefined || single(s.country, d.country)) &&
-    (s.gender === undefined || single(s.gender, d.gender)) &&
-    (s.age === undefined || ranged(s.age, d.age)) &&
+type Described = Omit<TargetingMiss, 'field'>
+type Field = {
+  /** Whether the campaign restricts this field at all. */
+  restricts(s: TargetingSpec): boolean
+  /** Whether the device passes this field (true when the field restricts nothing). */
+  check(s: TargetingSpec, d: DeviceContext): boolean
+  /** The device's value and the campaign's rule, for an explanation. */
+  describe(s: TargetingSpec, d: DeviceContext): Described
+}
+
+const listRule = (r: ListRule | undefined, value: Described['deviceValue']): Described => ({
+  deviceValue: value,
+  target: r?.include && [...r.include],
+  detarget: r?.exclude && [...r.exclude],
+})
+const rangeRule = (r: RangeRule | undefined, value: number | undefined): Described => ({
+  deviceValue: value,
+  target: r && (r.min !== null || r.max !== null) ? { min: r.min, max: r.max } : undefined,
+  detarget: r && (r.dmin !== null || r.dmax !== null) ? { min: r.dmin, max: r.dmax } : undefined,
+})
+const listed = (v: ReadonlySet<string> | undefined) => v && [...v]
+
+/**
+ * Every targeting field with its check, in the order matching applies them (most selective first).
+ * matchesSpec (allocation) and firstMissField (the explainer, the reach estimate) run these same checks.
+ */
+const FIELDS = {
+  target_country: {
+    restricts: (s) => s.country !== undefined,
+    check: (s, d) => s.country === undefined || single(s.country, d.country),
+    describe: (s, d) => listRule(s.country, d.country),
+  },
+  target_gender: {
+    restricts: (s) => s.gender !== undefined,
+    check: (s, d) => s.gender === undefined || single(s.gender, d.gender),
+    describe: (s, d) => listRule(s.gender, d.gender),
+  },
+  target_age: {
+    restricts: (s) => s.age !== undefined,
+    check: (s, d) => s.age === undefined || ranged(s.age, d.age),
+    describe: (s, d) => rangeRule(s.age, d.age),
+  },
+  target_language: {
+    restricts: (s) => s.language !== undefined,
     // v1 serves language-targeted campaigns to a device that sends no language (SDK-CONTRACT §2.1).
-    (s.language === undefined || d.language === undefined || single(s.language, d.language)) &&
-    (s.os === undefined || ranged(s.os, d.os)) &&
-    (s.unit === undefined || single(s.unit, String(d.unitId))) &&
-    (s.appId === undefined || single(s.appId, String(d.appId))) &&
-    (s.carrier === undefined || single(s.carrier, d.carrier)) &&
-    (s.region === undefined || regional(s.region, d.region)) &&
-    (s.sdk === undefined || ranged(s.sdk, d.sdk)) &&
-    (s.registeredDays === undefined || ranged(s.registeredDays, d.registeredDays)) &&
-    (s.custom1 === undefined || multi(s.custom1, d.customTargets[0])) &&
-    (s.custom2 === undefined || multi(s.custom2, d.customTargets[1])) &&
-    (s.custom3 === undefined || multi(s.custom3, d.customTargets[2])) &&
-    (s.appRequired === undefined || installed(s.appRequired, s.appForbidden ?? [], d.installedPackages)) &&
-    (s.appExcluded === undefined || !multiHits(s.appExcluded, d.installedPackages))
+    check: (s, d) => s.language === undefined || d.language === undefined || single(s.language, d.language),
+    describe: (s, d) => listRule(s.language, d.language),
+  },
+  target_os: {
+    restricts: (s) => s.os !== undefined,
+    check: (s, d) => s.os === undefined || ranged(s.os, d.os),
+    describe: (s, d) => rangeRule(s.os, d.os),
+  },
+  target_unit: {
+    restricts: (s) => s.unit !== undefined,
+    check: (s, d) => s.unit === undefined || single(s.unit, String(d.unitId)),
+    describe: (s, d) => listRule(s.unit, String(d.unitId)),
+  },
+  target_app_id: {
+    restricts: (s) => s.appId !== undefined,
+    check: (s, d) => s.appId === undefined || single(s.appId, String(d.appId)),
+    describe: (s, d) => listRule(s.appId, String(d.appId)),
+  },
+  target_carrier: {
+    restricts: (s) => s.carrier !== undefined,
+    check: (s, d) => s.carrier === undefined || single(s.carrier, d.carrier),
+    describe: (s, d) => listRule(s.carrier, d.carrier),
+  },
+  target_region: {
+    restricts: (s) => s.region !== undefined,
+    check: (s, d) => s.region === undefined || regional(s.region, d.region),
+    describe: (s, d) => listRule(s.region, d.region),
+  },
+  target_sdk: {
+    restricts: (s) => s.sdk !== undefined,
+    check: (s, d) => s.sdk === undefined || ranged(s.sdk, d.sdk),
+    describe: (s, d) => rangeRule(s.sdk, d.sdk),
+  },
+  registered_days: {
+    restricts: (s) => s.registeredDays !== undefined,
+    check: (s, d) => s.registeredDays === undefined || ranged(s.registeredDays, d.registeredDays),
+    describe: (s, d) => rangeRule(s.registeredDays, d.registeredDays),
+  },
+  custom_target_1: {
+    restricts: (s) => s.custom1 !== undefined,
+    check: (s, d) => s.custom1 === undefined || multi(s.custom1, d.customTargets[0]),
+    describe: (s, d) => listRule(s.custom1, listed(d.customTargets[0])),
+  },
+  custom_target_2: {
+    restricts: (s) => s.custom2 !== undefined,
+    check: (s, d) => s.custom2 === undefined || multi(s.custom2, d.customTargets[1]),
+    describe: (s, d) => listRule(s.custom2, listed(d.customTargets[1])),
+  },
+  custom_target_3: {
+    restricts: (s) => s.custom3 !== undefined,
+    check: (s, d) => s.custom3 === undefined || multi(s.custom3, d.customTargets[2]),
+    describe: (s, d) => listRule(s.custom3, listed(d.customTargets[2])),
+  },
+  target_app: {
+    restricts: (s) => s.appRequired !== undefined,
+    check: (s, d) =>
+      s.appRequired === undefined || installed(s.appRequired, s.appForbidden ?? [], d.installedPackages),
+    describe: (s, d) => ({
+      deviceValue: listed(d.installedPackages),
+      target: [...(s.appRequired ?? []), ...(s.appForbidden ?? []).map((p) => `-${p}`)],
+      detarget: undefined,
+    }),
+  },
+  detarget_app: {
+    restricts: (s) => s.appExcluded !== undefined,
+    check: (s, d) => s.appExcluded === undefined || !multiHits(s.appExcluded, d.installedPackages),
+    describe: (s, d) => ({
+      deviceValue: listed(d.installedPackages),
+      target: undefined,
+      detarget: s.appExcluded && [...s.appExcluded],
+    }),
+  },
+} satisfies Record<string, Field>
+
+/** A targeting field, named after its inclusion rule (ranges: `target_<name>`; `detarget_app` stands alone). */
+export type TargetingField = keyof typeof FIELDS
+/** Every targeting field in the order matching checks them. */
+export const TARGETING_FIELDS = Object.keys(FIELDS) as TargetingField[]
+
+/** Every field's check in one expression: the hot path (no loop over the fields, no array). */
+function matchesSpec(s: TargetingSpec, d: DeviceContext): boolean {
+  const f = FIELDS
+  return (
+    f.target_country.check(s, d) &&
+    f.target_gender.check(s, d) &&
+    f.target_age.check(s, d) &&
+    f.target_language.check(s, d) &&
+    f.target_os.check(s, d) &&
+    f.target_unit.check(s, d) &&
+    f.target_app_id.check(s, d) &&
+    f.target_carrier.check(s, d) &&
+    f.target_region.check(s, d) &&
+    f.target_sdk.check(s, d) &&
+    f.registered_days.check(s, d) &&
+    f.custom_target_1.check(s, d) &&
+    f.custom_target_2.check(s, d) &&
+    f.custom_target_3.check(s, d) &&
+    f.target_app.check(s, d) &&
+    f.detarget_app.check(s, d)
   )
 }
 

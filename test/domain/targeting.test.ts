@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import fc from 'fast-check'
 import type { Campaign } from '../../src/domain/catalog.js'
 import { campaignDraft } from '../../src/domain/drafts.js'
-import { compileTargeting, type DeviceContext } from '../../src/domain/targeting.js'
+import { compileTargeting, type DeviceContext, TARGETING_FIELDS } from '../../src/domain/targeting.js'
 
 function campaign(fields: Partial<Campaign>): Campaign {
   const draft = campaignDraft({ name: 'c', type: 'I', start_date: 0, end_date: 1 })
@@ -103,7 +104,109 @@ const rows: Row[] = [
 describe('targeting: every field and its exclusion twin', () => {
   for (const [what, fields, d, served] of rows) {
     test(`${what} → ${served ? 'served' : 'not served'}`, () => {
-      assert.equal(compileTargeting(campaign(fields))(d), served)
+      const targeting = compileTargeting(campaign(fields))
+      assert.equal(targeting(d), served)
+      // The explainer's answer agrees with the predicate, and names a field the campaign restricts.
+      const miss = targeting.firstMissField(d)
+      assert.equal(miss === undefined, served)
+      if (miss) assert.ok(targeting.fields.includes(miss), `${miss} is one of ${targeting.fields}`)
     })
   }
+})
+
+describe('targeting: the first field a device misses', () => {
+  test('is reported in matching order, with the device value and the campaign rule', () => {
+    const targeting = compileTargeting(
+      campaign({
+        target_gender: ['m'],
+        target_age_min: 40,
+        detarget_age_min: 60,
+        target_region: ['부산광역시'],
+      }),
+    )
+    assert.deepEqual(targeting.fields, ['target_gender', 'target_age', 'target_region'])
+    assert.deepEqual(targeting.firstMiss(device), {
+      field: 'target_gender',
+      deviceValue: 'F',
+      target: ['M'],
+      detarget: undefined,
+    })
+    assert.deepEqual(targeting.firstMiss({ ...device, gender: 'M' }), {
+      field: 'target_age',
+      deviceValue: 30,
+      target: { min: 40, max: null },
+      detarget: { min: 60, max: null },
+    })
+    assert.deepEqual(targeting.firstMiss({ ...device, gender: 'M', age: 45 })?.field, 'target_region')
+    assert.equal(
+      targeting.firstMiss({ ...device, gender: 'M', age: 45, region: '부산광역시 해운대구' }),
+      undefined,
+    )
+  })
+
+  test('a campaign without targeting restricts no field', () => {
+    const targeting = compileTargeting(campaign({ target_country: ['__GLOB__'] }))
+    assert.deepEqual(targeting.fields, [])
+    assert.equal(targeting.firstMiss(bare), undefined)
+  })
+
+  test('the predicate and the first missed field agree on random campaigns and devices (every field is checked)', () => {
+    const some = <T>(values: T[]) => fc.option(fc.subarray(values, { minLength: 1 }), { nil: undefined })
+    const bound = fc.option(fc.integer({ min: 0, max: 60 }), { nil: null })
+    const lists = {
+      target_gender: some(['M', 'F']),
+      detarget_gender: some(['M']),
+      target_country: some(['KR', 'JP']),
+      target_language: some(['ko', 'en']),
+      target_carrier: some(['skt', 'kt']),
+      target_region: some(['서울특별시', '부산광역시 해운대구']),
+      target_unit: some(['1001', '1002']),
+      target_app_id: some(['100', '200']),
+      custom_target_1: some(['gold', 'vip']),
+      custom_target_2: some(['a']),
+      custom_target_3: some(['b']),
+      target_app: some(['com.a', '-com.b']),
+      detarget_app: some(['com.c']),
+    }
+    const ranges = {
+      target_age_min: bound,
+      target_age_max: bound,
+      detarget_age_min: bound,
+      target_os_min: bound,
+      target_sdk_max: bound,
+      registered_days_min: bound,
+    }
+    const text = (values: string[]) => fc.option(fc.constantFrom(...values), { nil: undefined })
+    const set = (values: string[]) =>
+      fc.option(
+        fc.subarray(values, { minLength: 1 }).map((v) => new Set(v)),
+        { nil: undefined },
+      )
+    const num = fc.option(fc.integer({ min: 0, max: 60 }), { nil: undefined })
+    const devices = fc.record({
+      unitId: fc.constantFrom(1001, 1002),
+      appId: fc.constantFrom(100, 200),
+      gender: text(['M', 'F']),
+      country: text(['KR', 'JP']),
+      language: text(['ko', 'en']),
+      carrier: text(['skt', 'kt']),
+      region: text(['서울특별시 관악구', '부산광역시 해운대구', '부산광역시 중구']),
+      age: num,
+      os: num,
+      sdk: num,
+      registeredDays: num,
+      installedPackages: set(['com.a', 'com.b', 'com.c']),
+      customTargets: fc.tuple(set(['gold', 'vip']), set(['a']), set(['b'])),
+    })
+    fc.assert(
+      fc.property(fc.record({ ...lists, ...ranges }), devices, (fields, d) => {
+        const defined = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined))
+        const targeting = compileTargeting(campaign(defined as Partial<Campaign>))
+        const miss = targeting.firstMissField(d as DeviceContext)
+        assert.equal(targeting(d as DeviceContext), miss === undefined)
+      }),
+      { numRuns: 5_000, seed: 13 },
+    )
+    assert.equal(TARGETING_FIELDS.length, 16)
+  })
 })
