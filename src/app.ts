@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Dispatcher } from 'undici'
 import type { Config } from './config/config.js'
+import { ACTIVITY_TTL_MS } from './domain/device.js'
 import { AllotError } from './domain/errors.js'
 import { installErrorHandler } from './http/error-handler.js'
 import { createAllocationPresenter } from './http/presenters/allocation.presenter.js'
@@ -257,7 +258,15 @@ async function wire(
     catalog,
     clock,
     random: Math.random,
-    devices: deviceCache,
+    devices: {
+      load: deviceCache.load,
+      // The explainer reads the store itself: its truth, and nothing gets cached or recorded.
+      inspect: async (deviceId, now) => {
+        const stored = await devices.loadDevice(deviceId, now - ACTIVITY_TTL_MS)
+        return { ...stored, profile: stored.profile ?? null }
+      },
+    },
+    campaigns,
     counters: counterMirror,
     deadlineMs: config.allocationDeadlineMs,
     onDeadline: (what) => {
@@ -334,6 +343,7 @@ async function wire(
       retry: (id) => rewards.retry(id, clock()),
     },
     profiles: { getProfile: deviceCache.getProfile, putProfile: deviceCache.putProfile, clock },
+    insight: { explain: allocation.explain },
   })
 }
 

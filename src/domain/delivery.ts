@@ -68,10 +68,14 @@ export function withinBudget(c: Campaign, delivered: Delivery, now: number): boo
   return delivered.today < pacedAllowance(c.budget_daily, now)
 }
 
-/** Even pacing: the elapsed share of the UTC day times the daily budget, plus a small slack. */
+/** Even pacing: the even-pacing line of the UTC day so far, plus a small slack. */
 export function pacedAllowance(daily: number, now: number): number {
-  const elapsed = (now % DAY_MS) / DAY_MS
-  return daily * elapsed + Math.max(1, Math.ceil(daily * PACING_SLACK_SHARE))
+  return evenPacingLine(daily, (now % DAY_MS) / DAY_MS) + Math.max(1, Math.ceil(daily * PACING_SLACK_SHARE))
+}
+
+/** What even pacing would have delivered once `elapsedShare` (0–1) of a day has passed. */
+export function evenPacingLine(daily: number, elapsedShare: number): number {
+  return daily * Math.min(1, Math.max(0, elapsedShare))
 }
 
 export function hasBudget(c: Campaign): boolean {

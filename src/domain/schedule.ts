@@ -81,6 +81,36 @@ export function localYear(timezone: string, at: number): number {
 }
 const yearCache = new Map<string, number>()
 
+const dateFormatters = new Map<string, Intl.DateTimeFormat>()
+const dateCache = new Map<string, string>()
+
+/**
+ * The calendar date in `timezone` at `at`, as ISO `yyyy-mm-dd` (the day of delivery reports), memoised per
+ * zone and quarter hour: every zone's midnight falls on a quarter hour.
+ */
+export function localDate(timezone: string, at: number): string {
+  const key = `${timezone}|${Math.floor(at / QUARTER_MS)}`
+  let date = dateCache.get(key)
+  if (date === undefined) {
+    let format = dateFormatters.get(timezone)
+    if (!format) {
+      format = new Intl.DateTimeFormat('en-US', {
+        timeZone: timezone,
+        year: 'numeric',
+        month: '2-digit',
+        day: '2-digit',
+      })
+      dateFormatters.set(timezone, format)
+    }
+    const parts: Record<string, string> = {}
+    for (const part of format.formatToParts(at)) parts[part.type] = part.value
+    date = `${parts.year}-${parts.month}-${parts.day}`
+    if (dateCache.size > 1000) dateCache.clear()
+    dateCache.set(key, date)
+  }
+  return date
+}
+
 /** Whether the campaign is switched on and inside its [start_date, end_date) window. */
 export function isLive(campaign: Campaign, now: number): boolean {
   return campaign.status === 'active' && campaign.start_date <= now && now < campaign.end_date

@@ -1,13 +1,21 @@
-import type { Campaign, ContentChannel, Unit } from '../domain/catalog.js'
-import type { CatalogEntry, CatalogSnapshot } from '../domain/catalog-snapshot.js'
+import { type Campaign, type ContentChannel, GLOB, type Unit } from '../domain/catalog.js'
+import { type CatalogEntry, type CatalogSnapshot, catalogEntry } from '../domain/catalog-snapshot.js'
 import { contentFilter } from '../domain/content-filter.js'
 import { counterKeys, utcDay } from '../domain/counter-keys.js'
 import { type ActivitySummary, type Delivery, summarizeActivity } from '../domain/delivery.js'
 import type { ActivityItem, DeviceProfile } from '../domain/device.js'
-import { type EligibilityContext, servable } from '../domain/eligibility.js'
+import { type EligibilityContext, firstExclusion, servable } from '../domain/eligibility.js'
 import { AllotError } from '../domain/errors.js'
+import { type Exclusion, ruleDetail } from '../domain/explanation.js'
 import { adCandidates, createContentWalker } from '../domain/pool-scan.js'
-import { type ContentSignals, categoryAffinity, rankAds, rankContents, topScore } from '../domain/ranking.js'
+import {
+  type ContentSignals,
+  categoryAffinity,
+  contentScore,
+  rankAds,
+  rankContents,
+  topScore,
+} from '../domain/ranking.js'
 import { localYear, upcomingSlots } from '../domain/schedule.js'
 import { localCampaignId, SDK_GATES, targetAge } from '../domain/sdk-v1.js'
 import { type DeviceContext, normalizeTargetValue } from '../domain/targeting.js'
@@ -61,11 +69,34 @@ export type Allocation = {
   /** null when the unit takes no contents (v1 content type "none"). */
   contents: readonly CatalogEntry[] | null
   channels: ReadonlyMap<number, ContentChannel>
+  /** What the request proved about the device (normalised), as the rules saw it. */
+  device: DeviceContext
+}
+
+/** One campaign in an explanation: served, or the first thing that kept it out. */
+export type CampaignVerdict = { campaign: Campaign; served: boolean; exclusion: Exclusion | undefined }
+
+/** What the allocation of a request would decide, campaign by campaign (the decision explainer). */
+export type Explanation = {
+  unit: Unit
+  now: number
+  currentSlot: number
+  device: DeviceContext
+  /** True when the device was never allocated on this unit: allocation would register it now. */
+  firstAllocation: boolean
+  /** False when the device's activity could not be read (caps then keep capped campaigns out). */
+  activityKnown: boolean
+  verdicts: CampaignVerdict[]
 }
 
 export type AllocationService = {
   allocate(request: AllocationRequest): Promise<Allocation>
   allocateContents(request: AllocationRequest): Promise<Allocation>
+  /**
+   * What `allocate(request)` would decide for every campaign of the unit (or only `campaignId`), running the
+   * same steps; it records nothing (no registration, no activity, no counters) and asks no upstream network.
+   */
+  explain(request: AllocationRequest, campaignId?: number): Promise<Explanation>
 }
 
 /** What allocation reads about a device beyond its request. */
@@ -75,8 +106,14 @@ export type DeviceView = {
   activity: readonly ActivityItem[]
 }
 
-/** Per-device data, cached (see device-cache.service.ts); `load` records the unit registration if new. */
-export type DeviceDataSource = { load(deviceId: number, unitId: number, now: number): Promise<DeviceView> }
+/**
+ * Per-device data, cached (see device-cache.service.ts); `load` records the unit registration if new,
+ * `inspect` reads the stores and records nothing (the explainer).
+ */
+export type DeviceDataSource = {
+  load(deviceId: number, unitId: number, now: number): Promise<DeviceView>
+  inspect(deviceId: number, now: number): Promise<DeviceView>
+}
 
 /** The packages an app's user has installed (uploaded with /api/update_installed_apps/), by app and ifa. */
 export type InstalledPackages = {
@@ -94,6 +131,8 @@ export type UpstreamAds = { fetchAds(unit: Unit, query: UpstreamQuery): Promise<
 
 type Deps = {
   catalog: { current(): CatalogSnapshot }
+  /** Campaigns outside the snapshot (paused, ended), for an explanation that names one. */
+  campaigns?: { get(id: number): Promise<Campaign | undefined> } | undefined
   upstream?: UpstreamAds | undefined
   installed?: InstalledPackages | undefined
   clock: () => number
@@ -126,8 +165,8 @@ export function createAllocationService(deps: Deps): AllocationService {
     const snapshot = catalog.current()
     const unit = resolveUnit(snapshot, request)
     const now = clock()
-    const limit = Math.max(unit.page_limit, MIN_POOL)
-    const adsWanted = withAds && unit.ad_type !== 'none' && request.sdk_version >= SDK_GATES.minForAds
+    const limit = poolLimit(unit)
+    const adsWanted = withAds && !adSupplyGap(unit, request)
     // Upstream networks run while the device data loads; both are bounded by their deadlines.
     const upstream = adsWanted ? askUpstream(unit, request, limit) : undefined
     const data = await loadDeviceData(request, unit, now, snapshot.usesAppTargeting)
@@ -136,7 +175,7 @@ export function createAllocationService(deps: Deps): AllocationService {
     const contents = unit.content_type === 'none' ? null : rankedContents(snapshot, unit, rules, data, limit)
     // Upstream ads follow the local ones (which carry rewards), best eCPM first, within the pool size.
     const external = upstream ? (await upstream).slice(0, Math.max(0, limit - ads.length)) : []
-    const { currentSlot } = rules
+    const { currentSlot, device } = rules
     return {
       unit,
       request,
@@ -146,7 +185,91 @@ export function createAllocationService(deps: Deps): AllocationService {
       upstream: external,
       contents,
       channels: snapshot.channelsById,
+      device,
     }
+  }
+
+  /** The story of an explanation: allocate()'s steps on side-effect-free device data, then a verdict each. */
+  async function explain(request: AllocationRequest, campaignId?: number): Promise<Explanation> {
+    const snapshot = catalog.current()
+    const unit = resolveUnit(snapshot, request)
+    const now = clock()
+    const limit = poolLimit(unit)
+    const adGap = adSupplyGap(unit, request)
+    const { data, firstAllocation } = await inspectDeviceData(request, unit, now, snapshot.usesAppTargeting)
+    const rules = eligibilityContext(request, unit, data, now)
+    const ads = adGap ? [] : rankedAds(snapshot, unit, rules, limit)
+    const contents = unit.content_type === 'none' ? null : rankedContents(snapshot, unit, rules, data, limit)
+    const entries =
+      campaignId === undefined ? campaignsOf(snapshot, unit) : [await campaignEntry(snapshot, campaignId)]
+    const judge = verdicts({ snapshot, unit, rules, data, adGap, ads, contents: contents ?? [] })
+    return {
+      unit,
+      now,
+      currentSlot: rules.currentSlot,
+      device: rules.device,
+      firstAllocation,
+      activityKnown: data.activity !== undefined,
+      verdicts: entries.map(judge),
+    }
+  }
+
+  type Pool = {
+    snapshot: CatalogSnapshot
+    unit: Unit
+    rules: EligibilityContext
+    data: DeviceData
+    adGap: SupplyGap | undefined
+    ads: readonly CatalogEntry[]
+    contents: readonly CatalogEntry[]
+  }
+
+  /**
+   * A campaign's verdict, in the order allocation decides: the unit's supply, the eligibility rules (the
+   * same functions allocation scans with), then the ranking cut-off.
+   */
+  function verdicts({ snapshot, unit, rules, data, adGap, ads, contents }: Pool) {
+    const served = new Set([...ads, ...contents].map((e) => e.campaign.id))
+    const loaded = new Set([...snapshot.ads, ...snapshot.contents].map((e) => e.campaign.id))
+    const signals = contentSignals(data)
+    const score = (c: Campaign) =>
+      c.is_ad ? c.first_display_priority : contentScore(c, signals(c), rules.now)
+    const cutoff = (pool: readonly CatalogEntry[]) => Math.min(...pool.map((e) => score(e.campaign)))
+    return (e: CatalogEntry): CampaignVerdict => {
+      const c = e.campaign
+      if (served.has(c.id)) return { campaign: c, served: true, exclusion: undefined }
+      const gap = c.is_ad ? adGap : unit.content_type === 'none' ? 'content_type_none' : undefined
+      const rule = gap ? undefined : firstExclusion(rules, e)
+      let exclusion: Exclusion
+      if (gap) exclusion = { rule: 'supply', reason: gap }
+      else if (rule) exclusion = ruleDetail(rule, rules, e)
+      else if (!loaded.has(c.id)) exclusion = { rule: 'catalog' }
+      else {
+        const pool = c.is_ad ? ads : contents
+        exclusion = { rule: 'ranked_out', score: score(c), cutoff: cutoff(pool), poolSize: pool.length }
+      }
+      return { campaign: c, served: false, exclusion }
+    }
+  }
+
+  /** Every campaign that may run on the unit (its target_unit allows it), ads first. */
+  function campaignsOf(snapshot: CatalogSnapshot, unit: Unit): CatalogEntry[] {
+    const id = String(unit.id)
+    const onUnit = (e: CatalogEntry) => {
+      const units = e.campaign.target_unit
+      return units.length === 0 || units.includes(GLOB) || units.some((u) => u.trim() === id)
+    }
+    return [...snapshot.ads, ...snapshot.contents].filter(onUnit)
+  }
+
+  /** One campaign: the snapshot's entry, else compiled from the store (paused, ended). */
+  async function campaignEntry(snapshot: CatalogSnapshot, id: number): Promise<CatalogEntry> {
+    const known =
+      snapshot.ads.find((e) => e.campaign.id === id) ?? snapshot.contents.find((e) => e.campaign.id === id)
+    if (known) return known
+    const stored = await deps.campaigns?.get(id)
+    if (!stored) throw new AllotError('ResourceNotFound', `campaign_id ${id} does not exist`)
+    return catalogEntry(stored)
   }
 
   function askUpstream(unit: Unit, request: AllocationRequest, limit: number) {
@@ -207,13 +330,45 @@ export function createAllocationService(deps: Deps): AllocationService {
     now: number,
     needsPackages: boolean,
   ): Promise<DeviceData> {
-    const appId = request.app_id ?? unit.app_id
     const [view, installed] = await Promise.all([
       withinDeadline('device data', deps.devices.load(request.device_id, unit.id, now)),
-      needsPackages && deps.installed && request.ifa !== ''
-        ? withinDeadline('installed apps', deps.installed.packages(appId, request.ifa))
-        : undefined,
+      needsPackages ? withinDeadline('installed apps', installedPackages(request, unit)) : undefined,
     ])
+    return deviceData(view, unit, installed, now)
+  }
+
+  /**
+   * The device's data as allocation would see it, read from the stores without recording anything: a device
+   * never allocated on the unit gets the registration allocation would record (now).
+   */
+  async function inspectDeviceData(
+    request: AllocationRequest,
+    unit: Unit,
+    now: number,
+    needsPackages: boolean,
+  ) {
+    const [view, installed] = await Promise.all([
+      deps.devices.inspect(request.device_id, now),
+      needsPackages ? installedPackages(request, unit) : undefined,
+    ])
+    const firstAllocation = view.registrations.get(unit.id) === undefined
+    const registrations = firstAllocation
+      ? new Map([...view.registrations, [unit.id, now]])
+      : view.registrations
+    return { data: deviceData({ ...view, registrations }, unit, installed, now), firstAllocation }
+  }
+
+  function installedPackages(request: AllocationRequest, unit: Unit) {
+    if (!deps.installed || request.ifa === '') return Promise.resolve(undefined)
+    return deps.installed.packages(request.app_id ?? unit.app_id, request.ifa)
+  }
+
+  function deviceData(
+    view: DeviceView | undefined,
+    unit: Unit,
+    installed: ReadonlySet<string> | undefined,
+    now: number,
+  ): DeviceData {
     return {
       registeredAt: view?.registrations.get(unit.id),
       profile: view?.profile ?? undefined,
@@ -267,7 +422,21 @@ export function createAllocationService(deps: Deps): AllocationService {
   return {
     allocate: (request) => allocate(request, true),
     allocateContents: (request) => allocate(request, false),
+    explain,
   }
+}
+
+/** How many ads (and as many contents) a pool holds at most. */
+function poolLimit(unit: Unit): number {
+  return Math.max(unit.page_limit, MIN_POOL)
+}
+
+type SupplyGap = 'sdk_version' | 'ad_type_none'
+
+/** Why an allocation takes no ads at all: the unit takes none, or the SDK is too old for ads. */
+function adSupplyGap(unit: Unit, request: AllocationRequest): SupplyGap | undefined {
+  if (unit.ad_type === 'none') return 'ad_type_none'
+  return request.sdk_version < SDK_GATES.minForAds ? 'sdk_version' : undefined
 }
 
 /** The unit by `unit_id`; when it is absent or unknown, the lockscreen unit of `app_id` (SDK-CONTRACT §2). */

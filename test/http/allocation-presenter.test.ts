@@ -50,6 +50,7 @@ test('pre-rendered items are valid JSON whatever the campaign text holds, and sp
     upstream: [],
     contents: [],
     channels: snapshot.channelsById,
+    device: { unitId: 1001, appId: 100, customTargets: [undefined, undefined, undefined] },
   })
   for (const [device, ifa, token] of [
     [1, 'ifa-1', 'user-1'],

@@ -61,6 +61,9 @@ function service(campaigns: Campaign[], units: Unit[] = [unit()], clock = () => 
               registrations: new Map([[unitId, fakes.registeredAt ?? now]]),
               activity: fakes.activity ?? [],
             },
+      inspect: async () => {
+        throw new Error('allocation never inspects')
+      },
     },
     counters: {
       value: (key) => fakes.counters?.[key] ?? 0,

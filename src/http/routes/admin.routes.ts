@@ -27,15 +27,22 @@ import {
   unitToDto,
 } from '../dto/admin.dto.js'
 import { errorResponses } from '../dto/common.dto.js'
+import { type InsightAdmin, insightRoutes } from './insight.routes.js'
 import { type PostbackAdmin, postbackRoutes } from './postback.routes.js'
 import { type ProfileAdmin, profileRoutes } from './profile.routes.js'
 
-type Deps = { admin: AdminService; adminToken: string; postbacks?: PostbackAdmin; profiles?: ProfileAdmin }
+type Deps = {
+  admin: AdminService
+  adminToken: string
+  postbacks?: PostbackAdmin
+  profiles?: ProfileAdmin
+  insight?: InsightAdmin
+}
 
 /** `/admin/…`: bearer-token CRUD for units, campaigns, categories and channels. */
 export async function adminRoutes(
   app: FastifyInstance,
-  { admin, adminToken, postbacks, profiles }: Deps,
+  { admin, adminToken, postbacks, profiles, insight }: Deps,
 ): Promise<void> {
   const expected = Buffer.from(`Bearer ${adminToken}`)
   app.addHook('onRequest', async (request) => {
@@ -104,6 +111,7 @@ export async function adminRoutes(
   })
   if (postbacks) await postbackRoutes(app, { postbacks })
   if (profiles) await profileRoutes(app, { profiles })
+  if (insight) await insightRoutes(app, { insight })
 }
 
 type ResourceRoutes<T, Id> = {

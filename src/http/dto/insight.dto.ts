@@ -1,0 +1,270 @@
+import { type Static, type TSchema, Type } from '@sinclair/typebox'
+import type { Exclusion } from '../../domain/explanation.js'
+import { wireCampaignId } from '../../domain/sdk-v1.js'
+import type { CampaignVerdict, Explanation } from '../../services/allocation.service.js'
+import { AllocationRequestSchema } from './allocation.dto.js'
+import { IdText, IsoDateTime, Nullable, toIso } from './common.dto.js'
+
+const Int = Type.Integer()
+const NullableInt = Nullable(Int)
+
+// ----- POST /admin/explain
+
+/** The body of an SDK allocation (`POST /api/allocation/`), plus the one campaign to explain, if any. */
+export const ExplainRequestSchema = Type.Object({
+  ...AllocationRequestSchema.properties,
+  campaign_id: Type.Optional({ ...IdText, description: 'explain only this campaign (admin id)' }),
+})
+export type ExplainRequestDto = Static<typeof ExplainRequestSchema>
+
+const Bounds = Type.Object({ min: NullableInt, max: NullableInt })
+const RuleValues = Nullable(Type.Union([Type.Array(Type.String()), Bounds]))
+const detail = <T extends Record<string, TSchema>>(rule: string, props: T, description: string) =>
+  Type.Object({ rule: Type.Literal(rule), ...props }, { description })
+
+/** One schema per kind of exclusion, each told apart by its `rule`. */
+const ExclusionSchema = Type.Union([
+  detail(
+    'schedule',
+    { status: Type.String(), start_date: IsoDateTime, end_date: IsoDateTime, at: IsoDateTime },
+    'paused, or now is outside [start_date, end_date)',
+  ),
+  detail(
+    'week_slot',
+    {
+      slot: Int,
+      weekday: Type.Integer({ description: 'Monday = 0' }),
+      hour: Int,
+      timezone: Type.String(),
+      allowed: Type.Array(Int),
+    },
+    "the unit-local slot (weekday × 24 + hour) is not in the campaign's week_slot",
+  ),
+  detail('excluded', { excluded: Type.Array(Int) }, "the request's `excluded` holds it (local ids)"),
+  detail(
+    'provider',
+    { provider_id: NullableInt, filtered_providers: Type.Array(Int) },
+    "the unit's filtered_providers hold the campaign's provider",
+  ),
+  detail(
+    'content_filter',
+    {
+      categories: Type.Array(Type.String()),
+      channel_id: NullableInt,
+      filters: Type.Object({
+        categories: Nullable(Type.String()),
+        filter_categories: Nullable(Type.String()),
+        filter_channel_ids: Nullable(Type.String()),
+      }),
+    },
+    "the request's content filters leave it out",
+  ),
+  detail(
+    'cap',
+    {
+      ipu: NullableInt,
+      dipu: NullableInt,
+      tipu: NullableInt,
+      impressions: Nullable(Type.Object({ last_hour: Int, last_day: Int, retained: Int })),
+    },
+    "a per-device cap is reached (impressions null: the device's activity was not known)",
+  ),
+  detail(
+    'targeting',
+    {
+      field: Type.String(),
+      device_value: Type.Union([Type.String(), Type.Number(), Type.Array(Type.String()), Type.Null()]),
+      target: RuleValues,
+      detarget: RuleValues,
+    },
+    'the first targeting field the device fails, its value and the campaign rule',
+  ),
+  detail(
+    'budget',
+    {
+      budget_type: Nullable(Type.String()),
+      budget_daily: NullableInt,
+      budget_total: NullableInt,
+      budget_pacing: Type.String(),
+      delivered_today: Int,
+      delivered_total: Int,
+      paced_allowance: Nullable(Type.Number()),
+    },
+    'the budget is spent, or even pacing is ahead of the clock (delivered today vs allowance)',
+  ),
+  detail(
+    'supply',
+    { reason: Type.String() },
+    'sdk_version below 1501 (no ads), or the unit takes no ads / contents',
+  ),
+  detail(
+    'ranked_out',
+    { score: Type.Number(), cutoff: Type.Number(), pool_size: Int },
+    'servable, but the pool was full: ads by priority (inside the cut-off tier a weighted draw decides), contents by score',
+  ),
+  detail('catalog', {}, "not in this instance's catalog snapshot yet"),
+])
+
+const VerdictSchema = Type.Object({
+  campaign_id: Int,
+  wire_id: Type.Integer({ description: 'the id the SDK sees (ads + 1,000,000,000)' }),
+  name: Type.String(),
+  is_ad: Type.Boolean(),
+  served: Type.Boolean(),
+  rule: Nullable(Type.String({ description: 'why not served: the first rule that kept it out' })),
+  detail: Nullable(ExclusionSchema),
+})
+
+export const ExplanationSchema = Type.Object({
+  unit_id: Int,
+  device_id: Int,
+  at: IsoDateTime,
+  timezone: Type.String(),
+  current_slot: Type.Object({ slot: Int, weekday: Int, hour: Int }),
+  device: Type.Object(
+    {
+      age: NullableInt,
+      gender: Nullable(Type.String()),
+      language: Nullable(Type.String()),
+      carrier: Nullable(Type.String()),
+      region: Nullable(Type.String()),
+      country: Nullable(Type.String()),
+      os: NullableInt,
+      sdk: NullableInt,
+      registered_days: NullableInt,
+    },
+    { description: 'what the request proves about the device, normalised as the rules compare it' },
+  ),
+  first_allocation: Type.Boolean({
+    description: 'never allocated on this unit: allocation would register it now',
+  }),
+  activity_known: Type.Boolean(),
+  served: Type.Integer({ description: 'how many of the listed campaigns allocation would serve' }),
+  campaigns: Type.Array(VerdictSchema),
+})
+export type ExplanationDto = Static<typeof ExplanationSchema>
+
+/** Domain explanation → admin JSON (snake_case, ISO times, null for "not known"). */
+export function explanationToDto(
+  x: Explanation,
+  deviceId: number,
+  request: ExplainRequestDto,
+): ExplanationDto {
+  const d = x.device
+  const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v)
+  return {
+    unit_id: x.unit.id,
+    device_id: deviceId,
+    at: toIso(x.now),
+    timezone: x.unit.timezone,
+    current_slot: { slot: x.currentSlot, weekday: Math.floor(x.currentSlot / 24), hour: x.currentSlot % 24 },
+    device: {
+      age: orNull(d.age),
+      gender: orNull(d.gender),
+      language: orNull(d.language),
+      carrier: orNull(d.carrier),
+      region: orNull(d.region),
+      country: orNull(d.country),
+      os: orNull(d.os),
+      sdk: orNull(d.sdk),
+      registered_days: orNull(d.registeredDays),
+    },
+    first_allocation: x.firstAllocation,
+    activity_known: x.activityKnown,
+    served: x.verdicts.filter((v) => v.served).length,
+    campaigns: x.verdicts.map((v) => verdictToDto(v, x, request)),
+  }
+}
+
+function verdictToDto(v: CampaignVerdict, x: Explanation, request: ExplainRequestDto) {
+  const c = v.campaign
+  return {
+    campaign_id: c.id,
+    wire_id: wireCampaignId(c.id, c.is_ad),
+    name: c.name,
+    is_ad: c.is_ad,
+    served: v.served,
+    rule: v.exclusion?.rule ?? null,
+    detail: v.exclusion ? exclusionToDto(v.exclusion, x, request) : null,
+  }
+}
+
+function exclusionToDto(e: Exclusion, x: Explanation, request: ExplainRequestDto) {
+  switch (e.rule) {
+    case 'schedule':
+      return {
+        rule: e.rule,
+        status: e.status,
+        start_date: toIso(e.startDate),
+        end_date: toIso(e.endDate),
+        at: toIso(e.now),
+      }
+    case 'week_slot':
+      return {
+        rule: e.rule,
+        slot: e.slot,
+        weekday: Math.floor(e.slot / 24),
+        hour: e.slot % 24,
+        timezone: x.unit.timezone,
+        allowed: [...e.allowed],
+      }
+    case 'excluded':
+      return { rule: e.rule, excluded: [...e.excluded] }
+    case 'provider':
+      return { rule: e.rule, provider_id: e.providerId, filtered_providers: [...e.filteredProviders] }
+    case 'content_filter':
+      return {
+        rule: e.rule,
+        categories: [...e.categories],
+        channel_id: e.channelId,
+        filters: {
+          categories: request.categories ?? null,
+          filter_categories: request.filter_categories ?? null,
+          filter_channel_ids: request.filter_channel_ids ?? null,
+        },
+      }
+    case 'cap':
+      return {
+        rule: e.rule,
+        ipu: e.ipu,
+        dipu: e.dipu,
+        tipu: e.tipu,
+        impressions: e.impressions
+          ? {
+              last_hour: e.impressions.lastHour,
+              last_day: e.impressions.lastDay,
+              retained: e.impressions.retained,
+            }
+          : null,
+      }
+    case 'targeting': {
+      const { field, deviceValue, target, detarget } = e.miss
+      const values = (r: typeof target) => (r === undefined ? null : Array.isArray(r) ? [...r] : { ...r })
+      return {
+        rule: e.rule,
+        field,
+        device_value:
+          deviceValue === undefined ? null : Array.isArray(deviceValue) ? [...deviceValue] : deviceValue,
+        target: values(target),
+        detarget: values(detarget),
+      }
+    }
+    case 'budget':
+      return {
+        rule: e.rule,
+        budget_type: e.budgetType,
+        budget_daily: e.daily,
+        budget_total: e.total,
+        budget_pacing: e.pacing,
+        delivered_today: e.deliveredToday,
+        delivered_total: e.deliveredTotal,
+        paced_allowance: e.pacedAllowance,
+      }
+    case 'supply':
+      return { rule: e.rule, reason: e.reason }
+    case 'ranked_out':
+      return { rule: e.rule, score: e.score, cutoff: e.cutoff, pool_size: e.poolSize }
+    case 'catalog':
+      return { rule: e.rule }
+  }
+}

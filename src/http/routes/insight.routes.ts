@@ -1,0 +1,37 @@
+import type { FastifyInstance } from 'fastify'
+import type { AllocationRequest, Explanation } from '../../services/allocation.service.js'
+import { allocationRequestFromDto } from '../dto/allocation.dto.js'
+import { errorResponses, optionalIdOf } from '../dto/common.dto.js'
+import {
+  type ExplainRequestDto,
+  ExplainRequestSchema,
+  ExplanationSchema,
+  explanationToDto,
+} from '../dto/insight.dto.js'
+
+/** What the ad-ops questions are answered from. */
+export type InsightAdmin = {
+  explain(request: AllocationRequest, campaignId?: number): Promise<Explanation>
+}
+
+/** `POST /admin/explain` (registered inside the admin scope). */
+export async function insightRoutes(app: FastifyInstance, { insight }: { insight: InsightAdmin }) {
+  app.post(
+    '/explain',
+    {
+      schema: {
+        tags: ['insight'],
+        summary:
+          'Why a device gets (or does not get) each campaign: what allocation would decide, rule by rule',
+        body: ExplainRequestSchema,
+        response: { 200: ExplanationSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const body = request.body as ExplainRequestDto
+      const parsed = allocationRequestFromDto(body)
+      const explanation = await insight.explain(parsed, optionalIdOf('campaign_id', body.campaign_id))
+      return explanationToDto(explanation, parsed.device_id, body)
+    },
+  )
+}
