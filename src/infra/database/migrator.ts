@@ -3,6 +3,7 @@ import * as initial from './migrations/0001-initial.js'
 import * as deviceData from './migrations/0002-device-data.js'
 import * as rewards from './migrations/0003-rewards.js'
 import * as adSources from './migrations/0004-ad-sources.js'
+import * as opaqueContentConfig from './migrations/0006-opaque-content-config.js'
 import type { Database } from './schema.js'
 
 // Listed explicitly (not read from disk) so they work the same under tsx, in tests and in the image.
@@ -11,6 +12,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002-device-data': deviceData,
   '0003-rewards': rewards,
   '0004-ad-sources': adSources,
+  // 0005 is taken by the allocation rewrite (another branch).
+  '0006-opaque-content-config': opaqueContentConfig,
 }
 
 /** Brings the schema to the latest migration; throws with the failing migration's name. */

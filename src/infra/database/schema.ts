@@ -84,6 +84,7 @@ export type CampaignsTable = {
 export type CategoriesTable = { id: string; name: string; icon_url: string; sort_order: number }
 export type ChannelsTable = { id: Generated<number>; category: string; name: string; icon_url: string }
 
+/** The v1 SDK's content config: three opaque strings, '' when never set (SDK-CONTRACT §10). */
 export type DeviceContentConfigsTable = {
   device_id: number
   category: string
@@ -91,6 +92,9 @@ export type DeviceContentConfigsTable = {
   campaign: string
   updated_at: number
 }
+
+/** Installed package names per app and advertising id, comma-separated (SDK-CONTRACT §1). */
+export type InstalledAppsTable = { app_id: number; ifa: string; packages: string; updated_at: number }
 
 /** One row (id 1) whose version moves with every catalog write, so other processes notice. */
 export type CatalogStateTable = { id: number; version: number }
@@ -150,4 +154,5 @@ export type Database = {
   device_activity: DeviceActivityTable
   reward_ledger: RewardLedgerTable
   postback_outbox: PostbackOutboxTable
+  installed_apps: InstalledAppsTable
 }
