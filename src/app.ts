@@ -178,12 +178,14 @@ async function wire(
   counterMirror.start()
   app.addHook('onClose', async () => counterMirror.stop())
 
-  const contentConfigs = createContentConfigRepository(database.db, database.dialect, clock)
   const deviceCache = createDeviceCache({
     source: {
       ...devices,
-      getContentConfig: contentConfigs.getContentConfig,
-      updateContentConfig: contentConfigs.updateContentConfig,
+      // Allocation no longer reads a device's content config (the SDK sends filter_categories and
+      // filter_channel_ids itself), so the cache's legacy content-config slot stays empty.
+      getContentConfig: async () => undefined,
+      updateContentConfig: () =>
+        Promise.reject(new Error('content configs are stored by the content service')),
     },
     shared: redis && redisKit?.createRedisDeviceCache(redis.client, prefix, config.sharedCacheTtlMs),
     bus: deviceChannel && {
@@ -265,7 +267,10 @@ async function wire(
         }, 10_000).unref()
     },
   })
-  const content = createContentService({ configs: deviceCache, catalog })
+  const content = createContentService({
+    configs: createContentConfigRepository(database.db, database.dialect, clock),
+    catalog,
+  })
 
   await app.register(healthRoutes, {
     metrics: async () => ({

@@ -1,8 +1,16 @@
 import { LRUCache } from 'lru-cache'
 import type { ContentConfig } from '../domain/content-config.js'
 import { ACTIVITY_TTL_MS, type ActivityItem, type DeviceProfile } from '../domain/device.js'
-import type { ContentConfigStore } from './content.service.js'
 import type { ActivityStore, ProfileStore } from './device-data.ports.js'
+
+/** Legacy per-device content filters (the content service now keeps the SDK's opaque strings instead). */
+type ContentConfigStore = {
+  getContentConfig(deviceId: number): Promise<ContentConfig | undefined>
+  updateContentConfig(
+    deviceId: number,
+    change: (current: ContentConfig) => ContentConfig,
+  ): Promise<ContentConfig>
+}
 
 /** Everything allocation needs to know about one device, cached as one record. */
 export type DeviceRecord = {
