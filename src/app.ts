@@ -12,6 +12,7 @@ import { allocationRoutes } from './http/routes/allocation.routes.js'
 import { contentRoutes } from './http/routes/content.routes.js'
 import { eventRoutes } from './http/routes/event.routes.js'
 import { healthRoutes } from './http/routes/health.routes.js'
+import { installedAppsRoutes } from './http/routes/installed-apps.routes.js'
 import { openDatabase } from './infra/database/database.js'
 import { migrateToLatest } from './infra/database/migrator.js'
 import { createJsonTransport } from './infra/http/json-transport.js'
@@ -21,6 +22,7 @@ import type { Channel } from './infra/redis/pubsub.js'
 import { createCampaignRepository } from './repositories/campaign.repository.js'
 import { createCategoryRepository, createChannelRepository } from './repositories/content.repository.js'
 import { createContentConfigRepository } from './repositories/content-config.repository.js'
+import { createInstalledAppsRepository } from './repositories/installed-apps.repository.js'
 import { createMemoryCounterRepository } from './repositories/memory-counter.repository.js'
 import { createRewardRepository } from './repositories/reward.repository.js'
 import { createSqlDeviceRepository } from './repositories/sql-device.repository.js'
@@ -34,6 +36,7 @@ import { createCounterMirror } from './services/counter-mirror.service.js'
 import { seedDemoData } from './services/demo-data.js'
 import { createDeviceCache } from './services/device-cache.service.js'
 import { createEventService } from './services/event.service.js'
+import { createInstalledApps } from './services/installed-apps.service.js'
 import { createPayloadSigner } from './services/payload-signer.js'
 import { createPostbackWorker } from './services/postback-worker.service.js'
 
@@ -267,6 +270,13 @@ async function wire(
         }, 10_000).unref()
     },
   })
+  // Installed packages (SDK-CONTRACT §1), for allocation's target_app rules: not read by allocation yet.
+  // An upload through another process is seen here after the cache's TTL (5 minutes).
+  const installedApps = createInstalledApps({
+    store: createInstalledAppsRepository(database.db, database.dialect),
+    clock,
+    maxEntries: config.deviceCacheSize,
+  })
   const content = createContentService({
     configs: createContentConfigRepository(database.db, database.dialect, clock),
     catalog,
@@ -295,6 +305,7 @@ async function wire(
   })
   await app.register(allocationRoutes, { allocation })
   await app.register(contentRoutes, { content })
+  await app.register(installedAppsRoutes, { installedApps })
   await app.register(eventRoutes, { events })
   await app.register(adminRoutes, {
     prefix: '/admin',
