@@ -199,6 +199,13 @@ async function wire(
     maxDevices: config.deviceCacheSize,
     ttlMs: config.deviceCacheTtlMs,
   })
+  // Installed packages (SDK-CONTRACT §1), for allocation's target_app rules: not read by allocation yet.
+  // An upload through another process is seen here after the cache's TTL (5 minutes).
+  const installedApps = createInstalledApps({
+    store: createInstalledAppsRepository(database.db, database.dialect),
+    clock,
+    maxEntries: config.deviceCacheSize,
+  })
   const signer = createPayloadSigner(config.payloadSecret)
   const rewards = createRewardRepository(database.db, database.dialect)
   const postbackWorker = createPostbackWorker({
@@ -269,13 +276,6 @@ async function wire(
           deadlineMisses = 0
         }, 10_000).unref()
     },
-  })
-  // Installed packages (SDK-CONTRACT §1), for allocation's target_app rules: not read by allocation yet.
-  // An upload through another process is seen here after the cache's TTL (5 minutes).
-  const installedApps = createInstalledApps({
-    store: createInstalledAppsRepository(database.db, database.dialect),
-    clock,
-    maxEntries: config.deviceCacheSize,
   })
   const content = createContentService({
     configs: createContentConfigRepository(database.db, database.dialect, clock),
