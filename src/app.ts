@@ -15,6 +15,7 @@ import { allocationRoutes } from './http/routes/allocation.routes.js'
 import { contentRoutes } from './http/routes/content.routes.js'
 import { eventRoutes } from './http/routes/event.routes.js'
 import { healthRoutes } from './http/routes/health.routes.js'
+import { installedAppsRoutes } from './http/routes/installed-apps.routes.js'
 import { openDatabase } from './infra/database/database.js'
 import { migrateToLatest } from './infra/database/migrator.js'
 import { createJsonTransport } from './infra/http/json-transport.js'
@@ -24,6 +25,7 @@ import type { Channel } from './infra/redis/pubsub.js'
 import { createCampaignRepository } from './repositories/campaign.repository.js'
 import { createCategoryRepository, createChannelRepository } from './repositories/content.repository.js'
 import { createContentConfigRepository } from './repositories/content-config.repository.js'
+import { createInstalledAppsRepository } from './repositories/installed-apps.repository.js'
 import { createRewardRepository } from './repositories/reward.repository.js'
 import { createSqlCounterRepository } from './repositories/sql-counter.repository.js'
 import { createSqlDeviceRepository } from './repositories/sql-device.repository.js'
@@ -37,6 +39,7 @@ import { createCounterMirror } from './services/counter-mirror.service.js'
 import { seedDemoData } from './services/demo-data.js'
 import { createDeviceCache } from './services/device-cache.service.js'
 import { createEventService } from './services/event.service.js'
+import { createInstalledApps } from './services/installed-apps.service.js'
 import { createPayloadReader, createPayloadSigner } from './services/payload-signer.js'
 import { createPostbackWorker } from './services/postback-worker.service.js'
 
@@ -183,7 +186,6 @@ async function wire(
   counterMirror.start()
   app.addHook('onClose', async () => counterMirror.stop())
 
-  const contentConfigs = createContentConfigRepository(database.db, database.dialect, clock)
   const deviceCache = createDeviceCache({
     source: devices,
     shared: redis && redisKit?.createRedisDeviceCache(redis.client, prefix, config.sharedCacheTtlMs),
@@ -194,6 +196,13 @@ async function wire(
     clock,
     maxDevices: config.deviceCacheSize,
     ttlMs: config.deviceCacheTtlMs,
+  })
+  // Installed packages (SDK-CONTRACT §1), for allocation's target_app rules. An upload through another
+  // process is seen here after the cache's TTL (5 minutes).
+  const installedApps = createInstalledApps({
+    store: createInstalledAppsRepository(database.db, database.dialect),
+    clock,
+    maxEntries: config.deviceCacheSize,
   })
   const signer = createPayloadSigner(config.payloadSecret)
   const payloads = createPayloadReader(signer, config.legacyPayloads)
@@ -254,6 +263,7 @@ async function wire(
   app.addHook('onClose', async () => adNetworks.close())
   const allocation = createAllocationService({
     upstream: adNetworks,
+    installed: installedApps,
     catalog,
     clock,
     random: Math.random,
@@ -273,7 +283,10 @@ async function wire(
         }, 10_000).unref()
     },
   })
-  const content = createContentService({ configs: contentConfigs, catalog })
+  const content = createContentService({
+    configs: createContentConfigRepository(database.db, database.dialect, clock),
+    catalog,
+  })
 
   await app.register(healthRoutes, {
     metrics: async () => ({
@@ -301,6 +314,7 @@ async function wire(
     presenter: createAllocationPresenter({ signer, publicBaseUrl: config.publicBaseUrl }),
   })
   await app.register(contentRoutes, { content })
+  await app.register(installedAppsRoutes, { installedApps })
   // Per-device event rate limit (shared through Redis when configured; a Redis fault never blocks events).
   const rateLimit =
     config.eventRateLimitPerMinute > 0

@@ -93,7 +93,7 @@ describe('deployment files', () => {
     assert.ok(Number(dockerfile.match(/^FROM node:(\d+)/m)?.[1]) >= 22, 'current Node LTS')
   })
 
-  test('nginx sends every SDK path of DESIGN §1 to Allot, and nothing under /admin', () => {
+  test('nginx sends every SDK path of DESIGN §1 and SDK-CONTRACT §1 to Allot, and nothing under /admin', () => {
     const allotLocation = nginxConf.match(/location ~ (\S+) \{[^}]*proxy_pass http:\/\/allot;/)?.[1]
     assert.ok(allotLocation, 'a regex location proxies to allot')
     const pattern = new RegExp(allotLocation)
@@ -104,12 +104,28 @@ describe('deployment files', () => {
       '/api/content/categories/',
       '/api/content/channels/',
       '/api/impression/',
+      '/api/unlock/',
       '/api/click_redirect/',
+      '/api/external/click_redirect/',
+      '/api/content_impression/',
+      '/api/rewards/',
+      '/api/update_installed_apps/',
     ]) {
       assert.ok(pattern.test(path), path)
       assert.ok(pattern.test(path.slice(0, -1)), `${path} without the slash`)
     }
-    for (const path of ['/admin/units', '/api/allocationx', '/api/admin', '/metrics', '/readyz'])
+    for (const path of [
+      '/admin/units',
+      '/api/allocationx',
+      '/api/admin',
+      '/metrics',
+      '/readyz',
+      '/api/external/',
+      '/api/rewards/1',
+      '/api/init/',
+      '/api/reward_mock/',
+      '/api/shopping/categories/',
+    ])
       assert.ok(!pattern.test(path), `${path} stays away from Allot`)
   })
 })

@@ -2,17 +2,10 @@ import assert from 'node:assert/strict'
 import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { MockAgent } from 'undici'
-import {
-  assertShape,
-  formBody,
-  sdk,
-  sdkCheck,
-  V1Impression,
-  type V1ItemType,
-  V1Unlock,
-} from '../helpers/sdk.js'
+import { formBody, sdk, sdkCheck } from '../helpers/sdk.js'
 import { sqlBackends } from '../helpers/sql-backends.js'
 import { startTestApp, type TestApp } from '../helpers/test-app.js'
+import { assertWire, V1Impression, type V1ItemType, V1Unlock } from '../helpers/v1-wire.js'
 
 const T0 = Date.UTC(2026, 10, 25, 3, 10) // 12:10 in Seoul
 const HOUR = 3_600_000
@@ -123,7 +116,7 @@ for (const backend of await sqlBackends()) {
       assert.equal(rewarded.is_media, true)
       const res = await phone(device).unlock(rewarded)
       assert.equal(res.statusCode, 200, res.body)
-      assertShape(V1Unlock, res.json(), 'unlock answer')
+      assertWire(V1Unlock, res.json(), 'unlock answer')
       assert.equal(res.json().reward_received, 7)
 
       await until(() => sentFor('user-101').length > 0)
@@ -408,7 +401,7 @@ for (const backend of await sqlBackends()) {
       const capped = await item(device, 'hourly-capped')
       const first = await phone(device).impress(capped)
       assert.equal(first.statusCode, 200, first.body)
-      assertShape(V1Impression, first.json(), 'impression answer')
+      assertWire(V1Impression, first.json(), 'impression answer')
       assert.equal(first.headers['x-allot-counted'], 'counted')
       assert.equal(
         (await phone(device).pool()).find((c) => c.name === 'hourly-capped'),
