@@ -2,14 +2,16 @@
 # Allot's image: compile TypeScript once, ship JavaScript and production dependencies only, run as a non-root
 # user on the current Node LTS. Nothing is transpiled at run time.
 
-FROM node:24-bookworm-slim AS build
+# better-sqlite3 12 is compiled here, always from source, against this stage's own Node headers. Headers from
+# Node 24.19 on give its statements a cleanup hook that aborts the process when one is garbage-collected
+# (nodejs/node#65446); built against 24.18.1 it runs on any Node 24 (one ABI), which .ci/run tests too.
+FROM node:24.18.1-bookworm-slim AS build
 WORKDIR /app
-# better-sqlite3 compiles from source when no prebuilt binary can be fetched.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm_config_build_from_source=better-sqlite3 npm_config_nodedir=/usr/local npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 # Pruning keeps the better-sqlite3 built above instead of compiling it again for a production-only install.
