@@ -121,8 +121,16 @@ test('a v1 SDK sequence end to end against the server process, one postback per 
     const channels = await send('GET', `/api/content/channels/?ids=${story.channel?.id}`)
     assert.equal(channels.json().channels[String(story.channel?.id)]?.name, story.channel?.name)
 
-    for (let i = 0; i < 100 && received.length < 2; i++) await new Promise((r) => setTimeout(r, 50))
-    await new Promise((r) => setTimeout(r, 300))
+    // Wait until the outbox has nothing left to send; then the publisher has seen everything it will.
+    const pending = async () => {
+      const res = await fetch(`${origin}/admin/postbacks?status=pending`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      })
+      return ((await res.json()) as { items: unknown[] }).items.length
+    }
+    for (let i = 0; i < 100 && (received.length < 2 || (await pending()) > 0); i++)
+      await new Promise((r) => setTimeout(r, 50))
+    assert.equal(await pending(), 0, 'every postback delivered')
     assert.equal(received.length, 2, 'exactly one postback per grant')
     const [unlockPostback, landingPostback] = [...received]
       .sort((a, b) => String(a.get('action_type')).localeCompare(String(b.get('action_type'))))

@@ -305,7 +305,17 @@ for (const backend of backends) {
     })
 
     test('a paused campaign is never allocated, and an admin change is visible to the next allocation', async () => {
+      // The paused demo campaign exists and targets nobody in particular: only its status keeps it out.
+      const campaigns = (await t.admin('GET', '/admin/campaigns?limit=1000')).json().items
+      const paused = campaigns.find((c: { name: string }) => c.name === 'Paused brand film')
+      assert.equal(paused?.status, 'paused')
       assert.equal(byName(await phone(21).pool(), 'Paused brand film'), undefined)
+      await t.admin('PATCH', `/admin/campaigns/${paused.id}`, { status: 'active' })
+      try {
+        assert.ok(byName(await phone(21).pool(), 'Paused brand film'), 'served once active')
+      } finally {
+        await t.admin('PATCH', `/admin/campaigns/${paused.id}`, { status: 'paused' })
+      }
       const created = await t.admin('POST', '/admin/campaigns', {
         name: 'Flash sale',
         type: 'I',

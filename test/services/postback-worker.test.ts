@@ -149,9 +149,16 @@ for (const backend of await sqlBackends()) {
     test('a worker killed mid-delivery: after its lease another delivers the row once; the dead one changes nothing', async () => {
       await enqueue()
       let release: (status: number) => void = () => {}
-      const hanging: PostbackTransport = { post: () => new Promise((resolve) => (release = resolve)) }
+      let posting: () => void = () => {}
+      const posted = new Promise<void>((resolve) => (posting = resolve))
+      const hanging: PostbackTransport = {
+        post: () => {
+          posting()
+          return new Promise((resolve) => (release = resolve))
+        },
+      }
       const dead = worker(hanging, 1_000).runOnce()
-      await new Promise((r) => setTimeout(r, 50))
+      await posted // the dead worker holds the row's lease and is mid-delivery
       let deliveries = 0
       agent
         .get(ORIGIN)
