@@ -1,3 +1,4 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Static } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import type { ContentService } from '../../services/content.service.js'
@@ -18,7 +19,8 @@ type Deps = { content: ContentService }
 type ChannelDto = Static<typeof ChannelsResponseSchema>['channels'][string]
 
 /** The SDK's content settings: `/api/content/config/`, `/api/content/channels/`, `/api/content/categories/`. */
-export async function contentRoutes(app: FastifyInstance, { content }: Deps): Promise<void> {
+export async function contentRoutes(fastify: FastifyInstance, { content }: Deps): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   const tags = ['sdk']
   app.get(
     '/api/content/config/',
@@ -30,7 +32,7 @@ export async function contentRoutes(app: FastifyInstance, { content }: Deps): Pr
       },
     },
     async (request): Promise<Static<typeof ContentConfigResponseSchema>> => {
-      const { device_id } = request.query as Static<typeof ContentConfigQuerySchema>
+      const { device_id } = request.query
       return { status: 'success', ...(await content.getConfig(device_id)) }
     },
   )
@@ -44,7 +46,7 @@ export async function contentRoutes(app: FastifyInstance, { content }: Deps): Pr
       },
     },
     async (request): Promise<Static<typeof ContentConfigSavedSchema>> => {
-      const { device_id, type, config } = request.body as Static<typeof ContentConfigFormSchema>
+      const { device_id, type, config } = request.body
       await content.setConfig(device_id, type, config)
       return { message: 'success' }
     },
@@ -59,7 +61,7 @@ export async function contentRoutes(app: FastifyInstance, { content }: Deps): Pr
       },
     },
     async (request): Promise<Static<typeof ChannelsResponseSchema>> => {
-      const { ids } = request.query as Static<typeof ChannelsQuerySchema>
+      const { ids } = request.query
       const channels: Record<string, ChannelDto> = {}
       for (const c of content.channels(channelIdsFromQuery(ids))) {
         channels[String(c.id)] = { id: c.id, category: c.category, icon_url: c.icon_url, name: c.name }

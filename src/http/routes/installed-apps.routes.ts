@@ -1,3 +1,4 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Static } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import type { InstalledApps } from '../../services/installed-apps.service.js'
@@ -12,7 +13,8 @@ import {
 type Deps = { installedApps: InstalledApps }
 
 /** `POST /api/update_installed_apps/`: the SDK's daily upload of the device's installed packages. */
-export async function installedAppsRoutes(app: FastifyInstance, { installedApps }: Deps): Promise<void> {
+export async function installedAppsRoutes(fastify: FastifyInstance, { installedApps }: Deps): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   app.post(
     '/api/update_installed_apps/',
     {
@@ -30,7 +32,7 @@ export async function installedAppsRoutes(app: FastifyInstance, { installedApps 
       },
     },
     async (request): Promise<Static<typeof UpdateInstalledAppsResponseSchema>> => {
-      const form = request.body as Static<typeof UpdateInstalledAppsFormSchema>
+      const form = request.body
       const appId = appIdOf(form)
       await installedApps.update(appId, form.ifa, packagesFromUpload(form.installed_apps))
       return { update_period: 86400 }
