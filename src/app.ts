@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import formbody from '@fastify/formbody'
-import swagger from '@fastify/swagger'
+import swagger, { type StaticDocumentSpec } from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, LogController } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Dispatcher } from 'undici'
 import type { Config } from './config/config.js'
@@ -11,7 +11,7 @@ import { adminRoutes } from './http/routes/admin.routes.js'
 import { allocationRoutes } from './http/routes/allocation.routes.js'
 import { contentRoutes } from './http/routes/content.routes.js'
 import { eventRoutes } from './http/routes/event.routes.js'
-import { healthRoutes } from './http/routes/health.routes.js'
+import { healthRoutes, type ReadinessCheck } from './http/routes/health.routes.js'
 import { openDatabase } from './infra/database/database.js'
 import { migrateToLatest } from './infra/database/migrator.js'
 import { createJsonTransport } from './infra/http/json-transport.js'
@@ -36,6 +36,16 @@ import { createDeviceCache } from './services/device-cache.service.js'
 import { createEventService } from './services/event.service.js'
 import { createPayloadSigner } from './services/payload-signer.js'
 import { createPostbackWorker } from './services/postback-worker.service.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * The internal listener's app: /metrics, /docs and /docs/json, plus /healthz and /readyz. Built with
+     * the public app and closed with it; src/server.ts listens on it at OPS_HOST:OPS_PORT.
+     */
+    ops: FastifyInstance
+  }
+}
 
 export type AppOptions = {
   config: Config
@@ -82,14 +92,16 @@ async function wire(
   // The SDK sends JSON or form bodies; anything else (text/plain included) is a 415, not a confusing 400.
   app.removeContentTypeParser('text/plain')
   await app.register(formbody, { bodyLimit: config.bodyLimitBytes })
-  // OpenAPI from the route schemas (registered before the routes so it sees them): /docs and /docs/json.
+  // OpenAPI from the route schemas (registered before the routes so it sees them); served by the ops app.
   await app.register(swagger, {
     openapi: {
       info: { title: 'Allot', description: 'Lockscreen allocation service (DESIGN §3)', version: '0.1.0' },
       components: { securitySchemes: { admin: { type: 'http', scheme: 'bearer' } } },
     },
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  const ops = createOpsApp(app)
+  app.decorate('ops', ops)
+  app.addHook('onClose', () => ops.close())
 
   const database = openDatabase(config.database)
   app.addHook('onClose', () => database.close())
@@ -267,26 +279,28 @@ async function wire(
   })
   const content = createContentService({ configs: deviceCache, catalog })
 
-  await app.register(healthRoutes, {
+  const readiness: ReadinessCheck = async () => {
+    const checks: Record<string, string> = {}
+    await Promise.all(
+      Object.entries(readinessChecks).map(async ([name, check]) => {
+        checks[name] = await check().then(
+          () => 'ok',
+          () => 'unreachable',
+        )
+      }),
+    )
+    // Stale = the store has not been reached for a while (the snapshot itself may be older: unchanged).
+    const age = clock() - catalog.checkedAt()
+    checks.catalog = age < Math.max(60_000, config.catalogRefreshMs * 5) ? 'ok' : `stale (${age} ms)`
+    return { ok: Object.values(checks).every((c) => c === 'ok'), checks }
+  }
+  await app.register(healthRoutes, { readiness })
+  ops.register(healthRoutes, {
+    readiness,
     metrics: async () => ({
       contentType: metrics.registry.contentType,
       body: await metrics.registry.metrics(),
     }),
-    readiness: async () => {
-      const checks: Record<string, string> = {}
-      await Promise.all(
-        Object.entries(readinessChecks).map(async ([name, check]) => {
-          checks[name] = await check().then(
-            () => 'ok',
-            () => 'unreachable',
-          )
-        }),
-      )
-      // Stale = the store has not been reached for a while (the snapshot itself may be older: unchanged).
-      const age = clock() - catalog.checkedAt()
-      checks.catalog = age < Math.max(60_000, config.catalogRefreshMs * 5) ? 'ok' : `stale (${age} ms)`
-      return { ok: Object.values(checks).every((c) => c === 'ok'), checks }
-    },
   })
   await app.register(allocationRoutes, { allocation })
   await app.register(contentRoutes, { content })
@@ -302,6 +316,31 @@ async function wire(
     },
     profiles: { getProfile: deviceCache.getProfile, putProfile: deviceCache.putProfile, clock },
   })
+}
+
+/**
+ * The internal listener's app: /healthz, /readyz and /metrics (registered by the composition root) and the
+ * public app's OpenAPI description at /docs and /docs/json, which lists every admin path and so stays off
+ * the public port.
+ */
+function createOpsApp(app: FastifyInstance): FastifyInstance {
+  const ops = Fastify({
+    loggerInstance: app.log.child({ listener: 'ops' }),
+    // Scrapes and probes every few seconds: not worth a log line each.
+    logController: new LogController({ disableRequestLogging: true }),
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true },
+  })
+  installErrorHandler(ops)
+  ops.register(async (docs) => {
+    // The description is complete once the public app has registered its routes.
+    await app.ready()
+    // Served as generated (OpenAPI 3.1 types; the static mode's types know 3.0 only).
+    const document = app.swagger() as StaticDocumentSpec['document']
+    await docs.register(swagger, { mode: 'static', specification: { document } })
+    await docs.register(swaggerUi, { routePrefix: '/docs' })
+  })
+  return ops
 }
 
 async function loadRedisKit() {

@@ -51,6 +51,17 @@ export const EnvSchema = Type.Object({
   MIGRATE_ON_START: Type.Optional(Type.Boolean()),
   TRUST_PROXY: Type.Boolean({ default: false }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, maximum: 120000, default: 10000 }),
+  OPS_PORT: Type.Integer({
+    minimum: 0,
+    maximum: 65535,
+    default: 9090,
+    description: 'port of the internal listener (/metrics, /docs, /healthz, /readyz); 0 = any free port',
+  }),
+  OPS_HOST: Type.String({
+    minLength: 1,
+    default: '127.0.0.1',
+    description: 'interface of the internal listener',
+  }),
   WORKERS: Type.Optional(
     Type.Integer({
       minimum: 1,
@@ -128,6 +139,7 @@ export type Config = Readonly<{
   host: string
   mode: 'embedded' | 'production'
   database: DatabaseConfig
+  ops: Readonly<{ port: number; host: string }>
   adminToken: string
   payloadSecret: string
   generatedSecrets: boolean
@@ -169,6 +181,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     host: env.HOST,
     mode,
     database: Object.freeze(database),
+    ops: Object.freeze({ port: env.OPS_PORT, host: env.OPS_HOST }),
     adminToken: secrets.adminToken,
     payloadSecret: secrets.payloadSecret,
     generatedSecrets: secrets.generated,

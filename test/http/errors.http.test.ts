@@ -132,8 +132,8 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
     assert.match(String(generated.headers['x-request-id']), /^[0-9a-f-]{36}$/)
   })
 
-  test('/docs/json is the OpenAPI description of every SDK and admin route', async () => {
-    const res = await t.app.inject({ method: 'GET', url: '/docs/json' })
+  test('the ops listener serves /docs/json: the OpenAPI description of every SDK and admin route', async () => {
+    const res = await t.ops.inject({ method: 'GET', url: '/docs/json' })
     assert.equal(res.statusCode, 200)
     const spec = res.json()
     assert.match(spec.openapi, /^3\./)
@@ -145,12 +145,12 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
     ])
       assert.ok(spec.paths[path], `${path} is documented`)
     assert.ok(spec.paths['/api/allocation/'].post.requestBody, 'with its request schema')
-    assert.equal((await t.app.inject({ method: 'GET', url: '/docs' })).statusCode < 400, true)
+    assert.equal((await t.ops.inject({ method: 'GET', url: '/docs' })).statusCode < 400, true)
   })
 
-  test('/metrics exposes Prometheus text with request durations, cache and catalog gauges', async () => {
+  test('the ops listener serves /metrics: Prometheus text with request durations, cache and catalog gauges', async () => {
     await t.app.inject({ method: 'POST', url: '/api/allocation/', payload: { unit_id: 1001, device_id: 5 } })
-    const res = await t.app.inject({ method: 'GET', url: '/metrics' })
+    const res = await t.ops.inject({ method: 'GET', url: '/metrics' })
     assert.equal(res.statusCode, 200)
     assert.match(String(res.headers['content-type']), /text\/plain/)
     assert.match(
@@ -160,6 +160,20 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
     assert.match(res.body, /allot_device_cache_entries [1-9]/)
     assert.match(res.body, /allot_catalog_campaigns\{kind="content"\} [1-9]/)
     assert.match(res.body, /process_cpu_seconds_total/)
+  })
+
+  test('the public port has no /metrics or /docs: a 404 in the usual error shape', async () => {
+    for (const url of ['/metrics', '/docs', '/docs/json', '/docs/static/index.html']) {
+      const res = await t.app.inject({ method: 'GET', url })
+      assert.equal(res.statusCode, 404, url)
+      assert.deepEqual(res.json(), { code: 1005, error: 'RouteNotFound', msg: `no route for GET ${url}` })
+    }
+  })
+
+  test('/healthz and /readyz answer on both listeners', async () => {
+    for (const app of [t.app, t.ops])
+      for (const url of ['/healthz', '/readyz'])
+        assert.equal((await app.inject({ method: 'GET', url })).statusCode, 200, url)
   })
 })
 
