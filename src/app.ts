@@ -6,13 +6,14 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Dispatcher } from 'undici'
 import type { Config } from './config/config.js'
+import { DependencyUnavailable } from './domain/errors.js'
 import { installErrorHandler } from './http/error-handler.js'
 import { adminRoutes } from './http/routes/admin.routes.js'
 import { allocationRoutes } from './http/routes/allocation.routes.js'
 import { contentRoutes } from './http/routes/content.routes.js'
 import { eventRoutes } from './http/routes/event.routes.js'
 import { healthRoutes, type ReadinessCheck } from './http/routes/health.routes.js'
-import { openDatabase } from './infra/database/database.js'
+import { openDatabase, type SqlDatabase } from './infra/database/database.js'
 import { migrateToLatest } from './infra/database/migrator.js'
 import { createJsonTransport } from './infra/http/json-transport.js'
 import { createUndiciTransport } from './infra/http/postback-transport.js'
@@ -46,6 +47,9 @@ declare module 'fastify' {
     ops: FastifyInstance
   }
 }
+
+/** Longest /readyz waits for one dependency; every check runs at once, so it answers within about this. */
+const READINESS_TIMEOUT_MS = 800
 
 export type AppOptions = {
   config: Config
@@ -86,6 +90,9 @@ async function wire(
   { config, clock, dispatcher }: AppOptions & { clock: () => number },
 ): Promise<void> {
   installErrorHandler(app)
+  // One log line per kind per 10 s at most: a slow or dead store under load must not also flood the log.
+  const degraded = throttledWarn(app.log, 'degraded: a best-effort step failed; serving without it')
+  const deadlineMissed = throttledWarn(app.log, 'left out of allocations: slower than ALLOCATION_DEADLINE_MS')
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
@@ -103,9 +110,9 @@ async function wire(
   app.decorate('ops', ops)
   app.addHook('onClose', () => ops.close())
 
-  const database = openDatabase(config.database)
+  const database = openDatabase(config.database, config.databaseLimits)
   app.addHook('onClose', () => database.close())
-  if (config.migrateOnStart) await migrateToLatest(database.db)
+  if (config.migrateOnStart) await migrate(config, database)
 
   const units = createUnitRepository(database.db, clock)
   const campaigns = createCampaignRepository(database.db, clock)
@@ -116,7 +123,7 @@ async function wire(
   // Redis (production): shared counters, the device cache's second level and cross-instance invalidation.
   // Production-only adapters load on demand: the embedded default never pays for ioredis or the AWS SDK.
   const redisKit = config.redis ? await loadRedisKit() : undefined
-  const redis = config.redis && redisKit?.openRedis(config.redis.url)
+  const redis = config.redis && (await redisKit?.openRedis(config.redis))
   if (redis) {
     app.addHook('onClose', () => redis.close())
     readinessChecks.redis = () => redis.ping()
@@ -133,10 +140,14 @@ async function wire(
   let devices: Omit<typeof sqlDevices, 'purgeExpiredActivity'> = sqlDevices
   if (config.profileStore === 'dynamodb') {
     const { openDynamo, ensureDeviceTable, createDynamoDeviceRepository } = await loadDynamoKit()
-    const dynamo = openDynamo({ region: config.dynamo.region, endpoint: config.dynamo.endpoint })
+    const dynamo = openDynamo({
+      region: config.dynamo.region,
+      endpoint: config.dynamo.endpoint,
+      timeoutMs: config.dynamo.timeoutMs,
+    })
     app.addHook('onClose', async () => dynamo.close())
     if (config.migrateOnStart) await ensureDeviceTable(dynamo.client, config.dynamo.table)
-    devices = createDynamoDeviceRepository(dynamo.doc, config.dynamo.table)
+    devices = createDynamoDeviceRepository(dynamo.doc, config.dynamo.table, config.dynamo.timeoutMs)
     readinessChecks.dynamodb = () => devices.getProfile(0)
   }
   const housekeeping = setInterval(() => {
@@ -166,8 +177,9 @@ async function wire(
     channels,
     onCatalogChange: async () => {
       await catalog.reload()
-      // Other instances reload at once instead of at their next poll.
-      await catalogChannel?.publish('changed').catch((err) => app.log.warn({ err }, 'catalog publish failed'))
+      // Other instances reload at once instead of at their next poll (which they still do): the message is
+      // sent, not waited for, so an admin write never waits on Redis.
+      catalogChannel?.publish('changed').catch((err) => degraded('catalog change publish', err))
     },
   })
   catalogChannel?.subscribe(() => {
@@ -186,7 +198,8 @@ async function wire(
     refreshMs: config.counterRefreshMs,
     logger: app.log,
   })
-  await counterMirror.refresh()
+  // Without Redis at boot the process still starts: counters are reread every COUNTER_REFRESH_MS.
+  await counterMirror.refresh().catch((err) => degraded('counter refresh at boot', err))
   counterMirror.start()
   app.addHook('onClose', async () => counterMirror.stop())
 
@@ -248,7 +261,6 @@ async function wire(
       reply.elapsedTime / 1000,
     )
   })
-  let deadlineMisses = 0
   const adNetworks = createAdNetworks({
     transport: createJsonTransport(dispatcher),
     deadlineMs: config.upstreamDeadlineMs,
@@ -266,15 +278,7 @@ async function wire(
     deadlineMs: config.allocationDeadlineMs,
     onDeadline: (what) => {
       metrics.deadlineMisses.inc()
-      // One line per 10 s at most: a slow store under load must not also flood the log.
-      if (deadlineMisses++ === 0)
-        setTimeout(() => {
-          app.log.warn(
-            { what, count: deadlineMisses },
-            'left out of allocations: slower than ALLOCATION_DEADLINE_MS',
-          )
-          deadlineMisses = 0
-        }, 10_000).unref()
+      deadlineMissed(what)
     },
   })
   const content = createContentService({ configs: deviceCache, catalog })
@@ -283,10 +287,7 @@ async function wire(
     const checks: Record<string, string> = {}
     await Promise.all(
       Object.entries(readinessChecks).map(async ([name, check]) => {
-        checks[name] = await check().then(
-          () => 'ok',
-          () => 'unreachable',
-        )
+        checks[name] = await probe(check, READINESS_TIMEOUT_MS)
       }),
     )
     // Stale = the store has not been reached for a while (the snapshot itself may be older: unchanged).
@@ -319,6 +320,23 @@ async function wire(
 }
 
 /**
+ * Migrations may run long statements: on MySQL they get their own pool without the serving path's time
+ * limits (SQLite has none, and a `:memory:` database exists only on its own connection).
+ */
+async function migrate(config: Config, database: SqlDatabase): Promise<void> {
+  if (config.database.dialect === 'sqlite') {
+    await migrateToLatest(database.db)
+    return
+  }
+  const migrating = openDatabase(config.database)
+  try {
+    await migrateToLatest(migrating.db)
+  } finally {
+    await migrating.close()
+  }
+}
+
+/**
  * The internal listener's app: /healthz, /readyz and /metrics (registered by the composition root) and the
  * public app's OpenAPI description at /docs and /docs/json, which lists every admin path and so stays off
  * the public port.
@@ -341,6 +359,35 @@ function createOpsApp(app: FastifyInstance): FastifyInstance {
     await docs.register(swaggerUi, { routePrefix: '/docs' })
   })
   return ops
+}
+
+/** A check's state within `timeoutMs`: 'ok', 'unreachable' or 'timeout'. */
+function probe(check: () => Promise<unknown>, timeoutMs: number): Promise<string> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs)
+  })
+  const answer = check().then(
+    () => 'ok',
+    (err) => (err instanceof DependencyUnavailable && err.reason === 'timeout' ? 'timeout' : 'unreachable'),
+  )
+  return Promise.race([answer, late]).finally(() => clearTimeout(timer))
+}
+
+/** A warn logger that writes the first occurrence of each kind, then a count once per 10 s. */
+function throttledWarn(log: FastifyInstance['log'], msg: string): (what: string, err?: unknown) => void {
+  const counts = new Map<string, number>()
+  return (what, err) => {
+    const seen = counts.get(what) ?? 0
+    counts.set(what, seen + 1)
+    if (seen > 0) return
+    log.warn({ what, err }, msg)
+    setTimeout(() => {
+      const more = (counts.get(what) ?? 1) - 1
+      counts.delete(what)
+      if (more > 0) log.warn({ what, count: more }, `${msg} (again, in the last 10 s)`)
+    }, 10_000).unref()
+  }
 }
 
 async function loadRedisKit() {

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis'
+import { redisCall } from '../infra/redis/redis.js'
 
 // INCRBY, then give the key its ttl only if it has none yet (a new key), in one atomic step.
 const INCREMENT = `
@@ -11,12 +12,12 @@ export function createRedisCounterRepository(redis: Redis, prefix: string) {
   const full = (key: string) => `${prefix}cnt:${key}`
   return {
     async increment(key: string, by: number, ttlSeconds?: number): Promise<number> {
-      const value = await redis.eval(INCREMENT, 1, full(key), by, ttlSeconds ?? '')
+      const value = await redisCall(redis.eval(INCREMENT, 1, full(key), by, ttlSeconds ?? ''))
       return Number(value)
     },
     async read(keys: readonly string[]): Promise<number[]> {
       if (keys.length === 0) return []
-      const values = await redis.mget(keys.map(full))
+      const values = await redisCall(redis.mget(keys.map(full)))
       return values.map((v) => (v === null ? 0 : Number(v)))
     },
   }

@@ -21,8 +21,8 @@ const redis = await redisBackend()
 describe('counter store contract: Redis', { skip: redis.skip }, () => {
   let connection: RedisConnection
   let store: CounterStore
-  before(() => {
-    connection = openRedis(redis.url)
+  before(async () => {
+    connection = await openRedis({ url: redis.url, timeoutMs: 1000 })
     store = createRedisCounterRepository(connection.client, redis.prefix)
   })
   after(async () => {
