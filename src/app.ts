@@ -218,6 +218,8 @@ async function wire(
     clock,
     maxDevices: config.deviceCacheSize,
     ttlMs: config.deviceCacheTtlMs,
+    maxLoads: config.deviceLoadsMax,
+    onDegraded: degraded,
   })
   const signer = createPayloadSigner(config.payloadSecret)
   const rewards = createRewardRepository(database.db, database.dialect)
@@ -245,6 +247,7 @@ async function wire(
   })
   const metrics = createMetrics({
     deviceCacheSize: () => deviceCache.size(),
+    deviceLoadsInFlight: () => deviceCache.pendingLoads(),
     catalog: () => {
       const c = catalog.current()
       return {

@@ -120,6 +120,12 @@ export const EnvSchema = Type.Object({
     default: 500,
     description: 'longest a DynamoDB call may take, retries and waiting for a socket included',
   }),
+  DEVICE_LOADS_MAX: Type.Integer({
+    minimum: 1,
+    maximum: 100_000,
+    default: 128,
+    description: 'device records loading at once per process; a load past it fails at once',
+  }),
   SHARED_CACHE_TTL_MS: Type.Integer({
     minimum: 1000,
     maximum: 7 * 86_400_000,
@@ -184,6 +190,7 @@ export type Config = Readonly<{
   redis: Readonly<{ url: string; keyPrefix: string; timeoutMs: number }> | undefined
   profileStore: 'sql' | 'dynamodb'
   dynamo: Readonly<{ table: string; region: string; endpoint: string | undefined; timeoutMs: number }>
+  deviceLoadsMax: number
   dailyCounterTtlSeconds: number
   sharedCacheTtlMs: number
   postbackTimeoutMs: number
@@ -239,6 +246,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       endpoint: env.DYNAMODB_ENDPOINT,
       timeoutMs: env.DYNAMODB_TIMEOUT_MS,
     }),
+    deviceLoadsMax: env.DEVICE_LOADS_MAX,
     dailyCounterTtlSeconds: env.DAILY_COUNTER_TTL_SECONDS,
     sharedCacheTtlMs: env.SHARED_CACHE_TTL_MS,
     postbackTimeoutMs: env.POSTBACK_TIMEOUT_MS,

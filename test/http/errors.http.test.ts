@@ -160,6 +160,7 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
     assert.match(res.body, /allot_device_cache_entries [1-9]/)
     assert.match(res.body, /allot_catalog_campaigns\{kind="content"\} [1-9]/)
     assert.match(res.body, /process_cpu_seconds_total/)
+    assert.match(res.body, /allot_device_loads_in_flight 0/)
   })
 
   test('the public port has no /metrics or /docs: a 404 in the usual error shape', async () => {
