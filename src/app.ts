@@ -73,6 +73,10 @@ export async function createApp({
     },
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
+    // On close: idle keep-alive sockets are closed, requests in flight finish, and a request that still
+    // arrives on an open socket is served (with `connection: close`) instead of getting a 503.
+    forceCloseConnections: 'idle',
+    return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true },
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
@@ -108,6 +112,7 @@ async function wire(
   })
   const ops = createOpsApp(app)
   app.decorate('ops', ops)
+  // Registered first, so it runs last: the ops listener answers /readyz ("shutting down") until the end.
   app.addHook('onClose', () => ops.close())
 
   const database = openDatabase(config.database, config.databaseLimits)
@@ -232,8 +237,20 @@ async function wire(
     pollMs: config.postbackPollMs,
   })
   postbackWorker.start()
-  // preClose runs before every onClose hook: deliveries finish before the database closes.
-  app.addHook('preClose', () => postbackWorker.stop())
+  // Shutdown: stop claiming at once; deliveries in flight get most of the grace period, then are aborted
+  // and their rows released. Awaited in onClose, which runs after the requests in flight have finished
+  // and before the database closes (onClose hooks run in reverse order of registration).
+  let closing = false
+  let draining: Promise<void> = Promise.resolve()
+  app.addHook('preClose', async () => {
+    closing = true
+    draining = postbackWorker.stop((config.shutdownGraceMs * 3) / 4)
+  })
+  app.addHook('onClose', () => draining)
+  app.addHook('onSend', async (_request, reply) => {
+    // Answers sent while closing end their keep-alive connection cleanly after the response.
+    if (closing) reply.header('connection', 'close')
+  })
   const events = createEventService({
     catalog,
     campaigns,
@@ -287,6 +304,7 @@ async function wire(
   const content = createContentService({ configs: deviceCache, catalog })
 
   const readiness: ReadinessCheck = async () => {
+    if (closing) return { ok: false, checks: { process: 'shutting down' } }
     const checks: Record<string, string> = {}
     await Promise.all(
       Object.entries(readinessChecks).map(async ([name, check]) => {

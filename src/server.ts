@@ -10,7 +10,12 @@ async function main(): Promise<void> {
   else await runServer(config)
 }
 
-/** One serving process: build the app, listen on the public and the internal port, close gracefully on SIGTERM/SIGINT. */
+/**
+ * One serving process: build the app, listen on the public port and on the internal ops port, close
+ * gracefully on SIGTERM/SIGINT: stop accepting connections, let requests in flight finish, stop claiming
+ * postbacks and finish or hand back the ones in flight, close the stores, exit; past SHUTDOWN_GRACE_MS the
+ * process exits anyway (code 1).
+ */
 async function runServer(config: Config): Promise<void> {
   const app = await createApp({ config })
   closeWithGrace({ delay: config.shutdownGraceMs }, async ({ signal, err }) => {
