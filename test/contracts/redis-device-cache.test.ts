@@ -22,9 +22,9 @@ const redis = await redisBackend()
 describe('shared device cache and invalidation bus: Redis', { skip: redis.skip }, () => {
   let a: RedisConnection
   let b: RedisConnection
-  before(() => {
-    a = openRedis(redis.url)
-    b = openRedis(redis.url)
+  before(async () => {
+    a = await openRedis({ url: redis.url, timeoutMs: 1000 })
+    b = await openRedis({ url: redis.url, timeoutMs: 1000 })
   })
   after(async () => {
     await redis.cleanup()

@@ -28,6 +28,7 @@ import {
   unitToDto,
 } from '../dto/admin.dto.js'
 import { errorResponses } from '../dto/common.dto.js'
+import { strictJsonBodies } from '../validation.js'
 import { type PostbackAdmin, postbackRoutes } from './postback.routes.js'
 import { type ProfileAdmin, profileRoutes } from './profile.routes.js'
 
@@ -39,6 +40,8 @@ export async function adminRoutes(
   { admin, adminToken, postbacks, profiles }: Deps,
 ): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+  // The admin API speaks JSON: numbers are JSON numbers, never strings read loosely.
+  strictJsonBodies(app)
   const expected = Buffer.from(`Bearer ${adminToken}`)
   app.addHook('onRequest', async (request) => {
     const given = Buffer.from(request.headers.authorization ?? '')
