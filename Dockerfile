@@ -1,30 +1,39 @@
 # syntax=docker/dockerfile:1
-# Allot's image: build native modules once, ship only production dependencies, run as a non-root user.
+# Allot's image: compile TypeScript once, ship JavaScript and production dependencies only, run as a non-root
+# user on the current Node LTS. Nothing is transpiled at run time.
 
-FROM node:22-bookworm-slim AS deps
+# better-sqlite3 12 is compiled here, always from source, against this stage's own Node headers. Headers from
+# Node 24.19 on give its statements a cleanup hook that aborts the process when one is garbage-collected
+# (nodejs/node#65446); built against 24.18.1 it runs on any Node 24 (one ABI), which .ci/run tests too.
+FROM node:24.18.1-bookworm-slim AS build
 WORKDIR /app
-# better-sqlite3 compiles from source when no prebuilt binary can be fetched.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+RUN npm_config_build_from_source=better-sqlite3 npm_config_nodedir=/usr/local npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+# Pruning keeps the better-sqlite3 built above instead of compiling it again for a production-only install.
+RUN npm run build \
+ && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:22-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     PORT=8080 \
     HOST=0.0.0.0 \
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 WORKDIR /app
-COPY --from=deps --chown=node:node /app/node_modules ./node_modules
-COPY --chown=node:node package.json tsconfig.json ./
-COPY --chown=node:node src ./src
+COPY --from=build --chown=node:node /app/node_modules ./node_modules
+COPY --from=build --chown=node:node /app/dist ./dist
+# package.json says "type": "module" for dist/.
+COPY --chown=node:node package.json ./
 # The embedded default writes its SQLite file and generated secrets here; production mode does not.
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# The same command as `npm start` (checked by test/edge/deploy-files.test.ts), without npm in between
-# so SIGTERM reaches Node directly.
-CMD ["node", "--import", "tsx", "src/server.ts"]
+# `npm start`'s command (its prestart is `npm run build`, done above), without npm in between so SIGTERM
+# reaches Node directly. Migrations: `node dist/migrate.js` (deploy/docker-compose.yml).
+CMD ["node", "dist/server.js"]

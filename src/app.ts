@@ -1,22 +1,24 @@
 import { randomUUID } from 'node:crypto'
 import formbody from '@fastify/formbody'
 import rateLimiter from '@fastify/rate-limit'
-import swagger from '@fastify/swagger'
+import swagger, { type StaticDocumentSpec } from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Dispatcher } from 'undici'
 import type { Config } from './config/config.js'
 import { ACTIVITY_TTL_MS } from './domain/device.js'
-import { AllotError } from './domain/errors.js'
+import { AllotError, DependencyUnavailable } from './domain/errors.js'
 import { installErrorHandler } from './http/error-handler.js'
 import { createAllocationPresenter } from './http/presenters/allocation.presenter.js'
 import { adminRoutes } from './http/routes/admin.routes.js'
 import { allocationRoutes } from './http/routes/allocation.routes.js'
 import { contentRoutes } from './http/routes/content.routes.js'
 import { eventRoutes } from './http/routes/event.routes.js'
-import { healthRoutes } from './http/routes/health.routes.js'
-import { openDatabase } from './infra/database/database.js'
+import { healthRoutes, type ReadinessCheck } from './http/routes/health.routes.js'
+import { installedAppsRoutes } from './http/routes/installed-apps.routes.js'
+import { plainDecimalNumbers } from './http/validation.js'
+import { openDatabase, type SqlDatabase } from './infra/database/database.js'
 import { migrateToLatest } from './infra/database/migrator.js'
 import { createJsonTransport } from './infra/http/json-transport.js'
 import { createUndiciTransport } from './infra/http/postback-transport.js'
@@ -25,6 +27,7 @@ import type { Channel } from './infra/redis/pubsub.js'
 import { createCampaignRepository } from './repositories/campaign.repository.js'
 import { createCategoryRepository, createChannelRepository } from './repositories/content.repository.js'
 import { createContentConfigRepository } from './repositories/content-config.repository.js'
+import { createInstalledAppsRepository } from './repositories/installed-apps.repository.js'
 import { createRewardRepository } from './repositories/reward.repository.js'
 import { createSqlCounterRepository } from './repositories/sql-counter.repository.js'
 import { createSqlDeviceRepository } from './repositories/sql-device.repository.js'
@@ -38,8 +41,22 @@ import { createCounterMirror } from './services/counter-mirror.service.js'
 import { seedDemoData } from './services/demo-data.js'
 import { createDeviceCache } from './services/device-cache.service.js'
 import { createEventService } from './services/event.service.js'
+import { createInstalledApps } from './services/installed-apps.service.js'
 import { createPayloadReader, createPayloadSigner } from './services/payload-signer.js'
 import { createPostbackWorker } from './services/postback-worker.service.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * The internal listener's app: /metrics, /docs and /docs/json, plus /healthz and /readyz. Built with
+     * the public app and closed with it; src/server.ts listens on it at OPS_HOST:OPS_PORT.
+     */
+    ops: FastifyInstance
+  }
+}
+
+/** Longest /readyz waits for one dependency; every check runs at once, so it answers within about this. */
+const READINESS_TIMEOUT_MS = 800
 
 export type AppOptions = {
   config: Config
@@ -66,6 +83,10 @@ export async function createApp({
     // Two log lines per request cost more than an allocation's own work; requests are logged at debug
     // (below), errors by the error handler.
     disableRequestLogging: true,
+    // On close: idle keep-alive sockets are closed, requests in flight finish, and a request that still
+    // arrives on an open socket is served (with `connection: close`) instead of getting a 503.
+    forceCloseConnections: 'idle',
+    return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true },
     ajv: {
       // No array coercion: `device_id=[5]` is not the id 5.
@@ -84,24 +105,31 @@ async function wire(
   { config, clock, dispatcher }: AppOptions & { clock: () => number },
 ): Promise<void> {
   installErrorHandler(app)
+  plainDecimalNumbers(app)
+  // One log line per kind per 10 s at most: a slow or dead store under load must not also flood the log.
+  const degraded = throttledWarn(app.log, 'degraded: a best-effort step failed; serving without it')
+  const deadlineMissed = throttledWarn(app.log, 'left out of allocations: slower than ALLOCATION_DEADLINE_MS')
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
   // The SDK sends JSON or form bodies; anything else (text/plain included) is a 415, not a confusing 400.
   app.removeContentTypeParser('text/plain')
   await app.register(formbody, { bodyLimit: config.bodyLimitBytes })
-  // OpenAPI from the route schemas (registered before the routes so it sees them): /docs and /docs/json.
+  // OpenAPI from the route schemas (registered before the routes so it sees them); served by the ops app.
   await app.register(swagger, {
     openapi: {
       info: { title: 'Allot', description: 'Lockscreen allocation service (DESIGN §3)', version: '0.1.0' },
       components: { securitySchemes: { admin: { type: 'http', scheme: 'bearer' } } },
     },
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  const ops = createOpsApp(app)
+  app.decorate('ops', ops)
+  // Registered first, so it runs last: the ops listener answers /readyz ("shutting down") until the end.
+  app.addHook('onClose', () => ops.close())
 
-  const database = openDatabase(config.database)
+  const database = openDatabase(config.database, config.databaseLimits)
   app.addHook('onClose', () => database.close())
-  if (config.migrateOnStart) await migrateToLatest(database.db)
+  if (config.migrateOnStart) await migrate(config, database)
 
   const units = createUnitRepository(database.db, clock)
   const campaigns = createCampaignRepository(database.db, clock)
@@ -112,7 +140,7 @@ async function wire(
   // Redis (production): shared counters, the device cache's second level and cross-instance invalidation.
   // Production-only adapters load on demand: the embedded default never pays for ioredis or the AWS SDK.
   const redisKit = config.redis ? await loadRedisKit() : undefined
-  const redis = config.redis && redisKit?.openRedis(config.redis.url)
+  const redis = config.redis && (await redisKit?.openRedis(config.redis))
   if (redis) {
     app.addHook('onClose', () => redis.close())
     readinessChecks.redis = () => redis.ping()
@@ -128,10 +156,14 @@ async function wire(
   let devices: Omit<typeof sqlDevices, 'purgeExpiredActivity'> = sqlDevices
   if (config.profileStore === 'dynamodb') {
     const { openDynamo, ensureDeviceTable, createDynamoDeviceRepository } = await loadDynamoKit()
-    const dynamo = openDynamo({ region: config.dynamo.region, endpoint: config.dynamo.endpoint })
+    const dynamo = openDynamo({
+      region: config.dynamo.region,
+      endpoint: config.dynamo.endpoint,
+      timeoutMs: config.dynamo.timeoutMs,
+    })
     app.addHook('onClose', async () => dynamo.close())
     if (config.migrateOnStart) await ensureDeviceTable(dynamo.client, config.dynamo.table)
-    devices = createDynamoDeviceRepository(dynamo.doc, config.dynamo.table)
+    devices = createDynamoDeviceRepository(dynamo.doc, config.dynamo.table, config.dynamo.timeoutMs)
     readinessChecks.dynamodb = () => devices.getProfile(0)
   }
   const housekeeping = setInterval(() => {
@@ -161,8 +193,9 @@ async function wire(
     channels,
     onCatalogChange: async () => {
       await catalog.reload()
-      // Other instances reload at once instead of at their next poll.
-      await catalogChannel?.publish('changed').catch((err) => app.log.warn({ err }, 'catalog publish failed'))
+      // Other instances reload at once instead of at their next poll (which they still do): the message is
+      // sent, not waited for, so an admin write never waits on Redis.
+      catalogChannel?.publish('changed').catch((err) => degraded('catalog change publish', err))
     },
   })
   catalogChannel?.subscribe(() => {
@@ -180,11 +213,11 @@ async function wire(
     refreshMs: config.counterRefreshMs,
     logger: app.log,
   })
-  await counterMirror.refresh()
+  // Without Redis at boot the process still starts: counters are reread every COUNTER_REFRESH_MS.
+  await counterMirror.refresh().catch((err) => degraded('counter refresh at boot', err))
   counterMirror.start()
   app.addHook('onClose', async () => counterMirror.stop())
 
-  const contentConfigs = createContentConfigRepository(database.db, database.dialect, clock)
   const deviceCache = createDeviceCache({
     source: devices,
     shared: redis && redisKit?.createRedisDeviceCache(redis.client, prefix, config.sharedCacheTtlMs),
@@ -195,6 +228,15 @@ async function wire(
     clock,
     maxDevices: config.deviceCacheSize,
     ttlMs: config.deviceCacheTtlMs,
+    maxLoads: config.deviceLoadsMax,
+    onDegraded: degraded,
+  })
+  // Installed packages (SDK-CONTRACT §1), for allocation's target_app rules. An upload through another
+  // process is seen here after the cache's TTL (5 minutes).
+  const installedApps = createInstalledApps({
+    store: createInstalledAppsRepository(database.db, database.dialect),
+    clock,
+    maxEntries: config.deviceCacheSize,
   })
   const signer = createPayloadSigner(config.payloadSecret)
   const payloads = createPayloadReader(signer, config.legacyPayloads)
@@ -208,8 +250,20 @@ async function wire(
     pollMs: config.postbackPollMs,
   })
   postbackWorker.start()
-  // preClose runs before every onClose hook: deliveries finish before the database closes.
-  app.addHook('preClose', () => postbackWorker.stop())
+  // Shutdown: stop claiming at once; deliveries in flight get most of the grace period, then are aborted
+  // and their rows released. Awaited in onClose, which runs after the requests in flight have finished
+  // and before the database closes (onClose hooks run in reverse order of registration).
+  let closing = false
+  let draining: Promise<void> = Promise.resolve()
+  app.addHook('preClose', async () => {
+    closing = true
+    draining = postbackWorker.stop((config.shutdownGraceMs * 3) / 4)
+  })
+  app.addHook('onClose', () => draining)
+  app.addHook('onSend', async (_request, reply) => {
+    // Answers sent while closing end their keep-alive connection cleanly after the response.
+    if (closing) reply.header('connection', 'close')
+  })
   const events = createEventService({
     catalog,
     campaigns,
@@ -224,6 +278,7 @@ async function wire(
   })
   const metrics = createMetrics({
     deviceCacheSize: () => deviceCache.size(),
+    deviceLoadsInFlight: () => deviceCache.pendingLoads(),
     catalog: () => {
       const c = catalog.current()
       return {
@@ -246,7 +301,6 @@ async function wire(
         'request completed',
       )
   })
-  let deadlineMisses = 0
   const adNetworks = createAdNetworks({
     transport: createJsonTransport(dispatcher),
     deadlineMs: config.upstreamDeadlineMs,
@@ -255,6 +309,7 @@ async function wire(
   app.addHook('onClose', async () => adNetworks.close())
   const allocation = createAllocationService({
     upstream: adNetworks,
+    installed: installedApps,
     catalog,
     clock,
     random: Math.random,
@@ -271,45 +326,41 @@ async function wire(
     deadlineMs: config.allocationDeadlineMs,
     onDeadline: (what) => {
       metrics.deadlineMisses.inc()
-      // One line per 10 s at most: a slow store under load must not also flood the log.
-      if (deadlineMisses++ === 0)
-        setTimeout(() => {
-          app.log.warn(
-            { what, count: deadlineMisses },
-            'left out of allocations: slower than ALLOCATION_DEADLINE_MS',
-          )
-          deadlineMisses = 0
-        }, 10_000).unref()
+      deadlineMissed(what)
     },
   })
-  const content = createContentService({ configs: contentConfigs, catalog })
+  const content = createContentService({
+    configs: createContentConfigRepository(database.db, database.dialect, clock),
+    catalog,
+  })
 
-  await app.register(healthRoutes, {
+  const readiness: ReadinessCheck = async () => {
+    if (closing) return { ok: false, checks: { process: 'shutting down' } }
+    const checks: Record<string, string> = {}
+    await Promise.all(
+      Object.entries(readinessChecks).map(async ([name, check]) => {
+        checks[name] = await probe(check, READINESS_TIMEOUT_MS)
+      }),
+    )
+    // Stale = the store has not been reached for a while (the snapshot itself may be older: unchanged).
+    const age = clock() - catalog.checkedAt()
+    checks.catalog = age < Math.max(60_000, config.catalogRefreshMs * 5) ? 'ok' : `stale (${age} ms)`
+    return { ok: Object.values(checks).every((c) => c === 'ok'), checks }
+  }
+  await app.register(healthRoutes, { readiness })
+  ops.register(healthRoutes, {
+    readiness,
     metrics: async () => ({
       contentType: metrics.registry.contentType,
       body: await metrics.registry.metrics(),
     }),
-    readiness: async () => {
-      const checks: Record<string, string> = {}
-      await Promise.all(
-        Object.entries(readinessChecks).map(async ([name, check]) => {
-          checks[name] = await check().then(
-            () => 'ok',
-            () => 'unreachable',
-          )
-        }),
-      )
-      // Stale = the store has not been reached for a while (the snapshot itself may be older: unchanged).
-      const age = clock() - catalog.checkedAt()
-      checks.catalog = age < Math.max(60_000, config.catalogRefreshMs * 5) ? 'ok' : `stale (${age} ms)`
-      return { ok: Object.values(checks).every((c) => c === 'ok'), checks }
-    },
   })
   await app.register(allocationRoutes, {
     allocation,
     presenter: createAllocationPresenter({ signer, publicBaseUrl: config.publicBaseUrl }),
   })
   await app.register(contentRoutes, { content })
+  await app.register(installedAppsRoutes, { installedApps })
   // Per-device event rate limit (shared through Redis when configured; a Redis fault never blocks events).
   const rateLimit =
     config.eventRateLimitPerMinute > 0
@@ -351,6 +402,77 @@ async function wire(
 function eventRateKey(request: FastifyRequest): string {
   const fields = { ...(request.query as object), ...(request.body as object) } as { device_id?: unknown }
   return typeof fields.device_id === 'string' ? `d:${fields.device_id}` : `ip:${request.ip}`
+}
+
+/**
+ * Migrations may run long statements: on MySQL they get their own pool without the serving path's time
+ * limits (SQLite has none, and a `:memory:` database exists only on its own connection).
+ */
+async function migrate(config: Config, database: SqlDatabase): Promise<void> {
+  if (config.database.dialect === 'sqlite') {
+    await migrateToLatest(database.db)
+    return
+  }
+  const migrating = openDatabase(config.database)
+  try {
+    await migrateToLatest(migrating.db)
+  } finally {
+    await migrating.close()
+  }
+}
+
+/**
+ * The internal listener's app: /healthz, /readyz and /metrics (registered by the composition root) and the
+ * public app's OpenAPI description at /docs and /docs/json, which lists every admin path and so stays off
+ * the public port.
+ */
+function createOpsApp(app: FastifyInstance): FastifyInstance {
+  const ops = Fastify({
+    loggerInstance: app.log.child({ listener: 'ops' }),
+    // Scrapes and probes every few seconds: not worth a log line each.
+    logController: new LogController({ disableRequestLogging: true }),
+    forceCloseConnections: 'idle',
+    routerOptions: { ignoreTrailingSlash: true },
+  })
+  installErrorHandler(ops)
+  ops.register(async (docs) => {
+    // The description is complete once the public app has registered its routes.
+    await app.ready()
+    // Served as generated (OpenAPI 3.1 types; the static mode's types know 3.0 only).
+    const document = app.swagger() as StaticDocumentSpec['document']
+    await docs.register(swagger, { mode: 'static', specification: { document } })
+    await docs.register(swaggerUi, { routePrefix: '/docs' })
+  })
+  return ops
+}
+
+/** A check's state within `timeoutMs`: 'ok', 'unreachable' or 'timeout'. */
+function probe(check: () => Promise<unknown>, timeoutMs: number): Promise<string> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs)
+  })
+  const answer = check().then(
+    () => 'ok',
+    (err) => (err instanceof DependencyUnavailable && err.reason === 'timeout' ? 'timeout' : 'unreachable'),
+  )
+  return Promise.race([answer, late]).finally(() => clearTimeout(timer))
+}
+
+/** A warn logger that writes the first occurrence of each kind, then a count once per 10 s. */
+function throttledWarn(log: FastifyInstance['log'], msg: string): (what: string, err?: unknown) => void {
+  const counts = new Map<string, number>()
+  return (what, err) => {
+    const seen = counts.get(what) ?? 0
+    counts.set(what, seen + 1)
+    if (seen > 0) return
+    log.warn({ what, err }, msg)
+    setTimeout(() => {
+      const more = (counts.get(what) ?? 1) - 1
+      counts.delete(what)
+      if (more > 0) log.warn({ what, count: more }, `${msg} (again, in the last 10 s)`)
+    }, 10_000).unref()
+  }
 }
 
 async function loadRedisKit() {

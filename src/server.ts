@@ -10,7 +10,12 @@ async function main(): Promise<void> {
   else await runServer(config)
 }
 
-/** One serving process: build the app, listen, close gracefully on SIGTERM/SIGINT. */
+/**
+ * One serving process: build the app, listen on the public port and on the internal ops port, close
+ * gracefully on SIGTERM/SIGINT: stop accepting connections, let requests in flight finish, stop claiming
+ * postbacks and finish or hand back the ones in flight, close the stores, exit; past SHUTDOWN_GRACE_MS the
+ * process exits anyway (code 1).
+ */
 async function runServer(config: Config): Promise<void> {
   const app = await createApp({ config })
   closeWithGrace({ delay: config.shutdownGraceMs }, async ({ signal, err }) => {
@@ -18,6 +23,9 @@ async function runServer(config: Config): Promise<void> {
     else app.log.info({ signal }, 'shutting down')
     await app.close()
   })
+  // The internal listener first: once the public port answers, the whole process is up. Exclusive: its
+  // metrics and readiness are this process's, so it never shares a port through the cluster primary.
+  await app.ops.listen({ port: config.ops.port, host: config.ops.host, exclusive: true })
   await app.listen({ port: config.port, host: config.host })
   if (config.generatedSecrets && cluster.isPrimary) announceSecrets(app.log, config)
 }
@@ -25,7 +33,8 @@ async function runServer(config: Config): Promise<void> {
 /**
  * The primary of a multi-process server: migrates and seeds once (so workers never race on it), then
  * forks WORKERS processes that share the port, restarts a worker that dies, and on SIGTERM/SIGINT asks
- * every worker to finish its requests before exiting.
+ * every worker to finish its requests before exiting. Worker i (from 0) has its own ops listener on
+ * OPS_PORT + i (a restarted worker takes the place of the one it replaces); OPS_PORT=0 gives each any port.
  */
 async function runPrimary(config: Config): Promise<void> {
   const setup = await createApp({ config })
@@ -34,12 +43,23 @@ async function runPrimary(config: Config): Promise<void> {
   await setup.close()
 
   let stopping = false
-  const fork = () => cluster.fork({ MIGRATE_ON_START: 'false', SEED_DEMO_DATA: 'false' })
-  for (let i = 0; i < config.workers; i++) fork()
+  const slots = new Map<number, number>()
+  const fork = (slot: number) => {
+    const opsPort = config.ops.port === 0 ? 0 : config.ops.port + slot
+    const worker = cluster.fork({
+      MIGRATE_ON_START: 'false',
+      SEED_DEMO_DATA: 'false',
+      OPS_PORT: String(opsPort),
+    })
+    slots.set(worker.id, slot)
+  }
+  for (let i = 0; i < config.workers; i++) fork(i)
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return
     log.error({ pid: worker.process.pid, code, signal }, 'worker died; starting another')
-    fork()
+    const slot = slots.get(worker.id) ?? 0
+    slots.delete(worker.id)
+    fork(slot)
   })
   log.info({ workers: config.workers, port: config.port }, 'primary started its workers')
 

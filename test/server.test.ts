@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
@@ -10,9 +11,23 @@ import { freePort } from './helpers/net.js'
 /** The real entry point, started the way `npm start` starts it. */
 function startServer(env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: { PATH: process.env.PATH, ...env },
+    env: { PATH: process.env.PATH, OPS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+}
+
+/** A free port whose next one is free too (for WORKERS=2 ops listeners on OPS_PORT and OPS_PORT + 1). */
+async function freePortPair(): Promise<number> {
+  for (;;) {
+    const port = await freePort()
+    if (port >= 65535) continue
+    const probe = createServer().listen(port + 1, '127.0.0.1')
+    const free = await new Promise<boolean>((resolve) => {
+      probe.once('listening', () => resolve(true)).once('error', () => resolve(false))
+    })
+    probe.close()
+    if (free) return port
+  }
 }
 
 async function waitUntilReady(url: string, child: ChildProcess): Promise<void> {
@@ -34,9 +49,11 @@ describe('the server process', () => {
 
   test('starts embedded with no configuration, seeds, serves allocation and stops cleanly on SIGTERM', async () => {
     const port = await freePort()
+    const opsPort = await freePort()
     const child = startServer({
       PORT: String(port),
       HOST: '127.0.0.1',
+      OPS_PORT: String(opsPort),
       DATABASE_URL: `sqlite:${join(dir, 'a.sqlite')}`,
     })
     let output = ''
@@ -54,6 +71,11 @@ describe('the server process', () => {
       const body = (await res.json()) as { campaigns: { is_ad: boolean }[] }
       assert.ok(body.campaigns.some((c) => c.is_ad) && body.campaigns.some((c) => !c.is_ad))
       assert.match(output, /admin_token/, 'the generated admin token is printed')
+      for (const path of ['/metrics', '/docs/json', '/docs']) {
+        assert.equal((await fetch(`http://127.0.0.1:${opsPort}${path}`)).status, 200, `ops ${path}`)
+        assert.equal((await fetch(`http://127.0.0.1:${port}${path}`)).status, 404, `public ${path}`)
+      }
+      assert.equal((await fetch(`http://127.0.0.1:${opsPort}/readyz`)).status, 200)
     } finally {
       child.kill('SIGTERM')
     }
@@ -62,12 +84,14 @@ describe('the server process', () => {
     assert.match(output, /shutting down/)
   })
 
-  test('WORKERS=2 migrates once, serves from two processes and stops them all on SIGTERM', async () => {
+  test('WORKERS=2 migrates once, serves from two processes, each with its ops listener, and stops them all on SIGTERM', async () => {
     const port = await freePort()
+    const opsPort = await freePortPair()
     const child = startServer({
       PORT: String(port),
       HOST: '127.0.0.1',
       WORKERS: '2',
+      OPS_PORT: String(opsPort),
       DATABASE_URL: `sqlite:${join(dir, 'workers.sqlite')}`,
     })
     let output = ''
@@ -76,11 +100,30 @@ describe('the server process', () => {
     })
     try {
       await waitUntilReady(`http://127.0.0.1:${port}/readyz`, child)
-      for (let i = 0; i < 200 && (output.match(/Server listening/g) ?? []).length < 2; i++) {
+      const publicListening = () =>
+        [...output.matchAll(/^.*"pid":(\d+).*Server listening.*$/gm)].filter(
+          (m) => !m[0].includes('"listener":"ops"'),
+        )
+      for (let i = 0; i < 200 && publicListening().length < 2; i++) {
         await new Promise((r) => setTimeout(r, 100))
       }
-      const listening = new Set([...output.matchAll(/"pid":(\d+)[^\n]*Server listening/g)].map((m) => m[1]))
+      const listening = new Set(publicListening().map((m) => m[1]))
       assert.equal(listening.size, 2, 'two worker processes listen')
+      const opsPids = new Set<string>()
+      for (const ops of [opsPort, opsPort + 1]) {
+        const listener = new RegExp(
+          `"pid":(\\d+).*"listener":"ops".*Server listening at http://127.0.0.1:${ops}"`,
+        )
+        for (let i = 0; i < 100 && !listener.test(output); i++) await new Promise((r) => setTimeout(r, 100))
+        opsPids.add(listener.exec(output)?.[1] ?? `none on ${ops}`)
+        assert.equal(
+          (await fetch(`http://127.0.0.1:${ops}/metrics`)).status,
+          200,
+          `worker ops listener on ${ops}`,
+        )
+      }
+      assert.ok(!opsPids.has(''), String([...opsPids]))
+      assert.equal(opsPids.size, 2, 'OPS_PORT and OPS_PORT + 1 belong to two different worker processes')
       assert.equal((output.match(/seeded the demo catalog/g) ?? []).length, 1, 'seeded once, by the primary')
       const res = await fetch(`http://127.0.0.1:${port}/api/allocation/`, {
         method: 'POST',

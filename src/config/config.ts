@@ -15,6 +15,18 @@ export const EnvSchema = Type.Object({
     description: 'sqlite:<file> (embedded) or mysql://user:pass@host:port/db',
   }),
   DB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 200, default: 10 }),
+  DB_TIMEOUT_MS: Type.Integer({
+    minimum: 10,
+    maximum: 600_000,
+    default: 1000,
+    description: 'MySQL: longest wait for a connection, and longest query (migrations excepted)',
+  }),
+  DB_QUEUE_LIMIT: Type.Integer({
+    minimum: 1,
+    maximum: 100_000,
+    default: 100,
+    description: 'MySQL: queries waiting for a free connection beyond this fail at once',
+  }),
   ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 16, description: 'bearer token for /admin/' })),
   PAYLOAD_SECRET: Type.Optional(Type.String({ minLength: 32, description: 'HMAC key for item payloads' })),
   LOG_LEVEL: Type.Union(
@@ -51,6 +63,17 @@ export const EnvSchema = Type.Object({
   MIGRATE_ON_START: Type.Optional(Type.Boolean()),
   TRUST_PROXY: Type.Boolean({ default: false }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, maximum: 120000, default: 10000 }),
+  OPS_PORT: Type.Integer({
+    minimum: 0,
+    maximum: 65535,
+    default: 9090,
+    description: 'port of the internal listener (/metrics, /docs, /healthz, /readyz); 0 = any free port',
+  }),
+  OPS_HOST: Type.String({
+    minLength: 1,
+    default: '127.0.0.1',
+    description: 'interface of the internal listener',
+  }),
   WORKERS: Type.Optional(
     Type.Integer({
       minimum: 1,
@@ -64,6 +87,12 @@ export const EnvSchema = Type.Object({
       description: 'redis://host:6379/0 — shared cache, counters and invalidation; unset = in-process only',
     }),
   ),
+  REDIS_TIMEOUT_MS: Type.Integer({
+    minimum: 10,
+    maximum: 60_000,
+    default: 250,
+    description: 'longest a Redis command may take; also bounds connecting',
+  }),
   REDIS_KEY_PREFIX: Type.String({
     pattern: '^[\\w:.-]{0,64}$',
     default: 'allot:',
@@ -85,6 +114,18 @@ export const EnvSchema = Type.Object({
       description: 'DynamoDB endpoint override (DynamoDB Local, dynalite)',
     }),
   ),
+  DYNAMODB_TIMEOUT_MS: Type.Integer({
+    minimum: 10,
+    maximum: 60_000,
+    default: 500,
+    description: 'longest a DynamoDB call may take, retries and waiting for a socket included',
+  }),
+  DEVICE_LOADS_MAX: Type.Integer({
+    minimum: 1,
+    maximum: 100_000,
+    default: 128,
+    description: 'device records loading at once per process; a load past it fails at once',
+  }),
   SHARED_CACHE_TTL_MS: Type.Integer({
     minimum: 1000,
     maximum: 7 * 86_400_000,
@@ -155,6 +196,9 @@ export type Config = Readonly<{
   host: string
   mode: 'embedded' | 'production'
   database: DatabaseConfig
+  /** MySQL pool limits on the serving path (migrations run without them). */
+  databaseLimits: Readonly<{ timeoutMs: number; queueLimit: number }>
+  ops: Readonly<{ port: number; host: string }>
   adminToken: string
   payloadSecret: string
   generatedSecrets: boolean
@@ -170,9 +214,10 @@ export type Config = Readonly<{
   trustProxy: boolean
   shutdownGraceMs: number
   workers: number
-  redis: { readonly url: string; readonly keyPrefix: string } | undefined
+  redis: Readonly<{ url: string; keyPrefix: string; timeoutMs: number }> | undefined
   profileStore: 'sql' | 'dynamodb'
-  dynamo: Readonly<{ table: string; region: string; endpoint: string | undefined }>
+  dynamo: Readonly<{ table: string; region: string; endpoint: string | undefined; timeoutMs: number }>
+  deviceLoadsMax: number
   dailyCounterTtlSeconds: number
   sharedCacheTtlMs: number
   postbackTimeoutMs: number
@@ -201,6 +246,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     host: env.HOST,
     mode,
     database: Object.freeze(database),
+    databaseLimits: Object.freeze({ timeoutMs: env.DB_TIMEOUT_MS, queueLimit: env.DB_QUEUE_LIMIT }),
+    ops: Object.freeze({ port: env.OPS_PORT, host: env.OPS_HOST }),
     adminToken: secrets.adminToken,
     payloadSecret: secrets.payloadSecret,
     generatedSecrets: secrets.generated,
@@ -217,13 +264,21 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
     // Embedded counters live in one process, so the embedded default runs one unless told otherwise.
     workers: env.WORKERS ?? (mode === 'production' ? availableParallelism() : 1),
-    redis: env.REDIS_URL ? Object.freeze({ url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX }) : undefined,
+    redis: env.REDIS_URL
+      ? Object.freeze({
+          url: env.REDIS_URL,
+          keyPrefix: env.REDIS_KEY_PREFIX,
+          timeoutMs: env.REDIS_TIMEOUT_MS,
+        })
+      : undefined,
     profileStore: env.PROFILE_STORE,
     dynamo: Object.freeze({
       table: env.DYNAMODB_TABLE,
       region: env.DYNAMODB_REGION,
       endpoint: env.DYNAMODB_ENDPOINT,
+      timeoutMs: env.DYNAMODB_TIMEOUT_MS,
     }),
+    deviceLoadsMax: env.DEVICE_LOADS_MAX,
     dailyCounterTtlSeconds: env.DAILY_COUNTER_TTL_SECONDS,
     sharedCacheTtlMs: env.SHARED_CACHE_TTL_MS,
     postbackTimeoutMs: env.POSTBACK_TIMEOUT_MS,

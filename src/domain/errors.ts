@@ -32,3 +32,25 @@ export class AllotError extends Error {
     super(message)
   }
 }
+
+/**
+ * Why a dependency failed a call: it refused or dropped the connection, it did not answer within its time
+ * limit, or this process already waits on as many of its calls as it allows.
+ */
+export type UnavailableReason = 'unreachable' | 'timeout' | 'overloaded'
+
+/** A store this request needs (database, Redis, DynamoDB) failed it; retrying later may succeed (503). */
+export class DependencyUnavailable extends AllotError {
+  override name = 'DependencyUnavailable'
+  constructor(
+    readonly dependency: string,
+    readonly reason: UnavailableReason,
+    cause?: unknown,
+  ) {
+    super(
+      'ServiceUnavailable',
+      `${dependency} ${reason === 'timeout' ? 'did not answer in time' : `is ${reason}`}`,
+    )
+    if (cause !== undefined) this.cause = cause
+  }
+}

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
-import { AllotError, type ErrorCode } from '../domain/errors.js'
+import { AllotError, DependencyUnavailable, type ErrorCode } from '../domain/errors.js'
 
 /**
  * HTTP status and numeric wire code of every stable error code; never renumber a code. `text` is the exact
@@ -41,16 +41,30 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 
 export type ErrorBody = { code: number; error: string; msg: string }
 
+/** What a 503 asks the client to wait before retrying (seconds): dependencies fail fast, so retry soon. */
+export const RETRY_AFTER_SECONDS = 1
+
 /** Installs the single place where errors become HTTP responses; a 5xx never shows internals. */
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | AllotError, request, reply) => {
     const { code, message } = classify(err)
     const entry = ERROR_TABLE[code]
-    if (entry.status >= 500) request.log.error({ err }, 'unhandled error')
+    if (code === 'ServiceUnavailable') {
+      // Expected while a store is down: one line without a stack, and a hint for the client's retry.
+      const { dependency, reason } =
+        err instanceof DependencyUnavailable ? err : { dependency: 'unknown', reason: '' }
+      request.log.warn({ dependency, reason, cause: describeCause(err) }, 'dependency unavailable')
+      reply.header('retry-after', String(RETRY_AFTER_SECONDS))
+    } else if (entry.status >= 500) request.log.error({ err }, 'unhandled error')
     const body: ErrorBody = {
       code: entry.code,
       error: entry.text ?? code,
-      msg: entry.status >= 500 ? 'internal error; see the server log for this request id' : message,
+      msg:
+        code === 'ServiceUnavailable'
+          ? 'temporarily unavailable; retry after the Retry-After delay'
+          : entry.status >= 500
+            ? 'internal error; see the server log for this request id'
+            : message,
     }
     return reply.status(entry.status).send(body)
   })
@@ -63,6 +77,11 @@ export function installErrorHandler(app: FastifyInstance): void {
     }
     return reply.status(entry.status).send(body)
   })
+}
+
+function describeCause(err: Error): string | undefined {
+  const cause = err.cause as { message?: string; code?: string } | undefined
+  return cause ? [cause.code, cause.message].filter(Boolean).join(' ') : undefined
 }
 
 function classify(err: FastifyError | AllotError): { code: ErrorCode; message: string } {

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import {
   type BudgetPacing,
   type BudgetType,
@@ -170,4 +170,50 @@ export function createCampaignRepository(db: Kysely<Database>, clock: () => numb
       return num(row?.version ?? 0)
     },
   }
+}
+
+/**
+ * How many campaigns hold `value` in a JSON list: the database narrows by the quoted value's text (instr
+ * on both dialects), the JSON decides. A scan, which admin deletes can afford.
+ */
+async function countCampaignsListing(
+  db: Kysely<Database>,
+  column: 'target_lists' | 'categories',
+  value: string,
+  listOf: (json: unknown) => unknown,
+): Promise<number> {
+  const rows = await db
+    .selectFrom('campaigns')
+    .select(column)
+    .where(sql<number>`instr(${sql.ref(column)}, ${JSON.stringify(value)})`, '>', 0)
+    .execute()
+  return rows.filter((row) => {
+    const list = listOf(parseJson<unknown>(row[column], null))
+    return Array.isArray(list) && list.includes(value)
+  }).length
+}
+
+/** Campaigns whose `target_unit` list names the unit. */
+export function countCampaignsTargetingUnit(db: Kysely<Database>, unitId: number): Promise<number> {
+  return countCampaignsListing(
+    db,
+    'target_lists',
+    String(unitId),
+    (lists) => (lists as { target_unit?: unknown } | null)?.target_unit,
+  )
+}
+
+/** Campaigns listing the category in `categories`. */
+export function countCampaignsInCategory(db: Kysely<Database>, categoryId: string): Promise<number> {
+  return countCampaignsListing(db, 'categories', categoryId, (list) => list)
+}
+
+/** Campaigns of the channel. */
+export async function countCampaignsOnChannel(db: Kysely<Database>, channelId: number): Promise<number> {
+  const row = await db
+    .selectFrom('campaigns')
+    .select((eb) => eb.fn.countAll().as('n'))
+    .where('channel_id', '=', channelId)
+    .executeTakeFirst()
+  return num(row?.n ?? 0)
 }

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely'
 import type { ContentCategory, ContentChannel } from '../domain/catalog.js'
 import type { CategoryDraft, ChannelDraft } from '../domain/drafts.js'
 import type { Database } from '../infra/database/schema.js'
+import { countCampaignsInCategory, countCampaignsOnChannel } from './campaign.repository.js'
 import { createSqlResourceRepository, num } from './sql-resource.repository.js'
 
 /** Content categories (string ids such as `news`). */
@@ -19,6 +20,21 @@ export function createCategoryRepository(db: Kysely<Database>, clock: () => numb
       }),
       stamped: false,
       catalog: true,
+      references: async (db, id) => {
+        const channels = await db
+          .selectFrom('channels')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .where('category', '=', id)
+          .executeTakeFirst()
+        return [
+          {
+            count: await countCampaignsInCategory(db, id),
+            one: 'campaign (categories)',
+            many: 'campaigns (categories)',
+          },
+          { count: num(channels?.n ?? 0), one: 'channel', many: 'channels' },
+        ]
+      },
     },
     clock,
   )
@@ -39,6 +55,13 @@ export function createChannelRepository(db: Kysely<Database>, clock: () => numbe
       }),
       stamped: false,
       catalog: true,
+      references: async (db, id) => [
+        {
+          count: await countCampaignsOnChannel(db, id),
+          one: 'campaign (channel_id)',
+          many: 'campaigns (channel_id)',
+        },
+      ],
     },
     clock,
   )

@@ -7,6 +7,7 @@ import {
   type DeviceProfile,
   type StoredDevice,
 } from '../domain/device.js'
+import { dynamoCall } from '../infra/dynamodb/dynamodb.js'
 
 /*
  * One table, partition key `device_id` (number), sort key `sk` (string):
@@ -19,16 +20,22 @@ const PROFILE = 'profile'
 const ACT = 'act#'
 const pad = (at: number) => String(Math.max(0, Math.floor(at))).padStart(15, '0')
 
-/** Device profiles, registrations and activity in DynamoDB (production profile store). */
-export function createDynamoDeviceRepository(doc: DynamoDBDocumentClient, table: string) {
+/**
+ * Device profiles, registrations and activity in DynamoDB (production profile store); each call lasts at
+ * most `timeoutMs`.
+ */
+export function createDynamoDeviceRepository(doc: DynamoDBDocumentClient, table: string, timeoutMs = 1_000) {
+  const get = (input: GetCommand['input']) => dynamoCall((o) => doc.send(new GetCommand(input), o), timeoutMs)
+  const put = (input: PutCommand['input']) => dynamoCall((o) => doc.send(new PutCommand(input), o), timeoutMs)
+  const query = (input: QueryCommand['input']) =>
+    dynamoCall((o) => doc.send(new QueryCommand(input), o), timeoutMs)
+
   async function registration(deviceId: number, unitId: number): Promise<number | undefined> {
-    const { Item } = await doc.send(
-      new GetCommand({
-        TableName: table,
-        Key: { device_id: deviceId, sk: `reg#${unitId}` },
-        ConsistentRead: true,
-      }),
-    )
+    const { Item } = await get({
+      TableName: table,
+      Key: { device_id: deviceId, sk: `reg#${unitId}` },
+      ConsistentRead: true,
+    })
     return Item ? Number(Item.registered_at) : undefined
   }
 
@@ -69,9 +76,7 @@ export function createDynamoDeviceRepository(doc: DynamoDBDocumentClient, table:
     },
 
     async getProfile(deviceId: number): Promise<DeviceProfile | undefined> {
-      const { Item } = await doc.send(
-        new GetCommand({ TableName: table, Key: { device_id: deviceId, sk: PROFILE } }),
-      )
+      const { Item } = await get({ TableName: table, Key: { device_id: deviceId, sk: PROFILE } })
       if (!Item) return undefined
       return {
         device_id: deviceId,
@@ -81,30 +86,26 @@ export function createDynamoDeviceRepository(doc: DynamoDBDocumentClient, table:
     },
 
     async putProfile(profile: DeviceProfile): Promise<void> {
-      await doc.send(
-        new PutCommand({
-          TableName: table,
-          Item: {
-            device_id: profile.device_id,
-            sk: PROFILE,
-            category_scores: profile.category_scores,
-            updated_at: profile.updated_at,
-          },
-        }),
-      )
+      await put({
+        TableName: table,
+        Item: {
+          device_id: profile.device_id,
+          sk: PROFILE,
+          category_scores: profile.category_scores,
+          updated_at: profile.updated_at,
+        },
+      })
     },
 
     async registerDevice(deviceId: number, unitId: number, at: number): Promise<number> {
       const existing = await registration(deviceId, unitId)
       if (existing !== undefined) return existing
       try {
-        await doc.send(
-          new PutCommand({
-            TableName: table,
-            Item: { device_id: deviceId, sk: `reg#${unitId}`, registered_at: at },
-            ConditionExpression: 'attribute_not_exists(sk)',
-          }),
-        )
+        await put({
+          TableName: table,
+          Item: { device_id: deviceId, sk: `reg#${unitId}`, registered_at: at },
+          ConditionExpression: 'attribute_not_exists(sk)',
+        })
         return at
       } catch (err) {
         if ((err as Error).name !== 'ConditionalCheckFailedException') throw err
@@ -115,35 +116,31 @@ export function createDynamoDeviceRepository(doc: DynamoDBDocumentClient, table:
     async recordActivity(deviceId: number, item: ActivityItem): Promise<void> {
       // A random suffix keeps two events of one campaign in the same millisecond apart.
       const sk = `${ACT}${pad(item.at)}#${randomBytes(4).toString('hex')}`
-      await doc.send(
-        new PutCommand({
-          TableName: table,
-          Item: {
-            device_id: deviceId,
-            sk,
-            type: item.type,
-            campaign_id: item.campaign_id,
-            at: item.at,
-            expires_at: Math.ceil((item.at + ACTIVITY_TTL_MS) / 1000),
-          },
-        }),
-      )
+      await put({
+        TableName: table,
+        Item: {
+          device_id: deviceId,
+          sk,
+          type: item.type,
+          campaign_id: item.campaign_id,
+          at: item.at,
+          expires_at: Math.ceil((item.at + ACTIVITY_TTL_MS) / 1000),
+        },
+      })
     },
 
     async listActivity(deviceId: number, since: number): Promise<ActivityItem[]> {
       const items: ActivityItem[] = []
       let start: Record<string, unknown> | undefined
       do {
-        const page = await doc.send(
-          new QueryCommand({
-            TableName: table,
-            KeyConditionExpression: 'device_id = :d AND sk BETWEEN :from AND :to',
-            ExpressionAttributeValues: { ':d': deviceId, ':from': `${ACT}${pad(since)}`, ':to': `${ACT}~` },
-            ProjectionExpression: '#t, campaign_id, #at',
-            ExpressionAttributeNames: { '#t': 'type', '#at': 'at' },
-            ExclusiveStartKey: start,
-          }),
-        )
+        const page = await query({
+          TableName: table,
+          KeyConditionExpression: 'device_id = :d AND sk BETWEEN :from AND :to',
+          ExpressionAttributeValues: { ':d': deviceId, ':from': `${ACT}${pad(since)}`, ':to': `${ACT}~` },
+          ProjectionExpression: '#t, campaign_id, #at',
+          ExpressionAttributeNames: { '#t': 'type', '#at': 'at' },
+          ExclusiveStartKey: start,
+        })
         for (const row of page.Items ?? []) {
           items.push({
             type: row.type as ActivityType,

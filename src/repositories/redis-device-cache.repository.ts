@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis'
 import { Packr } from 'msgpackr'
 import type { ActivityItem, DeviceProfile } from '../domain/device.js'
+import { redisCall } from '../infra/redis/redis.js'
 
 /** The cached device record (the device cache's DeviceRecord, declared here structurally). */
 type CachedDevice = {
@@ -84,7 +85,7 @@ export function createRedisDeviceCache(redis: Redis, prefix: string, ttlMs: numb
   return {
     async read(deviceId: number): Promise<{ record: CachedDevice | undefined; stamp: string }> {
       const [rec, act, st, reg] = keys(deviceId)
-      const [blob, items, stamp, regPairs] = await scripts.allotDevReadBuffer(rec, act, st, reg)
+      const [blob, items, stamp, regPairs] = await redisCall(scripts.allotDevReadBuffer(rec, act, st, reg))
       const registrations = new Map<number, number>()
       for (let i = 0; i + 1 < regPairs.length; i += 2)
         registrations.set(Number(String(regPairs[i])), Number(String(regPairs[i + 1])))
@@ -100,22 +101,22 @@ export function createRedisDeviceCache(redis: Redis, prefix: string, ttlMs: numb
       const [rec, act, st] = keys(deviceId)
       const blob = packr.pack({ profile: record.profile })
       const items = record.activity.slice(-MAX_ITEMS).map(encodeItem)
-      await scripts.allotDevFill(rec, act, st, stamp, ttlMs, blob, ...items)
+      await redisCall(scripts.allotDevFill(rec, act, st, stamp, ttlMs, blob, ...items))
     },
 
     async appendActivity(deviceId: number, item: ActivityItem): Promise<void> {
       const [rec, act, st] = keys(deviceId)
-      await scripts.allotDevAppend(rec, act, st, encodeItem(item), ttlMs)
+      await redisCall(scripts.allotDevAppend(rec, act, st, encodeItem(item), ttlMs))
     },
 
     async invalidate(deviceId: number): Promise<void> {
       const [rec, act, st] = keys(deviceId)
-      await scripts.allotDevInvalidate(rec, act, st, ttlMs)
+      await redisCall(scripts.allotDevInvalidate(rec, act, st, ttlMs))
     },
 
     async rememberRegistration(deviceId: number, unitId: number, at: number): Promise<void> {
       const reg = keys(deviceId)[3]
-      await redis.hsetnx(reg, String(unitId), String(at))
+      await redisCall(redis.hsetnx(reg, String(unitId), String(at)))
     },
   }
 }

@@ -225,6 +225,17 @@ export function createRewardRepository(db: Kysely<Database>, dialect: 'sqlite' |
       return Number(result.numUpdatedRows) === 1
     },
 
+    /** Hands back the rows still pending under `claim` (a worker stopping): due at `now`, for any worker. */
+    async release(claim: string, now: number): Promise<number> {
+      const result = await db
+        .updateTable('postback_outbox')
+        .set({ claim: null, next_attempt_at: now, updated_at: now })
+        .where('claim', '=', claim)
+        .where('status', '=', 'pending')
+        .executeTakeFirst()
+      return Number(result.numUpdatedRows)
+    },
+
     async list(status: PostbackStatus | undefined, limit: number, offset: number): Promise<Postback[]> {
       let query = db
         .selectFrom('postback_outbox')

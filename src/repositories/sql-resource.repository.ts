@@ -4,6 +4,9 @@ import type { Database } from '../infra/database/schema.js'
 type TableName = 'units' | 'campaigns' | 'categories' | 'channels'
 type Page = { limit: number; offset: number }
 
+/** Rows elsewhere that still refer to a row, counted: `{ count: 3, one: 'campaign', many: 'campaigns' }`. */
+export type Reference = { count: number; one: string; many: string }
+
 /** How one resource maps between its domain shape and its table row. */
 export type ResourceMapping<T, Id, Draft> = {
   table: TableName
@@ -14,6 +17,8 @@ export type ResourceMapping<T, Id, Draft> = {
   /** Writes to this table move the catalog version so every process reloads its snapshot. */
   catalog: boolean
   idOf?: (id: Id) => Id
+  /** What refers to a row (run inside the deleting transaction); rows nothing can refer to omit it. */
+  references?: (db: Kysely<Database>, id: Id) => Promise<Reference[]>
 }
 
 /** CRUD over one table through Kysely, identical on SQLite and MySQL/MariaDB. */
@@ -24,7 +29,7 @@ export function createSqlResourceRepository<T, Id extends string | number, Draft
 ) {
   // Kysely's types cannot follow a table name chosen at run time; the mapping functions carry the types.
   const db = database as unknown as Kysely<Record<string, Record<string, unknown>>>
-  const { table, toRow, fromRow, stamped, catalog } = mapping
+  const { table, toRow, fromRow, stamped, catalog, references } = mapping
 
   async function bump(trx: Transaction<Record<string, Record<string, unknown>>>) {
     if (!catalog) return
@@ -83,8 +88,17 @@ export function createSqlResourceRepository<T, Id extends string | number, Draft
       })
       return changed ? get(id) : undefined
     },
-    async remove(id: Id): Promise<boolean> {
+    /**
+     * Deletes the row; `check` sees what refers to it in the same transaction and throws to keep the row.
+     * False when there is no such row (whatever refers to its id).
+     */
+    async remove(id: Id, check?: (references: Reference[]) => void): Promise<boolean> {
       return db.transaction().execute(async (trx) => {
+        if (check) {
+          const exists = await trx.selectFrom(table).select('id').where('id', '=', id).executeTakeFirst()
+          if (!exists) return false
+          check(references ? await references(trx as unknown as Kysely<Database>, id) : [])
+        }
         const result = await trx.deleteFrom(table).where('id', '=', id).executeTakeFirst()
         await bump(trx)
         return result.numDeletedRows > 0n

@@ -2,7 +2,14 @@ import type { Kysely } from 'kysely'
 import type { Unit, UnitSupply } from '../domain/catalog.js'
 import type { UnitDraft } from '../domain/drafts.js'
 import type { Database, UnitsTable } from '../infra/database/schema.js'
-import { createSqlResourceRepository, num, numOrNull, parseJson } from './sql-resource.repository.js'
+import { countCampaignsTargetingUnit } from './campaign.repository.js'
+import {
+  createSqlResourceRepository,
+  num,
+  numOrNull,
+  parseJson,
+  type Reference,
+} from './sql-resource.repository.js'
 
 type Row = Omit<UnitsTable, 'id'> & { id: number }
 
@@ -57,11 +64,40 @@ export function unitToRow(draft: UnitDraft, now: number): Omit<Row, 'id' | 'crea
   }
 }
 
+/** Rows that name the unit: campaigns targeting it, its rewards, postbacks and device registrations. */
+async function unitReferences(db: Kysely<Database>, unitId: number): Promise<Reference[]> {
+  const count = async (table: 'reward_ledger' | 'device_registrations' | 'postback_outbox') => {
+    const row = await db
+      .selectFrom(table)
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('unit_id', '=', unitId)
+      .executeTakeFirst()
+    return num(row?.n ?? 0)
+  }
+  return [
+    {
+      count: await countCampaignsTargetingUnit(db, unitId),
+      one: 'campaign (target_unit)',
+      many: 'campaigns (target_unit)',
+    },
+    { count: await count('reward_ledger'), one: 'reward ledger row', many: 'reward ledger rows' },
+    { count: await count('device_registrations'), one: 'device registration', many: 'device registrations' },
+    { count: await count('postback_outbox'), one: 'postback outbox row', many: 'postback outbox rows' },
+  ]
+}
+
 /** Unit storage: admin CRUD; the catalog reads every unit with `all()`. */
 export function createUnitRepository(db: Kysely<Database>, clock: () => number) {
   return createSqlResourceRepository<Unit, number, UnitDraft>(
     db,
-    { table: 'units', toRow: unitToRow, fromRow: unitFromRow, stamped: true, catalog: true },
+    {
+      table: 'units',
+      toRow: unitToRow,
+      fromRow: unitFromRow,
+      stamped: true,
+      catalog: true,
+      references: unitReferences,
+    },
     clock,
   )
 }

@@ -16,13 +16,20 @@ import { AllotError } from '../domain/errors.js'
 
 export type Page = { limit: number; offset: number }
 
+/** Rows elsewhere that still refer to a resource, counted: `{ count: 3, one: 'campaign', many: 'campaigns' }`. */
+export type Reference = { count: number; one: string; many: string }
+
 /** The storage a resource needs for admin CRUD; `create` returns undefined when the id is taken. */
 export type ResourceStore<T, Id, Draft> = {
   list(page: Page): Promise<T[]>
   get(id: Id): Promise<T | undefined>
   create(draft: Draft, id?: Id): Promise<T | undefined>
   update(id: Id, draft: Draft): Promise<T | undefined>
-  remove(id: Id): Promise<boolean>
+  /**
+   * Deletes the row in one transaction with `check`, which sees what still refers to it and throws to keep
+   * the row; false when there is no such row.
+   */
+  remove(id: Id, check: (references: readonly Reference[]) => void): Promise<boolean>
 }
 
 export type AdminStores = {
@@ -116,9 +123,22 @@ export function createAdminService(deps: Deps): AdminService {
         return updated
       },
       async remove(id) {
-        if (!(await store.remove(id))) throw notFound(id)
+        if (!(await store.remove(id, (references) => refuseIfUsed(label, id, references)))) throw notFound(id)
         await onCatalogChange()
       },
     }
   }
+}
+
+/**
+ * Nothing may still refer to a deleted resource (a campaign targeting a deleted unit, a ledger row of it):
+ * "unit 1001 is used by 3 campaigns (target_unit), 12 reward ledger rows and 40 device registrations".
+ */
+function refuseIfUsed(label: string, id: unknown, references: readonly Reference[]): void {
+  const uses = references
+    .filter((r) => r.count > 0)
+    .map((r) => `${r.count} ${r.count === 1 ? r.one : r.many}`)
+  if (uses.length === 0) return
+  const listed = uses.length === 1 ? uses[0] : `${uses.slice(0, -1).join(', ')} and ${uses.at(-1)}`
+  throw new AllotError('InUse', `${label} ${String(id)} is used by ${listed}`)
 }

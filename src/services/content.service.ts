@@ -1,58 +1,89 @@
+import { Buffer } from 'node:buffer'
 import type { ContentCategory, ContentChannel } from '../domain/catalog.js'
 import type { CatalogSnapshot } from '../domain/catalog-snapshot.js'
 import {
-  type ContentConfig,
-  type ContentConfigType,
-  defaultContentConfig,
-  toggleContent,
-} from '../domain/content-config.js'
+  DEVICE_CONFIG_TYPES,
+  type DeviceConfigType,
+  type DeviceContentConfig,
+  emptyDeviceContentConfig,
+  isDeviceConfigType,
+  MAX_DEVICE_CONFIG_BYTES,
+} from '../domain/device-content-config.js'
 import { AllotError } from '../domain/errors.js'
 
-/** Where device content configs live; `update` applies `change` atomically to the stored (or default) config. */
+/** Where device content configs live (the SQL database; no cache: only the SDK's settings screen reads them). */
 export type ContentConfigStore = {
-  getContentConfig(deviceId: number): Promise<ContentConfig | undefined>
-  updateContentConfig(
-    deviceId: number,
-    change: (current: ContentConfig) => ContentConfig,
-  ): Promise<ContentConfig>
+  get(deviceId: number): Promise<DeviceContentConfig | undefined>
+  /** Stores one of the three strings verbatim, creating the device's row when it has none. */
+  set(deviceId: number, type: DeviceConfigType, config: string): Promise<void>
 }
 
 export type ContentService = {
-  /** First-or-init: a device that never changed its filters gets the defaults, and nothing is written. */
-  getConfig(deviceId: number): Promise<ContentConfig>
-  setEnabled(deviceId: number, type: ContentConfigType, id: string, enabled: boolean): Promise<ContentConfig>
-  categories(): ContentCategory[]
-  channels(category?: string): ContentChannel[]
+  /** First-or-init without the write: a device that never stored anything reads three empty strings. */
+  getConfig(deviceId: number): Promise<DeviceContentConfig>
+  /** Stores `config` verbatim as the device's `type` config (SDK-CONTRACT §10). */
+  setConfig(deviceId: number, type: string, config: string): Promise<void>
+  /** Every category, in sort order. */
+  categories(): readonly ContentCategory[]
+  /** The channels with these ids; unknown ids are left out. */
+  channels(ids: readonly number[]): ContentChannel[]
 }
 
 type Deps = { configs: ContentConfigStore; catalog: { current(): CatalogSnapshot } }
 
-/** The SDK's content settings: categories, channels and the device's filters over them. */
+/** The SDK's content settings: its per-device config strings, and the catalog's categories and channels. */
 export function createContentService({ configs, catalog }: Deps): ContentService {
-  function checkKnown(type: ContentConfigType, id: string): void {
-    const snapshot = catalog.current()
-    const known =
-      type === 'category'
-        ? snapshot.categories.some((c) => c.id === id)
-        : type === 'channel'
-          ? snapshot.channels.some((c) => String(c.id) === id)
-          : snapshot.contents.some((e) => String(e.campaign.id) === id)
-    if (!known) throw new AllotError('InvalidField', `id '${id}' is not a known ${type}`)
-  }
+  // Derived once per catalog snapshot, not per request.
+  const sortedCategories = new WeakMap<CatalogSnapshot, readonly ContentCategory[]>()
+  const channelsById = new WeakMap<CatalogSnapshot, ReadonlyMap<number, ContentChannel>>()
 
   return {
     async getConfig(deviceId) {
-      return (await configs.getContentConfig(deviceId)) ?? defaultContentConfig(deviceId)
+      return (await configs.get(deviceId)) ?? emptyDeviceContentConfig(deviceId)
     },
-    async setEnabled(deviceId, type, id, enabled) {
-      checkKnown(type, id)
-      return configs.updateContentConfig(deviceId, (current) => toggleContent(current, type, id, enabled))
+
+    async setConfig(deviceId, type, config) {
+      if (!isDeviceConfigType(type)) {
+        throw new AllotError(
+          'UnsupportedConfigType',
+          `body.type '${type.slice(0, 64)}' is not one of ${DEVICE_CONFIG_TYPES.join(', ')}`,
+        )
+      }
+      const bytes = Buffer.byteLength(config, 'utf8')
+      if (bytes > MAX_DEVICE_CONFIG_BYTES) {
+        throw new AllotError(
+          'InvalidField',
+          `body.config is ${bytes} bytes; at most ${MAX_DEVICE_CONFIG_BYTES} (UTF-8) are kept`,
+        )
+      }
+      await configs.set(deviceId, type, config)
     },
-    categories: () =>
-      [...catalog.current().categories].sort(
-        (a, b) => a.sort_order - b.sort_order || a.id.localeCompare(b.id),
-      ),
-    channels: (category) =>
-      catalog.current().channels.filter((c) => category === undefined || c.category === category),
+
+    categories() {
+      const snapshot = catalog.current()
+      let sorted = sortedCategories.get(snapshot)
+      if (!sorted) {
+        sorted = [...snapshot.categories].sort(
+          (a, b) => a.sort_order - b.sort_order || a.id.localeCompare(b.id),
+        )
+        sortedCategories.set(snapshot, sorted)
+      }
+      return sorted
+    },
+
+    channels(ids) {
+      const snapshot = catalog.current()
+      let byId = channelsById.get(snapshot)
+      if (!byId) {
+        byId = new Map(snapshot.channels.map((c) => [c.id, c]))
+        channelsById.set(snapshot, byId)
+      }
+      const found: ContentChannel[] = []
+      for (const id of new Set(ids)) {
+        const channel = byId.get(id)
+        if (channel) found.push(channel)
+      }
+      return found
+    },
   }
 }

@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache'
 import { ACTIVITY_TTL_MS, type ActivityItem, type DeviceProfile } from '../domain/device.js'
+import { DependencyUnavailable } from '../domain/errors.js'
 import type { ActivityStore, ProfileStore } from './device-data.ports.js'
 
 /** Everything allocation needs to know about one device, cached as one record. */
@@ -47,6 +48,14 @@ type Deps = {
   clock: () => number
   maxDevices: number
   ttlMs: number
+  /**
+   * Most device loads (store reads and registrations) in flight at once; past it a load of a device that is
+   * neither cached nor loading fails at once. When the store is slow, loads that allocation already gave up
+   * on must not pile up without end. Default: no limit.
+   */
+  maxLoads?: number
+  /** Told when a best-effort step failed: a shared-level read or fill, a registration note, a publish. */
+  onDegraded?: (what: string, err: unknown) => void
 }
 
 export type DeviceCache = ReturnType<typeof createDeviceCache>
@@ -56,24 +65,57 @@ export type DeviceCache = ReturnType<typeof createDeviceCache>
  * Concurrent misses for one device make one load. Writes go to the source first, then update or drop
  * both levels, and tell the other processes to drop their copy.
  */
-export function createDeviceCache({ source, shared, bus, clock, maxDevices, ttlMs }: Deps) {
+export function createDeviceCache({
+  source,
+  shared,
+  bus,
+  clock,
+  maxDevices,
+  ttlMs,
+  maxLoads = Number.POSITIVE_INFINITY,
+  onDegraded = () => {},
+}: Deps) {
+  const loading = new Set<number>()
   const l1 = new LRUCache<number, DeviceRecord>({
     max: maxDevices,
     ttl: ttlMs,
-    fetchMethod: async (deviceId) => loadShared(deviceId),
+    fetchMethod: async (deviceId) => {
+      loading.add(deviceId)
+      try {
+        return await loadShared(deviceId)
+      } finally {
+        loading.delete(deviceId)
+      }
+    },
   })
   bus?.subscribe((deviceId) => l1.delete(deviceId))
   const registering = new Map<string, Promise<number>>()
+  const inFlight = () => loading.size + registering.size
+
+  /** Fails at once when the store already has `maxLoads` calls of this process to answer. */
+  function admit(): void {
+    if (inFlight() >= maxLoads) throw new DependencyUnavailable('device store', 'overloaded')
+  }
+
+  /** The cached record, else one load shared by every concurrent caller for this device. */
+  async function fetchRecord(deviceId: number): Promise<DeviceRecord> {
+    if (!l1.has(deviceId) && !loading.has(deviceId)) admit()
+    return (await l1.fetch(deviceId)) as DeviceRecord
+  }
 
   /** One registration call per device and unit at a time, however many allocations race. */
   function register(deviceId: number, unitId: number, now: number): Promise<number> {
     const key = `${deviceId}:${unitId}`
     let pending = registering.get(key)
     if (!pending) {
+      admit()
       pending = source
         .registerDevice(deviceId, unitId, now)
         .then(async (at) => {
-          await shared?.rememberRegistration(deviceId, unitId, at)
+          // The source decided; the shared copy only saves other processes a read.
+          await shared
+            ?.rememberRegistration(deviceId, unitId, at)
+            .catch((err) => onDegraded('shared registration note', err))
           return at
         })
         .finally(() => registering.delete(key))
@@ -84,10 +126,19 @@ export function createDeviceCache({ source, shared, bus, clock, maxDevices, ttlM
 
   async function loadShared(deviceId: number): Promise<DeviceRecord> {
     if (!shared) return loadSource(deviceId)
-    const { record, stamp } = await shared.read(deviceId)
-    if (record) return record
+    let cached: Awaited<ReturnType<SharedDeviceCache['read']>>
+    try {
+      cached = await shared.read(deviceId)
+    } catch (err) {
+      // The shared level is a cache: without it the source answers, and nothing is filled.
+      onDegraded('shared device cache read', err)
+      return loadSource(deviceId)
+    }
+    if (cached.record) return cached.record
     const loaded = await loadSource(deviceId)
-    await shared.fill(deviceId, loaded, stamp)
+    await shared
+      .fill(deviceId, loaded, cached.stamp)
+      .catch((err) => onDegraded('shared device cache fill', err))
     return loaded
   }
 
@@ -103,15 +154,20 @@ export function createDeviceCache({ source, shared, bus, clock, maxDevices, ttlM
     }
   }
 
+  /**
+   * After a write to the source: the shared copy is updated or dropped (awaited: a stale shared copy would
+   * hide the write from every process for its whole ttl), and the other processes are told to drop theirs
+   * (not awaited: their copies expire within ttlMs anyway, and a write never waits on the bus).
+   */
   async function changed(deviceId: number, item?: ActivityItem): Promise<void> {
     if (shared) await (item ? shared.appendActivity(deviceId, item) : shared.invalidate(deviceId))
-    await bus?.publish(deviceId)
+    bus?.publish(deviceId).catch((err) => onDegraded('device invalidation publish', err))
   }
 
   return {
     /** The device's record, with its registration on `unitId` recorded (first time wins). */
     async load(deviceId: number, unitId: number, now: number): Promise<DeviceRecord> {
-      const record = (await l1.fetch(deviceId)) as DeviceRecord
+      const record = await fetchRecord(deviceId)
       if (record.registrations.get(unitId) === undefined) {
         // First wins and never changes, so the answer can live in this process's copy for good; another
         // process asks the source once for itself.
@@ -153,5 +209,7 @@ export function createDeviceCache({ source, shared, bus, clock, maxDevices, ttlM
 
     /** Number of devices held in the first level (for metrics and tests). */
     size: () => l1.size,
+    /** Device loads and registrations waiting on the stores now (for metrics and tests). */
+    pendingLoads: inFlight,
   }
 }

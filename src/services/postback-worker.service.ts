@@ -9,11 +9,19 @@ export type OutboxItem = Pick<Postback, 'id' | 'url' | 'headers' | 'body' | 'att
 export type Outbox = {
   claimDue(now: number, limit: number, leaseMs: number, claim: string): Promise<OutboxItem[]>
   finishAttempt(id: number, claim: string, outcome: AttemptOutcome, now: number): Promise<boolean>
+  /** Hands back the rows still pending under `claim`: due at `now`, for any worker to claim at once. */
+  release(claim: string, now: number): Promise<number>
 }
 
 /** Outbound HTTP (undici in production, MockAgent in tests); resolves with the status code. */
 export type PostbackTransport = {
-  post(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<number>
+  post(
+    url: string,
+    headers: Record<string, string>,
+    body: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<number>
 }
 
 /** Waits after the 1st..5th failed attempt; a 6th failure marks the row failed. */
@@ -48,14 +56,19 @@ export function createPostbackWorker({
   let timer: NodeJS.Timeout | undefined
   let running: Promise<number> | undefined
   let again = false
+  let stopping = false
+  /** Aborts the deliveries still in flight when stop's wait is over. */
+  const halt = new AbortController()
 
   async function deliver(item: OutboxItem, claim: string): Promise<void> {
     let httpStatus: number | null = null
     let error: string | null = null
     try {
-      httpStatus = await transport.post(item.url, item.headers, item.body, timeoutMs)
+      httpStatus = await transport.post(item.url, item.headers, item.body, timeoutMs, halt.signal)
       if (!DELIVERED.has(httpStatus)) error = `publisher answered ${httpStatus}`
     } catch (err) {
+      // Cut off by shutdown: not an attempt. The run releases the row, so the next process sends it.
+      if (halt.signal.aborted) return
       error = (err as Error).message || String(err)
     }
     const now = clock()
@@ -68,20 +81,30 @@ export function createPostbackWorker({
     else if (error) logger.warn({ postback: item.id, attempt, status, error }, 'postback not delivered')
   }
 
-  /** Delivers everything due now; resolves with how many rows were attempted. */
+  /** Delivers what is due, batch by batch, until none is or stop() is called; resolves with the count. */
   async function runOnce(): Promise<number> {
     let attempted = 0
-    for (;;) {
+    while (!stopping) {
       const claim = randomUUID()
       const due = await outbox.claimDue(clock(), batchSize, leaseMs, claim)
-      if (due.length === 0) return attempted
-      await Promise.all(due.map((item) => deliver(item, claim)))
+      if (due.length === 0) break
+      try {
+        // Every delivery settles before the batch ends, so none is still sending when its row is released.
+        const results = stopping ? [] : await Promise.allSettled(due.map((item) => deliver(item, claim)))
+        for (const r of results)
+          if (r.status === 'rejected') logger.warn({ err: r.reason }, 'postback outcome not recorded')
+      } finally {
+        // Stopping: rows not sent, or cut off, are due again now rather than when their lease ends.
+        if (stopping) await outbox.release(claim, clock())
+      }
       attempted += due.length
     }
+    return attempted
   }
 
   /** One run at a time per process; a kick during a run makes one more run after it. */
   function kick(): Promise<number> {
+    if (stopping) return Promise.resolve(0)
     if (running) {
       again = true
       return running
@@ -109,12 +132,23 @@ export function createPostbackWorker({
       timer = setInterval(() => void kick(), pollMs)
       timer.unref()
     },
-    /** Stops polling and waits for the current run (each delivery is bounded by the timeout). */
-    async stop() {
+    /**
+     * Stops claiming and waits for the deliveries in flight (each bounded by the timeout), at most `waitMs`:
+     * then they are aborted. Either way no row is left under a claim, so nothing is sent twice.
+     */
+    async stop(waitMs = Number.POSITIVE_INFINITY) {
+      stopping = true
       if (timer) clearInterval(timer)
       timer = undefined
       again = false
-      await running
+      const run = running
+      if (!run) return
+      const cutoff = Number.isFinite(waitMs) ? setTimeout(() => halt.abort(), waitMs) : undefined
+      try {
+        await run
+      } finally {
+        clearTimeout(cutoff)
+      }
     },
   }
 }

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict'
-import { readFileSync } from 'node:fs'
-import { describe, test } from 'node:test'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { after, describe, test } from 'node:test'
+import { promisify } from 'node:util'
 import { parse } from 'yaml'
+import { freePort } from '../helpers/net.js'
 
 // There is no Docker engine on the CI machine: these checks read the files the way compose and docker would.
 type Service = {
@@ -19,7 +25,14 @@ const compose = parse(readFileSync('deploy/docker-compose.yml', 'utf8'), { merge
 }
 const dockerfile = readFileSync('Dockerfile', 'utf8')
 const nginxConf = readFileSync('deploy/nginx/allot.conf', 'utf8')
-const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }
+const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as {
+  scripts: Record<string, string>
+  dependencies: Record<string, string>
+}
+const buildConfig = JSON.parse(readFileSync('tsconfig.build.json', 'utf8')) as {
+  compilerOptions: { rootDir?: string; outDir?: string; noEmit?: boolean }
+  include?: string[]
+}
 const services = compose.services
 
 /** The JSON-array form of a Dockerfile instruction (the last one wins, as in docker). */
@@ -80,20 +93,45 @@ describe('deployment files', () => {
     )
   })
 
-  test('the image starts the service with the same command as npm start', () => {
+  test("the image runs the JavaScript that npm run build compiles from src/, with npm start's command", () => {
+    assert.equal(pkg.scripts.build, 'tsc -p tsconfig.build.json')
+    assert.equal(buildConfig.compilerOptions.rootDir, 'src', 'dist/server.js is src/server.ts')
+    assert.equal(buildConfig.compilerOptions.outDir, 'dist')
+    assert.equal(buildConfig.compilerOptions.noEmit, false)
+    assert.deepEqual(buildConfig.include, ['src'])
+    assert.equal(pkg.scripts.prestart, 'npm run build', 'npm start compiles first')
+    assert.equal(pkg.scripts.premigrate, 'npm run build', 'npm run migrate compiles first')
+    assert.deepEqual(instruction('CMD'), ['node', 'dist/server.js'])
     assert.deepEqual(instruction('CMD'), pkg.scripts.start?.split(' '))
+    assert.deepEqual(services.migrate?.command, ['node', 'dist/migrate.js'])
     assert.deepEqual(services.migrate?.command, pkg.scripts.migrate?.split(' '))
+    assert.match(dockerfile, /^RUN npm run build\b/m)
+    assert.match(dockerfile, /^COPY --from=build \S+ \/app\/dist \.\/dist$/m)
+    const runtime = dockerfile.slice(dockerfile.indexOf(' AS runtime'))
+    assert.doesNotMatch(runtime, /\btsx\b|\bsrc\b|\.ts\b/, 'no TypeScript in the runtime stage')
+    assert.equal(pkg.dependencies.tsx, undefined, 'tsx is a development dependency only')
   })
 
-  test('the image runs as a non-root user with a health check on /readyz', () => {
+  test('the image runs as a non-root user on Node 24 with a health check on /readyz', () => {
     const user = dockerfile.match(/^USER (\S+)/m)?.[1]
     assert.ok(user && user !== 'root' && user !== '0', `USER ${user}`)
     assert.match(dockerfile, /^HEALTHCHECK .*\n?.*\/readyz/m)
-    assert.match(dockerfile, /^FROM node:(\d+)[^ ]* AS deps/m)
-    assert.ok(Number(dockerfile.match(/^FROM node:(\d+)/m)?.[1]) >= 22, 'current Node LTS')
+    const stages = Object.fromEntries(
+      [...dockerfile.matchAll(/^FROM (\S+) AS (\w+)$/gm)].map((m) => [m[2], m[1]]),
+    )
+    assert.deepEqual(Object.keys(stages), ['build', 'runtime'])
+    assert.equal(stages.runtime, 'node:24-bookworm-slim', 'the newest Node 24')
+    // better-sqlite3 is compiled in the build stage: same major (one ABI) and Debian release as the runtime,
+    // from source against that stage's headers (a pinned 24.x before the cleanup-hook change).
+    assert.match(stages.build ?? '', /^node:24\.\d+\.\d+-bookworm-slim$/)
+    assert.match(
+      dockerfile,
+      /^RUN npm_config_build_from_source=better-sqlite3 npm_config_nodedir=\/usr\/local npm ci\b/m,
+    )
+    assert.match(dockerfile, /npm prune --omit=dev/, 'production dependencies only')
   })
 
-  test('nginx sends every SDK path of DESIGN §1 to Allot, and nothing under /admin', () => {
+  test('nginx sends every SDK path of DESIGN §1 and SDK-CONTRACT §1 to Allot, and nothing under /admin', () => {
     const allotLocation = nginxConf.match(/location ~ (\S+) \{[^}]*proxy_pass http:\/\/allot;/)?.[1]
     assert.ok(allotLocation, 'a regex location proxies to allot')
     const pattern = new RegExp(allotLocation)
@@ -104,12 +142,87 @@ describe('deployment files', () => {
       '/api/content/categories/',
       '/api/content/channels/',
       '/api/impression/',
+      '/api/unlock/',
       '/api/click_redirect/',
+      '/api/external/click_redirect/',
+      '/api/content_impression/',
+      '/api/rewards/',
+      '/api/update_installed_apps/',
     ]) {
       assert.ok(pattern.test(path), path)
       assert.ok(pattern.test(path.slice(0, -1)), `${path} without the slash`)
     }
-    for (const path of ['/admin/units', '/api/allocationx', '/api/admin', '/metrics', '/readyz'])
+    for (const path of [
+      '/admin/units',
+      '/api/allocationx',
+      '/api/admin',
+      '/metrics',
+      '/readyz',
+      '/api/external/',
+      '/api/rewards/1',
+      '/api/init/',
+      '/api/reward_mock/',
+      '/api/shopping/categories/',
+    ])
       assert.ok(!pattern.test(path), `${path} stays away from Allot`)
+  })
+})
+
+/** Spawns a compiled entry point the way the image does: `node dist/<file>.js` in the app directory. */
+function runCompiled(appDir: string, file: string, env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [join('dist', file)], {
+    cwd: appDir,
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+}
+
+async function waitUntilReady(url: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`)
+    try {
+      if ((await fetch(url)).status === 200) return
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error('server did not become ready in 10 s')
+}
+
+describe('the compiled build', () => {
+  // The image's layout: package.json, node_modules and what `npm run build` emits into dist/.
+  const app = mkdtempSync(join(tmpdir(), 'allot-build-'))
+  after(() => rmSync(app, { recursive: true, force: true }))
+
+  test('what npm run build emits migrates and serves with plain node', { timeout: 30_000 }, async () => {
+    await promisify(execFile)('npm', ['run', 'build', '--', '--outDir', join(app, 'dist')])
+    copyFileSync('package.json', join(app, 'package.json'))
+    symlinkSync(resolve('node_modules'), join(app, 'node_modules'), 'dir')
+    const env = { DATABASE_URL: `sqlite:${join(app, 'allot.sqlite')}`, HOST: '127.0.0.1' }
+
+    const migrate = runCompiled(app, 'migrate.js', { ...env, SEED_DEMO_DATA: 'true' })
+    let migrateOutput = ''
+    for (const stream of [migrate.stdout, migrate.stderr]) {
+      stream?.on('data', (chunk) => {
+        migrateOutput += chunk
+      })
+    }
+    const [migrateCode] = await once(migrate, 'exit')
+    assert.equal(migrateCode, 0, migrateOutput)
+    assert.match(migrateOutput, /applied: 0001-initial/)
+    assert.match(migrateOutput, /seeded the demo catalog/)
+
+    const port = await freePort()
+    const server = runCompiled(app, 'server.js', { ...env, PORT: String(port) })
+    try {
+      await waitUntilReady(`http://127.0.0.1:${port}/readyz`, server)
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`)
+      assert.equal(res.status, 200)
+    } finally {
+      server.kill('SIGTERM')
+    }
+    const [code] = await once(server, 'exit')
+    assert.equal(code, 0)
   })
 })

@@ -6,6 +6,7 @@ import { createServer as createHttpServer, type IncomingHttpHeaders, request, ty
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
+import { deflateSync } from 'node:zlib'
 import { freePort } from '../helpers/net.js'
 
 const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx'
@@ -189,7 +190,7 @@ describe('nginx in front of Allot and the legacy application (real nginx)', { sk
   test('content endpoints reach Allot, query strings intact', async () => {
     for (const path of [
       '/api/content/categories/',
-      '/api/content/channels',
+      '/api/content/channels?ids=1,2',
       '/api/content/config/?device_id=77',
     ]) {
       const res = await through('GET', path)
@@ -197,7 +198,7 @@ describe('nginx in front of Allot and the legacy application (real nginx)', { sk
       assert.deepEqual(res.legacy, [], path)
     }
     const config = await through('GET', '/api/content/config?device_id=78')
-    assert.equal(JSON.parse(config.body).config.device_id, 78, 'the query string arrived')
+    assert.equal(JSON.parse(config.body).device_id, 78, 'the query string arrived')
   })
 
   test('event endpoints reach Allot (which rejects these forged payloads and checks itself)', async () => {
@@ -217,6 +218,36 @@ describe('nginx in front of Allot and the legacy application (real nginx)', { sk
     assert.deepEqual(click.legacy, [])
   })
 
+  test('the other SDK paths reach Allot, with and without the slash', async () => {
+    const paths: [string, string][] = [
+      ['POST', '/api/unlock'],
+      ['POST', '/api/unlock/'],
+      ['GET', '/api/external/click_redirect/?payload=forged.x&device_id=1&unit_id=1001&campaign_id=1'],
+      ['GET', '/api/external/click_redirect?payload=forged.x&device_id=1&unit_id=1001&campaign_id=1'],
+      ['GET', '/api/content_impression/?data=forged'],
+      ['GET', '/api/content_impression?data=forged'],
+      ['POST', '/api/rewards'],
+      ['POST', '/api/rewards/'],
+    ]
+    for (const [method, path] of paths) {
+      const res = await through(method, path, method === 'POST' ? { headers: formHeaders, body: 'a=1' } : {})
+      assert.deepEqual(res.legacy, [], `${path} must not reach legacy`)
+      assert.ok(res.status < 500, `${path}: ${res.status} ${res.body}`)
+      // Allot's own answer (an SDK error for these forged requests): JSON with a stable numeric code.
+      assert.equal(typeof JSON.parse(res.body).code, 'number', `${path}: ${res.body}`)
+    }
+    const installed_apps = deflateSync('com.kakao.talk,com.android.chrome').toString('base64')
+    for (const path of ['/api/update_installed_apps/', '/api/update_installed_apps']) {
+      const res = await through('POST', path, {
+        headers: formHeaders,
+        body: new URLSearchParams({ ifa: 'edge-ifa', app_id: '7', installed_apps }).toString(),
+      })
+      assert.equal(res.status, 200, `${path}: ${res.body}`)
+      assert.deepEqual(JSON.parse(res.body), { update_period: 86400 })
+      assert.deepEqual(res.legacy, [])
+    }
+  })
+
   test('near misses and every other path reach the legacy application', async () => {
     const cases: [string, string, string][] = [
       ['POST', '/api/allocationx', '/api/allocationx'],
@@ -226,6 +257,10 @@ describe('nginx in front of Allot and the legacy application (real nginx)', { sk
       ['GET', '/api/allocation/../admin', '/api/allocation/../admin'],
       ['GET', '/admin/units', '/admin/units'],
       ['GET', '/api/content/other/', '/api/content/other/'],
+      ['POST', '/api/unlockx', '/api/unlockx'],
+      ['POST', '/api/rewards/extra', '/api/rewards/extra'],
+      ['GET', '/api/external/other/', '/api/external/other/'],
+      ['GET', '/api/content_impressions/', '/api/content_impressions/'],
       ['GET', '/', '/'],
       ['GET', '/accounts/login/?next=/home&x=1', '/accounts/login/?next=/home&x=1'],
     ]

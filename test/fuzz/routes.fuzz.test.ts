@@ -84,7 +84,7 @@ describe('fuzz: every route, 10,000 generated requests', () => {
       seed: true,
       env: { EVENT_RATE_LIMIT_PER_MINUTE: '0' },
     })
-    ops = operations((await t.app.inject({ method: 'GET', url: '/docs/json' })).json())
+    ops = operations((await t.ops.inject({ method: 'GET', url: '/docs/json' })).json())
   })
   after(async () => {
     await t?.close()

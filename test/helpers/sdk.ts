@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { type Static, type TSchema, Type } from '@sinclair/typebox'
-import { Value } from '@sinclair/typebox/value'
 import type { TestApp } from './test-app.js'
+import { assertWire, V1Allocation, type V1ItemType } from './v1-wire.js'
 
 /*
  * A v1 lockscreen SDK as the field runs it (shared/SDK-CONTRACT.md), written from the contract and not from
@@ -12,121 +11,6 @@ import type { TestApp } from './test-app.js'
 
 /** The base URL tests configure as PUBLIC_BASE_URL. */
 export const PUBLIC_BASE_URL = 'https://allot.test'
-
-const Strings = Type.Array(Type.String())
-/** One v1 item (SDK-CONTRACT §3.2): every key with its v1 JSON type, no other key. */
-export const V1Item = Type.Object(
-  {
-    action_reward: Type.Integer(),
-    adchoice_url: Type.String(),
-    base_reward: Type.Integer(),
-    category: Type.String(),
-    channel_id: Type.Optional(Type.Integer()),
-    channel: Type.Union([
-      Type.Object(
-        { id: Type.Integer(), logo: Type.String(), name: Type.String() },
-        { additionalProperties: false },
-      ),
-      Type.Null(),
-    ]),
-    clean_mode: Type.Integer(),
-    click_url: Type.String(),
-    click_beacons: Type.Optional(Strings),
-    display_type: Type.String(),
-    ended_at: Type.Integer(),
-    extra: Type.Record(Type.String(), Type.Unknown()),
-    fail_trackers: Type.Optional(Strings),
-    first_display_priority: Type.Number(),
-    first_display_weight: Type.Integer(),
-    id: Type.Integer(),
-    image: Type.String(),
-    impression_urls: Type.Optional(Strings),
-    ipu: Type.Integer(),
-    is_ad: Type.Boolean(),
-    is_media: Type.Boolean(),
-    landing_reward: Type.Integer(),
-    landing_type: Type.Union([Type.Literal('browser'), Type.Literal('overlay'), Type.Literal('cardview')]),
-    meta: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
-    name: Type.String(),
-    owner_id: Type.Integer(),
-    payload: Type.String(),
-    remove_after_impression: Type.Boolean(),
-    slot: Type.String({ pattern: '^$|^(\\d|1\\d|2[0-3])(,(\\d|1\\d|2[0-3]))*$' }),
-    started_at: Type.Integer(),
-    source_url: Type.String(),
-    support_webp: Type.Boolean(),
-    target_app: Type.String(),
-    timezone: Type.String(),
-    tipu: Type.Integer(),
-    type: Type.String(),
-    unit_price: Type.Integer(),
-    unlock_reward: Type.Integer(),
-    creative: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
-    ad_report_data: Type.String(),
-  },
-  { additionalProperties: false },
-)
-export type V1ItemType = Static<typeof V1Item>
-
-/** `settings` (SDK-CONTRACT §3.1): the 15 keys. */
-export const V1Settings = Type.Object(
-  {
-    first_display_ratio: Type.String({ pattern: '^\\d+:\\d+$' }),
-    page_display_ratio: Type.String({ pattern: '^\\d+:\\d+$' }),
-    page_limit: Type.Integer(),
-    base_init_period: Type.Integer(),
-    request_trigger: Type.Integer(),
-    request_period: Type.Integer(),
-    hour_limit: Type.Integer(),
-    base_hour_limit: Type.Integer(),
-    external_base_reward: Type.Integer(),
-    external_campaign_id: Type.Integer(),
-    external_impression_cap: Type.Integer(),
-    external_add_call_limit: Type.Integer(),
-    shuffle_option: Type.Integer(),
-    ad_filtering_words: Type.Union([Type.String(), Type.Null()]),
-    web_ua: Type.Union([Type.String(), Type.Null()]),
-  },
-  { additionalProperties: false },
-)
-
-export const V1Allocation = Type.Object(
-  {
-    campaigns: Type.Array(V1Item),
-    msg: Type.Literal('ok'),
-    code: Type.Literal(200),
-    native_ads: Type.Array(V1Item),
-    settings: V1Settings,
-  },
-  { additionalProperties: false },
-)
-export const V1ContentAllocation = Type.Object(
-  {
-    campaigns: Type.Union([Type.Array(V1Item), Type.Null()]),
-    msg: Type.Literal('ok'),
-    code: Type.Literal(200),
-  },
-  { additionalProperties: false },
-)
-export const V1Unlock = Type.Object({ reward_received: Type.Integer() }, { additionalProperties: false })
-export const V1Impression = Type.Object(
-  { msg: Type.Literal('ok'), status: Type.Literal(200) },
-  { additionalProperties: false },
-)
-
-/** Asserts that `value` has exactly the v1 shape, naming the first wrong key. */
-export function assertShape<T extends TSchema>(
-  schema: T,
-  value: unknown,
-  what: string,
-): asserts value is Static<T> {
-  const first = Value.Errors(schema, value).First()
-  assert.equal(
-    first,
-    undefined,
-    `${what}: ${first?.path} ${first?.message} (${JSON.stringify(first?.value)})`,
-  )
-}
 
 /** A form body as the Android SDK sends it. */
 export function formBody(fields: Record<string, string | number | undefined>): string {
@@ -251,7 +135,7 @@ export function sdk(target: TestApp | Send, device: Device, clock: () => number 
     const res = await allocate(fields)
     assert.equal(res.statusCode, 200, res.body)
     const body = res.json()
-    assertShape(V1Allocation, body, 'allocation answer')
+    assertWire(V1Allocation, body, 'allocation answer')
     return body.campaigns
   }
 

@@ -8,6 +8,8 @@ export const PAYLOAD_SECRET = 'test-payload-secret-0123456789-abcdef'
 
 export type TestApp = {
   app: FastifyInstance
+  /** The internal listener's app (/metrics, /docs, /healthz, /readyz). */
+  ops: FastifyInstance
   databaseUrl: string
   /** An admin API call with the bearer token. */
   admin(method: InjectOptions['method'], url: string, body?: unknown): Promise<LightMyRequestResponse>
@@ -41,6 +43,7 @@ export async function startTestApp(
   })
   return {
     app,
+    ops: app.ops,
     databaseUrl,
     admin: (method, url, body) =>
       app.inject({

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import { parseDatabaseUrl } from '../../src/config/config.js'
+import { openDatabase } from '../../src/infra/database/database.js'
 import { sqlBackends } from '../helpers/sql-backends.js'
 import { startTestApp, type TestApp } from '../helpers/test-app.js'
 
@@ -190,6 +192,159 @@ for (const backend of await sqlBackends()) {
       assert.ok((await t.admin('GET', '/admin/channels?limit=5')).json().items.length >= 1)
       assert.equal((await t.admin('DELETE', `/admin/channels/${chId}`)).statusCode, 204)
       assert.equal((await t.admin('DELETE', '/admin/categories/games')).statusCode, 204)
+    })
+
+    /** Runs `work` on a second connection to the test app's database (rows the admin API cannot make). */
+    const withDb = async <T>(work: (db: ReturnType<typeof openDatabase>['db']) => Promise<T>): Promise<T> => {
+      const database = openDatabase(parseDatabaseUrl(t.databaseUrl, 1))
+      try {
+        return await work(database.db)
+      } finally {
+        await database.close()
+      }
+    }
+    const content = (fields: Record<string, unknown>) =>
+      t.admin('POST', '/admin/campaigns', {
+        name: 'ref',
+        type: 'C',
+        start_date: iso(0),
+        end_date: iso(Date.UTC(2099, 0, 1)),
+        ...fields,
+      })
+    const deleteIsInUse = async (url: string, message: string) => {
+      const res = await t.admin('DELETE', url)
+      assert.equal(res.statusCode, 409, `${url}: ${res.body}`)
+      assert.deepEqual(res.json(), { code: 1104, error: 'InUse', msg: message })
+    }
+
+    test('a unit that campaigns, rewards, postbacks or registrations still name is a 409 InUse listing them', async () => {
+      assert.equal((await t.admin('POST', '/admin/units', { id: 1700, app_id: 9 })).statusCode, 201)
+      const targeting = []
+      for (const target_unit of [['1700'], ['1699', '1700']]) {
+        const res = await t.admin('POST', '/admin/campaigns', {
+          name: 'to 1700',
+          type: 'I',
+          start_date: iso(0),
+          end_date: iso(Date.UTC(2099, 0, 1)),
+          target_unit,
+        })
+        assert.equal(res.statusCode, 201, res.body)
+        targeting.push(res.json().id as number)
+      }
+      // Not references: another unit in target_unit, the unit in detarget_unit, its id as a category.
+      await t.admin('POST', '/admin/campaigns', {
+        name: 'elsewhere',
+        type: 'I',
+        start_date: iso(0),
+        end_date: iso(Date.UTC(2099, 0, 1)),
+        target_unit: ['17000'],
+        detarget_unit: ['1700'],
+      })
+      await content({ categories: ['1700'] })
+      await withDb(async (db) => {
+        for (const device_id of [1, 2, 3]) {
+          await db
+            .insertInto('reward_ledger')
+            .values({
+              transaction_id: `t-${device_id}`,
+              device_id,
+              unit_id: 1700,
+              campaign_id: 0,
+              source_campaign_id: 5,
+              action_type: 'u',
+              period: '2026-01-01',
+              point: 2,
+              base_point: 2,
+              created_at: 1,
+            })
+            .execute()
+        }
+        await db
+          .insertInto('device_registrations')
+          .values({ device_id: 1, unit_id: 1700, registered_at: 1 })
+          .execute()
+        for (const ledger_id of [900001, 900002]) {
+          await db
+            .insertInto('postback_outbox')
+            .values({
+              ledger_id,
+              unit_id: 1700,
+              url: 'https://publisher.example/postback',
+              headers: '{}',
+              body: '',
+              status: 'delivered',
+              attempts: 1,
+              next_attempt_at: 1,
+              claim: null,
+              last_status: 200,
+              last_error: null,
+              created_at: 1,
+              updated_at: 1,
+            })
+            .execute()
+        }
+      })
+      await deleteIsInUse(
+        '/admin/units/1700',
+        'unit 1700 is used by 2 campaigns (target_unit), 3 reward ledger rows, 1 device registration and 2 postback outbox rows',
+      )
+      assert.equal((await t.admin('GET', '/admin/units/1700')).statusCode, 200, 'the unit is still there')
+
+      for (const id of targeting)
+        assert.equal((await t.admin('DELETE', `/admin/campaigns/${id}`)).statusCode, 204)
+      await withDb(async (db) => {
+        await db.deleteFrom('reward_ledger').where('unit_id', '=', 1700).execute()
+        await db.deleteFrom('postback_outbox').where('unit_id', '=', 1700).execute()
+      })
+      await deleteIsInUse('/admin/units/1700', 'unit 1700 is used by 1 device registration')
+      await withDb((db) => db.deleteFrom('device_registrations').where('unit_id', '=', 1700).execute())
+      assert.equal((await t.admin('DELETE', '/admin/units/1700')).statusCode, 204)
+      assert.equal((await t.admin('GET', '/admin/units/1700')).statusCode, 404)
+    })
+
+    test('deleting a unit that does not exist is a 404 even when old rows still carry its id', async () => {
+      await withDb((db) =>
+        db
+          .insertInto('device_registrations')
+          .values({ device_id: 1, unit_id: 1799, registered_at: 1 })
+          .execute(),
+      )
+      const res = await t.admin('DELETE', '/admin/units/1799')
+      assert.equal(res.statusCode, 404, res.body)
+      assert.equal(res.json().code, 1102)
+    })
+
+    test('a category that campaigns or channels still use is a 409 InUse listing them', async () => {
+      assert.equal(
+        (await t.admin('POST', '/admin/categories', { id: 'cooking', name: '요리' })).statusCode,
+        201,
+      )
+      const channel = (await t.admin('POST', '/admin/channels', { category: 'cooking', name: 'Chef' })).json()
+      const campaign = (await content({ categories: ['travel', 'cooking'] })).json()
+      await content({ categories: ['cooking-show', 'Cooking'] })
+      await deleteIsInUse(
+        '/admin/categories/cooking',
+        'category cooking is used by 1 campaign (categories) and 1 channel',
+      )
+      assert.equal(
+        (await t.admin('PATCH', `/admin/campaigns/${campaign.id}`, { categories: ['travel'] })).statusCode,
+        200,
+      )
+      await deleteIsInUse('/admin/categories/cooking', 'category cooking is used by 1 channel')
+      assert.equal((await t.admin('DELETE', `/admin/channels/${channel.id}`)).statusCode, 204)
+      assert.equal((await t.admin('DELETE', '/admin/categories/cooking')).statusCode, 204)
+    })
+
+    test('a channel that campaigns still use is a 409 InUse listing them', async () => {
+      const channel = (await t.admin('POST', '/admin/channels', { category: 'news', name: 'Wire' })).json()
+      const ids = []
+      for (let i = 0; i < 2; i++) ids.push((await content({ channel_id: channel.id })).json().id as number)
+      await deleteIsInUse(
+        `/admin/channels/${channel.id}`,
+        `channel ${channel.id} is used by 2 campaigns (channel_id)`,
+      )
+      for (const id of ids) await t.admin('PATCH', `/admin/campaigns/${id}`, { channel_id: null })
+      assert.equal((await t.admin('DELETE', `/admin/channels/${channel.id}`)).statusCode, 204)
     })
 
     test('list paging respects limit and offset', async () => {

@@ -6,7 +6,7 @@ import { campaignDraft, unitDraft } from '../../src/domain/drafts.js'
 import { createAllocationPresenter } from '../../src/http/presenters/allocation.presenter.js'
 import type { Allocation } from '../../src/services/allocation.service.js'
 import { createPayloadSigner } from '../../src/services/payload-signer.js'
-import { assertShape, V1Allocation } from '../helpers/sdk.js'
+import { assertWire, V1Allocation } from '../helpers/v1-wire.js'
 
 const NOW = Date.UTC(2026, 10, 25, 3, 30)
 
@@ -57,7 +57,7 @@ test('pre-rendered items are valid JSON whatever the campaign text holds, and sp
     [2, 'ifa "2" & more', '사용자 = 2'],
   ] as const) {
     const body = JSON.parse(presenter.allocation(allocation(device, ifa, token)))
-    assertShape(V1Allocation, body, 'presented allocation')
+    assertWire(V1Allocation, body, 'presented allocation')
     const item = body.campaigns[0]
     assert.ok(item)
     assert.equal(item.name, tricky)

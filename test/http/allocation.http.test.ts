@@ -1,16 +1,10 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { createPayloadSigner } from '../../src/services/payload-signer.js'
-import {
-  assertShape,
-  formBody,
-  PUBLIC_BASE_URL,
-  sdk,
-  V1ContentAllocation,
-  type V1ItemType,
-} from '../helpers/sdk.js'
+import { formBody, PUBLIC_BASE_URL, sdk } from '../helpers/sdk.js'
 import { sqlBackends } from '../helpers/sql-backends.js'
 import { PAYLOAD_SECRET, startTestApp, type TestApp } from '../helpers/test-app.js'
+import { assertWire, V1ContentAllocation, type V1ItemType } from '../helpers/v1-wire.js'
 
 const backends = await sqlBackends()
 // Wednesday 2026-11-25 12:30 in Seoul.
@@ -278,7 +272,7 @@ for (const backend of backends) {
         payload: formBody({ unit_id: 1001, device_id: 19, unit_device_token: 'u' }),
       })
       assert.equal(res.statusCode, 200, res.body)
-      assertShape(V1ContentAllocation, res.json(), 'content allocation')
+      assertWire(V1ContentAllocation, res.json(), 'content allocation')
       assert.ok(res.json().campaigns.length > 0 && res.json().campaigns.every((c: V1ItemType) => !c.is_ad))
       await t.admin('POST', '/admin/units', { id: 2003, app_id: 6, content_type: 'none' })
       const none = await t.app.inject({
@@ -311,7 +305,17 @@ for (const backend of backends) {
     })
 
     test('a paused campaign is never allocated, and an admin change is visible to the next allocation', async () => {
+      // The paused demo campaign exists and targets nobody in particular: only its status keeps it out.
+      const campaigns = (await t.admin('GET', '/admin/campaigns?limit=1000')).json().items
+      const paused = campaigns.find((c: { name: string }) => c.name === 'Paused brand film')
+      assert.equal(paused?.status, 'paused')
       assert.equal(byName(await phone(21).pool(), 'Paused brand film'), undefined)
+      await t.admin('PATCH', `/admin/campaigns/${paused.id}`, { status: 'active' })
+      try {
+        assert.ok(byName(await phone(21).pool(), 'Paused brand film'), 'served once active')
+      } finally {
+        await t.admin('PATCH', `/admin/campaigns/${paused.id}`, { status: 'paused' })
+      }
       const created = await t.admin('POST', '/admin/campaigns', {
         name: 'Flash sale',
         type: 'I',

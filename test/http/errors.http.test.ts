@@ -186,8 +186,8 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
     assert.match(String(generated.headers['x-request-id']), /^[0-9a-f-]{36}$/)
   })
 
-  test('/docs/json is the OpenAPI description of every SDK and admin route', async () => {
-    const res = await t.app.inject({ method: 'GET', url: '/docs/json' })
+  test('the ops listener serves /docs/json: the OpenAPI description of every SDK and admin route', async () => {
+    const res = await t.ops.inject({ method: 'GET', url: '/docs/json' })
     assert.equal(res.statusCode, 200)
     const spec = res.json()
     assert.match(spec.openapi, /^3\./)
@@ -202,12 +202,12 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
     ])
       assert.ok(spec.paths[path], `${path} is documented`)
     assert.ok(spec.paths['/api/allocation/'].post.requestBody, 'with its request schema')
-    assert.equal((await t.app.inject({ method: 'GET', url: '/docs' })).statusCode < 400, true)
+    assert.equal((await t.ops.inject({ method: 'GET', url: '/docs' })).statusCode < 400, true)
   })
 
-  test('/metrics exposes Prometheus text with request durations, cache and catalog gauges', async () => {
+  test('the ops listener serves /metrics: Prometheus text with request durations, cache and catalog gauges', async () => {
     await t.app.inject({ method: 'POST', url: '/api/allocation/', payload: { ...v1, device_id: 5 } })
-    const res = await t.app.inject({ method: 'GET', url: '/metrics' })
+    const res = await t.ops.inject({ method: 'GET', url: '/metrics' })
     assert.equal(res.statusCode, 200)
     assert.match(String(res.headers['content-type']), /text\/plain/)
     assert.match(
@@ -217,6 +217,21 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
     assert.match(res.body, /allot_device_cache_entries [1-9]/)
     assert.match(res.body, /allot_catalog_campaigns\{kind="content"\} [1-9]/)
     assert.match(res.body, /process_cpu_seconds_total/)
+    assert.match(res.body, /allot_device_loads_in_flight 0/)
+  })
+
+  test('the public port has no /metrics or /docs: a 404 in the usual error shape', async () => {
+    for (const url of ['/metrics', '/docs', '/docs/json', '/docs/static/index.html']) {
+      const res = await t.app.inject({ method: 'GET', url })
+      assert.equal(res.statusCode, 404, url)
+      assert.deepEqual(res.json(), { code: 1005, error: 'RouteNotFound', msg: `no route for GET ${url}` })
+    }
+  })
+
+  test('/healthz and /readyz answer on both listeners', async () => {
+    for (const app of [t.app, t.ops])
+      for (const url of ['/healthz', '/readyz'])
+        assert.equal((await app.inject({ method: 'GET', url })).statusCode, 200, url)
   })
 })
 
@@ -270,8 +285,35 @@ describe('event rate limits', () => {
       assert.equal(limited.json().error, 'RateLimited')
       assert.ok(limited.headers['retry-after'], 'says when to retry')
       assert.equal((await beacon(78)).statusCode, 400, 'another device has its own allowance')
-      const metrics = await t.app.inject({ method: 'GET', url: '/metrics' })
+      const metrics = await t.ops.inject({ method: 'GET', url: '/metrics' })
       assert.match(metrics.body, /allot_rate_limited_total\{route="\/api\/click_redirect\/"\} 3/)
+    } finally {
+      await t.close()
+      await backend.cleanup()
+    }
+  })
+})
+
+describe('numbers in content config and other text fields are plain decimals', () => {
+  test('device_id 1e309, hex, spaces or past 2^53 is a 400 and stores nothing', async () => {
+    const backend = (await sqlBackends())[0]
+    if (!backend) throw new Error('no sqlite backend')
+    const t = await startTestApp(await backend.createDatabaseUrl(), { seed: true })
+    try {
+      for (const id of ['1e309', '0x10', '%205%20', '9007199254740993', '1e3', 'true']) {
+        const read = await t.app.inject({ method: 'GET', url: `/api/content/config/?device_id=${id}` })
+        assert.equal(read.statusCode, 400, `GET ${id}: ${read.body}`)
+        const write = await t.app.inject({
+          method: 'POST',
+          url: '/api/content/config/',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          payload: `device_id=${id}&type=channel&config=x`,
+        })
+        assert.equal(write.statusCode, 400, `POST ${id}: ${write.body}`)
+        assert.match(write.json().msg, /device_id/)
+      }
+      const ok = await t.app.inject({ method: 'GET', url: '/api/content/config/?device_id=9007199254740991' })
+      assert.equal(ok.statusCode, 200, ok.body)
     } finally {
       await t.close()
       await backend.cleanup()

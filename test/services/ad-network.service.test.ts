@@ -120,7 +120,12 @@ describe('upstream ad networks', () => {
     const whileOpen = calls
     await networks.fetchAds(unit, query)
     assert.equal(calls, whileOpen, 'no call while open')
-    await new Promise((r) => setTimeout(r, 250))
+    // The breaker half-opens on its own timer: wait for that, not for a guessed time.
+    for (let i = 0; i < 200 && networks.isOpen(source('broken')); i++)
+      await new Promise((r) => setImmediate(r))
+    for (let i = 0; i < 100 && networks.isOpen(source('broken')); i++)
+      await new Promise((r) => setTimeout(r, 10))
+    assert.equal(networks.isOpen(source('broken')), false, 'half-open after the reset time')
     await networks.fetchAds(unit, query)
     assert.equal(calls, whileOpen + 1, 'one trial call once the reset time passed')
   })

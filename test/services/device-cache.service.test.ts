@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { ActivityItem, DeviceProfile } from '../../src/domain/device.js'
+import { DependencyUnavailable } from '../../src/domain/errors.js'
 import {
   createDeviceCache,
   type DeviceRecord,
@@ -147,5 +148,75 @@ describe('device cache', () => {
     const cache = createDeviceCache({ source, clock: () => NOW, maxDevices: 3, ttlMs: 60_000 })
     for (let d = 1; d <= 10; d++) await cache.load(d, 1001, NOW)
     assert.equal(cache.size(), 3)
+  })
+
+  test('a slow store: loads past maxLoads fail at once, cached and already-loading devices still answer', async () => {
+    const { source, reads, hold } = fakeSource()
+    const cache = createDeviceCache({ source, clock: () => NOW, maxDevices: 100, ttlMs: 60_000, maxLoads: 3 })
+    await cache.load(1, 1001, NOW)
+    let release = () => {}
+    hold(new Promise<void>((r) => (release = r)))
+    const slow = [2, 3, 4].map((d) => cache.load(d, 1001, NOW))
+    assert.equal(cache.pendingLoads(), 3)
+    await assert.rejects(cache.load(5, 1001, NOW), (err: Error) => {
+      assert.ok(err instanceof DependencyUnavailable)
+      assert.equal(err.reason, 'overloaded')
+      return true
+    })
+    const again = cache.load(2, 1001, NOW)
+    assert.equal((await cache.load(1, 1001, NOW)).profile, null, 'a cached device needs no load')
+    assert.equal(reads.profile, 4, 'the refused load never reached the store')
+    release()
+    await Promise.all([...slow, again])
+    assert.equal(cache.pendingLoads(), 0)
+    await cache.load(5, 1001, NOW)
+  })
+
+  test('the shared level failing: loads come from the source, writes still reach the other processes', async () => {
+    const { source, reads } = fakeSource()
+    const { shared, bus } = fakeShared()
+    const degraded: string[] = []
+    const down = new DependencyUnavailable('redis', 'unreachable')
+    const failing = {
+      ...shared,
+      read: async () => Promise.reject(down),
+      fill: async () => Promise.reject(down),
+      rememberRegistration: async () => Promise.reject(down),
+    }
+    const a = createDeviceCache({
+      source,
+      shared: failing,
+      bus,
+      clock: () => NOW,
+      maxDevices: 10,
+      ttlMs: 60_000,
+      onDegraded: (what) => degraded.push(what),
+    })
+    assert.equal((await a.load(9, 1001, NOW)).registrations.get(1001), NOW)
+    assert.equal(reads.profile, 1)
+    assert.deepEqual(degraded, ['shared device cache read', 'shared registration note'])
+  })
+
+  test('a write does not wait on the invalidation bus, and a failing bus does not fail it', async () => {
+    const { source } = fakeSource()
+    const degraded: string[] = []
+    const stuck: InvalidationBus = { publish: () => new Promise(() => {}), subscribe: () => {} }
+    const cache = createDeviceCache({ source, bus: stuck, clock: () => NOW, maxDevices: 10, ttlMs: 60_000 })
+    await cache.putProfile({ device_id: 3, category_scores: { news: 2 }, updated_at: NOW })
+    const failing: InvalidationBus = {
+      publish: async () => Promise.reject(new DependencyUnavailable('redis', 'unreachable')),
+      subscribe: () => {},
+    }
+    const other = createDeviceCache({
+      source,
+      bus: failing,
+      clock: () => NOW,
+      maxDevices: 10,
+      ttlMs: 60_000,
+      onDegraded: (what) => degraded.push(what),
+    })
+    await other.putProfile({ device_id: 3, category_scores: { news: 3 }, updated_at: NOW })
+    await new Promise((r) => setImmediate(r))
+    assert.deepEqual(degraded, ['device invalidation publish'])
   })
 })

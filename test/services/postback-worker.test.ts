@@ -149,9 +149,16 @@ for (const backend of await sqlBackends()) {
     test('a worker killed mid-delivery: after its lease another delivers the row once; the dead one changes nothing', async () => {
       await enqueue()
       let release: (status: number) => void = () => {}
-      const hanging: PostbackTransport = { post: () => new Promise((resolve) => (release = resolve)) }
+      let posting: () => void = () => {}
+      const posted = new Promise<void>((resolve) => (posting = resolve))
+      const hanging: PostbackTransport = {
+        post: () => {
+          posting()
+          return new Promise((resolve) => (release = resolve))
+        },
+      }
       const dead = worker(hanging, 1_000).runOnce()
-      await new Promise((r) => setTimeout(r, 50))
+      await posted // the dead worker holds the row's lease and is mid-delivery
       let deliveries = 0
       agent
         .get(ORIGIN)
@@ -173,6 +180,67 @@ for (const backend of await sqlBackends()) {
       assert.equal(row.attempts, 1)
       assert.equal(await restarted.runOnce(), 0)
       assert.equal(deliveries, 1)
+    })
+
+    test('stop() stops claiming: the batch in flight is delivered and recorded, the rest stays due and unclaimed', async () => {
+      for (let i = 0; i < 50; i++) await enqueue()
+      let sent = 0
+      agent
+        .get(ORIGIN)
+        .intercept({ path: '/postback', method: 'POST' })
+        .reply(200, () => {
+          sent++
+          return 'ok'
+        })
+        .delay(100)
+        .persist()
+      const w = worker()
+      const run = w.kick()
+      await new Promise((r) => setTimeout(r, 30))
+      await w.stop(5_000)
+      await run
+      assert.equal(sent, 20, 'one batch of 20, not the whole backlog')
+      assert.equal((await rewards.list('delivered', 100, 0)).length, 20)
+      const left = await rewards.list('pending', 100, 0)
+      assert.equal(left.length, 30)
+      assert.ok(left.every((r) => r.attempts === 0 && r.next_attempt_at <= now))
+      assert.equal(await w.kick(), 0, 'a stopped worker claims nothing more')
+      assert.equal(sent, 20)
+      assert.equal(
+        await worker().runOnce(),
+        30,
+        'the next worker takes the rest at once, without a lease to wait for',
+      )
+    })
+
+    test('stop() with deliveries outlasting its wait aborts them and releases their rows, with no attempt counted', async () => {
+      for (let i = 0; i < 3; i++) await enqueue()
+      const hanging: PostbackTransport = {
+        post: (_url, _headers, _body, _timeout, signal) =>
+          new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(signal.reason))),
+      }
+      const w = worker(hanging, 30_000)
+      const run = w.kick()
+      await new Promise((r) => setTimeout(r, 50))
+      const started = performance.now()
+      await w.stop(100)
+      await run
+      assert.ok(performance.now() - started < 1_000, 'stop() waited about its 100 ms, not the 30 s timeout')
+      const rows = await rewards.list(undefined, 10, 0)
+      assert.equal(rows.length, 3)
+      for (const row of rows) {
+        assert.equal(row.status, 'pending')
+        assert.equal(row.attempts, 0)
+        assert.equal(row.last_error, null)
+        assert.ok(row.next_attempt_at <= now, 'due now, not at the end of a lease')
+      }
+      const { db } = database
+      const claimed = await db
+        .selectFrom('postback_outbox')
+        .select('id')
+        .where('claim', 'is not', null)
+        .execute()
+      assert.deepEqual(claimed, [], 'no row is left under a claim')
     })
 
     test('two workers at once never send one row twice', async () => {

@@ -150,3 +150,10 @@ export const ContentAllocationResponseSchema = Type.Object({
   code: Type.Literal(200),
 })
 export type ContentAllocationResponseDto = Static<typeof ContentAllocationResponseSchema>
+
+/**
+ * The allocation answers as the routes send them: JSON text rendered by the presenter (items are
+ * pre-rendered per campaign), documented in OpenAPI with the object schemas above.
+ */
+export const AllocationResponseText = Type.Unsafe<string>(AllocationResponseSchema)
+export const ContentAllocationResponseText = Type.Unsafe<string>(ContentAllocationResponseSchema)

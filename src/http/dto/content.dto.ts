@@ -1,33 +1,36 @@
 import { Type } from '@sinclair/typebox'
-import { CONTENT_CONFIG_TYPES } from '../../domain/content-config.js'
-import { StringEnum } from './common.dto.js'
+import { AllotError } from '../../domain/errors.js'
 
-const DeviceId = Type.Integer({ minimum: 1 })
+// v1 bound device_id as an int64 (required, non-zero); ids beyond 2^53 are not exact in JavaScript.
+const DeviceId = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })
 
+/** `GET /api/content/config/?device_id=N` (SDK-CONTRACT §10). */
 export const ContentConfigQuerySchema = Type.Object({ device_id: DeviceId })
 
-/** `POST /api/content/config/`: turn one category, channel or campaign on or off for a device. */
-export const ContentConfigChangeSchema = Type.Object({
+/** `POST /api/content/config/`, form-encoded: store one opaque config string for a device. */
+export const ContentConfigFormSchema = Type.Object({
   device_id: DeviceId,
-  type: StringEnum(CONTENT_CONFIG_TYPES),
-  id: Type.String({ minLength: 1, maxLength: 64 }),
-  enabled: Type.Boolean(),
-})
-
-export const ContentConfigResponseSchema = Type.Object({
-  code: Type.Literal(0),
-  msg: Type.String(),
-  config: Type.Object({
-    device_id: Type.Integer(),
-    category: Type.Array(Type.String(), { description: 'categories turned off' }),
-    channel: Type.Array(Type.Integer(), { description: 'channels turned off' }),
-    campaign: Type.Array(Type.Integer(), { description: 'single contents hidden' }),
+  type: Type.String({
+    minLength: 1,
+    description: '`category`, `channel` or `campaign`; anything else is 400 "Unsupported config type"',
   }),
+  config: Type.String({ description: 'stored verbatim; may be empty; at most 8 KiB of UTF-8' }),
 })
 
+/** The device's three config strings, '' for any it never stored (v1 field order). */
+export const ContentConfigResponseSchema = Type.Object({
+  status: Type.Literal('success'),
+  device_id: Type.Integer(),
+  channel: Type.String(),
+  category: Type.String(),
+  campaign: Type.String(),
+})
+
+export const ContentConfigSavedSchema = Type.Object({ message: Type.Literal('success') })
+
+/** Allot's own listing (v1 has no categories route): every category in sort order. */
 export const CategoriesResponseSchema = Type.Object({
-  code: Type.Literal(0),
-  msg: Type.String(),
+  status: Type.Literal('success'),
   categories: Type.Array(
     Type.Object({
       id: Type.String(),
@@ -38,17 +41,44 @@ export const CategoriesResponseSchema = Type.Object({
   ),
 })
 
-export const ChannelsQuerySchema = Type.Object({ category: Type.Optional(Type.String({ maxLength: 64 })) })
+/** `GET /api/content/channels/?ids=1,2` (SDK-CONTRACT §11). */
+export const ChannelsQuerySchema = Type.Object({
+  ids: Type.String({
+    minLength: 1,
+    maxLength: 4096,
+    description: 'comma-separated channel ids; empty items and spaces around ids are ignored',
+  }),
+})
 
+/** Channels keyed by their id as a string; unknown ids are absent (v1 field order). */
 export const ChannelsResponseSchema = Type.Object({
-  code: Type.Literal(0),
-  msg: Type.String(),
-  channels: Type.Array(
+  status: Type.Literal('success'),
+  channels: Type.Record(
+    Type.String({ pattern: '^[0-9]+$' }),
     Type.Object({
       id: Type.Integer(),
       category: Type.String(),
-      name: Type.String(),
       icon_url: Type.String(),
+      name: Type.String(),
     }),
   ),
 })
+
+/**
+ * The ids of `?ids=`: v1 split on commas and panicked on anything that was not an integer; Allot answers
+ * 400 naming the item instead, and tolerates the empty items a trailing comma leaves ("1,2,").
+ */
+export function channelIdsFromQuery(ids: string): number[] {
+  const parsed: number[] = []
+  for (const item of ids.split(',')) {
+    const text = item.trim()
+    if (text === '') continue
+    const id = /^[+-]?[0-9]{1,16}$/.test(text) ? Number(text) : Number.NaN
+    if (!Number.isSafeInteger(id)) {
+      throw new AllotError('InvalidField', `querystring.ids: '${text.slice(0, 32)}' is not an integer id`)
+    }
+    parsed.push(id)
+  }
+  if (parsed.length === 0) throw new AllotError('InvalidField', 'querystring.ids names no channel id')
+  return parsed
+}

@@ -2,7 +2,7 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox'
 import type { Exclusion } from '../../domain/explanation.js'
 import { wireCampaignId } from '../../domain/sdk-v1.js'
 import type { CampaignVerdict, Explanation } from '../../services/allocation.service.js'
-import { AllocationRequestSchema } from './allocation.dto.js'
+import { type AllocationRequestDto, AllocationRequestSchema } from './allocation.dto.js'
 import { IdText, IsoDateTime, Nullable, toIso } from './common.dto.js'
 
 const Int = Type.Integer()
@@ -10,12 +10,51 @@ const NullableInt = Nullable(Int)
 
 // ----- POST /admin/explain
 
-/** The body of an SDK allocation (`POST /api/allocation/`), plus the one campaign to explain, if any. */
+/** SDK fields that carry numbers as text; an admin may also send them as JSON numbers. */
+const NUMERIC_FIELDS = [
+  'unit_id',
+  'app_id',
+  'device_id',
+  'sdk_version',
+  'year_of_birth',
+  'device_os',
+  'registered_date',
+]
+const SafeInteger = Type.Integer({ minimum: -(2 ** 31), maximum: Number.MAX_SAFE_INTEGER })
+const required = new Set<string>(AllocationRequestSchema.required ?? [])
+const withNumber = (name: string, schema: TSchema) => {
+  const either = Type.Union([schema, SafeInteger])
+  return required.has(name) ? either : Type.Optional(either)
+}
+const sdkFields = Object.fromEntries(
+  Object.entries(AllocationRequestSchema.properties).map(([name, schema]) => [
+    name,
+    NUMERIC_FIELDS.includes(name) ? withNumber(name, schema) : schema,
+  ]),
+) as Record<string, TSchema>
+
+/**
+ * The body of an SDK allocation (`POST /api/allocation/`, form or JSON, numbers as text as the SDK sends
+ * them, or as JSON numbers), plus the one campaign to explain, if any.
+ */
 export const ExplainRequestSchema = Type.Object({
-  ...AllocationRequestSchema.properties,
-  campaign_id: Type.Optional({ ...IdText, description: 'explain only this campaign (admin id)' }),
+  ...sdkFields,
+  campaign_id: Type.Optional(
+    Type.Union([IdText, Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })]),
+  ),
 })
-export type ExplainRequestDto = Static<typeof ExplainRequestSchema>
+
+/** The explain body as the SDK's text fields: JSON numbers become the decimal text the SDK would send. */
+export function explainRequestFromDto(body: Record<string, unknown>): {
+  request: AllocationRequestDto
+  campaignId: string | undefined
+} {
+  const text = Object.fromEntries(
+    Object.entries(body).map(([k, v]) => [k, typeof v === 'number' ? String(v) : v]),
+  ) as AllocationRequestDto & { campaign_id?: string }
+  const { campaign_id, ...request } = text
+  return { request, campaignId: campaign_id }
+}
 
 const Bounds = Type.Object({ min: NullableInt, max: NullableInt })
 const RuleValues = Nullable(Type.Union([Type.Array(Type.String()), Bounds]))
@@ -148,7 +187,7 @@ export type ExplanationDto = Static<typeof ExplanationSchema>
 export function explanationToDto(
   x: Explanation,
   deviceId: number,
-  request: ExplainRequestDto,
+  request: AllocationRequestDto,
 ): ExplanationDto {
   const d = x.device
   const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v)
@@ -176,7 +215,7 @@ export function explanationToDto(
   }
 }
 
-function verdictToDto(v: CampaignVerdict, x: Explanation, request: ExplainRequestDto) {
+function verdictToDto(v: CampaignVerdict, x: Explanation, request: AllocationRequestDto) {
   const c = v.campaign
   return {
     campaign_id: c.id,
@@ -189,7 +228,7 @@ function verdictToDto(v: CampaignVerdict, x: Explanation, request: ExplainReques
   }
 }
 
-function exclusionToDto(e: Exclusion, x: Explanation, request: ExplainRequestDto) {
+function exclusionToDto(e: Exclusion, x: Explanation, request: AllocationRequestDto) {
   switch (e.rule) {
     case 'schedule':
       return {

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Static, TSchema } from '@sinclair/typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
@@ -27,6 +28,7 @@ import {
   unitToDto,
 } from '../dto/admin.dto.js'
 import { errorResponses } from '../dto/common.dto.js'
+import { strictJsonBodies } from '../validation.js'
 import { type InsightAdmin, insightRoutes } from './insight.routes.js'
 import { type PostbackAdmin, postbackRoutes } from './postback.routes.js'
 import { type ProfileAdmin, profileRoutes } from './profile.routes.js'
@@ -41,9 +43,12 @@ type Deps = {
 
 /** `/admin/…`: bearer-token CRUD for units, campaigns, categories and channels. */
 export async function adminRoutes(
-  app: FastifyInstance,
+  fastify: FastifyInstance,
   { admin, adminToken, postbacks, profiles, insight }: Deps,
 ): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+  // The admin API speaks JSON: numbers are JSON numbers, never strings read loosely.
+  strictJsonBodies(app)
   const expected = Buffer.from(`Bearer ${adminToken}`)
   app.addHook('onRequest', async (request) => {
     const given = Buffer.from(request.headers.authorization ?? '')
@@ -92,7 +97,7 @@ export async function adminRoutes(
       params: StringIdParamsSchema,
     },
     toDto: identity,
-    fromCreate: (body: Record<string, unknown>) => ({ icon_url: '', sort_order: 0, ...body }),
+    fromCreate: (body) => ({ icon_url: '', sort_order: 0, ...body }),
     fromPatch: identity,
   })
   registerResource(app, {
@@ -106,7 +111,7 @@ export async function adminRoutes(
       params: NumericIdParamsSchema,
     },
     toDto: identity,
-    fromCreate: (body: Record<string, unknown>) => ({ icon_url: '', ...body }),
+    fromCreate: (body) => ({ icon_url: '', ...body }),
     fromPatch: identity,
   })
   if (postbacks) await postbackRoutes(app, { postbacks })
@@ -114,27 +119,47 @@ export async function adminRoutes(
   if (insight) await insightRoutes(app, { insight })
 }
 
-type ResourceRoutes<T, Id> = {
+/** One admin resource: its service, its schemas, and the mappings between them (typed by the schemas). */
+type ResourceRoutes<
+  T,
+  Id,
+  Input,
+  Patch,
+  C extends TSchema,
+  P extends TSchema,
+  I extends TSchema,
+  K extends TSchema,
+> = {
   path: string
-  // biome-ignore lint/suspicious/noExplicitAny: inputs are validated by the route schemas before they get here
-  resource: AdminResource<T, Id, any, any>
-  schemas: { create: TSchema; patch: TSchema; item: TSchema; params: TSchema }
+  resource: AdminResource<T, Id, Input, Patch>
+  schemas: { create: C; patch: P; item: I; params: K }
   /** The resource id from the validated `:id`. */
-  idOf: (params: never) => Id
-  toDto: (item: T) => unknown
-  // biome-ignore lint/suspicious/noExplicitAny: see above
-  fromCreate: (body: any) => any
-  // biome-ignore lint/suspicious/noExplicitAny: see above
-  fromPatch: (body: any) => any
+  idOf: (params: Static<K>) => Id
+  toDto: (item: T) => Static<I>
+  fromCreate: (body: Static<C>) => Input & { id?: Id }
+  fromPatch: (body: Static<P>) => Patch
 }
 
 /** The five CRUD routes of one resource, each with its request and response schemas. */
-function registerResource<T, Id>(app: FastifyInstance, r: ResourceRoutes<T, Id>): void {
+function registerResource<
+  T,
+  Id,
+  Input,
+  Patch,
+  C extends TSchema,
+  P extends TSchema,
+  I extends TSchema,
+  K extends TSchema,
+>(app: FastifyInstance, r: ResourceRoutes<T, Id, Input, Patch, C, P, I, K>): void {
+  // The schemas are generic here, so the route generics carry their static types (no casts).
+  type Page = { Querystring: Static<typeof PageQuerySchema> }
+  type One = { Params: Static<K> }
+  type Create = { Body: Static<C> }
+  type Change = { Params: Static<K>; Body: Static<P> }
   const { path, resource, schemas, toDto } = r
   const tags = [path.slice(1)]
-  const idOf = (request: { params: unknown }) => r.idOf(request.params as never)
 
-  app.get(
+  app.get<Page>(
     path,
     {
       schema: {
@@ -143,24 +168,20 @@ function registerResource<T, Id>(app: FastifyInstance, r: ResourceRoutes<T, Id>)
         response: { 200: Type.Object({ items: Type.Array(schemas.item) }), ...errorResponses },
       },
     },
-    async (request) => {
-      return {
-        items: (await resource.list(pageOf(request.query as Static<typeof PageQuerySchema>))).map(toDto),
-      }
-    },
+    async (request) => ({ items: (await resource.list(pageOf(request.query))).map(toDto) }),
   )
-  app.get(
+  app.get<One>(
     `${path}/:id`,
     { schema: { tags, params: schemas.params, response: { 200: schemas.item, ...errorResponses } } },
-    async (request) => toDto(await resource.get(idOf(request))),
+    async (request) => toDto(await resource.get(r.idOf(request.params))),
   )
-  app.post(
+  app.post<Create>(
     path,
     { schema: { tags, body: schemas.create, response: { 201: schemas.item, ...errorResponses } } },
     async (request, reply) =>
       reply.status(201).send(toDto(await resource.create(r.fromCreate(request.body)))),
   )
-  app.patch(
+  app.patch<Change>(
     `${path}/:id`,
     {
       schema: {
@@ -170,13 +191,13 @@ function registerResource<T, Id>(app: FastifyInstance, r: ResourceRoutes<T, Id>)
         response: { 200: schemas.item, ...errorResponses },
       },
     },
-    async (request) => toDto(await resource.update(idOf(request), r.fromPatch(request.body))),
+    async (request) => toDto(await resource.update(r.idOf(request.params), r.fromPatch(request.body))),
   )
-  app.delete(
+  app.delete<One>(
     `${path}/:id`,
     { schema: { tags, params: schemas.params, response: { 204: Type.Null(), ...errorResponses } } },
     async (request, reply) => {
-      await resource.remove(idOf(request))
+      await resource.remove(r.idOf(request.params))
       return reply.status(204).send()
     },
   )

@@ -1,12 +1,12 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
 import type { AllocationService } from '../../services/allocation.service.js'
 import {
-  type AllocationRequestDto,
   AllocationRequestSchema,
-  AllocationResponseSchema,
+  AllocationResponseText,
   allocationRequestFromDto,
   ContentAllocationRequestSchema,
-  ContentAllocationResponseSchema,
+  ContentAllocationResponseText,
 } from '../dto/allocation.dto.js'
 import { errorResponses } from '../dto/common.dto.js'
 import type { AllocationPresenter } from '../presenters/allocation.presenter.js'
@@ -16,18 +16,22 @@ type Deps = { allocation: AllocationService; presenter: AllocationPresenter }
 const JSON_TYPE = 'application/json; charset=utf-8'
 
 /** The SDK's allocation endpoints (SDK-CONTRACT §2–§4), with and without the trailing slash. */
-export async function allocationRoutes(app: FastifyInstance, { allocation, presenter }: Deps): Promise<void> {
+export async function allocationRoutes(
+  fastify: FastifyInstance,
+  { allocation, presenter }: Deps,
+): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   app.post(
     '/api/allocation/',
     {
       schema: {
         tags: ['sdk'],
         body: AllocationRequestSchema,
-        response: { 200: AllocationResponseSchema, ...errorResponses },
+        response: { 200: AllocationResponseText, ...errorResponses },
       },
     },
     async (request, reply) => {
-      const body = allocationRequestFromDto(request.body as AllocationRequestDto)
+      const body = allocationRequestFromDto(request.body)
       // The presenter renders JSON text itself (items are pre-rendered per campaign); the schema documents it.
       return reply.type(JSON_TYPE).send(presenter.allocation(await allocation.allocate(body)))
     },
@@ -38,11 +42,11 @@ export async function allocationRoutes(app: FastifyInstance, { allocation, prese
       schema: {
         tags: ['sdk'],
         body: ContentAllocationRequestSchema,
-        response: { 200: ContentAllocationResponseSchema, ...errorResponses },
+        response: { 200: ContentAllocationResponseText, ...errorResponses },
       },
     },
     async (request, reply) => {
-      const body = allocationRequestFromDto(request.body as AllocationRequestDto)
+      const body = allocationRequestFromDto(request.body)
       return reply.type(JSON_TYPE).send(presenter.contentAllocation(await allocation.allocateContents(body)))
     },
   )

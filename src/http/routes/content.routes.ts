@@ -1,3 +1,4 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Static } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import type { ContentService } from '../../services/content.service.js'
@@ -6,37 +7,49 @@ import {
   CategoriesResponseSchema,
   ChannelsQuerySchema,
   ChannelsResponseSchema,
-  ContentConfigChangeSchema,
+  ContentConfigFormSchema,
   ContentConfigQuerySchema,
   ContentConfigResponseSchema,
+  ContentConfigSavedSchema,
+  channelIdsFromQuery,
 } from '../dto/content.dto.js'
 
 type Deps = { content: ContentService }
 
-/** The SDK's content settings: `/api/content/config/`, `/api/content/categories/`, `/api/content/channels/`. */
-export async function contentRoutes(app: FastifyInstance, { content }: Deps): Promise<void> {
+type ChannelDto = Static<typeof ChannelsResponseSchema>['channels'][string]
+
+/** The SDK's content settings: `/api/content/config/`, `/api/content/channels/`, `/api/content/categories/`. */
+export async function contentRoutes(fastify: FastifyInstance, { content }: Deps): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   const tags = ['sdk']
-  const configResponse = { 200: ContentConfigResponseSchema, ...errorResponses }
   app.get(
     '/api/content/config/',
-    { schema: { tags, querystring: ContentConfigQuerySchema, response: configResponse } },
-    async (request) => {
-      const { device_id } = request.query as Static<typeof ContentConfigQuerySchema>
-      return { code: 0, msg: 'ok', config: await content.getConfig(device_id) }
+    {
+      schema: {
+        tags,
+        querystring: ContentConfigQuerySchema,
+        response: { 200: ContentConfigResponseSchema, ...errorResponses },
+      },
+    },
+    async (request): Promise<Static<typeof ContentConfigResponseSchema>> => {
+      const { device_id } = request.query
+      return { status: 'success', ...(await content.getConfig(device_id)) }
     },
   )
   app.post(
     '/api/content/config/',
-    { schema: { tags, body: ContentConfigChangeSchema, response: configResponse } },
-    async (request) => {
-      const { device_id, type, id, enabled } = request.body as Static<typeof ContentConfigChangeSchema>
-      return { code: 0, msg: 'ok', config: await content.setEnabled(device_id, type, id, enabled) }
+    {
+      schema: {
+        tags,
+        body: ContentConfigFormSchema,
+        response: { 200: ContentConfigSavedSchema, ...errorResponses },
+      },
     },
-  )
-  app.get(
-    '/api/content/categories/',
-    { schema: { tags, response: { 200: CategoriesResponseSchema, ...errorResponses } } },
-    async () => ({ code: 0, msg: 'ok', categories: content.categories() }),
+    async (request): Promise<Static<typeof ContentConfigSavedSchema>> => {
+      const { device_id, type, config } = request.body
+      await content.setConfig(device_id, type, config)
+      return { message: 'success' }
+    },
   )
   app.get(
     '/api/content/channels/',
@@ -47,9 +60,21 @@ export async function contentRoutes(app: FastifyInstance, { content }: Deps): Pr
         response: { 200: ChannelsResponseSchema, ...errorResponses },
       },
     },
-    async (request) => {
-      const { category } = request.query as Static<typeof ChannelsQuerySchema>
-      return { code: 0, msg: 'ok', channels: content.channels(category) }
+    async (request): Promise<Static<typeof ChannelsResponseSchema>> => {
+      const { ids } = request.query
+      const channels: Record<string, ChannelDto> = {}
+      for (const c of content.channels(channelIdsFromQuery(ids))) {
+        channels[String(c.id)] = { id: c.id, category: c.category, icon_url: c.icon_url, name: c.name }
+      }
+      return { status: 'success', channels }
     },
+  )
+  app.get(
+    '/api/content/categories/',
+    { schema: { tags, response: { 200: CategoriesResponseSchema, ...errorResponses } } },
+    async (): Promise<Static<typeof CategoriesResponseSchema>> => ({
+      status: 'success',
+      categories: [...content.categories()],
+    }),
   )
 }

@@ -1,11 +1,12 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
 import type { AllocationRequest, Explanation } from '../../services/allocation.service.js'
 import { allocationRequestFromDto } from '../dto/allocation.dto.js'
 import { errorResponses, optionalIdOf } from '../dto/common.dto.js'
 import {
-  type ExplainRequestDto,
   ExplainRequestSchema,
   ExplanationSchema,
+  explainRequestFromDto,
   explanationToDto,
 } from '../dto/insight.dto.js'
 
@@ -15,7 +16,8 @@ export type InsightAdmin = {
 }
 
 /** `POST /admin/explain` (registered inside the admin scope). */
-export async function insightRoutes(app: FastifyInstance, { insight }: { insight: InsightAdmin }) {
+export async function insightRoutes(fastify: FastifyInstance, { insight }: { insight: InsightAdmin }) {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   app.post(
     '/explain',
     {
@@ -28,10 +30,10 @@ export async function insightRoutes(app: FastifyInstance, { insight }: { insight
       },
     },
     async (request) => {
-      const body = request.body as ExplainRequestDto
-      const parsed = allocationRequestFromDto(body)
-      const explanation = await insight.explain(parsed, optionalIdOf('campaign_id', body.campaign_id))
-      return explanationToDto(explanation, parsed.device_id, body)
+      const { request: fields, campaignId } = explainRequestFromDto(request.body)
+      const parsed = allocationRequestFromDto(fields)
+      const explanation = await insight.explain(parsed, optionalIdOf('campaign_id', campaignId))
+      return explanationToDto(explanation, parsed.device_id, fields)
     },
   )
 }

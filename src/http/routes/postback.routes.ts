@@ -1,4 +1,5 @@
-import { type Static, Type } from '@sinclair/typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { AllotError } from '../../domain/errors.js'
 import type { Postback, PostbackStatus } from '../../domain/postback.js'
@@ -23,7 +24,8 @@ const toDto = (p: PostbackView) => ({
 })
 
 /** `GET /admin/postbacks?status=…`, `POST /admin/postbacks/:id/retry` (registered inside the admin scope). */
-export async function postbackRoutes(app: FastifyInstance, { postbacks }: { postbacks: PostbackAdmin }) {
+export async function postbackRoutes(fastify: FastifyInstance, { postbacks }: { postbacks: PostbackAdmin }) {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   app.get(
     '/postbacks',
     {
@@ -34,7 +36,7 @@ export async function postbackRoutes(app: FastifyInstance, { postbacks }: { post
       },
     },
     async (request) => {
-      const q = request.query as Static<typeof PostbackListQuerySchema>
+      const q = request.query
       const { limit, offset } = pageOf(q)
       return { items: (await postbacks.list(q.status, limit, offset)).map(toDto) }
     },
@@ -49,7 +51,7 @@ export async function postbackRoutes(app: FastifyInstance, { postbacks }: { post
       },
     },
     async (request) => {
-      const id = numericIdOf(request.params as Static<typeof NumericIdParamsSchema>)
+      const id = numericIdOf(request.params)
       if (!(await postbacks.retry(id)))
         throw new AllotError('ResourceNotFound', `postback id ${id} does not exist`)
       const item = await postbacks.get(id)

@@ -1,4 +1,5 @@
-import { type Static, Type } from '@sinclair/typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import type { DeviceProfile } from '../../domain/device.js'
 import { AllotError } from '../../domain/errors.js'
@@ -34,7 +35,8 @@ const ProfileBodySchema = Type.Object(
 const toDto = (p: DeviceProfile) => ({ ...p, updated_at: toIso(p.updated_at) })
 
 /** `GET|PUT /admin/devices/:id/profile` (registered inside the admin scope). */
-export async function profileRoutes(app: FastifyInstance, { profiles }: { profiles: ProfileAdmin }) {
+export async function profileRoutes(fastify: FastifyInstance, { profiles }: { profiles: ProfileAdmin }) {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   app.get(
     '/devices/:id/profile',
     {
@@ -45,7 +47,7 @@ export async function profileRoutes(app: FastifyInstance, { profiles }: { profil
       },
     },
     async (request) => {
-      const id = numericIdOf(request.params as Static<typeof NumericIdParamsSchema>)
+      const id = numericIdOf(request.params)
       const profile = await profiles.getProfile(id)
       if (!profile) throw new AllotError('ResourceNotFound', `device id ${id} has no profile`)
       return toDto(profile)
@@ -62,8 +64,8 @@ export async function profileRoutes(app: FastifyInstance, { profiles }: { profil
       },
     },
     async (request) => {
-      const id = numericIdOf(request.params as Static<typeof NumericIdParamsSchema>)
-      const { category_scores } = request.body as { category_scores: Record<string, number> }
+      const id = numericIdOf(request.params)
+      const { category_scores } = request.body
       const profile = { device_id: id, category_scores, updated_at: profiles.clock() }
       await profiles.putProfile(profile)
       return toDto(profile)

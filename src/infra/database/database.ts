@@ -1,9 +1,18 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import SQLite from 'better-sqlite3'
-import { Kysely, MysqlDialect, SqliteDialect, sql } from 'kysely'
-import { createPool, type Pool } from 'mysql2'
+import {
+  Kysely,
+  MysqlDialect,
+  type MysqlPool,
+  type MysqlPoolConnection,
+  type MysqlQueryResult,
+  SqliteDialect,
+  sql,
+} from 'kysely'
+import { createPool, type Pool, type PoolConnection } from 'mysql2'
 import type { DatabaseConfig } from '../../config/config.js'
+import { DependencyUnavailable } from '../../domain/errors.js'
 import type { Database } from './schema.js'
 
 /** A statement prepared once and run many times with positional `?` parameters. */
@@ -22,14 +31,20 @@ export type SqlDatabase = {
   close(): Promise<void>
 }
 
+/**
+ * Limits for the serving path (MySQL): waiting for a connection and each query last at most `timeoutMs`,
+ * and at most `queueLimit` callers wait for a connection. Migrations open the database without them.
+ */
+export type DatabaseLimits = { timeoutMs: number; queueLimit: number }
+
 /** Opens the configured SQL database: a SQLite file (embedded) or a MySQL/MariaDB pool. */
-export function openDatabase(config: DatabaseConfig): SqlDatabase {
-  const driver = createDriver(config)
+export function openDatabase(config: DatabaseConfig, limits?: DatabaseLimits): SqlDatabase {
+  const driver = createDriver(config, limits)
   const db = new Kysely<Database>({
     dialect:
       driver.kind === 'sqlite'
         ? new SqliteDialect({ database: driver.sqlite })
-        : new MysqlDialect({ pool: driver.pool }),
+        : new MysqlDialect({ pool: limits ? boundedPool(driver.pool, limits.timeoutMs) : driver.pool }),
   })
   return {
     db,
@@ -39,11 +54,19 @@ export function openDatabase(config: DatabaseConfig): SqlDatabase {
         const statement = driver.sqlite.prepare(text)
         return async (params) => statement.all(...params) as Record<string, unknown>[]
       }
-      const pool = driver.pool.promise()
-      return async (params) => {
-        const [rows] = await pool.execute(text, params as (string | number | null)[])
-        return rows as Record<string, unknown>[]
-      }
+      const { pool } = driver
+      // mysql2 caches the prepared statement per connection; the query's own timeout bounds it.
+      return (params) =>
+        new Promise((resolve, reject) => {
+          pool.execute(
+            {
+              sql: text,
+              values: params as (string | number | null)[],
+              ...(limits ? { timeout: limits.timeoutMs } : {}),
+            },
+            (err, rows) => (err ? reject(databaseError(err)) : resolve(rows as Record<string, unknown>[])),
+          )
+        })
     },
     async ping() {
       await sql`select 1`.execute(db)
@@ -54,7 +77,7 @@ export function openDatabase(config: DatabaseConfig): SqlDatabase {
 
 type Driver = { kind: 'sqlite'; sqlite: SQLite.Database } | { kind: 'mysql'; pool: Pool }
 
-function createDriver(config: DatabaseConfig): Driver {
+function createDriver(config: DatabaseConfig, limits: DatabaseLimits | undefined): Driver {
   if (config.dialect === 'sqlite') {
     if (config.file !== ':memory:') mkdirSync(dirname(config.file), { recursive: true })
     const sqlite = new SQLite(config.file)
@@ -73,6 +96,84 @@ function createDriver(config: DatabaseConfig): Driver {
     supportBigNumbers: true,
     bigNumberStrings: false,
     decimalNumbers: true,
+    ...(limits ? { connectTimeout: limits.timeoutMs, queueLimit: limits.queueLimit } : {}),
   })
   return { kind: 'mysql', pool }
+}
+
+/**
+ * The mysql2 pool as Kysely uses it, with time limits: getting a connection and every query fail with
+ * DependencyUnavailable('database') after `timeoutMs`, and so do connection-level errors.
+ */
+function boundedPool(pool: Pool, timeoutMs: number): MysqlPool {
+  return {
+    getConnection(callback) {
+      let waiting = true
+      const timer = setTimeout(() => {
+        waiting = false
+        callback(new DependencyUnavailable('database', 'timeout'), undefined as never)
+      }, timeoutMs)
+      pool.getConnection((err, connection) => {
+        if (!waiting) {
+          // The caller gave up: a connection that arrives late goes straight back to the pool.
+          connection?.release()
+          return
+        }
+        waiting = false
+        clearTimeout(timer)
+        if (err) callback(databaseError(err), undefined as never)
+        else callback(null, boundedConnection(connection, timeoutMs))
+      })
+    },
+    end: (callback) => pool.end(callback),
+  }
+}
+
+function boundedConnection(raw: PoolConnection, timeoutMs: number): MysqlPoolConnection {
+  let broken = false
+  function query(
+    sqlText: string,
+    parameters: unknown[],
+    callback?: (error: unknown, result: MysqlQueryResult) => void,
+  ) {
+    // Streaming is not used on the serving path; it keeps mysql2's own behaviour.
+    if (!callback) return raw.query(sqlText, parameters)
+    if (broken) {
+      callback(new DependencyUnavailable('database', 'unreachable'), [])
+      return
+    }
+    raw.query({ sql: sqlText, values: parameters, timeout: timeoutMs }, (err, result) => {
+      if (!err) return callback(null, result as MysqlQueryResult)
+      const mapped = databaseError(err)
+      // A timed-out query may still run on this connection, and a failed one may be half closed: the
+      // connection is destroyed on release instead of going back to the pool.
+      if (mapped instanceof DependencyUnavailable) broken = true
+      callback(mapped, [])
+    })
+  }
+  return {
+    query: query as MysqlPoolConnection['query'],
+    release: () => (broken ? raw.destroy() : raw.release()),
+  }
+}
+
+// mysql2 codes meaning the server, or the way to it, is gone; anything else is the query's own error.
+const CONNECTION_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'PROTOCOL_CONNECTION_LOST',
+  'ER_CON_COUNT_ERROR',
+  'ER_SERVER_SHUTDOWN',
+])
+
+function databaseError(err: unknown): unknown {
+  const { code, fatal, message } = err as { code?: string; fatal?: boolean; message?: string }
+  if (code === 'PROTOCOL_SEQUENCE_TIMEOUT') return new DependencyUnavailable('database', 'timeout', err)
+  if (message === 'Queue limit reached.') return new DependencyUnavailable('database', 'overloaded', err)
+  if (fatal || (code !== undefined && CONNECTION_ERRORS.has(code)))
+    return new DependencyUnavailable('database', 'unreachable', err)
+  return err
 }

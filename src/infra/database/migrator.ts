@@ -4,6 +4,7 @@ import * as deviceData from './migrations/0002-device-data.js'
 import * as rewards from './migrations/0003-rewards.js'
 import * as adSources from './migrations/0004-ad-sources.js'
 import * as sdkV1 from './migrations/0005-sdk-v1.js'
+import * as opaqueContentConfig from './migrations/0006-opaque-content-config.js'
 import * as durableCounters from './migrations/0007-durable-counters.js'
 import * as rewardHourLimits from './migrations/0008-reward-hour-limits.js'
 import type { Database } from './schema.js'
@@ -15,6 +16,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0003-rewards': rewards,
   '0004-ad-sources': adSources,
   '0005-sdk-v1': sdkV1,
+  '0006-opaque-content-config': opaqueContentConfig,
   '0007-durable-counters': durableCounters,
   '0008-reward-hour-limits': rewardHourLimits,
 }

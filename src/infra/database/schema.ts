@@ -97,6 +97,7 @@ export type CampaignsTable = {
 export type CategoriesTable = { id: string; name: string; icon_url: string; sort_order: number }
 export type ChannelsTable = { id: Generated<number>; category: string; name: string; icon_url: string }
 
+/** The v1 SDK's content config: three opaque strings, '' when never set (SDK-CONTRACT §10). */
 export type DeviceContentConfigsTable = {
   device_id: number
   category: string
@@ -104,6 +105,9 @@ export type DeviceContentConfigsTable = {
   campaign: string
   updated_at: number
 }
+
+/** Installed package names per app and advertising id, comma-separated (SDK-CONTRACT §1). */
+export type InstalledAppsTable = { app_id: number; ifa: string; packages: string; updated_at: number }
 
 /** One row (id 1) whose version moves with every catalog write, so other processes notice. */
 export type CatalogStateTable = { id: number; version: number }
@@ -195,4 +199,5 @@ export type Database = {
   postback_outbox: PostbackOutboxTable
   delivery_counters: DeliveryCountersTable
   reward_user_hours: RewardUserHoursTable
+  installed_apps: InstalledAppsTable
 }

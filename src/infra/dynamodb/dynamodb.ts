@@ -6,12 +6,15 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb'
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
+import { DependencyUnavailable } from '../../domain/errors.js'
 
 export type DynamoSettings = {
   region: string
   endpoint?: string | undefined
   /** Explicit credentials (tests, DynamoDB Local); otherwise the SDK's default provider chain. */
   credentials?: { accessKeyId: string; secretAccessKey: string } | undefined
+  /** Longest one HTTP attempt may take to connect, and to answer (ms); see also dynamoCall. */
+  timeoutMs?: number | undefined
 }
 
 export type DynamoConnection = {
@@ -21,12 +24,23 @@ export type DynamoConnection = {
 }
 
 /** Opens the AWS SDK v3 client and its document-client wrapper. */
-export function openDynamo({ region, endpoint, credentials }: DynamoSettings): DynamoConnection {
+export function openDynamo({ region, endpoint, credentials, timeoutMs }: DynamoSettings): DynamoConnection {
   const client = new DynamoDBClient({
     region,
     ...(endpoint ? { endpoint } : {}),
     ...(credentials ? { credentials } : {}),
-    maxAttempts: 3,
+    // One retry at most: a slow store is not made slower by retrying it; callers degrade instead.
+    maxAttempts: 2,
+    ...(timeoutMs
+      ? {
+          requestHandler: {
+            connectionTimeout: timeoutMs,
+            requestTimeout: timeoutMs,
+            throwOnRequestTimeout: true,
+            socketAcquisitionWarningTimeout: 10 * timeoutMs,
+          },
+        }
+      : {}),
   })
   const doc = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true },
@@ -79,4 +93,35 @@ export async function ensureDeviceTable(
     // dynalite has no TTL API; items past expires_at are filtered out on read instead.
   }
   return 'created'
+}
+
+// Names and codes that mean "DynamoDB, or the way to it, is not answering now".
+const THROTTLED = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'LimitExceededException',
+])
+const TIMED_OUT = new Set(['TimeoutError', 'AbortError', 'RequestTimeout', 'RequestTimeoutException'])
+const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND'])
+
+/**
+ * One DynamoDB call bounded by `timeoutMs` as a whole (retries and waiting for a socket included: the
+ * request is aborted, not just abandoned). An outage, a throttle or a timeout becomes
+ * DependencyUnavailable('dynamodb'); the call's own errors (a failed condition, a bad request) pass through.
+ */
+export async function dynamoCall<T>(
+  send: (options: { abortSignal: AbortSignal }) => Promise<T>,
+  timeoutMs: number,
+): Promise<T> {
+  try {
+    return await send({ abortSignal: AbortSignal.timeout(timeoutMs) })
+  } catch (err) {
+    const { name = '', code = '', $fault } = err as { name?: string; code?: string; $fault?: string }
+    if (TIMED_OUT.has(name)) throw new DependencyUnavailable('dynamodb', 'timeout', err)
+    if (THROTTLED.has(name)) throw new DependencyUnavailable('dynamodb', 'overloaded', err)
+    if ($fault === 'server' || NETWORK.has(code))
+      throw new DependencyUnavailable('dynamodb', 'unreachable', err)
+    throw err
+  }
 }

@@ -8,14 +8,16 @@ export function createUndiciTransport(dispatcher?: Dispatcher) {
       headers: Record<string, string>,
       body: string,
       timeoutMs: number,
+      signal?: AbortSignal,
     ): Promise<number> {
+      const timeout = AbortSignal.timeout(timeoutMs)
       const response = await request(url, {
         method: 'POST',
         headers,
         body,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
         ...(dispatcher ? { dispatcher } : {}),
       })
       // The answer's body is not needed, but it must be consumed so the connection can be reused.

@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 
 export type MetricSources = {
   deviceCacheSize(): number
+  deviceLoadsInFlight(): number
   catalog(): { ads: number; contents: number; units: number; ageMs: number }
 }
 
@@ -39,6 +40,14 @@ export function createMetrics(sources: MetricSources) {
     registers: [registry],
     collect() {
       this.set(sources.deviceCacheSize())
+    },
+  })
+  new Gauge({
+    name: 'allot_device_loads_in_flight',
+    help: 'device loads and registrations waiting on the stores (capped by DEVICE_LOADS_MAX)',
+    registers: [registry],
+    collect() {
+      this.set(sources.deviceLoadsInFlight())
     },
   })
   new Gauge({

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { RedisConnection } from './redis.js'
+import { type RedisConnection, redisCall } from './redis.js'
 
 export type Channel = {
   /** Sends a message to every process subscribed to the channel, this one excluded. */
@@ -17,7 +17,7 @@ export function redisChannel(redis: RedisConnection, name: string): Channel {
   let subscribed = false
   return {
     async publish(message) {
-      await redis.client.publish(name, `${self} ${message}`)
+      await redisCall(redis.client.publish(name, `${self} ${message}`))
     },
     subscribe(handler) {
       handlers.push(handler)

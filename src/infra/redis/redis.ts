@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis'
+import { Redis, ReplyError } from 'ioredis'
+import { DependencyUnavailable } from '../../domain/errors.js'
 
 export type RedisConnection = {
   /** Commands. */
@@ -9,33 +10,87 @@ export type RedisConnection = {
   close(): Promise<void>
 }
 
-/** Opens the Redis connection(s) Allot uses; keys are prefixed by the repositories, not by ioredis. */
-export function openRedis(url: string): RedisConnection {
-  const options = {
-    // Fail a command fast instead of queueing it forever while Redis is away; callers degrade.
-    maxRetriesPerRequest: 2,
+export type RedisSettings = {
+  url: string
+  /** Longest a command may take (ms); connecting gets a few times that. */
+  timeoutMs: number
+}
+
+/**
+ * Opens the Redis connection(s) Allot uses; keys are prefixed by the repositories, not by ioredis. Waits a
+ * moment for the first connection, then goes on without it: Redis may come back later, and until then
+ * every command fails at once (see redisCall) instead of queueing.
+ */
+export async function openRedis({ url, timeoutMs }: RedisSettings): Promise<RedisConnection> {
+  const connectMs = Math.max(4 * timeoutMs, 1_000)
+  const client = new Redis(url, {
+    // Each command answers or fails within timeoutMs; callers degrade or answer 503.
+    commandTimeout: timeoutMs,
+    // While disconnected, a command fails at once instead of waiting in a queue for Redis to return.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    // A command cut off by a dropped connection may have been applied (INCRBY): never send it again.
+    autoResendUnfulfilledCommands: false,
+    // A connection that stops answering is dropped and made again, not waited on.
+    socketTimeout: connectMs,
+    connectTimeout: connectMs,
     enableAutoPipelining: true,
-    connectTimeout: 2_000,
-    lazyConnect: false,
-  }
-  const client = new Redis(url, options)
+  })
   let sub: Redis | undefined
   // ioredis emits 'error' on every failed reconnect; without a listener Node would treat it as unhandled.
   client.on('error', () => {})
+  await ready(client, connectMs)
   return {
     client,
     subscriber() {
       if (!sub) {
-        sub = client.duplicate()
+        // SUBSCRIBE may wait for a connection: it is sent once connected, and again after each reconnect.
+        sub = client.duplicate({
+          enableOfflineQueue: true,
+          commandTimeout: undefined,
+          maxRetriesPerRequest: null,
+        })
         sub.on('error', () => {})
       }
       return sub
     },
     async ping() {
-      await client.ping()
+      await redisCall(client.ping())
     },
     async close() {
-      await Promise.allSettled([client.quit(), sub?.quit()])
+      // The subscriber has nothing to flush; QUIT on the command connection is bounded by commandTimeout.
+      sub?.disconnect()
+      await client.quit().catch(() => client.disconnect())
     },
+  }
+}
+
+function ready(client: Redis, ms: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve()
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      client.off('ready', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    client.once('ready', done)
+  })
+}
+
+// Replies that mean "not now" rather than "wrong command".
+const BUSY_REPLY = /^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY)\b/
+
+/**
+ * Awaits a Redis call; a connection that is down, dropped or too slow becomes DependencyUnavailable
+ * ('redis'), which the HTTP layer answers with 503 + Retry-After. Other reply errors (bugs) pass through.
+ */
+export async function redisCall<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work
+  } catch (err) {
+    if (err instanceof ReplyError && !BUSY_REPLY.test((err as Error).message)) throw err
+    const timedOut = (err as Error).message === 'Command timed out'
+    throw new DependencyUnavailable('redis', timedOut ? 'timeout' : 'unreachable', err)
   }
 }

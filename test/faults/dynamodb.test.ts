@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { startDynamo, TEST_AWS_CREDENTIALS, type TestDynamo } from '../helpers/dynamo.js'
+import {
+  allocation,
+  assertNotReady,
+  assertUnavailable,
+  eventually,
+  prepareImpression,
+  timed,
+} from '../helpers/faults.js'
+import { sqlBackends } from '../helpers/sql-backends.js'
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js'
+import { startTestApp, type TestApp } from '../helpers/test-app.js'
+
+process.env.AWS_ACCESS_KEY_ID = TEST_AWS_CREDENTIALS.accessKeyId
+process.env.AWS_SECRET_ACCESS_KEY = TEST_AWS_CREDENTIALS.secretAccessKey
+
+const [sqlite] = await sqlBackends()
+const LOADS_MAX = 64
+
+/** The device loads in flight, as the ops listener's /metrics reports them. */
+async function loadsInFlight(t: TestApp): Promise<number> {
+  const res = await t.ops.inject({ method: 'GET', url: '/metrics' })
+  const match = /^allot_device_loads_in_flight (\d+)$/m.exec(res.body)
+  assert.ok(match, 'the gauge is exported')
+  return Number(match[1])
+}
+
+describe('DynamoDB stalled (the profile store stops answering), then resumed', () => {
+  let dynamo: TestDynamo
+  let proxy: TcpProxy
+  let t: TestApp
+  before(async () => {
+    dynamo = await startDynamo()
+    proxy = await startTcpProxy(Number(new URL(dynamo.endpoint).port))
+    const url = await (sqlite ?? assert.fail('no sqlite')).createDatabaseUrl()
+    t = await startTestApp(url, {
+      seed: true,
+      env: {
+        PROFILE_STORE: 'dynamodb',
+        DYNAMODB_TABLE: dynamo.table,
+        DYNAMODB_ENDPOINT: `http://127.0.0.1:${proxy.port}`,
+        DEVICE_LOADS_MAX: String(LOADS_MAX),
+      },
+    })
+  })
+  after(async () => {
+    await t?.close()
+    await proxy?.close()
+    await dynamo?.close()
+    await sqlite?.cleanup()
+  })
+
+  test('a burst of new devices: every allocation answers, device loads in flight stay under DEVICE_LOADS_MAX, then drain', async () => {
+    const impression = await prepareImpression(t, 1)
+    assert.equal(await loadsInFlight(t), 0)
+    proxy.stall()
+    let most = 0
+    const sampler = setInterval(() => {
+      loadsInFlight(t).then((n) => {
+        most = Math.max(most, n)
+      })
+    }, 5)
+    const burst = await timed(() =>
+      Promise.all(Array.from({ length: 1_000 }, (_, i) => allocation(t, 1_000 + i))),
+    )
+    clearInterval(sampler)
+    assert.deepEqual([...new Set(burst.value.map((r) => r.statusCode))], [200])
+    assert.ok(burst.ms < 2_000, `1000 allocations answered in ${Math.round(burst.ms)} ms`)
+    most = Math.max(most, await loadsInFlight(t))
+    assert.ok(most > 0 && most <= LOADS_MAX, `at most ${most} device loads were in flight`)
+    // Each DynamoDB call is aborted after DYNAMODB_TIMEOUT_MS: nothing stays queued behind the stall.
+    assert.ok(await eventually(async () => (await loadsInFlight(t)) === 0, 2_000), 'the loads drained')
+
+    const single = await timed(() => allocation(t, 5_000))
+    assert.equal(single.value.statusCode, 200)
+    assert.ok(single.ms < 200, `a lone allocation in ${Math.round(single.ms)} ms`)
+    assertUnavailable(await timed(impression), 1_000)
+    await assertNotReady(t, 'dynamodb', /^timeout$/)
+
+    proxy.resume()
+    assert.ok(
+      await eventually(async () => (await impression()).statusCode === 200, 5_000),
+      'events count again',
+    )
+    assert.equal((await t.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200)
+  })
+})

@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict'
+import type { LightMyRequestResponse } from 'fastify'
+import { demoAllocationFields, form, type TestApp } from './test-app.js'
+
+/** Runs `work` and says how long it took. */
+export async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number }> {
+  const started = performance.now()
+  const value = await work()
+  return { value, ms: performance.now() - started }
+}
+
+/** A form-encoded allocation on the demo unit (only its status is asserted: its fields may change). */
+export function allocation(t: TestApp, device: number): Promise<LightMyRequestResponse> {
+  return t.app.inject({
+    method: 'POST',
+    url: '/api/allocation/',
+    payload: form(demoAllocationFields(device)),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  })
+}
+
+/**
+ * An event that needs the stores (an impression of an ad allocated to `device`), prepared while they are
+ * healthy; the returned function sends it. The only place that knows the event request's shape.
+ */
+export async function prepareImpression(
+  t: TestApp,
+  device: number,
+): Promise<() => Promise<LightMyRequestResponse>> {
+  const res = await allocation(t, device)
+  assert.equal(res.statusCode, 200, res.body)
+  const item = (res.json().campaigns as { is_ad: boolean; impression_urls?: string[] }[]).find((c) => c.is_ad)
+  assert.ok(item, 'an ad was allocated')
+  // The SDK fires the item's impression beacon: it counts the impression (SQL) and records activity.
+  const beacon = new URL(item.impression_urls?.[0] ?? '')
+  return () => t.app.inject({ method: 'GET', url: `${beacon.pathname}${beacon.search}` })
+}
+
+/** A 503 ServiceUnavailable (code 9003) with Retry-After, answered within `withinMs`. */
+export function assertUnavailable(
+  { value: res, ms }: { value: LightMyRequestResponse; ms: number },
+  withinMs: number,
+): void {
+  assert.equal(res.statusCode, 503, res.body)
+  assert.equal(res.json().code, 9003)
+  assert.match(String(res.headers['retry-after']), /^\d+$/, 'Retry-After says when to try again')
+  assert.ok(ms < withinMs, `answered in ${Math.round(ms)} ms (limit ${withinMs} ms)`)
+}
+
+/** /readyz: 503 within a second, naming the dependency that is down. */
+export async function assertNotReady(t: TestApp, dependency: string, state: RegExp): Promise<void> {
+  const { value: res, ms } = await timed(() => t.app.inject({ method: 'GET', url: '/readyz' }))
+  assert.equal(res.statusCode, 503, res.body)
+  assert.match(res.json().checks[dependency], state, res.body)
+  assert.ok(ms < 1_000, `/readyz answered in ${Math.round(ms)} ms`)
+}
+
+/** Polls `check` until it holds (at most `ms`). */
+export async function eventually(check: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const until = performance.now() + ms
+  while (performance.now() < until) {
+    if (await check()) return true
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return check()
+}
