@@ -28,6 +28,7 @@ import { createCampaignRepository } from './repositories/campaign.repository.js'
 import { createCategoryRepository, createChannelRepository } from './repositories/content.repository.js'
 import { createContentConfigRepository } from './repositories/content-config.repository.js'
 import { createInstalledAppsRepository } from './repositories/installed-apps.repository.js'
+import { createReportCounterRepository } from './repositories/report-counter.repository.js'
 import { createRewardRepository } from './repositories/reward.repository.js'
 import { createSqlCounterRepository } from './repositories/sql-counter.repository.js'
 import { createSqlDeviceRepository } from './repositories/sql-device.repository.js'
@@ -35,6 +36,7 @@ import { createUnitRepository } from './repositories/unit.repository.js'
 import { createAdNetworks } from './services/ad-network.service.js'
 import { createAdminService } from './services/admin.service.js'
 import { createAllocationService } from './services/allocation.service.js'
+import { createAllocationTally } from './services/allocation-tally.service.js'
 import { createCatalogService } from './services/catalog.service.js'
 import { createContentService } from './services/content.service.js'
 import { createCounterMirror } from './services/counter-mirror.service.js'
@@ -44,6 +46,7 @@ import { createEventService } from './services/event.service.js'
 import { createInstalledApps } from './services/installed-apps.service.js'
 import { createPayloadReader, createPayloadSigner } from './services/payload-signer.js'
 import { createPostbackWorker } from './services/postback-worker.service.js'
+import { createReportService } from './services/report.service.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -148,6 +151,16 @@ async function wire(
   const prefix = config.redis?.keyPrefix ?? ''
   // Delivery counters decide budgets (money): the SQL database is their store of record in every mode.
   const counters = createSqlCounterRepository(database.db, database.dialect, clock)
+  // Delivery reports: durable SQL counters, added to as events happen and (allocations) in batches.
+  const reportCounters = createReportCounterRepository(database.db, database.dialect, clock)
+  const tally = createAllocationTally({
+    sink: reportCounters,
+    flushMs: config.reportFlushMs,
+    logger: app.log,
+  })
+  tally.start()
+  // onClose hooks run last-registered first: this one flushes before the database closes.
+  app.addHook('onClose', () => tally.stop())
   const deviceChannel: Channel | undefined = redis && redisKit?.redisChannel(redis, `${prefix}devices`)
   const catalogChannel: Channel | undefined = redis && redisKit?.redisChannel(redis, `${prefix}catalog`)
 
@@ -270,6 +283,11 @@ async function wire(
     payloads,
     devices: deviceCache,
     counters: counterMirror,
+    // A report counter that cannot be written must not fail the event it counts.
+    reports: {
+      add: (increments) =>
+        reportCounters.add(increments).catch((err) => app.log.warn({ err }, 'report counters not written')),
+    },
     ledger: rewards,
     deviceLock: redis && redisKit ? redisKit.createRedisDeviceLock(redis.client, prefix) : undefined,
     clock,
@@ -358,6 +376,7 @@ async function wire(
   await app.register(allocationRoutes, {
     allocation,
     presenter: createAllocationPresenter({ signer, publicBaseUrl: config.publicBaseUrl }),
+    onAllocated: tally.record,
   })
   await app.register(contentRoutes, { content })
   await app.register(installedAppsRoutes, { installedApps })
@@ -394,7 +413,10 @@ async function wire(
       retry: (id) => rewards.retry(id, clock()),
     },
     profiles: { getProfile: deviceCache.getProfile, putProfile: deviceCache.putProfile, clock },
-    insight: { explain: allocation.explain },
+    insight: {
+      explain: allocation.explain,
+      reports: createReportService({ counters: reportCounters, catalog, campaigns, clock }),
+    },
   })
 }
 

@@ -183,6 +183,12 @@ export const EnvSchema = Type.Object({
     default: 3 * 86_400,
     description: 'how long per-day impression/click counters are kept',
   }),
+  REPORT_FLUSH_MS: Type.Integer({
+    minimum: 100,
+    maximum: 600_000,
+    default: 5_000,
+    description: 'how often each process adds its allocation figures to the delivery report counters',
+  }),
 })
 type Env = Static<typeof EnvSchema>
 
@@ -224,6 +230,7 @@ export type Config = Readonly<{
   upstreamDeadlineMs: number
   postbackPollMs: number
   eventRateLimitPerMinute: number
+  reportFlushMs: number
   /** Origin of the click and impression URLs handed to SDKs, without a trailing slash. */
   publicBaseUrl: string
   /** The legacy server's payloads, redeemable during the cut-over (undefined: not accepted). */
@@ -285,6 +292,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     upstreamDeadlineMs: env.UPSTREAM_DEADLINE_MS,
     postbackPollMs: env.POSTBACK_POLL_MS,
     eventRateLimitPerMinute: env.EVENT_RATE_LIMIT_PER_MINUTE,
+    reportFlushMs: env.REPORT_FLUSH_MS,
     publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
     legacyPayloads: legacyPayloads(env),
   })

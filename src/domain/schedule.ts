@@ -111,6 +111,30 @@ export function localDate(timezone: string, at: number): string {
   return date
 }
 
+const clockFormatters = new Map<string, Intl.DateTimeFormat>()
+
+/** How much of the local calendar day in `timezone` has passed at `at`, 0 (midnight) to 1. */
+export function localDayShare(timezone: string, at: number): number {
+  let format = clockFormatters.get(timezone)
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone: timezone,
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+      hourCycle: 'h23',
+    })
+    clockFormatters.set(timezone, format)
+  }
+  let seconds = (at % 1000) / 1000
+  for (const part of format.formatToParts(at)) {
+    if (part.type === 'hour') seconds += Number(part.value) * 3600
+    else if (part.type === 'minute') seconds += Number(part.value) * 60
+    else if (part.type === 'second') seconds += Number(part.value)
+  }
+  return seconds / 86_400
+}
+
 /** Whether the campaign is switched on and inside its [start_date, end_date) window. */
 export function isLive(campaign: Campaign, now: number): boolean {
   return campaign.status === 'active' && campaign.start_date <= now && now < campaign.end_date

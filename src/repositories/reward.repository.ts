@@ -1,7 +1,9 @@
-import type { Kysely } from 'kysely'
+import type { Kysely, Transaction } from 'kysely'
 import type { AttemptOutcome, Postback, PostbackStatus } from '../domain/postback.js'
+import { CAMPAIGN_METRICS, type ReportIncrement, rewardMetrics } from '../domain/report.js'
 import type { Database } from '../infra/database/schema.js'
-import { isUniqueViolation, num } from './sql-resource.repository.js'
+import { addReportCounts } from './report-counter.repository.js'
+import { isUniqueViolation, num, retryOnDeadlock } from './sql-resource.repository.js'
 
 /** One grant as the ledger is asked to record it; `base` is the unit's base part, when one may be due. */
 export type LedgerGrant = {
@@ -20,6 +22,8 @@ export type LedgerGrant = {
   user_id: string
   limits: { hour: number; baseHour: number }
   created_at: number
+  /** The unit-local day the grant counts on in delivery reports (default: its UTC day). */
+  report_day?: string
 }
 
 /** What a grant recorded: the row's transaction id, its total and the base part in it. */
@@ -114,6 +118,7 @@ export function createRewardRepository(db: Kysely<Database>, dialect: 'sqlite' |
               })
               .executeTakeFirstOrThrow()
             const recorded = { transactionId: entry.transaction_id, point, basePoint }
+            const reportDay = entry.report_day ?? new Date(entry.created_at).toISOString().slice(0, 10)
             if (postback) {
               const draft = postback(recorded)
               await trx
@@ -133,9 +138,32 @@ export function createRewardRepository(db: Kysely<Database>, dialect: 'sqlite' |
                   last_error: null,
                   created_at: entry.created_at,
                   updated_at: entry.created_at,
+                  campaign_id: entry.campaign_id,
+                  report_day: reportDay,
                 })
                 .execute()
             }
+            // The report counts the grant with the grant itself, last: hot counter rows stay locked only
+            // until the commit that follows.
+            const report = (metric: string, by: number): ReportIncrement => ({
+              kind: 'campaign',
+              unitId: entry.unit_id,
+              campaignId: entry.campaign_id,
+              day: reportDay,
+              metric,
+              by,
+            })
+            const metrics = rewardMetrics(entry.action_type)
+            await addReportCounts(
+              trx,
+              dialect,
+              [
+                report(metrics.count, 1),
+                report(metrics.points, point),
+                ...(postback ? [report(CAMPAIGN_METRICS.postbacks, 1)] : []),
+              ],
+              entry.created_at,
+            )
             return recorded
           }),
         )
@@ -206,23 +234,32 @@ export function createRewardRepository(db: Kysely<Database>, dialect: 'sqlite' |
       return rows.map(postbackFromRow)
     },
 
-    /** Records one attempt's outcome, only if the claim is still ours (a late, dead worker changes nothing). */
+    /**
+     * Records one attempt's outcome, only if the claim is still ours (a late, dead worker changes nothing);
+     * a delivery or a final failure counts in the delivery report in the same transaction.
+     */
     async finishAttempt(id: number, claim: string, outcome: AttemptOutcome, now: number): Promise<boolean> {
-      const result = await db
-        .updateTable('postback_outbox')
-        .set((eb) => ({
-          status: outcome.status,
-          attempts: eb('attempts', '+', 1),
-          next_attempt_at: outcome.nextAttemptAt,
-          claim: null,
-          last_status: outcome.httpStatus,
-          last_error: outcome.error?.slice(0, 500) ?? null,
-          updated_at: now,
-        }))
-        .where('id', '=', id)
-        .where('claim', '=', claim)
-        .executeTakeFirst()
-      return Number(result.numUpdatedRows) === 1
+      return retryOnDeadlock(() =>
+        db.transaction().execute(async (trx) => {
+          const result = await trx
+            .updateTable('postback_outbox')
+            .set((eb) => ({
+              status: outcome.status,
+              attempts: eb('attempts', '+', 1),
+              next_attempt_at: outcome.nextAttemptAt,
+              claim: null,
+              last_status: outcome.httpStatus,
+              last_error: outcome.error?.slice(0, 500) ?? null,
+              updated_at: now,
+            }))
+            .where('id', '=', id)
+            .where('claim', '=', claim)
+            .executeTakeFirst()
+          const mine = Number(result.numUpdatedRows) === 1
+          if (mine && outcome.status !== 'pending') await countOutcome(trx, id, outcome.status, 1, now)
+          return mine
+        }),
+      )
     },
 
     /** Hands back the rows still pending under `claim` (a worker stopping): due at `now`, for any worker. */
@@ -252,15 +289,61 @@ export function createRewardRepository(db: Kysely<Database>, dialect: 'sqlite' |
       return row && postbackFromRow(row)
     },
 
-    /** Makes a postback due now again (whatever its status); false if there is no such postback. */
+    /**
+     * Makes a postback due now again (whatever its status); false if there is no such postback. A delivered
+     * or failed row goes back to pending in the delivery report too.
+     */
     async retry(id: number, now: number): Promise<boolean> {
-      const result = await db
-        .updateTable('postback_outbox')
-        .set({ status: 'pending', next_attempt_at: now, claim: null, updated_at: now })
-        .where('id', '=', id)
-        .executeTakeFirst()
-      return Number(result.numUpdatedRows) === 1
+      return retryOnDeadlock(() =>
+        db.transaction().execute(async (trx) => {
+          let select = trx.selectFrom('postback_outbox').select('status').where('id', '=', id)
+          if (dialect === 'mysql') select = select.forUpdate()
+          const row = await select.executeTakeFirst()
+          if (!row) return false
+          await trx
+            .updateTable('postback_outbox')
+            .set({ status: 'pending', next_attempt_at: now, claim: null, updated_at: now })
+            .where('id', '=', id)
+            .execute()
+          if (row.status !== 'pending') await countOutcome(trx, id, row.status as PostbackStatus, -1, now)
+          return true
+        }),
+      )
     },
+  }
+
+  /** Moves a postback's delivered / failed report counter by `by`, on its grant's campaign and day. */
+  async function countOutcome(
+    trx: Transaction<Database>,
+    id: number,
+    status: PostbackStatus,
+    by: number,
+    now: number,
+  ): Promise<void> {
+    const row = await trx
+      .selectFrom('postback_outbox')
+      .select(['unit_id', 'campaign_id', 'report_day'])
+      .where('id', '=', id)
+      .executeTakeFirst()
+    // Rows written before migration 0009 carry no campaign: they are not in the reports.
+    if (!row || row.campaign_id === null || row.report_day === null) return
+    const metric =
+      status === 'delivered' ? CAMPAIGN_METRICS.postbacksDelivered : CAMPAIGN_METRICS.postbacksFailed
+    await addReportCounts(
+      trx,
+      dialect,
+      [
+        {
+          kind: 'campaign',
+          unitId: num(row.unit_id),
+          campaignId: num(row.campaign_id),
+          day: row.report_day,
+          metric,
+          by,
+        },
+      ],
+      now,
+    )
   }
 }
 
@@ -282,18 +365,5 @@ function postbackFromRow(row: OutboxRow): Postback {
     last_error: row.last_error,
     created_at: num(row.created_at),
     updated_at: num(row.updated_at),
-  }
-}
-
-/** InnoDB may still pick a deadlock victim between two claimers; the claim is safe to repeat. */
-async function retryOnDeadlock<T>(work: () => Promise<T>, attempts = 5): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await work()
-    } catch (err) {
-      const code = (err as { code?: string }).code
-      if (i >= attempts || (code !== 'ER_LOCK_DEADLOCK' && code !== 'ER_LOCK_WAIT_TIMEOUT')) throw err
-      await new Promise((r) => setTimeout(r, 5 * i))
-    }
   }
 }

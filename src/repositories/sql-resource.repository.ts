@@ -129,3 +129,16 @@ export function num(value: unknown): number {
 export function numOrNull(value: unknown): number | null {
   return value === null || value === undefined ? null : num(value)
 }
+
+/** InnoDB may pick a deadlock victim between racing writers; `work` must be safe to repeat. */
+export async function retryOnDeadlock<T>(work: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await work()
+    } catch (err) {
+      const code = (err as { code?: string }).code
+      if (i >= attempts || (code !== 'ER_LOCK_DEADLOCK' && code !== 'ER_LOCK_WAIT_TIMEOUT')) throw err
+      await new Promise((r) => setTimeout(r, 5 * i))
+    }
+  }
+}

@@ -5,7 +5,8 @@ import { counterKeys, utcDay } from '../domain/counter-keys.js'
 import { hasCaps, summarizeActivity, withinCaps } from '../domain/delivery.js'
 import type { ActivityItem } from '../domain/device.js'
 import { AllotError } from '../domain/errors.js'
-import { isLive, localHourStart } from '../domain/schedule.js'
+import { CAMPAIGN_METRICS, type ReportIncrement } from '../domain/report.js'
+import { isLive, localDate, localHourStart } from '../domain/schedule.js'
 import { type CheckFields, checkSource, localCampaignId, wireCampaignId } from '../domain/sdk-v1.js'
 import type { PayloadRead, PayloadReader } from './payload-signer.js'
 
@@ -26,6 +27,8 @@ export type RewardGrant = {
   user_id: string
   limits: { hour: number; baseHour: number }
   created_at: number
+  /** The unit-local day the ledger counts the grant on in delivery reports. */
+  report_day: string
 }
 
 /** What the ledger recorded for a grant: its total (base part included) and the base part. */
@@ -55,6 +58,9 @@ export type DeviceLock = { run<T>(deviceId: number, work: () => Promise<T>): Pro
 /** Counters (CTR, budgets); increments return the new value, so a budget can be checked exactly. */
 export type EventCounters = { increment(key: string, by: number, ttlSeconds?: number): Promise<number> }
 
+/** Delivery report counters (durable): impressions, clicks and unlocks count as they happen. */
+export type EventReports = { add(increments: readonly ReportIncrement[]): Promise<void> }
+
 type Deps = {
   catalog: { current(): CatalogSnapshot }
   /** Campaigns no longer in the servable snapshot (ended within the payload grace, paused). */
@@ -62,6 +68,7 @@ type Deps = {
   payloads: PayloadReader
   devices: EventDevices
   counters: EventCounters
+  reports?: EventReports | undefined
   ledger: RewardLedger
   /** Makes a cap check and its impression one step across processes (capped campaigns only). */
   deviceLock?: DeviceLock | undefined
@@ -162,6 +169,26 @@ export function createEventService(deps: Deps) {
     return claims.d === deviceId && claims.u === unitId && claims.c === campaign.id
   }
 
+  /** Adds one to the campaign's report counters on the unit's local day (and to its budget spend). */
+  async function report(unitId: number, c: Campaign, metric: string, now: number): Promise<void> {
+    if (!deps.reports) return
+    const timezone = deps.catalog.current().units.get(unitId)?.timezone ?? 'UTC'
+    const count = {
+      kind: 'campaign' as const,
+      unitId,
+      campaignId: c.id,
+      day: localDate(timezone, now),
+      by: 1,
+    }
+    const budgeted =
+      (metric === CAMPAIGN_METRICS.impressions && c.budget_type === 'impression') ||
+      (metric === CAMPAIGN_METRICS.clicks && c.budget_type === 'click')
+    await deps.reports.add([
+      { ...count, metric },
+      ...(budgeted ? [{ ...count, metric: CAMPAIGN_METRICS.budgetSpent }] : []),
+    ])
+  }
+
   /** Counts one delivery of a campaign; false (and nothing counted) when that would exceed its budget. */
   async function countDelivery(c: Campaign, kind: 'impression' | 'click', now: number): Promise<boolean> {
     const day = utcDay(now)
@@ -210,6 +237,7 @@ export function createEventService(deps: Deps) {
       user_id: claim.unit_device_token,
       limits: { hour: unit.hour_limit, baseHour: unit.base_hour_limit },
       created_at: now,
+      report_day: localDate(unit.timezone, now),
     }
     const postback = unit.postback_url
       ? (recorded: RecordedGrant) => postbackDraft(unit, campaign, claim.unit_device_token, entry, recorded)
@@ -228,7 +256,14 @@ export function createEventService(deps: Deps) {
         throw new AllotError('InvalidPayload', 'click_campaign_payload is not a payload Allot can read')
       const unitId = request.unit_id ?? (read.kind === 'allot' ? read.claims.u : read.unitId)
       if (unitId === undefined) throw new AllotError('InvalidField', 'app_id & unit_id not found')
-      if (request.reward === 0 || read.expired) return 0
+      if (request.reward === 0 || read.expired) {
+        // Nothing to pay, but an unlock through an item minted for this device is still an unlock.
+        if (read.kind === 'allot' && read.claims.d === request.device_id) {
+          const campaign = await campaignById(read.claims.c)
+          if (campaign) await report(read.claims.u, campaign, CAMPAIGN_METRICS.unlocks, now)
+        }
+        return 0
+      }
       const claim = { ...request, base_reward: request.base_reward || request.reward }
       if (!checkMatches(request, unitId, [request.unit_device_token]))
         throw new AllotError('InvalidCheck', 'check does not match the unlock fields')
@@ -239,6 +274,7 @@ export function createEventService(deps: Deps) {
           'InvalidPayload',
           'click_campaign_payload was issued for another device, unit or campaign',
         )
+      await report(unit.id, campaign, CAMPAIGN_METRICS.unlocks, now)
       const result = await grant('u', claim, unit, campaign, now)
       return typeof result === 'object' ? result.point : 0
     },
@@ -274,6 +310,7 @@ export function createEventService(deps: Deps) {
           campaign_id: campaign.id,
           at: now,
         })
+        await report(unit.id, campaign, CAMPAIGN_METRICS.clicks, now)
       }
       if (read.expired || request.reward <= 0) return { location, outcome: 'none' }
       const result = await grant('l', request, unit, campaign, now)
@@ -333,9 +370,11 @@ export function createEventService(deps: Deps) {
         return 'counted'
       }
       const shared = hasCaps(campaign) && deps.deviceLock !== undefined
-      return serialized(claims.d, () =>
+      const outcome = await serialized(claims.d, () =>
         shared && deps.deviceLock ? deps.deviceLock.run(claims.d, count) : count(),
       )
+      if (outcome === 'counted') await report(claims.u, campaign, CAMPAIGN_METRICS.impressions, now)
+      return outcome
     },
   }
 }

@@ -2,6 +2,7 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox'
 import type { Exclusion } from '../../domain/explanation.js'
 import { wireCampaignId } from '../../domain/sdk-v1.js'
 import type { CampaignVerdict, Explanation } from '../../services/allocation.service.js'
+import type { CampaignDay, UnitDay } from '../../services/report.service.js'
 import { type AllocationRequestDto, AllocationRequestSchema } from './allocation.dto.js'
 import { IdText, IsoDateTime, Nullable, toIso } from './common.dto.js'
 
@@ -305,5 +306,136 @@ function exclusionToDto(e: Exclusion, x: Explanation, request: AllocationRequest
       return { rule: e.rule, score: e.score, cutoff: e.cutoff, pool_size: e.poolSize }
     case 'catalog':
       return { rule: e.rule }
+  }
+}
+
+// ----- GET /admin/reports/campaigns, GET /admin/reports/units
+
+const IsoDay = (what: string) =>
+  Type.String({
+    pattern: '^\\d{4}-\\d{2}-\\d{2}$',
+    description: `${what}: an ISO date (yyyy-mm-dd), included`,
+  })
+const reportRange = {
+  from: IsoDay('first day'),
+  to: IsoDay('last day; at most 92 days after from'),
+  unit_id: Type.Optional({ ...IdText, description: 'only this unit' }),
+  format: Type.Optional(
+    Type.Unsafe<'json' | 'csv'>({
+      type: 'string',
+      enum: ['json', 'csv'],
+      default: 'json',
+      description: 'csv: UTF-8 with a BOM, one row per line (opens cleanly in a spreadsheet)',
+    }),
+  ),
+}
+export const CampaignReportQuerySchema = Type.Object({
+  ...reportRange,
+  campaign_id: Type.Optional({ ...IdText, description: 'only this campaign (admin id)' }),
+})
+export const UnitReportQuerySchema = Type.Object(reportRange)
+export type CampaignReportQueryDto = Static<typeof CampaignReportQuerySchema>
+export type UnitReportQueryDto = Static<typeof UnitReportQuerySchema>
+
+const Ratio = (description: string) => Nullable(Type.Number({ description }))
+
+export const CampaignReportSchema = Type.Object({
+  from: Type.String(),
+  to: Type.String(),
+  rows: Type.Array(
+    Type.Object({
+      day: Type.String({ description: "the unit's local day (yyyy-mm-dd)" }),
+      campaign_id: Int,
+      campaign_name: Nullable(Type.String()),
+      allocations: Type.Integer({ description: 'allocation answers that included it' }),
+      impressions: Int,
+      clicks: Int,
+      ctr: Ratio('clicks ÷ impressions'),
+      unlocks: Int,
+      rewards: Type.Record(Type.String(), Type.Object({ count: Int, points: Int }), {
+        description: 'grants and points (base part included) by action type: u unlock, l landing',
+      }),
+      postbacks: Type.Object({ delivered: Int, pending: Int, failed: Int }),
+      budget: Nullable(
+        Type.Object(
+          {
+            type: Type.String(),
+            daily: NullableInt,
+            total: NullableInt,
+            spent: Type.Integer({ description: 'delivered in the budget unit, every unit of the campaign' }),
+            pacing_line: Nullable(Type.Number({ description: 'what even pacing would have delivered' })),
+            pacing: Ratio('spent ÷ pacing_line: 1 on pace, below behind, above ahead'),
+          },
+          { description: 'null for a campaign without a budget' },
+        ),
+      ),
+    }),
+  ),
+})
+
+export const UnitReportSchema = Type.Object({
+  from: Type.String(),
+  to: Type.String(),
+  rows: Type.Array(
+    Type.Object({
+      day: Type.String({ description: "the unit's local day (yyyy-mm-dd)" }),
+      unit_id: Int,
+      unit_name: Nullable(Type.String()),
+      requests: Int,
+      items: Int,
+      empty: Type.Integer({ description: 'answers without a single item' }),
+      fill_rate: Ratio('Σ min(items, page_limit) ÷ Σ page_limit'),
+      latency_p50_ms: Nullable(Type.Number()),
+      latency_p99_ms: Nullable(Type.Number()),
+    }),
+  ),
+})
+
+const round = (x: number | null, digits = 6) =>
+  x === null ? null : Math.round(x * 10 ** digits) / 10 ** digits
+
+/** Report rows → admin JSON. */
+export function campaignReportToDto(from: string, to: string, rows: readonly CampaignDay[]) {
+  return {
+    from,
+    to,
+    rows: rows.map((r) => ({
+      day: r.day,
+      campaign_id: r.campaignId,
+      campaign_name: r.name,
+      allocations: r.allocations,
+      impressions: r.impressions,
+      clicks: r.clicks,
+      ctr: round(r.ctr),
+      unlocks: r.unlocks,
+      rewards: r.rewards,
+      postbacks: r.postbacks,
+      budget: r.budget && {
+        type: r.budget.type,
+        daily: r.budget.daily,
+        total: r.budget.total,
+        spent: r.budget.spent,
+        pacing_line: round(r.budget.pacingLine, 2),
+        pacing: round(r.budget.pacing, 4),
+      },
+    })),
+  }
+}
+
+export function unitReportToDto(from: string, to: string, rows: readonly UnitDay[]) {
+  return {
+    from,
+    to,
+    rows: rows.map((r) => ({
+      day: r.day,
+      unit_id: r.unitId,
+      unit_name: r.name,
+      requests: r.requests,
+      items: r.items,
+      empty: r.empty,
+      fill_rate: round(r.fillRate, 4),
+      latency_p50_ms: round(r.latencyP50Ms, 1),
+      latency_p99_ms: round(r.latencyP99Ms, 1),
+    })),
   }
 }

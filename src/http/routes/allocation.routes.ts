@@ -1,6 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
-import type { AllocationService } from '../../services/allocation.service.js'
+import type { Allocation, AllocationService } from '../../services/allocation.service.js'
 import {
   AllocationRequestSchema,
   AllocationResponseText,
@@ -11,14 +11,19 @@ import {
 import { errorResponses } from '../dto/common.dto.js'
 import type { AllocationPresenter } from '../presenters/allocation.presenter.js'
 
-type Deps = { allocation: AllocationService; presenter: AllocationPresenter }
+type Deps = {
+  allocation: AllocationService
+  presenter: AllocationPresenter
+  /** Told of every answer and how long it took (ms): the delivery report's tally (no I/O). */
+  onAllocated?: ((allocation: Allocation, elapsedMs: number) => void) | undefined
+}
 
 const JSON_TYPE = 'application/json; charset=utf-8'
 
 /** The SDK's allocation endpoints (SDK-CONTRACT §2–§4), with and without the trailing slash. */
 export async function allocationRoutes(
   fastify: FastifyInstance,
-  { allocation, presenter }: Deps,
+  { allocation, presenter, onAllocated }: Deps,
 ): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   app.post(
@@ -32,8 +37,11 @@ export async function allocationRoutes(
     },
     async (request, reply) => {
       const body = allocationRequestFromDto(request.body)
+      const result = await allocation.allocate(body)
       // The presenter renders JSON text itself (items are pre-rendered per campaign); the schema documents it.
-      return reply.type(JSON_TYPE).send(presenter.allocation(await allocation.allocate(body)))
+      const text = presenter.allocation(result)
+      onAllocated?.(result, reply.elapsedTime)
+      return reply.type(JSON_TYPE).send(text)
     },
   )
   app.post(
@@ -47,7 +55,10 @@ export async function allocationRoutes(
     },
     async (request, reply) => {
       const body = allocationRequestFromDto(request.body)
-      return reply.type(JSON_TYPE).send(presenter.contentAllocation(await allocation.allocateContents(body)))
+      const result = await allocation.allocateContents(body)
+      const text = presenter.contentAllocation(result)
+      onAllocated?.(result, reply.elapsedTime)
+      return reply.type(JSON_TYPE).send(text)
     },
   )
 }

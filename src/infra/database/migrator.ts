@@ -7,6 +7,7 @@ import * as sdkV1 from './migrations/0005-sdk-v1.js'
 import * as opaqueContentConfig from './migrations/0006-opaque-content-config.js'
 import * as durableCounters from './migrations/0007-durable-counters.js'
 import * as rewardHourLimits from './migrations/0008-reward-hour-limits.js'
+import * as insight from './migrations/0009-insight.js'
 import type { Database } from './schema.js'
 
 // Listed explicitly (not read from disk) so they work the same under tsx, in tests and in the image.
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0006-opaque-content-config': opaqueContentConfig,
   '0007-durable-counters': durableCounters,
   '0008-reward-hour-limits': rewardHourLimits,
+  '0009-insight': insight,
 }
 
 /** Brings the schema to the latest migration; throws with the failing migration's name. */

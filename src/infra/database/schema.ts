@@ -165,6 +165,9 @@ export type PostbackOutboxTable = {
   last_error: string | null
   created_at: number
   updated_at: number
+  /** The grant's campaign and report day (null on rows written before migration 0009: not reported). */
+  campaign_id: number | null
+  report_day: string | null
 }
 
 /** Grants (and base parts) one publisher user received on a unit in one UTC hour. */
@@ -184,6 +187,17 @@ export type DeliveryCountersTable = {
   updated_at: number
 }
 
+/** A delivery report counter (see src/domain/report.ts): campaign_id is 0 on unit counters. */
+export type ReportCountersTable = {
+  kind: string
+  day: string
+  unit_id: number
+  campaign_id: number
+  metric: string
+  value: number
+  updated_at: number
+}
+
 export type Database = {
   units: UnitsTable
   campaigns: CampaignsTable
@@ -200,4 +214,5 @@ export type Database = {
   delivery_counters: DeliveryCountersTable
   reward_user_hours: RewardUserHoursTable
   installed_apps: InstalledAppsTable
+  report_counters: ReportCountersTable
 }

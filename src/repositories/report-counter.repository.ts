@@ -1,0 +1,95 @@
+import { type Kysely, sql, type Transaction } from 'kysely'
+import type { ReportCounterQuery, ReportCounterRow, ReportIncrement } from '../domain/report.js'
+import type { Database } from '../infra/database/schema.js'
+import { num, retryOnDeadlock } from './sql-resource.repository.js'
+
+/** Rows per statement: well under both dialects' placeholder limits (7 values a row). */
+const CHUNK = 200
+
+/**
+ * Adds increments to the report counters with atomic upserts (one statement per chunk; a new counter
+ * starts at its increment), in key order so concurrent writers lock rows in the same order. Runs inside
+ * the caller's transaction when given one (a ledger grant counts with the grant itself).
+ */
+export async function addReportCounts(
+  db: Kysely<Database> | Transaction<Database>,
+  dialect: 'sqlite' | 'mysql',
+  increments: readonly ReportIncrement[],
+  now: number,
+): Promise<void> {
+  const rows = merged(increments).map((i) => ({
+    kind: i.kind,
+    day: i.day,
+    unit_id: i.unitId,
+    campaign_id: i.campaignId,
+    metric: i.metric,
+    value: i.by,
+    updated_at: now,
+  }))
+  for (let at = 0; at < rows.length; at += CHUNK) {
+    const insert = db.insertInto('report_counters').values(rows.slice(at, at + CHUNK))
+    if (dialect === 'sqlite')
+      await insert
+        .onConflict((oc) =>
+          oc.columns(['kind', 'day', 'unit_id', 'campaign_id', 'metric']).doUpdateSet({
+            value: sql`report_counters.value + excluded.value`,
+            updated_at: sql`excluded.updated_at`,
+          }),
+        )
+        .execute()
+    // VALUES() is MariaDB's spelling (MySQL 8 still takes it, with a deprecation note).
+    else
+      await insert
+        .onDuplicateKeyUpdate({ value: sql`value + values(value)`, updated_at: sql`values(updated_at)` })
+        .execute()
+  }
+}
+
+/** Sums increments of one counter and sorts by key; zero sums are dropped. */
+function merged(increments: readonly ReportIncrement[]): ReportIncrement[] {
+  const byKey = new Map<string, ReportIncrement>()
+  for (const i of increments) {
+    const key = `${i.kind}|${i.day}|${String(i.unitId).padStart(16, '0')}|${String(i.campaignId).padStart(16, '0')}|${i.metric}`
+    const known = byKey.get(key)
+    if (known) known.by += i.by
+    else byKey.set(key, { ...i })
+  }
+  return [...byKey.entries()]
+    .filter(([, i]) => i.by !== 0)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([, i]) => i)
+}
+
+/** Delivery report counters in the SQL database (every mode): durable, incremented, read by range. */
+export function createReportCounterRepository(
+  db: Kysely<Database>,
+  dialect: 'sqlite' | 'mysql',
+  clock: () => number,
+) {
+  return {
+    /** Adds increments in their own statements (InnoDB may pick a deadlock victim among flushes: retried). */
+    add: (increments: readonly ReportIncrement[]) =>
+      retryOnDeadlock(() =>
+        db.transaction().execute((trx) => addReportCounts(trx, dialect, increments, clock())),
+      ),
+
+    async read(q: ReportCounterQuery): Promise<ReportCounterRow[]> {
+      let query = db
+        .selectFrom('report_counters')
+        .select(['unit_id', 'campaign_id', 'day', 'metric', 'value'])
+        .where('kind', '=', q.kind)
+        .where('day', '>=', q.from)
+        .where('day', '<=', q.to)
+      if (q.unitId !== undefined) query = query.where('unit_id', '=', q.unitId)
+      if (q.campaignId !== undefined) query = query.where('campaign_id', '=', q.campaignId)
+      const rows = await query.execute()
+      return rows.map((r) => ({
+        unitId: num(r.unit_id),
+        campaignId: num(r.campaign_id),
+        day: r.day,
+        metric: r.metric,
+        value: num(r.value),
+      }))
+    },
+  }
+}

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { catalogEntry } from '../../src/domain/catalog-snapshot.js'
+import { campaignDraft, unitDraft } from '../../src/domain/drafts.js'
+import type { ReportIncrement } from '../../src/domain/report.js'
+import type { Allocation } from '../../src/services/allocation.service.js'
+import { createAllocationTally } from '../../src/services/allocation-tally.service.js'
+
+const NOW = Date.UTC(2026, 10, 25, 16, 10) // the 26th in Seoul
+const quiet = { info() {}, warn() {}, error() {} }
+const unit = {
+  ...unitDraft({ app_id: 1, timezone: 'Asia/Seoul', page_limit: 4 }),
+  id: 7,
+  created_at: 0,
+  updated_at: 0,
+}
+const entry = (id: number) =>
+  catalogEntry({
+    ...campaignDraft({ name: 'c', type: 'I', start_date: 0, end_date: NOW * 2 }),
+    id,
+    created_at: 0,
+    updated_at: 0,
+  })
+const allocation = (ads: number[]): Allocation => ({
+  unit,
+  request: { device_id: 1, ifa: 'i', unit_device_token: 'u', sdk_version: 3000 },
+  now: NOW,
+  currentSlot: 0,
+  ads: ads.map(entry),
+  upstream: [],
+  contents: [],
+  channels: new Map(),
+  device: { unitId: 7, appId: 1, customTargets: [undefined, undefined, undefined] },
+})
+const byMetric = (batch: readonly ReportIncrement[]) =>
+  Object.fromEntries(batch.map((i) => [`${i.kind} ${i.campaignId} ${i.day} ${i.metric}`, i.by]))
+
+test('allocations are tallied in memory and written as one batch of increments on the local day', async () => {
+  const batches: ReportIncrement[][] = []
+  const tally = createAllocationTally({
+    sink: { add: async (b) => void batches.push([...b]) },
+    flushMs: 60_000,
+    logger: quiet,
+  })
+  tally.record(allocation([1, 2, 3, 4, 5, 6]), 3.5)
+  tally.record(allocation([1]), 40)
+  tally.record(allocation([]), 0.5)
+  assert.equal(batches.length, 0, 'nothing is written per allocation')
+  await tally.flush()
+  assert.deepEqual(byMetric(batches[0] ?? []), {
+    'unit 0 2026-11-26 requests': 3,
+    'unit 0 2026-11-26 items': 7,
+    'unit 0 2026-11-26 filled': 5,
+    'unit 0 2026-11-26 page_slots': 12,
+    'unit 0 2026-11-26 empty': 1,
+    'unit 0 2026-11-26 latency_le_1': 1,
+    'unit 0 2026-11-26 latency_le_5': 1,
+    'unit 0 2026-11-26 latency_le_50': 1,
+    'campaign 1 2026-11-26 allocations': 2,
+    'campaign 2 2026-11-26 allocations': 1,
+    'campaign 3 2026-11-26 allocations': 1,
+    'campaign 4 2026-11-26 allocations': 1,
+    'campaign 5 2026-11-26 allocations': 1,
+    'campaign 6 2026-11-26 allocations': 1,
+  })
+  await tally.flush()
+  assert.equal(batches.length, 1, 'an empty tally writes nothing')
+})
+
+test('a failed flush keeps its figures for the next one; stop writes what is left', async () => {
+  const batches: ReportIncrement[][] = []
+  let down = true
+  const tally = createAllocationTally({
+    sink: {
+      add: async (b) => {
+        if (down) throw new Error('database down')
+        batches.push([...b])
+      },
+    },
+    flushMs: 60_000,
+    logger: quiet,
+  })
+  tally.record(allocation([1]), 2)
+  await assert.rejects(tally.flush(), /database down/)
+  tally.record(allocation([1]), 2)
+  down = false
+  await tally.stop()
+  assert.equal(batches.length, 1)
+  const totals = byMetric(batches[0] ?? [])
+  assert.equal(totals['unit 0 2026-11-26 requests'], 2)
+  assert.equal(totals['campaign 1 2026-11-26 allocations'], 2)
+})
