@@ -46,6 +46,7 @@ import { createEventService } from './services/event.service.js'
 import { createInstalledApps } from './services/installed-apps.service.js'
 import { createPayloadReader, createPayloadSigner } from './services/payload-signer.js'
 import { createPostbackWorker } from './services/postback-worker.service.js'
+import { createReach } from './services/reach.service.js'
 import { createReportService } from './services/report.service.js'
 
 declare module 'fastify' {
@@ -373,10 +374,25 @@ async function wire(
       body: await metrics.registry.metrics(),
     }),
   })
+  // Reach: each device's last-seen attributes go to the profile store (batched), a uniform sample stays here.
+  const reach = createReach({
+    store: devices,
+    catalog,
+    clock,
+    sampleSize: config.reachSampleSize,
+    refreshMs: config.reachRefreshMs,
+    flushMs: config.reportFlushMs,
+    logger: app.log,
+  })
+  reach.start()
+  app.addHook('onClose', () => reach.stop())
   await app.register(allocationRoutes, {
     allocation,
     presenter: createAllocationPresenter({ signer, publicBaseUrl: config.publicBaseUrl }),
-    onAllocated: tally.record,
+    onAllocated: (result, elapsedMs) => {
+      tally.record(result, elapsedMs)
+      reach.observe(result)
+    },
   })
   await app.register(contentRoutes, { content })
   await app.register(installedAppsRoutes, { installedApps })
@@ -416,6 +432,7 @@ async function wire(
     insight: {
       explain: allocation.explain,
       reports: createReportService({ counters: reportCounters, catalog, campaigns, clock }),
+      reach,
     },
   })
 }

@@ -187,7 +187,21 @@ export const EnvSchema = Type.Object({
     minimum: 100,
     maximum: 600_000,
     default: 5_000,
-    description: 'how often each process adds its allocation figures to the delivery report counters',
+    description:
+      'how often each process writes what allocations taught it: report counters, devices seen (reach)',
+  }),
+  REACH_SAMPLE_SIZE: Type.Integer({
+    minimum: 1_000,
+    maximum: 10_000_000,
+    default: 262_144,
+    description:
+      'devices in each process’s reach sample (about 100 bytes each); more = exact to a larger population',
+  }),
+  REACH_REFRESH_MS: Type.Integer({
+    minimum: 1_000,
+    maximum: 86_400_000,
+    default: 600_000,
+    description: 'how often the reach sample is rebuilt from the profile store (devices other processes saw)',
   }),
 })
 type Env = Static<typeof EnvSchema>
@@ -231,6 +245,8 @@ export type Config = Readonly<{
   postbackPollMs: number
   eventRateLimitPerMinute: number
   reportFlushMs: number
+  reachSampleSize: number
+  reachRefreshMs: number
   /** Origin of the click and impression URLs handed to SDKs, without a trailing slash. */
   publicBaseUrl: string
   /** The legacy server's payloads, redeemable during the cut-over (undefined: not accepted). */
@@ -293,6 +309,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     postbackPollMs: env.POSTBACK_POLL_MS,
     eventRateLimitPerMinute: env.EVENT_RATE_LIMIT_PER_MINUTE,
     reportFlushMs: env.REPORT_FLUSH_MS,
+    reachSampleSize: env.REACH_SAMPLE_SIZE,
+    reachRefreshMs: env.REACH_REFRESH_MS,
     publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
     legacyPayloads: legacyPayloads(env),
   })

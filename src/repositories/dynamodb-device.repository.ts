@@ -1,5 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb'
+import {
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb'
 import {
   ACTIVITY_TTL_MS,
   type ActivityItem,
@@ -7,6 +13,7 @@ import {
   type DeviceProfile,
   type StoredDevice,
 } from '../domain/device.js'
+import type { SeenDevice } from '../domain/reach.js'
 import { dynamoCall } from '../infra/dynamodb/dynamodb.js'
 
 /*
@@ -14,10 +21,20 @@ import { dynamoCall } from '../infra/dynamodb/dynamodb.js'
  *   profile                   category_scores, updated_at
  *   reg#<unit id>             registered_at            (written once, conditionally)
  *   act#<at, 15 digits>#<r>   type, campaign_id, at, expires_at (epoch seconds, the table's TTL attribute)
- * Only Get/Put/Query are used, so DynamoDB Local and dynalite behave like the real service.
+ * Devices' last-seen attributes (reach estimates) live in 64 sample partitions, device_id −1 … −64
+ * (never a device's id), one per slice of the sample hash space, so the devices with the smallest hashes (a
+ * uniform sample) are read with a few Queries instead of a Scan of every partition:
+ *   seen#<device id>          d, s (sample hash), t (seen at), unit/app ids, attributes, expires_at
+ * Only Get/Put/Query/BatchWrite are used, so DynamoDB Local and dynalite behave like the real service.
  */
 const PROFILE = 'profile'
 const ACT = 'act#'
+const SEEN = 'seen#'
+/** Hash bits per sample partition: 2^32 / 2^26 = 64 partitions (a million devices: ~16,000 items each). */
+const SEEN_SHIFT = 26
+const seenPartition = (sample: number) => -1 - Math.floor(sample / 2 ** SEEN_SHIFT)
+/** A device not seen for this long leaves the table (TTL): past the longest reach window. */
+const SEEN_TTL_MS = 35 * 86_400_000
 const pad = (at: number) => String(Math.max(0, Math.floor(at))).padStart(15, '0')
 
 /**
@@ -29,6 +46,8 @@ export function createDynamoDeviceRepository(doc: DynamoDBDocumentClient, table:
   const put = (input: PutCommand['input']) => dynamoCall((o) => doc.send(new PutCommand(input), o), timeoutMs)
   const query = (input: QueryCommand['input']) =>
     dynamoCall((o) => doc.send(new QueryCommand(input), o), timeoutMs)
+  const batchWrite = (input: BatchWriteCommand['input']) =>
+    dynamoCall((o) => doc.send(new BatchWriteCommand(input), o), timeoutMs)
 
   async function registration(deviceId: number, unitId: number): Promise<number | undefined> {
     const { Item } = await get({
@@ -129,6 +148,64 @@ export function createDynamoDeviceRepository(doc: DynamoDBDocumentClient, table:
       })
     },
 
+    /** Writes devices' last-seen attributes, 25 items per BatchWriteItem (the later write wins). */
+    async saveSeen(devices: readonly SeenDevice[]): Promise<void> {
+      // One device once per batch: BatchWriteItem refuses two writes of one key.
+      const latest = new Map(devices.map((d) => [d.deviceId, d]))
+      const items = [...latest.values()].map(seenItem)
+      for (let at = 0; at < items.length; at += 25) {
+        let requests = items.slice(at, at + 25).map((Item) => ({ PutRequest: { Item } }))
+        for (let attempt = 0; requests.length > 0; attempt++) {
+          const { UnprocessedItems } = await batchWrite({ RequestItems: { [table]: requests } })
+          requests = (UnprocessedItems?.[table] ?? []) as typeof requests
+          if (requests.length > 0 && attempt >= 5)
+            throw new Error(`${requests.length} devices seen not written`)
+          if (requests.length > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt))
+        }
+      }
+    },
+
+    /**
+     * Devices last seen at or after `since`, by ascending (sample, device id) after `after`, at most
+     * `limit`: the sample partitions from the one holding `after`, in hash order.
+     */
+    async listSeen(
+      since: number,
+      after: { sample: number; deviceId: number } | undefined,
+      limit: number,
+    ): Promise<SeenDevice[]> {
+      const out: SeenDevice[] = []
+      const isAfter = (d: SeenDevice) =>
+        !after || d.sample > after.sample || (d.sample === after.sample && d.deviceId > after.deviceId)
+      for (
+        let partition = seenPartition(after?.sample ?? 0);
+        partition >= -(2 ** (32 - SEEN_SHIFT));
+        partition--
+      ) {
+        const found: SeenDevice[] = []
+        let start: Record<string, unknown> | undefined
+        do {
+          const page = await query({
+            TableName: table,
+            KeyConditionExpression: 'device_id = :p AND begins_with(sk, :seen)',
+            FilterExpression: '#t >= :since',
+            ExpressionAttributeNames: { '#t': 't' },
+            ExpressionAttributeValues: { ':p': partition, ':seen': SEEN, ':since': since },
+            ExclusiveStartKey: start,
+          })
+          for (const item of page.Items ?? []) {
+            const d = seenFromItem(item)
+            if (isAfter(d)) found.push(d)
+          }
+          start = page.LastEvaluatedKey
+        } while (start)
+        found.sort((a, b) => a.sample - b.sample || a.deviceId - b.deviceId)
+        out.push(...found)
+        if (out.length >= limit) break
+      }
+      return out.slice(0, limit)
+    },
+
     async listActivity(deviceId: number, since: number): Promise<ActivityItem[]> {
       const items: ActivityItem[] = []
       let start: Record<string, unknown> | undefined
@@ -152,5 +229,52 @@ export function createDynamoDeviceRepository(doc: DynamoDBDocumentClient, table:
       } while (start)
       return items
     },
+  }
+}
+
+function seenItem(d: SeenDevice): Record<string, unknown> {
+  return {
+    device_id: seenPartition(d.sample),
+    sk: `${SEEN}${d.deviceId}`,
+    d: d.deviceId,
+    s: d.sample,
+    t: d.seenAt,
+    unit_id: d.unitId,
+    app_id: d.appId,
+    country: d.country,
+    gender: d.gender,
+    lang: d.language,
+    carrier: d.carrier,
+    region: d.region,
+    yob: d.yearOfBirth,
+    os: d.os,
+    sdk: d.sdk,
+    reg: d.registeredAt,
+    c1: d.customTargets[0],
+    c2: d.customTargets[1],
+    c3: d.customTargets[2],
+    expires_at: Math.ceil((d.seenAt + SEEN_TTL_MS) / 1000),
+  }
+}
+
+function seenFromItem(item: Record<string, unknown>): SeenDevice {
+  const text = (v: unknown) => (typeof v === 'string' ? v : undefined)
+  const number = (v: unknown) => (v === undefined || v === null ? undefined : Number(v))
+  return {
+    deviceId: Number(item.d),
+    sample: Number(item.s),
+    seenAt: Number(item.t),
+    unitId: Number(item.unit_id),
+    appId: Number(item.app_id),
+    country: text(item.country),
+    gender: text(item.gender),
+    language: text(item.lang),
+    carrier: text(item.carrier),
+    region: text(item.region),
+    yearOfBirth: number(item.yob),
+    os: number(item.os),
+    sdk: number(item.sdk),
+    registeredAt: number(item.reg),
+    customTargets: [text(item.c1), text(item.c2), text(item.c3)],
   }
 }

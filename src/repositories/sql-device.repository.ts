@@ -1,3 +1,4 @@
+import { sql } from 'kysely'
 import {
   ACTIVITY_TTL_MS,
   type ActivityItem,
@@ -5,8 +6,10 @@ import {
   type DeviceProfile,
   type StoredDevice,
 } from '../domain/device.js'
+import type { SeenDevice } from '../domain/reach.js'
 import type { SqlDatabase } from '../infra/database/database.js'
-import { num, parseJson } from './sql-resource.repository.js'
+import type { DeviceSeenTable } from '../infra/database/schema.js'
+import { num, numOrNull, parseJson } from './sql-resource.repository.js'
 
 /**
  * A device's profile, registrations and recent activity in one statement (prepared once): kind 0 is the
@@ -125,9 +128,99 @@ export function createSqlDeviceRepository({ db, dialect, prepare }: SqlDatabase)
     },
 
     /** Deletes expired activity (DynamoDB does this with its TTL attribute); returns how many rows went. */
+    /** Writes devices' last-seen attributes, one upsert statement per 200 devices (the later write wins). */
+    async saveSeen(devices: readonly SeenDevice[]): Promise<void> {
+      for (let at = 0; at < devices.length; at += 200) {
+        const rows = devices.slice(at, at + 200).map(seenRow)
+        const insert = db.insertInto('device_seen').values(rows)
+        const columns = Object.keys(rows[0] ?? {}).filter(
+          (c) => c !== 'device_id',
+        ) as (keyof DeviceSeenTable)[]
+        if (dialect === 'mysql')
+          await insert
+            .onDuplicateKeyUpdate(Object.fromEntries(columns.map((c) => [c, sql.raw(`values(${c})`)])))
+            .execute()
+        else
+          await insert
+            .onConflict((oc) =>
+              oc
+                .column('device_id')
+                .doUpdateSet(Object.fromEntries(columns.map((c) => [c, sql.raw(`excluded.${c}`)]))),
+            )
+            .execute()
+      }
+    },
+
+    /** Devices last seen at or after `since`, by ascending (sample, device id) after `after`, at most `limit`. */
+    async listSeen(
+      since: number,
+      after: { sample: number; deviceId: number } | undefined,
+      limit: number,
+    ): Promise<SeenDevice[]> {
+      let query = db
+        .selectFrom('device_seen')
+        .selectAll()
+        .where('seen_at', '>=', since)
+        .orderBy('sample')
+        .orderBy('device_id')
+        .limit(limit)
+      if (after)
+        query = query.where((eb) =>
+          eb.or([
+            eb('sample', '>', after.sample),
+            eb.and([eb('sample', '=', after.sample), eb('device_id', '>', after.deviceId)]),
+          ]),
+        )
+      return (await query.execute()).map(seenFromRow)
+    },
+
     async purgeExpiredActivity(now: number): Promise<number> {
       const result = await db.deleteFrom('device_activity').where('expires_at', '<=', now).executeTakeFirst()
       return Number(result.numDeletedRows)
     },
+  }
+}
+
+function seenRow(d: SeenDevice): DeviceSeenTable {
+  return {
+    device_id: d.deviceId,
+    sample: d.sample,
+    seen_at: d.seenAt,
+    unit_id: d.unitId,
+    app_id: d.appId,
+    country: d.country ?? null,
+    gender: d.gender ?? null,
+    language: d.language ?? null,
+    carrier: d.carrier ?? null,
+    region: d.region ?? null,
+    year_of_birth: d.yearOfBirth ?? null,
+    os: d.os ?? null,
+    sdk: d.sdk ?? null,
+    registered_at: d.registeredAt ?? null,
+    custom_target_1: d.customTargets[0] ?? null,
+    custom_target_2: d.customTargets[1] ?? null,
+    custom_target_3: d.customTargets[2] ?? null,
+  }
+}
+
+function seenFromRow(r: DeviceSeenTable): SeenDevice {
+  const text = (v: string | null) => v ?? undefined
+  const number = (v: unknown) => numOrNull(v) ?? undefined
+  return {
+    deviceId: num(r.device_id),
+    sample: num(r.sample),
+    seenAt: num(r.seen_at),
+    unitId: num(r.unit_id),
+    appId: num(r.app_id),
+    country: text(r.country),
+    gender: text(r.gender),
+    language: text(r.language),
+    carrier: text(r.carrier),
+    region: text(r.region),
+    yearOfBirth: number(r.year_of_birth),
+    os: number(r.os),
+    sdk: number(r.sdk),
+    registeredAt: number(r.registered_at),
+    customTargets: [text(r.custom_target_1), text(r.custom_target_2), text(r.custom_target_3)],
   }
 }

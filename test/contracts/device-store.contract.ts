@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { ActivityStore, DeviceReader, ProfileStore } from '../../src/services/device-data.ports.js'
+import type { SeenStore } from '../../src/services/reach.service.js'
 
-export type DeviceStore = ProfileStore & ActivityStore & DeviceReader
+export type DeviceStore = ProfileStore & ActivityStore & DeviceReader & SeenStore
 
 /** The behaviour every profile/activity adapter must show; call inside a describe() per adapter. */
 export function deviceStoreContract(store: () => DeviceStore): void {

@@ -7,6 +7,7 @@ import { createSqlDeviceRepository } from '../../src/repositories/sql-device.rep
 import { startDynamo, type TestDynamo } from '../helpers/dynamo.js'
 import { sqlBackends } from '../helpers/sql-backends.js'
 import { type DeviceStore, deviceStoreContract } from './device-store.contract.js'
+import { seenStoreContract } from './seen-store.contract.js'
 
 for (const backend of await sqlBackends()) {
   describe(`device store contract: SQL on ${backend.name}`, { skip: backend.skip }, () => {
@@ -23,6 +24,7 @@ for (const backend of await sqlBackends()) {
       await backend.cleanup()
     })
     deviceStoreContract(() => store)
+    seenStoreContract(() => store)
   })
 }
 
@@ -37,4 +39,5 @@ describe('device store contract: DynamoDB (dynalite through the AWS SDK)', () =>
     await dynamo?.close()
   })
   deviceStoreContract(() => store)
+  seenStoreContract(() => store)
 })

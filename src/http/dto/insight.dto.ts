@@ -1,8 +1,11 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox'
+import { detargetKey, LIST_TARGETS, RANGE_TARGETS, type Targeting, targetKey } from '../../domain/catalog.js'
 import type { Exclusion } from '../../domain/explanation.js'
 import { wireCampaignId } from '../../domain/sdk-v1.js'
 import type { CampaignVerdict, Explanation } from '../../services/allocation.service.js'
+import type { ReachEstimate } from '../../services/reach.service.js'
 import type { CampaignDay, UnitDay } from '../../services/report.service.js'
+import { CampaignPatchSchema } from './admin.dto.js'
 import { type AllocationRequestDto, AllocationRequestSchema } from './allocation.dto.js'
 import { IdText, IsoDateTime, Nullable, toIso } from './common.dto.js'
 
@@ -436,6 +439,82 @@ export function unitReportToDto(from: string, to: string, rows: readonly UnitDay
       fill_rate: round(r.fillRate, 4),
       latency_p50_ms: round(r.latencyP50Ms, 1),
       latency_p99_ms: round(r.latencyP99Ms, 1),
+    })),
+  }
+}
+
+// ----- POST /admin/reach
+
+/** A campaign draft in the admin campaign shape; only its targeting fields are read. */
+export const ReachRequestSchema = CampaignPatchSchema
+
+const TARGETING_KEYS = new Set<string>([
+  ...LIST_TARGETS.flatMap((name) => [targetKey(name), detargetKey(name)]),
+  ...RANGE_TARGETS.flatMap((n) => [
+    `target_${n}_min`,
+    `target_${n}_max`,
+    `detarget_${n}_min`,
+    `detarget_${n}_max`,
+  ]),
+  'registered_days_min',
+  'registered_days_max',
+])
+
+/** The targeting fields of an admin campaign draft. */
+export function targetingFromDto(dto: Static<typeof ReachRequestSchema>): Partial<Targeting> {
+  return Object.fromEntries(
+    Object.entries(dto).filter(([key]) => TARGETING_KEYS.has(key)),
+  ) as Partial<Targeting>
+}
+
+export const ReachSchema = Type.Object({
+  method: Type.String(),
+  sample: Type.Object({
+    devices: Type.Integer({ description: "devices in this instance's sample" }),
+    rate: Type.Number({
+      description: 'the probability that a device is in the sample (1: every device, exact)',
+    }),
+    refreshed_at: Nullable(IsoDateTime),
+  }),
+  ignored: Type.Array(Type.String(), { description: 'fields of the draft the estimate cannot evaluate' }),
+  windows: Type.Array(
+    Type.Object({
+      days: Type.Integer({ description: 'devices last seen on one of the last `days` UTC days (1 = today)' }),
+      seen: Int,
+      matching: Int,
+      margin_95: Type.Integer({
+        description: 'matching is within ± this of the exact count, 95 % of the time',
+      }),
+      rules: Type.Array(
+        Type.Object({
+          field: Type.String(),
+          removes: Type.Integer({ description: 'devices this rule is the first to remove (matching order)' }),
+          remaining: Type.Integer({ description: 'devices left after this rule' }),
+        }),
+      ),
+    }),
+  ),
+})
+
+/** The estimate method, stated in every answer. */
+const REACH_METHOD =
+  "a uniform sample of the devices seen in the last 30 days (the smallest 32-bit hashes of their ids, the same in every instance; every device when they fit), each device run through allocation's own targeting checks, counts divided by the sampling rate"
+
+export function reachToDto(r: ReachEstimate) {
+  return {
+    method: REACH_METHOD,
+    sample: {
+      devices: r.sampled,
+      rate: r.rate,
+      refreshed_at: r.loadedAt === undefined ? null : toIso(r.loadedAt),
+    },
+    ignored: r.ignored,
+    windows: r.windows.map((w) => ({
+      days: w.days,
+      seen: w.seen,
+      matching: w.matching,
+      margin_95: w.margin,
+      rules: w.rules,
     })),
   }
 }

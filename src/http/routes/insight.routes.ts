@@ -1,7 +1,9 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { type TObject, Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { Targeting } from '../../domain/catalog.js'
 import type { AllocationRequest, Explanation } from '../../services/allocation.service.js'
+import type { ReachEstimate } from '../../services/reach.service.js'
 import type { CampaignDay, ReportRange, UnitDay } from '../../services/report.service.js'
 import { allocationRequestFromDto } from '../dto/allocation.dto.js'
 import { errorResponses, optionalIdOf } from '../dto/common.dto.js'
@@ -13,6 +15,10 @@ import {
   ExplanationSchema,
   explainRequestFromDto,
   explanationToDto,
+  ReachRequestSchema,
+  ReachSchema,
+  reachToDto,
+  targetingFromDto,
   UnitReportQuerySchema,
   UnitReportSchema,
   unitReportToDto,
@@ -26,6 +32,7 @@ export type InsightAdmin = {
     campaigns(range: ReportRange): Promise<CampaignDay[]>
     units(range: ReportRange): Promise<UnitDay[]>
   }
+  reach: { estimate(targeting: Partial<Targeting>): ReachEstimate }
 }
 
 /** A JSON answer, or the same report as CSV (`format=csv`). */
@@ -47,7 +54,10 @@ function sendCsv(reply: FastifyReply, name: string, text: string) {
     .send(text)
 }
 
-/** `POST /admin/explain`, `GET /admin/reports/{campaigns,units}` (registered inside the admin scope). */
+/**
+ * `POST /admin/explain`, `GET /admin/reports/{campaigns,units}`, `POST /admin/reach` (registered inside the
+ * admin scope).
+ */
 export async function insightRoutes(fastify: FastifyInstance, { insight }: { insight: InsightAdmin }) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   app.post(
@@ -113,5 +123,19 @@ export async function insightRoutes(fastify: FastifyInstance, { insight }: { ins
       if (q.format === 'csv') return sendCsv(reply, `units-${q.from}-${q.to}`, unitReportCsv(rows))
       return unitReportToDto(q.from, q.to, rows)
     },
+  )
+
+  app.post(
+    '/reach',
+    {
+      schema: {
+        tags: ['insight'],
+        summary:
+          'How many devices seen in the last 1 / 7 / 30 days a campaign draft’s targeting would reach, overall and rule by rule',
+        body: ReachRequestSchema,
+        response: { 200: ReachSchema, ...errorResponses },
+      },
+    },
+    async (request) => reachToDto(insight.reach.estimate(targetingFromDto(request.body))),
   )
 }

@@ -198,6 +198,27 @@ export type ReportCountersTable = {
   updated_at: number
 }
 
+/** A device's last-seen attributes (see src/domain/reach.ts); one row a device. */
+export type DeviceSeenTable = {
+  device_id: number
+  sample: number
+  seen_at: number
+  unit_id: number
+  app_id: number
+  country: string | null
+  gender: string | null
+  language: string | null
+  carrier: string | null
+  region: string | null
+  year_of_birth: number | null
+  os: number | null
+  sdk: number | null
+  registered_at: number | null
+  custom_target_1: string | null
+  custom_target_2: string | null
+  custom_target_3: string | null
+}
+
 export type Database = {
   units: UnitsTable
   campaigns: CampaignsTable
@@ -215,4 +236,5 @@ export type Database = {
   reward_user_hours: RewardUserHoursTable
   installed_apps: InstalledAppsTable
   report_counters: ReportCountersTable
+  device_seen: DeviceSeenTable
 }
