@@ -10,6 +10,8 @@ export type DeviceContext = {
   language?: string | undefined
   carrier?: string | undefined
   region?: string | undefined
+  /** The province of a "province district" region, computed once per device (see provinceOf). */
+  province?: string | undefined
   country?: string | undefined
   os?: number | undefined
   sdk?: number | undefined
@@ -148,7 +150,10 @@ export function compileTargeting(campaign: Campaign): TargetingPredicate {
   }
   const fields = TARGETING_FIELDS.filter((f) => FIELDS[f].restricts(spec))
   const matches = fields.length > 0 ? (device: DeviceContext) => matchesSpec(spec, device) : () => true
-  const firstMissField = (device: DeviceContext) => fields.find((f) => !FIELDS[f].check(spec, device))
+  const firstMissField = (device: DeviceContext): TargetingField | undefined => {
+    for (const f of fields) if (!FIELDS[f].check(spec, device)) return f
+    return undefined
+  }
   return Object.assign(matches, {
     fields,
     firstMissField,
@@ -229,7 +234,7 @@ const FIELDS = {
   },
   target_region: {
     restricts: (s) => s.region !== undefined,
-    check: (s, d) => s.region === undefined || regional(s.region, d.region),
+    check: (s, d) => s.region === undefined || regional(s.region, d.region, d.province),
     describe: (s, d) => listRule(s.region, d.region),
   },
   target_sdk: {
@@ -312,15 +317,22 @@ function single(r: ListRule, value: string | undefined): boolean {
   return r.exclude === undefined || value === undefined || !r.exclude.has(value)
 }
 
+/** The province of a normalised "province district" region ('서울특별시 관악구' → '서울특별시'), else undefined. */
+export function provinceOf(region: string | undefined): string | undefined {
+  const space = region === undefined ? -1 : region.indexOf(' ')
+  return space > 0 ? region?.slice(0, space) : undefined
+}
+
 /** A province entry matches every district in it; a "province district" entry matches exactly. */
-function regional(r: ListRule, value: string | undefined): boolean {
-  const hit = (list: ReadonlySet<string>, v: string) => {
-    if (list.has(v)) return true
-    const space = v.indexOf(' ')
-    return space > 0 && list.has(v.slice(0, space))
-  }
-  if (r.include !== undefined && (value === undefined || !hit(r.include, value))) return false
-  return r.exclude === undefined || value === undefined || !hit(r.exclude, value)
+function regional(r: ListRule, value: string | undefined, known: string | undefined): boolean {
+  if (value === undefined) return r.include === undefined
+  const province = known ?? provinceOf(value)
+  if (r.include !== undefined && !regionHit(r.include, value, province)) return false
+  return r.exclude === undefined || !regionHit(r.exclude, value, province)
+}
+
+function regionHit(list: ReadonlySet<string>, region: string, province: string | undefined): boolean {
+  return list.has(region) || (province !== undefined && list.has(province))
 }
 
 /** Multi-valued attributes: any overlap matches (OR within a field). */

@@ -18,7 +18,7 @@ import {
 } from '../domain/ranking.js'
 import { localYear, upcomingSlots } from '../domain/schedule.js'
 import { localCampaignId, SDK_GATES, targetAge } from '../domain/sdk-v1.js'
-import { type DeviceContext, normalizeTargetValue } from '../domain/targeting.js'
+import { type DeviceContext, normalizeTargetValue, provinceOf } from '../domain/targeting.js'
 import type { UpstreamAd, UpstreamQuery } from './ad-network.service.js'
 
 /**
@@ -463,6 +463,7 @@ function describeDevice(
   const language = text(request.language?.split(',')[0])
   // The request's country wins over the unit's; a global unit (no country) needs the request's.
   const country = text(request.country) ?? text(unit.country)
+  const region = text(request.region) && normalizeTargetValue('region', request.region as string)
   const registeredAt =
     request.registered_date !== undefined && request.registered_date > 0
       ? request.registered_date * 1000
@@ -477,7 +478,8 @@ function describeDevice(
     gender: text(request.sex) && normalizeTargetValue('gender', request.sex as string),
     language: language && normalizeTargetValue('language', language),
     carrier: text(request.carrier) && normalizeTargetValue('carrier', request.carrier as string),
-    region: text(request.region) && normalizeTargetValue('region', request.region as string),
+    region,
+    province: provinceOf(region),
     country: country && normalizeTargetValue('country', country),
     os: request.device_os,
     sdk: request.sdk_version === 0 ? undefined : request.sdk_version,
