@@ -5,9 +5,11 @@
  * Redis + a DynamoDB-compatible server, demo catalog), and synthetic catalogs of 1,000 / 10,000 / 100,000
  * active campaigns. Each target is measured at full load, then at half of that rate for its tail latency.
  * Servers are pinned to CPU 0 and the load generator to CPU 1 (taskset) so the generator is not the limit.
+ * The `reach` scenario runs in process: reach estimates over 1,000,000 synthetic devices (bench/reach-bench.ts).
  *
  *   npm run bench                       # everything (about 5 minutes on 2 cores)
  *   npm run bench -- --only embedded,production --duration 5
+ *   npm run bench -- --only reach --reach-devices 1000000
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -19,6 +21,7 @@ import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { createConnection } from 'mysql2/promise'
 import { freePort } from '../test/helpers/net.js'
+import { reachBench } from './reach-bench.js'
 import { seedSyntheticCatalog } from './synthetic-catalog.js'
 
 const { values: args } = parseArgs({
@@ -26,7 +29,9 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
     devices: { type: 'string', default: '10000' },
-    only: { type: 'string', default: 'embedded,production,1000,10000,100000' },
+    only: { type: 'string', default: 'reach,embedded,production,1000,10000,100000' },
+    'reach-devices': { type: 'string', default: '1000000' },
+    'reach-sample': { type: 'string', default: '262144' },
     mysql: { type: 'string', default: process.env.MYSQL_TEST_URL ?? 'mysql://root@127.0.0.1:3306' },
     redis: { type: 'string', default: process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379' },
   },
@@ -196,6 +201,15 @@ async function drive(name: string, url: string, pid: number, body: () => string)
 type Cleanup = () => Promise<void> | void
 
 async function main(): Promise<void> {
+  if (only.has('reach')) {
+    await reachBench({
+      devices: Number(args['reach-devices']),
+      sampleSize: Number(args['reach-sample']),
+      runs: 20,
+    })
+    only.delete('reach')
+    if (only.size === 0) return
+  }
   if (hasTaskset) execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' })
   const dir = mkdtempSync(join(tmpdir(), 'allot-bench-'))
   const cleanups: Cleanup[] = [() => rmSync(dir, { recursive: true, force: true })]

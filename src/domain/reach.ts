@@ -1,5 +1,5 @@
 import { targetAge } from './sdk-v1.js'
-import type { DeviceContext, TargetingField, TargetingPredicate } from './targeting.js'
+import { type DeviceContext, provinceOf, type TargetingField, type TargetingPredicate } from './targeting.js'
 
 /**
  * What allocation last saw of a device, kept compactly for reach estimates: the normalised attributes
@@ -82,6 +82,8 @@ export function createReachSample(capacity: number) {
   let threshold = SAMPLE_SPACE
   const rowOf = new Map<number, number>()
   const strings: (string | undefined)[] = [undefined]
+  /** Each interned string's province (regions), computed once. */
+  const provinces: (string | undefined)[] = [undefined]
   const stringIds = new Map<string, number>()
   const lists: (ReadonlySet<string> | undefined)[] = [undefined]
   const listIds = new Map<string, number>()
@@ -110,6 +112,7 @@ export function createReachSample(capacity: number) {
     if (id === undefined) {
       id = strings.length
       strings.push(value)
+      provinces.push(provinceOf(value))
       stringIds.set(value, id)
     }
     return id
@@ -247,6 +250,11 @@ export function createReachSample(capacity: number) {
     },
 
     size: () => size,
+    /** Bytes held by the typed columns (the id → row index adds about 40 bytes a device). */
+    bytes: () =>
+      [ids, samples, days, units, apps, countries, genders, languages, carriers, regions, years, oses, sdks]
+        .concat([registered, custom1, custom2, custom3])
+        .reduce((n, a) => n + a.byteLength, 0),
     /** The probability that any one device is in the sample. */
     rate: () => threshold / SAMPLE_SPACE,
 
@@ -295,6 +303,7 @@ export function createReachSample(capacity: number) {
         device.language = strings[languages[i] as number]
         device.carrier = strings[carriers[i] as number]
         device.region = strings[regions[i] as number]
+        device.province = provinces[regions[i] as number]
         const born = years[i] as number
         device.age = born === NONE16 ? undefined : targetAge(year(device.unitId), born)
         const os = oses[i] as number

@@ -260,6 +260,8 @@ export function createReach({ store, catalog, clock, sampleSize, refreshMs, flus
 
     /** Devices waiting to be written (tests, metrics). */
     pending: () => pending.length,
+    /** Memory the sample holds: its typed columns, in bytes. */
+    sampleBytes: () => sample.bytes(),
   }
 }
 

@@ -28,47 +28,81 @@ const PROVINCES = [
 const DISTRICTS = ['중구', '동구', '서구', '남구', '북구', '관악구']
 
 /**
- * `count` synthetic devices seen in the 30 days before `now` (ids `firstId`…, sequential like an auto
- * increment): most in Korea, mixed gender, ages, carriers, regions, OS levels, custom targets; about 35 %
- * seen today, 70 % in the last week.
+ * One synthetic device, the same for the same id (its attributes come from a PRNG seeded with it): most in
+ * Korea, mixed gender, ages, carriers, regions, OS levels and custom targets; about 35 % seen on the day
+ * of `now`, 70 % in the last week, the rest in the 30 days before.
  */
-export function* syntheticDevices(
-  count: number,
-  now: number,
-  seed = 1,
-  firstId = 1_000_000,
-): Generator<SeenDevice> {
-  const r = seeded(seed)
+export function syntheticDevice(deviceId: number, now: number): SeenDevice {
+  const r = seeded(deviceId * 2_654_435_761)
   const pick = <T>(values: readonly T[]) => values[Math.floor(r() * values.length)] as T
   const maybe = <T>(p: number, value: () => T) => (r() < p ? value() : undefined)
-  const carriers = ['SKT', 'KT', 'LG U+'].map((c) => normalizeTargetValue('carrier', c))
-  for (let i = 0; i < count; i++) {
-    const deviceId = firstId + i
-    const recency = r()
-    const daysAgo = recency < 0.35 ? 0 : recency < 0.7 ? 1 + Math.floor(r() * 6) : 7 + Math.floor(r() * 23)
-    const unitId = 1001 + Math.floor(r() ** 2 * 5)
-    const country = r() < 0.9 ? 'KR' : pick(['JP', 'US'])
-    yield {
-      deviceId,
-      sample: sampleHash(deviceId),
-      seenAt: now - daysAgo * DAY - Math.floor(r() * 3_600_000),
-      unitId,
-      appId: unitId - 900,
-      country,
-      gender: maybe(0.95, () => pick(['M', 'F'])),
-      language: maybe(0.95, () => (country === 'KR' && r() < 0.9 ? 'ko' : 'en')),
-      carrier: maybe(0.9, () => pick(carriers)),
-      region: maybe(0.9, () => `${pick(PROVINCES)} ${pick(DISTRICTS)}`),
-      yearOfBirth: maybe(0.9, () => 1950 + Math.floor(r() * 62)),
-      os: 21 + Math.floor(r() * 14),
-      sdk: pick([1400, 2100, 3000, 30005]),
-      registeredAt: now - Math.floor(r() * 400) * DAY,
-      customTargets: [
-        maybe(0.3, () => pick(['gold', 'silver', 'vip,gold'])),
-        undefined,
-        maybe(0.1, () => 'beta'),
-      ],
-    }
+  const recency = r()
+  const daysAgo = recency < 0.35 ? 0 : recency < 0.7 ? 1 + Math.floor(r() * 6) : 7 + Math.floor(r() * 23)
+  const unitId = 1001 + Math.floor(r() ** 2 * 5)
+  const country = r() < 0.9 ? 'KR' : pick(['JP', 'US'])
+  return {
+    deviceId,
+    sample: sampleHash(deviceId),
+    seenAt: now - daysAgo * DAY - Math.floor(r() * Math.min(3_600_000, now % DAY)),
+    unitId,
+    appId: unitId - 900,
+    country,
+    gender: maybe(0.95, () => pick(['M', 'F'])),
+    language: maybe(0.95, () => (country === 'KR' && r() < 0.9 ? 'ko' : 'en')),
+    carrier: maybe(0.9, () => pick(CARRIERS)),
+    region: maybe(0.9, () => `${pick(PROVINCES)} ${pick(DISTRICTS)}`),
+    yearOfBirth: maybe(0.9, () => 1950 + Math.floor(r() * 62)),
+    os: 21 + Math.floor(r() * 14),
+    sdk: pick([1400, 2100, 3000, 30005]),
+    registeredAt: now - Math.floor(r() * 400) * DAY,
+    customTargets: [
+      maybe(0.3, () => pick(['gold', 'silver', 'vip,gold'])),
+      undefined,
+      maybe(0.1, () => 'beta'),
+    ],
+  }
+}
+
+const CARRIERS = ['SKT', 'KT', 'LG U+'].map((c) => normalizeTargetValue('carrier', c))
+
+/** `count` synthetic devices with sequential ids from `firstId` (like an auto increment). */
+export function* syntheticDevices(count: number, now: number, firstId = 1_000_000): Generator<SeenDevice> {
+  for (let i = 0; i < count; i++) yield syntheticDevice(firstId + i, now)
+}
+
+/**
+ * A store of `count` synthetic devices that answers listSeen as the adapters do (ascending hash, then id)
+ * while holding only their ids (12 bytes each): attributes are made again from the id when read.
+ */
+export function syntheticSeenStore(count: number, now: number, firstId = 1_000_000) {
+  const ids = Float64Array.from({ length: count }, (_, i) => firstId + i)
+  const hashes = Uint32Array.from(ids, (id) => sampleHash(id))
+  const order = Uint32Array.from({ length: count }, (_, i) => i).sort(
+    (a, b) => (hashes[a] as number) - (hashes[b] as number) || (ids[a] as number) - (ids[b] as number),
+  )
+  return {
+    async saveSeen(): Promise<void> {},
+    async listSeen(
+      since: number,
+      after: { sample: number; deviceId: number } | undefined,
+      limit: number,
+    ): Promise<SeenDevice[]> {
+      let lo = 0
+      let hi = count
+      while (after && lo < hi) {
+        const mid = (lo + hi) >> 1
+        const i = order[mid] as number
+        const h = hashes[i] as number
+        if (h < after.sample || (h === after.sample && (ids[i] as number) <= after.deviceId)) lo = mid + 1
+        else hi = mid
+      }
+      const out: SeenDevice[] = []
+      for (let k = lo; k < count && out.length < limit; k++) {
+        const d = syntheticDevice(ids[order[k] as number] as number, now)
+        if (d.seenAt >= since) out.push(d)
+      }
+      return out
+    },
   }
 }
 
