@@ -250,12 +250,17 @@ export function createReach({ store, catalog, clock, sampleSize, refreshMs, flus
       for (const t of timers) t.unref()
     },
 
-    /** Stops the timers and writes what is left. */
+    /**
+     * Stops the timers and writes what is left, once: a store that fails now costs those sightings (a device
+     * is written again the next day it is seen), never the shutdown.
+     */
     async stop(): Promise<void> {
       stopped = true
       for (const t of timers.splice(0)) clearInterval(t)
       await flushing?.catch(() => {})
-      await flush()
+      await flush().catch((err) =>
+        logger.warn({ err, devices: pending.length }, 'devices seen not written at shutdown'),
+      )
     },
 
     /** Devices waiting to be written (tests, metrics). */

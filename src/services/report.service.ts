@@ -81,11 +81,16 @@ export type ReportService = ReturnType<typeof createReportService>
 
 /** Delivery reports, computed from the durable report counters (never from raw events). */
 export function createReportService({ counters, catalog, campaigns, clock }: Deps) {
-  async function campaignOf(id: number): Promise<Campaign | undefined> {
+  /** Campaigns by id for one report: the snapshot's, else the store's (ended, paused), each looked up once. */
+  function campaignLookup(): (id: number) => Promise<Campaign | undefined> {
     const snapshot = catalog.current()
-    const known =
-      snapshot.ads.find((e) => e.campaign.id === id) ?? snapshot.contents.find((e) => e.campaign.id === id)
-    return known?.campaign ?? (await campaigns.get(id))
+    const known = new Map<number, Campaign | undefined>(
+      [...snapshot.ads, ...snapshot.contents].map((e) => [e.campaign.id, e.campaign]),
+    )
+    return async (id) => {
+      if (!known.has(id)) known.set(id, await campaigns.get(id))
+      return known.get(id)
+    }
   }
 
   /** The timezone a campaign's day is read in: its units' one, or UTC when they disagree. */
@@ -132,6 +137,7 @@ export function createReportService({ counters, catalog, campaigns, clock }: Dep
           g.metrics.set(r.metric, (g.metrics.get(r.metric) ?? 0) + r.value)
       }
       const now = clock()
+      const campaignOf = campaignLookup()
       const out: CampaignDay[] = []
       for (const g of groups.values()) {
         if (g.metrics.size === 0) continue

@@ -90,3 +90,19 @@ test('a failed flush keeps its figures for the next one; stop writes what is lef
   assert.equal(totals['unit 0 2026-11-26 requests'], 2)
   assert.equal(totals['campaign 1 2026-11-26 allocations'], 2)
 })
+
+test('a database that fails at shutdown costs the last figures (logged), never the shutdown', async () => {
+  const warnings: string[] = []
+  const tally = createAllocationTally({
+    sink: {
+      add: async () => {
+        throw new Error('database down')
+      },
+    },
+    flushMs: 60_000,
+    logger: { ...quiet, warn: (_obj: unknown, msg?: string) => void warnings.push(String(msg)) },
+  })
+  tally.record(allocation([1]), 2)
+  await tally.stop()
+  assert.deepEqual(warnings, ['report figures not written at shutdown; lost'])
+})

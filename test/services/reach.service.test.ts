@@ -129,3 +129,21 @@ test('a rebuild keeps what this instance saw but has not written yet', async () 
   await reach.load()
   assert.equal(reach.estimate({ target_gender: ['M'] }).windows[0]?.matching, 1)
 })
+
+test('a store that fails at shutdown costs the unwritten sightings (logged), never the shutdown', async () => {
+  const { store, fail } = memoryStore()
+  const warnings: string[] = []
+  const reach = createReach({
+    store,
+    catalog: { current: () => snapshot },
+    clock: () => NOW,
+    sampleSize: 100,
+    refreshMs: 60_000,
+    flushMs: 60_000,
+    logger: { ...quiet, warn: (_obj: unknown, msg?: string) => void warnings.push(String(msg)) },
+  })
+  reach.observe(allocation(12, NOW, device({ gender: 'M' })))
+  fail(true)
+  await reach.stop()
+  assert.deepEqual(warnings, ['devices seen not written at shutdown'])
+})
