@@ -76,7 +76,11 @@ export type DeviceView = {
 }
 
 /** Per-device data, cached (see device-cache.service.ts); `load` records the unit registration if new. */
-export type DeviceDataSource = { load(deviceId: number, unitId: number, now: number): Promise<DeviceView> }
+export type DeviceDataSource = {
+  load(deviceId: number, unitId: number, now: number): Promise<DeviceView>
+  /** The device's data when it is at hand in this process (no I/O); undefined otherwise. */
+  peek?(deviceId: number, unitId: number): DeviceView | undefined
+}
 
 /** The packages an app's user has installed (uploaded with /api/update_installed_apps/), by app and ifa. */
 export type InstalledPackages = {
@@ -208,21 +212,19 @@ export function createAllocationService(deps: Deps): AllocationService {
     needsPackages: boolean,
   ): Promise<DeviceData> {
     const appId = request.app_id ?? unit.app_id
+    const packages = needsPackages && deps.installed !== undefined && request.ifa !== ''
+    // A warm device costs no I/O and no timer.
+    const warm = deps.devices.peek?.(request.device_id, unit.id)
+    if (warm && !packages) return deviceData(warm, unit, now, undefined)
     const [view, installed] = await Promise.all([
-      withinDeadline('device data', deps.devices.load(request.device_id, unit.id, now)),
-      needsPackages && deps.installed && request.ifa !== ''
-        ? withinDeadline('installed apps', deps.installed.packages(appId, request.ifa))
-        : undefined,
+      warm ?? withinDeadline('device data', deps.devices.load(request.device_id, unit.id, now)),
+      packages ? withinDeadline('installed apps', deps.installed?.packages(appId, request.ifa)) : undefined,
     ])
-    return {
-      registeredAt: view?.registrations.get(unit.id),
-      profile: view?.profile ?? undefined,
-      activity: view && summarizeActivity(view.activity, now),
-      installed,
-    }
+    return deviceData(view, unit, now, installed)
   }
 
-  function withinDeadline<T>(what: string, work: Promise<T>): Promise<T | undefined> {
+  function withinDeadline<T>(what: string, work: Promise<T> | undefined): Promise<T | undefined> {
+    if (work === undefined) return Promise.resolve(undefined)
     let timer: NodeJS.Timeout | undefined
     const late = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => {
@@ -267,6 +269,20 @@ export function createAllocationService(deps: Deps): AllocationService {
   return {
     allocate: (request) => allocate(request, true),
     allocateContents: (request) => allocate(request, false),
+  }
+}
+
+function deviceData(
+  view: DeviceView | undefined,
+  unit: Unit,
+  now: number,
+  installed: ReadonlySet<string> | undefined,
+): DeviceData {
+  return {
+    registeredAt: view?.registrations.get(unit.id),
+    profile: view?.profile ?? undefined,
+    activity: view && summarizeActivity(view.activity, now),
+    installed,
   }
 }
 
