@@ -85,13 +85,16 @@ export function createSqlDeviceRepository({ db, dialect, prepare }: SqlDatabase)
       ).execute()
     },
 
+    /** Called for a device the caller found unregistered: the insert comes first (one statement when new). */
     async registerDevice(deviceId: number, unitId: number, at: number): Promise<number> {
-      const existing = await firstRegistration(deviceId, unitId)
-      if (existing !== undefined) return existing
       const insert = db
         .insertInto('device_registrations')
         .values({ device_id: deviceId, unit_id: unitId, registered_at: at })
-      await (dialect === 'mysql' ? insert.ignore() : insert.onConflict((oc) => oc.doNothing())).execute()
+      const result = await (dialect === 'mysql'
+        ? insert.ignore()
+        : insert.onConflict((oc) => oc.doNothing())
+      ).executeTakeFirst()
+      if (Number(result.numInsertedOrUpdatedRows ?? 0) > 0) return at
       return (await firstRegistration(deviceId, unitId)) ?? at
     },
 

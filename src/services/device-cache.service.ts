@@ -136,7 +136,8 @@ export function createDeviceCache({
     }
     if (cached.record) return cached.record
     const loaded = await loadSource(deviceId)
-    await shared
+    // Filling the shared level only saves other processes a read: this allocation does not wait for it.
+    void shared
       .fill(deviceId, loaded, cached.stamp)
       .catch((err) => onDegraded('shared device cache fill', err))
     return loaded
