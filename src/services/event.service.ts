@@ -6,7 +6,13 @@ import { hasCaps, summarizeActivity, withinCaps } from '../domain/delivery.js'
 import type { ActivityItem } from '../domain/device.js'
 import { AllotError } from '../domain/errors.js'
 import { isLive, localHourStart } from '../domain/schedule.js'
-import { type CheckFields, checkSource, localCampaignId, wireCampaignId } from '../domain/sdk-v1.js'
+import {
+  type CheckFields,
+  checkSource,
+  localCampaignId,
+  PAYLOAD_GRACE_MS,
+  wireCampaignId,
+} from '../domain/sdk-v1.js'
 import type { PayloadRead, PayloadReader } from './payload-signer.js'
 
 /** Reward actions as the v1 reward service names them: unlock, landing. */
@@ -228,12 +234,13 @@ export function createEventService(deps: Deps) {
         throw new AllotError('InvalidPayload', 'click_campaign_payload is not a payload Allot can read')
       const unitId = request.unit_id ?? (read.kind === 'allot' ? read.claims.u : read.unitId)
       if (unitId === undefined) throw new AllotError('InvalidField', 'app_id & unit_id not found')
-      if (request.reward === 0 || read.expired) return 0
+      if (request.reward === 0) return 0
+      const campaign = await findCampaign(request.campaign_id)
+      if (expired(read, campaign, now)) return 0
       const claim = { ...request, base_reward: request.base_reward || request.reward }
       if (!checkMatches(request, unitId, [request.unit_device_token]))
         throw new AllotError('InvalidCheck', 'check does not match the unlock fields')
       const unit = activeUnit(unitId)
-      const campaign = await findCampaign(request.campaign_id)
       if (!campaign || !bound(read, request.device_id, unit.id, campaign))
         throw new AllotError(
           'InvalidPayload',
@@ -275,7 +282,7 @@ export function createEventService(deps: Deps) {
           at: now,
         })
       }
-      if (read.expired || request.reward <= 0) return { location, outcome: 'none' }
+      if (expired(read, campaign, now) || request.reward <= 0) return { location, outcome: 'none' }
       const result = await grant('l', request, unit, campaign, now)
       return {
         location,
@@ -318,10 +325,9 @@ export function createEventService(deps: Deps) {
       if (read?.kind !== 'allot')
         throw new AllotError('InvalidPayload', 'data is not an impression Allot issued')
       const { claims } = read
-      if (!claims.t) throw new AllotError('InvalidField', 'the impression has no unit_device_token')
-      if (read.expired) return 'expired'
       const campaign = await campaignById(claims.c)
       if (!campaign) throw new AllotError('InvalidPayload', 'data names no campaign')
+      if (expired(read, campaign, now)) return 'expired'
       const count = async (): Promise<ImpressionOutcome> => {
         // Across processes, a capped campaign's check must see every process's impressions.
         const activity = shared
@@ -338,6 +344,12 @@ export function createEventService(deps: Deps) {
       )
     },
   }
+}
+
+/** v1's expiry: a payload is good until its campaign's end + 7 days (a legacy one carries its own end). */
+function expired(read: PayloadRead, campaign: Campaign | undefined, now: number): boolean {
+  if (read.kind === 'legacy') return read.expired
+  return campaign !== undefined && campaign.end_date + PAYLOAD_GRACE_MS <= now
 }
 
 const md5 = (text: string) => createHash('md5').update(text).digest('hex')

@@ -4,7 +4,6 @@ import {
   FIXED_SETTINGS,
   firstDisplayRatio,
   MAX_CLICK_URL_LENGTH,
-  PAYLOAD_GRACE_MS,
   pageDisplayRatio,
   queryEscape,
   SDK_GATES,
@@ -13,7 +12,7 @@ import {
 } from '../../domain/sdk-v1.js'
 import type { UpstreamAd } from '../../services/ad-network.service.js'
 import type { Allocation, AllocationRequest } from '../../services/allocation.service.js'
-import type { PayloadSigner } from '../../services/payload-signer.js'
+import type { PayloadClaims, PayloadSigner } from '../../services/payload-signer.js'
 import type { ItemDto, SettingsDto } from '../dto/allocation.dto.js'
 import { type ItemContext, type ItemTemplate, itemTemplate } from './item-template.js'
 
@@ -68,21 +67,19 @@ export function createAllocationPresenter({ signer, publicBaseUrl }: Deps) {
   /** Appends the JSON of each entry's item; v1 drops what an SDK cannot open (long click URLs). */
   function items(a: Allocation, ctx: ItemContext, entries: readonly CatalogEntry[], out: string[]): void {
     const { request, unit } = a
-    const token = request.unit_device_token ? request.unit_device_token : undefined
+    const kept: { template: ItemTemplate; click: string }[] = []
+    const claims: PayloadClaims[] = []
     for (const entry of entries) {
       const template = templateOf(a, entry)
       const click = template.clickUrl(ctx)
       // Long contents always, long ads on Android ≤ 4.4W (API 20).
       if (click.length > MAX_CLICK_URL_LENGTH && (!template.isAd || (request.device_os ?? 0) <= 20)) continue
-      const payload = signer.sign({
-        d: request.device_id,
-        u: unit.id,
-        c: entry.campaign.id,
-        ...(token === undefined ? {} : { t: token }),
-        exp: Math.floor((entry.campaign.end_date + PAYLOAD_GRACE_MS) / 1000),
-      })
-      out.push(template.render(ctx, click, payload))
+      kept.push({ template, click })
+      claims.push({ d: request.device_id, u: unit.id, c: entry.campaign.id })
     }
+    const payloads = signer.signAll(claims)
+    for (const [i, { template, click }] of kept.entries())
+      out.push(template.render(ctx, click, payloads[i] ?? ''))
   }
 
   /** An upstream network's ad: display-only (no rewards, its own click and impression URLs). */
@@ -113,7 +110,7 @@ export function createAllocationPresenter({ signer, publicBaseUrl }: Deps) {
       meta: null,
       name: ad.title || `${ad.source}:${ad.external_id}`,
       owner_id: 0,
-      payload: signer.sign({ d: a.request.device_id, u: a.unit.id, c: id, exp: Math.floor(endsAt / 1000) }),
+      payload: signer.signAll([{ d: a.request.device_id, u: a.unit.id, c: id }])[0] ?? '',
       remove_after_impression: false,
       slot: ALL_HOURS,
       started_at: Math.floor(a.now / 1000),
