@@ -35,7 +35,7 @@ export function createPayloadSigner(secret: string): PayloadSigner {
   return {
     signAll(claims) {
       const blocks = Buffer.allocUnsafe(claims.length * BLOCK)
-      claims.forEach((c, i) => writeBlock(blocks, i * BLOCK, c))
+      for (const [i, c] of claims.entries()) writeBlock(blocks, i * BLOCK, c)
       const cipher = createCipheriv('aes-128-ecb', key, null).setAutoPadding(false)
       const sealed = cipher.update(blocks)
       const out = new Array<string>(claims.length)

@@ -25,7 +25,7 @@ test('tokens are 22 URL-safe characters that verify to their claims, many minted
   assert.equal(tokens.length, 31)
   for (const t of tokens) assert.match(t, /^[\w-]{22}$/)
   assert.deepEqual(signer.verify(tokens[0] as string), claims, 'the largest device id survives')
-  many.forEach((c, i) => assert.deepEqual(signer.verify(tokens[i + 1] as string), c))
+  for (const [i, c] of many.entries()) assert.deepEqual(signer.verify(tokens[i + 1] as string), c)
   assert.equal(new Set(tokens).size, 31, 'every (device, unit, campaign) has its own token')
   assert.deepEqual(signer.signAll([claims]), [tokens[0]], 'the same claims give the same token')
 })
