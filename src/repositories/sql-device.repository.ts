@@ -22,8 +22,14 @@ const LOAD_DEVICE = `
   order by kind, at`
 
 /** Profiles, registrations and activity in the SQL database (the embedded default's profile store). */
-export function createSqlDeviceRepository({ db, dialect, prepare }: SqlDatabase) {
+export function createSqlDeviceRepository({ db, dialect, prepare, prepareWrite }: SqlDatabase) {
   const loadDevice = prepare(LOAD_DEVICE)
+  // A new device's registration: one prepared statement; a racing first registration keeps its time.
+  const register = prepareWrite({
+    sqlite:
+      'insert into device_registrations (device_id, unit_id, registered_at) values (?, ?, ?) on conflict do nothing',
+    mysql: 'insert ignore into device_registrations (device_id, unit_id, registered_at) values (?, ?, ?)',
+  })
   async function firstRegistration(deviceId: number, unitId: number): Promise<number | undefined> {
     const row = await db
       .selectFrom('device_registrations')

@@ -152,8 +152,8 @@ export const ContentAllocationResponseSchema = Type.Object({
 export type ContentAllocationResponseDto = Static<typeof ContentAllocationResponseSchema>
 
 /**
- * The allocation answers as the routes send them: JSON text rendered by the presenter (items are
+ * The allocation answers as the routes send them: JSON bytes written by the presenter (items are
  * pre-rendered per campaign), documented in OpenAPI with the object schemas above.
  */
-export const AllocationResponseText = Type.Unsafe<string>(AllocationResponseSchema)
-export const ContentAllocationResponseText = Type.Unsafe<string>(ContentAllocationResponseSchema)
+export const AllocationResponseText = Type.Unsafe<Buffer>(AllocationResponseSchema)
+export const ContentAllocationResponseText = Type.Unsafe<Buffer>(ContentAllocationResponseSchema)

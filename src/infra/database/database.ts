@@ -17,6 +17,8 @@ import type { Database } from './schema.js'
 
 /** A statement prepared once and run many times with positional `?` parameters. */
 export type PreparedQuery = (params: readonly unknown[]) => Promise<Record<string, unknown>[]>
+/** A prepared write: how many rows it changed. */
+export type PreparedWrite = (params: readonly unknown[]) => Promise<{ changes: number }>
 
 export type SqlDatabase = {
   db: Kysely<Database>
@@ -26,6 +28,8 @@ export type SqlDatabase = {
    * statement, mysql2's `execute` keeps one per connection. `text` must be valid on both dialects.
    */
   prepare(text: string): PreparedQuery
+  /** The same for a write (insert, update, delete), per dialect: `{ sqlite, mysql }` texts. */
+  prepareWrite(text: { sqlite: string; mysql: string }): PreparedWrite
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>
   close(): Promise<void>
@@ -40,6 +44,7 @@ export type DatabaseLimits = { timeoutMs: number; queueLimit: number }
 /** Opens the configured SQL database: a SQLite file (embedded) or a MySQL/MariaDB pool. */
 export function openDatabase(config: DatabaseConfig, limits?: DatabaseLimits): SqlDatabase {
   const driver = createDriver(config, limits)
+  const execute = executeWith(limits)
   const db = new Kysely<Database>({
     dialect:
       driver.kind === 'sqlite'
@@ -54,19 +59,17 @@ export function openDatabase(config: DatabaseConfig, limits?: DatabaseLimits): S
         const statement = driver.sqlite.prepare(text)
         return async (params) => statement.all(...params) as Record<string, unknown>[]
       }
-      const { pool } = driver
-      // mysql2 caches the prepared statement per connection; the query's own timeout bounds it.
-      return (params) =>
-        new Promise((resolve, reject) => {
-          pool.execute(
-            {
-              sql: text,
-              values: params as (string | number | null)[],
-              ...(limits ? { timeout: limits.timeoutMs } : {}),
-            },
-            (err, rows) => (err ? reject(databaseError(err)) : resolve(rows as Record<string, unknown>[])),
-          )
-        })
+      return execute(driver.pool, text)
+    },
+    prepareWrite(text) {
+      if (driver.kind === 'sqlite') {
+        const statement = driver.sqlite.prepare(text.sqlite)
+        return async (params) => ({ changes: statement.run(...params).changes })
+      }
+      const run = execute(driver.pool, text.mysql)
+      return async (params) => ({
+        changes: Number(((await run(params)) as unknown as { affectedRows: number }).affectedRows),
+      })
     },
     async ping() {
       await sql`select 1`.execute(db)
@@ -76,6 +79,22 @@ export function openDatabase(config: DatabaseConfig, limits?: DatabaseLimits): S
 }
 
 type Driver = { kind: 'sqlite'; sqlite: SQLite.Database } | { kind: 'mysql'; pool: Pool }
+
+/** mysql2 keeps the prepared statement per connection; the query's own timeout bounds it. */
+function executeWith(limits: DatabaseLimits | undefined) {
+  return (pool: Pool, text: string): PreparedQuery =>
+    (params) =>
+      new Promise((resolve, reject) => {
+        pool.execute(
+          {
+            sql: text,
+            values: params as (string | number | null)[],
+            ...(limits ? { timeout: limits.timeoutMs } : {}),
+          },
+          (err, rows) => (err ? reject(databaseError(err)) : resolve(rows as Record<string, unknown>[])),
+        )
+      })
+}
 
 function createDriver(config: DatabaseConfig, limits: DatabaseLimits | undefined): Driver {
   if (config.dialect === 'sqlite') {
