@@ -212,6 +212,7 @@ type Cleanup = () => Promise<void> | void
 
 async function main(): Promise<void> {
   if (hasTaskset) execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' })
+  execFileSync('npm', ['run', 'build'], { stdio: 'ignore' })
   const dir = mkdtempSync(join(tmpdir(), 'allot-bench-'))
   const cleanups: Cleanup[] = [() => rmSync(dir, { recursive: true, force: true })]
   const stop = (child: ChildProcess) =>
@@ -242,7 +243,8 @@ async function main(): Promise<void> {
     ): Promise<T> => {
       const port = await freePort()
       const opsPort = await freePort()
-      const allot = start(['--import', 'tsx', 'src/server.ts'], {
+      // The compiled server, as `npm start` and the image run it.
+      const allot = start(['dist/server.js'], {
         PORT: String(port),
         HOST: '127.0.0.1',
         OPS_PORT: String(opsPort),
@@ -250,7 +252,6 @@ async function main(): Promise<void> {
         WORKERS: '1',
         // Warming 100,000 devices takes minutes; keep them for the whole run (the default is 5 minutes).
         DEVICE_CACHE_TTL_MS: '3600000',
-        // The bench drives one device many times: no per-device event limit applies to allocations anyway.
         ADMIN_TOKEN,
         PAYLOAD_SECRET,
         ...env,

@@ -25,7 +25,7 @@ const LOAD_DEVICE = `
 export function createSqlDeviceRepository({ db, dialect, prepare, prepareWrite }: SqlDatabase) {
   const loadDevice = prepare(LOAD_DEVICE)
   // A new device's registration: one prepared statement; a racing first registration keeps its time.
-  const register = prepareWrite({
+  const _register = prepareWrite({
     sqlite:
       'insert into device_registrations (device_id, unit_id, registered_at) values (?, ?, ?) on conflict do nothing',
     mysql: 'insert ignore into device_registrations (device_id, unit_id, registered_at) values (?, ?, ?)',
