@@ -81,7 +81,7 @@ export async function createApp({
     trustProxy: config.trustProxy,
     // Two log lines per request cost more than an allocation's own work; requests are logged at debug
     // (below), errors by the error handler.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // On close: idle keep-alive sockets are closed, requests in flight finish, and a request that still
     // arrives on an open socket is served (with `connection: close`) instead of getting a 503.
     forceCloseConnections: 'idle',

@@ -22,14 +22,38 @@ const LOAD_DEVICE = `
   order by kind, at`
 
 /** Profiles, registrations and activity in the SQL database (the embedded default's profile store). */
-export function createSqlDeviceRepository({ db, dialect, prepare, prepareWrite }: SqlDatabase) {
+export function createSqlDeviceRepository({ db, dialect, prepare, insertIgnoreMany }: SqlDatabase) {
   const loadDevice = prepare(LOAD_DEVICE)
-  // A new device's registration: one prepared statement; a racing first registration keeps its time.
-  const _register = prepareWrite({
-    sqlite:
-      'insert into device_registrations (device_id, unit_id, registered_at) values (?, ?, ?) on conflict do nothing',
-    mysql: 'insert ignore into device_registrations (device_id, unit_id, registered_at) values (?, ?, ?)',
-  })
+  const insertRegistrations = insertIgnoreMany('device_registrations', [
+    'device_id',
+    'unit_id',
+    'registered_at',
+  ])
+  /**
+   * New devices' registrations gathered for one tick and written together (one transaction or statement):
+   * under load, many cold devices arrive at once, and a write per device would cost a round trip each.
+   */
+  let queued: {
+    deviceId: number
+    unitId: number
+    at: number
+    done: (at: number) => void
+    fail: (e: unknown) => void
+  }[] = []
+  function flushRegistrations(): void {
+    const batch = queued
+    queued = []
+    insertRegistrations(batch.map((r) => [r.deviceId, r.unitId, r.at])).then(
+      async (inserted) => {
+        // All new: every caller's time stands. Otherwise a racing registration won somewhere: read them back.
+        if (inserted === batch.length) for (const r of batch) r.done(r.at)
+        else for (const r of batch) r.done((await firstRegistration(r.deviceId, r.unitId)) ?? r.at)
+      },
+      (err) => {
+        for (const r of batch) r.fail(err)
+      },
+    )
+  }
   async function firstRegistration(deviceId: number, unitId: number): Promise<number | undefined> {
     const row = await db
       .selectFrom('device_registrations')
@@ -92,16 +116,11 @@ export function createSqlDeviceRepository({ db, dialect, prepare, prepareWrite }
     },
 
     /** Called for a device the caller found unregistered: the insert comes first (one statement when new). */
-    async registerDevice(deviceId: number, unitId: number, at: number): Promise<number> {
-      const insert = db
-        .insertInto('device_registrations')
-        .values({ device_id: deviceId, unit_id: unitId, registered_at: at })
-      const result = await (dialect === 'mysql'
-        ? insert.ignore()
-        : insert.onConflict((oc) => oc.doNothing())
-      ).executeTakeFirst()
-      if (Number(result.numInsertedOrUpdatedRows ?? 0) > 0) return at
-      return (await firstRegistration(deviceId, unitId)) ?? at
+    registerDevice(deviceId: number, unitId: number, at: number): Promise<number> {
+      return new Promise((done, fail) => {
+        if (queued.length === 0) setImmediate(flushRegistrations)
+        queued.push({ deviceId, unitId, at, done, fail })
+      })
     },
 
     async recordActivity(deviceId: number, item: ActivityItem): Promise<void> {

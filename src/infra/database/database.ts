@@ -17,8 +17,6 @@ import type { Database } from './schema.js'
 
 /** A statement prepared once and run many times with positional `?` parameters. */
 export type PreparedQuery = (params: readonly unknown[]) => Promise<Record<string, unknown>[]>
-/** A prepared write: how many rows it changed. */
-export type PreparedWrite = (params: readonly unknown[]) => Promise<{ changes: number }>
 
 export type SqlDatabase = {
   db: Kysely<Database>
@@ -28,8 +26,11 @@ export type SqlDatabase = {
    * statement, mysql2's `execute` keeps one per connection. `text` must be valid on both dialects.
    */
   prepare(text: string): PreparedQuery
-  /** The same for a write (insert, update, delete), per dialect: `{ sqlite, mysql }` texts. */
-  prepareWrite(text: { sqlite: string; mysql: string }): PreparedWrite
+  /**
+   * A batch insert of rows into `table` (columns in order), ignoring rows whose key exists: one SQLite
+   * transaction or one MySQL statement for the lot. Answers how many rows were new.
+   */
+  insertIgnoreMany(table: string, columns: readonly string[]): (rows: readonly unknown[][]) => Promise<number>
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>
   close(): Promise<void>
@@ -61,15 +62,32 @@ export function openDatabase(config: DatabaseConfig, limits?: DatabaseLimits): S
       }
       return execute(driver.pool, text)
     },
-    prepareWrite(text) {
+    insertIgnoreMany(table, columns) {
+      const list = columns.join(', ')
       if (driver.kind === 'sqlite') {
-        const statement = driver.sqlite.prepare(text.sqlite)
-        return async (params) => ({ changes: statement.run(...params).changes })
+        const one = driver.sqlite.prepare(
+          `insert into ${table} (${list}) values (${columns.map(() => '?').join(', ')}) on conflict do nothing`,
+        )
+        const all = driver.sqlite.transaction((rows: readonly unknown[][]) =>
+          rows.reduce<number>((n, row) => n + one.run(...row).changes, 0),
+        )
+        return async (rows) => all(rows)
       }
-      const run = execute(driver.pool, text.mysql)
-      return async (params) => ({
-        changes: Number(((await run(params)) as unknown as { affectedRows: number }).affectedRows),
-      })
+      const { pool } = driver
+      return (rows) =>
+        new Promise((resolve, reject) => {
+          pool.query(
+            {
+              sql: `insert ignore into ${table} (${list}) values ?`,
+              values: [rows],
+              ...(limits ? { timeout: limits.timeoutMs } : {}),
+            },
+            (err, result) =>
+              err
+                ? reject(databaseError(err))
+                : resolve(Number((result as { affectedRows: number }).affectedRows)),
+          )
+        })
     },
     async ping() {
       await sql`select 1`.execute(db)
