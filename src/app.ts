@@ -233,7 +233,7 @@ async function wire(
   // Installed packages (SDK-CONTRACT §1), for allocation's target_app rules. An upload through another
   // process is seen here after the cache's TTL (5 minutes).
   const installedApps = createInstalledApps({
-    store: createInstalledAppsRepository(database.db, database.dialect),
+    store: createInstalledAppsRepository(database),
     clock,
     maxEntries: config.deviceCacheSize,
   })
