@@ -11,17 +11,23 @@
  *
  *   npm run bench                       # everything (about 15 minutes on 2 cores)
  *   npm run bench -- --only embedded,cold,production --duration 5
+ *   npm run bench -- --only cold --profile   # also a CPU profile of each Allot scenario, by self time
+ *
+ * With --profile the Allot servers run under `node --cpu-prof` (which costs throughput: read the figures of
+ * such a run for the shares, not for the targets) and each scenario's top functions by self time follow
+ * the tables; the .cpuprofile files stay in the printed directory for Chrome DevTools.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { createConnection } from 'mysql2/promise'
 import { freePort } from '../test/helpers/net.js'
+import { selfTimes } from './profile-summary.js'
 import { seedSyntheticCatalog } from './synthetic-catalog.js'
 
 const { values: args } = parseArgs({
@@ -32,6 +38,7 @@ const { values: args } = parseArgs({
     only: { type: 'string', default: 'embedded,cold,production,production-sql,1000,10000,100000' },
     mysql: { type: 'string', default: process.env.MYSQL_TEST_URL ?? 'mysql://root@127.0.0.1:3306' },
     redis: { type: 'string', default: process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379' },
+    profile: { type: 'boolean', default: false },
   },
 })
 const duration = Number(args.duration)
@@ -58,6 +65,8 @@ type Result = {
   errors: number
   non2xx: number
   cold?: boolean
+  /** The scenario's CPU profile (with --profile). */
+  profile?: string
 }
 
 /** Items in a captured allocation answer. */
@@ -237,14 +246,19 @@ async function main(): Promise<void> {
     )
 
     /** Starts Allot with `env`; `prepare` runs before measuring (warming devices, capturing an answer). */
+    const profiles = args.profile ? mkdtempSync(join(tmpdir(), 'allot-profiles-')) : undefined
+    let profileCount = 0
     const withAllot = async <T>(
       env: Record<string, string>,
-      work: (urls: { url: string; ops: string; pid: number }) => Promise<T>,
+      work: (urls: { url: string; ops: string; pid: number; profileDir?: string }) => Promise<T>,
     ): Promise<T> => {
       const port = await freePort()
       const opsPort = await freePort()
+      const profileDir = profiles && join(profiles, String(profileCount++))
+      if (profileDir) mkdirSync(profileDir)
+      const profileFlags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []
       // The compiled server, as `npm start` and the image run it.
-      const allot = start(['dist/server.js'], {
+      const allot = start([...profileFlags, 'dist/server.js'], {
         PORT: String(port),
         HOST: '127.0.0.1',
         OPS_PORT: String(opsPort),
@@ -262,6 +276,7 @@ async function main(): Promise<void> {
           url: `http://127.0.0.1:${port}/api/allocation/`,
           ops: `http://127.0.0.1:${opsPort}`,
           pid: allot.pid as number,
+          profileDir,
         })
       } finally {
         allot.kill('SIGTERM')
@@ -271,7 +286,7 @@ async function main(): Promise<void> {
 
     /** Warm: every device allocated once and cached before the measured run. */
     const measureWarm = (name: string, env: Record<string, string>, devices: number) =>
-      withAllot(env, async ({ url, ops, pid }) => {
+      withAllot(env, async ({ url, ops, pid, profileDir }) => {
         await run(url, allocationBody(1), 1) // load code paths before the baseline RSS
         const rssBefore = rssMb(pid)
         await warmDevices(url, ops, devices)
@@ -279,14 +294,15 @@ async function main(): Promise<void> {
           ...(await drive(name, url, pid, allocationBody(devices))),
           rssBeforeDevicesMb: rssBefore,
           cachedDevices: await cachedDevices(ops),
+          profile: profileDir,
         })
         process.stderr.write(`measured: ${name}\n`)
       })
 
     /** Cold: a device the process (and the stores) never saw on every request. */
     const measureCold = (name: string, env: Record<string, string>) =>
-      withAllot(env, async ({ url, pid }) => {
-        results.push({ ...(await drive(name, url, pid, coldBody())), cold: true })
+      withAllot(env, async ({ url, pid, profileDir }) => {
+        results.push({ ...(await drive(name, url, pid, coldBody())), cold: true, profile: profileDir })
         process.stderr.write(`measured: ${name}\n`)
       })
 
@@ -393,6 +409,7 @@ async function main(): Promise<void> {
     }
     report(results)
     memoryReport(results)
+    if (profiles) profileReport(results, profiles)
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup()
   }
@@ -470,6 +487,21 @@ function targets(results: Result[], floor: Result): void {
   console.log('\n| target (issue #11) | measured | met |')
   console.log('| --- | ---: | :---: |')
   for (const [what, met, value] of lines) console.log(`| ${what} | ${value} | ${met ? 'yes' : 'no'} |`)
+}
+
+/** Each profiled scenario's top functions by self time, as shares of its busy time (the whole process life: warming included). */
+function profileReport(results: Result[], dir: string): void {
+  for (const r of results) {
+    if (!r.profile) continue
+    const file = readdirSync(r.profile).find((f) => f.endsWith('.cpuprofile'))
+    if (!file) continue
+    console.log(`\n${r.name}: self time (${join(r.profile, file)})\n`)
+    console.log('| share | function (file:line) |')
+    console.log('| ---: | --- |')
+    for (const row of selfTimes(join(r.profile, file)))
+      console.log(`| ${(row.share * 100).toFixed(1)} % | ${row.what.replaceAll('|', '\\|')} |`)
+  }
+  console.log(`\nprofiles kept in ${dir}`)
 }
 
 /** Memory: RSS once the catalog is loaded, and after the devices were cached and the load ran. */
