@@ -1,26 +1,37 @@
 /**
- * `npm run bench`: drives Allot's allocation endpoint and a plain Fastify route with autocannon, in the
- * same run, at the same concurrency, and prints throughput, latency, CPU per request, RSS and the ratio
- * to the plain route. Scenarios: the embedded default (SQLite, demo catalog), production mode (MariaDB +
- * Redis + a DynamoDB-compatible server, demo catalog), and synthetic catalogs of 1,000 / 10,000 / 100,000
- * active campaigns. Each target is measured at full load, then at half of that rate for its tail latency.
- * Servers are pinned to CPU 0 and the load generator to CPU 1 (taskset) so the generator is not the limit.
- * The `reach` scenario runs in process: reach estimates over 1,000,000 synthetic devices (bench/reach-bench.ts).
+ * `npm run bench`: drives Allot's allocation endpoint with autocannon beside two baselines measured in the
+ * same run at the same concurrency: a plain Fastify route (a small JSON answer) and the *signed floor* (a
+ * plain Fastify route sending a captured allocation answer as bytes plus one HMAC per item: what merely
+ * sending the answer costs). It prints throughput, latency, CPU per request, RSS and the ratio of each
+ * scenario to the signed floor. Scenarios: the embedded default warm (every device cached) and cold (a new
+ * device on every request, none pre-warmed), production mode cold (MariaDB + Redis + a DynamoDB-compatible
+ * server; compared in CPU per request, since the stores share the machine), and synthetic catalogs of
+ * 1,000 / 10,000 / 100,000 active campaigns. Each target is measured at full load, then at about half of
+ * that rate for its tail latency. Servers are pinned to CPU 0 and the load generator to CPU 1 (taskset).
  *
- *   npm run bench                       # everything (about 5 minutes on 2 cores)
- *   npm run bench -- --only embedded,production --duration 5
+ * The `reach` scenario runs first, in process: reach estimates over 1,000,000 synthetic devices
+ * (bench/reach-bench.ts).
+ *
+ *   npm run bench                       # everything (about 15 minutes on 2 cores)
  *   npm run bench -- --only reach --reach-devices 1000000
+ *   npm run bench -- --only embedded,cold,production --duration 5
+ *   npm run bench -- --only cold --profile   # also a CPU profile of each Allot scenario, by self time
+ *
+ * With --profile the Allot servers run under `node --cpu-prof` (which costs throughput: read the figures of
+ * such a run for the shares, not for the targets) and each scenario's top functions by self time follow
+ * the tables; the .cpuprofile files stay in the printed directory for Chrome DevTools.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { createConnection } from 'mysql2/promise'
 import { freePort } from '../test/helpers/net.js'
+import { selfTimes } from './profile-summary.js'
 import { reachBench } from './reach-bench.js'
 import { seedSyntheticCatalog } from './synthetic-catalog.js'
 
@@ -29,11 +40,12 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
     devices: { type: 'string', default: '10000' },
-    only: { type: 'string', default: 'reach,embedded,production,1000,10000,100000' },
+    only: { type: 'string', default: 'reach,embedded,cold,production,production-sql,1000,10000,100000' },
     'reach-devices': { type: 'string', default: '1000000' },
     'reach-sample': { type: 'string', default: '262144' },
     mysql: { type: 'string', default: process.env.MYSQL_TEST_URL ?? 'mysql://root@127.0.0.1:3306' },
     redis: { type: 'string', default: process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379' },
+    profile: { type: 'boolean', default: false },
   },
 })
 const duration = Number(args.duration)
@@ -59,6 +71,14 @@ type Result = {
   cachedDevices?: number
   errors: number
   non2xx: number
+  cold?: boolean
+  /** The scenario's CPU profile (with --profile). */
+  profile?: string
+}
+
+/** Items in a captured allocation answer. */
+function answerItems(file: string): number {
+  return (JSON.parse(readFileSync(file, 'utf8')) as { campaigns: unknown[] }).campaigns.length
 }
 
 const hasTaskset = (() => {
@@ -112,22 +132,28 @@ function allocationBody(devices: number, unitId = 1001): () => string {
   }
 }
 
-/** Devices in the server's in-process cache, from its /metrics. */
-async function cachedDevices(base: string): Promise<number> {
-  const text = await (await fetch(`${base}/metrics`)).text()
+/** Devices in the server's in-process cache, from its /metrics (on the ops listener). */
+async function cachedDevices(ops: string): Promise<number> {
+  const text = await (await fetch(`${ops}/metrics`)).text()
   return Number(text.match(/^allot_device_cache_entries (\d+)/m)?.[1] ?? 0)
+}
+
+/** A new device on every request (none cached, none in the stores): the cold path, as a fleet sees it. */
+function coldBody(): () => string {
+  let next = 1_000_000 + Math.floor(Math.random() * 1_000_000_000)
+  const warm = allocationBody(1)
+  return () => warm().replace(/device_id=\d+/, `device_id=${next++}`)
 }
 
 /**
  * Touches every device once so the measured run sees warm caches, as a long-running process does, and
  * waits until their loads finished (an allocation does not wait past its deadline for a slow store).
  */
-async function warmDevices(url: string, devices: number): Promise<void> {
-  const base = new URL(url).origin
+async function warmDevices(url: string, ops: string, devices: number): Promise<void> {
   await touchDevices(url, devices)
-  for (let i = 0; i < 6000 && (await cachedDevices(base)) < devices; i++)
+  for (let i = 0; i < 6000 && (await cachedDevices(ops)) < devices; i++)
     await new Promise((r) => setTimeout(r, 100))
-  const cached = await cachedDevices(base)
+  const cached = await cachedDevices(ops)
   if (cached < devices) throw new Error(`only ${cached} of ${devices} devices were cached after warming`)
 }
 
@@ -211,6 +237,7 @@ async function main(): Promise<void> {
     if (only.size === 0) return
   }
   if (hasTaskset) execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' })
+  execFileSync('npm', ['run', 'build'], { stdio: 'ignore' })
   const dir = mkdtempSync(join(tmpdir(), 'allot-bench-'))
   const cleanups: Cleanup[] = [() => rmSync(dir, { recursive: true, force: true })]
   const stop = (child: ChildProcess) =>
@@ -227,19 +254,30 @@ async function main(): Promise<void> {
     await waitFor(`http://127.0.0.1:${plainPort}/plain`)
     results.push(
       await drive(
-        'plain Fastify route',
+        'plain Fastify route (small JSON)',
         `http://127.0.0.1:${plainPort}/plain`,
         plain.pid as number,
         allocationBody(deviceCount),
       ),
     )
 
-    /** Starts Allot with `env`, warms `devices` devices, measures, stops it. */
-    const measure = async (name: string, env: Record<string, string>, devices: number) => {
+    /** Starts Allot with `env`; `prepare` runs before measuring (warming devices, capturing an answer). */
+    const profiles = args.profile ? mkdtempSync(join(tmpdir(), 'allot-profiles-')) : undefined
+    let profileCount = 0
+    const withAllot = async <T>(
+      env: Record<string, string>,
+      work: (urls: { url: string; ops: string; pid: number; profileDir?: string }) => Promise<T>,
+    ): Promise<T> => {
       const port = await freePort()
-      const allot = start(['--import', 'tsx', 'src/server.ts'], {
+      const opsPort = await freePort()
+      const profileDir = profiles && join(profiles, String(profileCount++))
+      if (profileDir) mkdirSync(profileDir)
+      const profileFlags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []
+      // The compiled server, as `npm start` and the image run it.
+      const allot = start([...profileFlags, 'dist/server.js'], {
         PORT: String(port),
         HOST: '127.0.0.1',
+        OPS_PORT: String(opsPort),
         LOG_LEVEL: 'warn',
         WORKERS: '1',
         // Warming 100,000 devices takes minutes; keep them for the whole run (the default is 5 minutes).
@@ -250,31 +288,81 @@ async function main(): Promise<void> {
       })
       try {
         await waitFor(`http://127.0.0.1:${port}/readyz`)
-        const url = `http://127.0.0.1:${port}/api/allocation/`
-        await run(url, allocationBody(1), 1) // load code paths before the baseline RSS
-        const rssBefore = rssMb(allot.pid as number)
-        await warmDevices(url, devices)
-        results.push({
-          ...(await drive(name, url, allot.pid as number, allocationBody(devices))),
-          rssBeforeDevicesMb: rssBefore,
-          cachedDevices: await cachedDevices(`http://127.0.0.1:${port}`),
+        return await work({
+          url: `http://127.0.0.1:${port}/api/allocation/`,
+          ops: `http://127.0.0.1:${opsPort}`,
+          pid: allot.pid as number,
+          profileDir,
         })
-        process.stderr.write(`measured: ${name}\n`)
       } finally {
         allot.kill('SIGTERM')
         await once(allot, 'exit')
       }
     }
 
+    /** Warm: every device allocated once and cached before the measured run. */
+    const measureWarm = (name: string, env: Record<string, string>, devices: number) =>
+      withAllot(env, async ({ url, ops, pid, profileDir }) => {
+        await run(url, allocationBody(1), 1) // load code paths before the baseline RSS
+        const rssBefore = rssMb(pid)
+        await warmDevices(url, ops, devices)
+        results.push({
+          ...(await drive(name, url, pid, allocationBody(devices))),
+          rssBeforeDevicesMb: rssBefore,
+          cachedDevices: await cachedDevices(ops),
+          profile: profileDir,
+        })
+        process.stderr.write(`measured: ${name}\n`)
+      })
+
+    /** Cold: a device the process (and the stores) never saw on every request. */
+    const measureCold = (name: string, env: Record<string, string>) =>
+      withAllot(env, async ({ url, pid, profileDir }) => {
+        results.push({ ...(await drive(name, url, pid, coldBody())), cold: true, profile: profileDir })
+        process.stderr.write(`measured: ${name}\n`)
+      })
+
+    // The signed floor sends an answer Allot gave for the demo unit (embedded default).
+    const answerFile = join(dir, 'answer.json')
+    await withAllot({ DATABASE_URL: `sqlite:${join(dir, 'capture.sqlite')}` }, async ({ url }) => {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: allocationBody(1)(),
+      })
+      writeFileSync(answerFile, await res.text())
+    })
+    const floorPort = await freePort()
+    const floor = start(['--import', 'tsx', 'bench/floor-server.ts'], {
+      PORT: String(floorPort),
+      ANSWER_FILE: answerFile,
+    })
+    stop(floor)
+    await waitFor(`http://127.0.0.1:${floorPort}/floor`)
+    results.push(
+      await drive(
+        `signed floor (the demo answer, ${answerItems(answerFile)} items, as bytes + one HMAC per item)`,
+        `http://127.0.0.1:${floorPort}/floor`,
+        floor.pid as number,
+        allocationBody(deviceCount),
+      ),
+    )
+
     if (only.has('embedded')) {
-      await measure(
-        'allocation, embedded (SQLite, demo catalog)',
+      await measureWarm(
+        'allocation, embedded, warm (SQLite, demo catalog)',
         { DATABASE_URL: `sqlite:${join(dir, 'demo.sqlite')}` },
         deviceCount,
       )
     }
+    if (only.has('cold')) {
+      await measureCold('allocation, embedded, cold (SQLite, demo catalog, a new device per request)', {
+        DATABASE_URL: `sqlite:${join(dir, 'cold.sqlite')}`,
+      })
+    }
 
-    if (only.has('production')) {
+    /** A throw-away MariaDB database for one scenario. */
+    const mariadbDatabase = async () => {
       const db = `allot_bench_${randomBytes(4).toString('hex')}`
       const conn = await createConnection(args.mysql)
       await conn.query(`create database \`${db}\` character set utf8mb4 collate utf8mb4_unicode_ci`)
@@ -284,25 +372,40 @@ async function main(): Promise<void> {
         await c.query(`drop database if exists \`${db}\``)
         await c.end()
       })
+      return db
+    }
+    const production = (db: string) => ({
+      DATABASE_URL: `${args.mysql.replace(/\/$/, '')}/${db}`,
+      MIGRATE_ON_START: 'true',
+      SEED_DEMO_DATA: 'true',
+      REDIS_URL: args.redis,
+      REDIS_KEY_PREFIX: `${db}:`,
+    })
+
+    if (only.has('production')) {
+      const db = await mariadbDatabase()
       const dynamoPort = await freePort()
       const dynamo = start(['node_modules/dynalite/cli.js', '--port', String(dynamoPort)], {})
       stop(dynamo)
-      const devices = Math.min(deviceCount, 2_000)
-      await measure(
-        `allocation, production (MariaDB + Redis + DynamoDB-compatible, demo catalog, ${devices} devices)`,
+      await measureCold(
+        'allocation, production, cold (MariaDB + Redis + DynamoDB-compatible, demo catalog, a new device per request)',
         {
-          DATABASE_URL: `${args.mysql.replace(/\/$/, '')}/${db}`,
-          MIGRATE_ON_START: 'true',
-          SEED_DEMO_DATA: 'true',
-          REDIS_URL: args.redis,
-          REDIS_KEY_PREFIX: `${db}:`,
+          ...production(db),
           PROFILE_STORE: 'dynamodb',
           DYNAMODB_TABLE: 'allot_bench_devices',
           DYNAMODB_ENDPOINT: `http://127.0.0.1:${dynamoPort}`,
+          // dynalite answers ~650 requests/s on this machine: give it the time a real table would not need.
+          DYNAMODB_TIMEOUT_MS: '5000',
+          ALLOCATION_DEADLINE_MS: '2000',
           AWS_ACCESS_KEY_ID: 'bench',
           AWS_SECRET_ACCESS_KEY: 'bench',
         },
-        devices,
+      )
+    }
+    if (only.has('production-sql')) {
+      await measureCold(
+        'allocation, production, cold, profiles in SQL (MariaDB + Redis, demo catalog, a new device per request)',
+        { ...production(await mariadbDatabase()), PROFILE_STORE: 'sql' },
       )
     }
 
@@ -314,7 +417,7 @@ async function main(): Promise<void> {
       process.stderr.write(`seeded ${total} campaigns in ${Date.now() - seeded} ms\n`)
       // The largest catalog also carries 100,000 cached devices: the memory target's case.
       const devices = total === 100_000 ? Math.max(deviceCount, 100_000) : deviceCount
-      await measure(
+      await measureWarm(
         `allocation, ${total.toLocaleString('en')} campaigns (embedded, ${devices.toLocaleString('en')} devices)`,
         { DATABASE_URL: `sqlite:${file}`, SEED_DEMO_DATA: 'false' },
         devices,
@@ -322,27 +425,99 @@ async function main(): Promise<void> {
     }
     report(results)
     memoryReport(results)
+    if (profiles) profileReport(results, profiles)
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup()
   }
 }
 
 function report(results: Result[]): void {
-  const base = results[0] as Result
+  const floor = results.find((r) => r.name.startsWith('signed floor')) ?? (results[0] as Result)
   const cpu = cpus()[0]?.model ?? 'unknown CPU'
   console.log(
     `\n${connections} connections, ${duration} s per measurement, node ${process.version}, ${cpus().length} × ${cpu}, ` +
       `${hasTaskset ? 'server on CPU 0, load generator on CPU 1' : 'no taskset: unpinned'}\n`,
   )
   console.log(
-    '| target | req/s | ÷ plain | p50 ms | p99 ms | about half load: conns | req/s | p50 ms | p99 ms | CPU ms / req | RSS MB | errors | non-2xx |',
+    '| target | req/s | ÷ signed floor | p50 ms | p99 ms | about half load: conns | req/s | p50 ms | p99 ms | CPU ms / req | CPU ÷ floor | RSS MB | errors | non-2xx |',
   )
-  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+  console.log(
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  )
   for (const r of results) {
     console.log(
-      `| ${r.name} | ${r.rps.toFixed(0)} | ${(r.rps / base.rps).toFixed(2)} | ${r.p50} | ${r.p99} | ${r.halfConnections} | ${r.halfRate.toFixed(0)} | ${r.halfP50} | ${r.halfP99} | ${r.cpuPer1k.toFixed(3)} | ${r.rssMb.toFixed(0)} | ${r.errors} | ${r.non2xx} |`,
+      `| ${r.name} | ${r.rps.toFixed(0)} | ${(r.rps / floor.rps).toFixed(2)} | ${r.p50} | ${r.p99} | ${r.halfConnections} | ${r.halfRate.toFixed(0)} | ${r.halfP50} | ${r.halfP99} | ${r.cpuPer1k.toFixed(3)} | ${(r.cpuPer1k / floor.cpuPer1k).toFixed(2)} | ${r.rssMb.toFixed(0)} | ${r.errors} | ${r.non2xx} |`,
     )
   }
+  targets(results, floor)
+}
+
+/** The targets of issue #11, each met or not, from this run's figures. */
+function targets(results: Result[], floor: Result): void {
+  const find = (prefix: string) => results.find((r) => r.name.startsWith(prefix))
+  const lines: [string, boolean | undefined, string][] = []
+  const warm = find('allocation, embedded, warm')
+  const cold = find('allocation, embedded, cold')
+  const production = find('allocation, production, cold (')
+  const productionSql = find('allocation, production, cold, profiles in SQL')
+  const small = find('allocation, 1,000 campaigns')
+  const large = find('allocation, 100,000 campaigns')
+  if (cold)
+    lines.push([
+      'embedded cold ≥ 0.50 of the signed floor',
+      cold.rps / floor.rps >= 0.5,
+      (cold.rps / floor.rps).toFixed(2),
+    ])
+  if (warm)
+    lines.push([
+      'embedded warm ≥ 0.60 of the signed floor',
+      warm.rps / floor.rps >= 0.6,
+      (warm.rps / floor.rps).toFixed(2),
+    ])
+  if (production)
+    lines.push([
+      "production cold: CPU per allocation ≤ 2.5 × the floor's",
+      production.cpuPer1k / floor.cpuPer1k <= 2.5,
+      `${(production.cpuPer1k / floor.cpuPer1k).toFixed(2)} ×`,
+    ])
+  if (productionSql)
+    lines.push([
+      "production cold, profiles in SQL: CPU per allocation ≤ 2.5 × the floor's",
+      productionSql.cpuPer1k / floor.cpuPer1k <= 2.5,
+      `${(productionSql.cpuPer1k / floor.cpuPer1k).toFixed(2)} ×`,
+    ])
+  for (const r of results.filter((x) => x.name.startsWith('allocation')))
+    lines.push([`p99 ≤ 10 ms at half load: ${r.name}`, r.halfP99 <= 10, `${r.halfP99} ms`])
+  if (small && large)
+    lines.push([
+      'CPU per allocation, 100,000 campaigns ≤ 2 × 1,000',
+      large.cpuPer1k / small.cpuPer1k <= 2,
+      `${(large.cpuPer1k / small.cpuPer1k).toFixed(2)} ×`,
+    ])
+  if (large)
+    lines.push([
+      'RSS ≤ 300 MB with 100,000 campaigns and 100,000 devices',
+      large.rssMb <= 300,
+      `${large.rssMb.toFixed(0)} MB`,
+    ])
+  console.log('\n| target (issue #11) | measured | met |')
+  console.log('| --- | ---: | :---: |')
+  for (const [what, met, value] of lines) console.log(`| ${what} | ${value} | ${met ? 'yes' : 'no'} |`)
+}
+
+/** Each profiled scenario's top functions by self time, as shares of its busy time (the whole process life: warming included). */
+function profileReport(results: Result[], dir: string): void {
+  for (const r of results) {
+    if (!r.profile) continue
+    const file = readdirSync(r.profile).find((f) => f.endsWith('.cpuprofile'))
+    if (!file) continue
+    console.log(`\n${r.name}: self time (${join(r.profile, file)})\n`)
+    console.log('| share | function (file:line) |')
+    console.log('| ---: | --- |')
+    for (const row of selfTimes(join(r.profile, file)))
+      console.log(`| ${(row.share * 100).toFixed(1)} % | ${row.what.replaceAll('|', '\\|')} |`)
+  }
+  console.log(`\nprofiles kept in ${dir}`)
 }
 
 /** Memory: RSS once the catalog is loaded, and after the devices were cached and the load ran. */

@@ -86,7 +86,7 @@ export async function createApp({
     trustProxy: config.trustProxy,
     // Two log lines per request cost more than an allocation's own work; requests are logged at debug
     // (below), errors by the error handler.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // On close: idle keep-alive sockets are closed, requests in flight finish, and a request that still
     // arrives on an open socket is served (with `connection: close`) instead of getting a 503.
     forceCloseConnections: 'idle',
@@ -248,7 +248,7 @@ async function wire(
   // Installed packages (SDK-CONTRACT §1), for allocation's target_app rules. An upload through another
   // process is seen here after the cache's TTL (5 minutes).
   const installedApps = createInstalledApps({
-    store: createInstalledAppsRepository(database.db, database.dialect),
+    store: createInstalledAppsRepository(database),
     clock,
     maxEntries: config.deviceCacheSize,
   })
@@ -334,6 +334,7 @@ async function wire(
     random: Math.random,
     devices: {
       load: deviceCache.load,
+      peek: deviceCache.peek,
       // The explainer reads the store itself: its truth, and nothing gets cached or recorded.
       inspect: async (deviceId, now) => {
         const stored = await devices.loadDevice(deviceId, now - ACTIVITY_TTL_MS)

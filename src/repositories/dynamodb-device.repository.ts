@@ -116,9 +116,8 @@ export function createDynamoDeviceRepository(doc: DynamoDBDocumentClient, table:
       })
     },
 
+    /** Called for a device the caller found unregistered: the conditional put comes first. */
     async registerDevice(deviceId: number, unitId: number, at: number): Promise<number> {
-      const existing = await registration(deviceId, unitId)
-      if (existing !== undefined) return existing
       try {
         await put({
           TableName: table,

@@ -1,18 +1,15 @@
-import type { Kysely } from 'kysely'
-import type { Database } from '../infra/database/schema.js'
+import type { SqlDatabase } from '../infra/database/database.js'
 
 /** Installed package lists per app and advertising id; the list is stored comma-separated. */
-export function createInstalledAppsRepository(db: Kysely<Database>, dialect: 'sqlite' | 'mysql') {
+export function createInstalledAppsRepository({ db, dialect, prepare }: SqlDatabase) {
+  // Read on the allocation path (cold devices, when a campaign targets installed apps): prepared once.
+  const read = prepare('select packages from installed_apps where app_id = ? and ifa = ?')
   return {
     async get(appId: number, ifa: string): Promise<string[] | undefined> {
-      const row = await db
-        .selectFrom('installed_apps')
-        .select('packages')
-        .where('app_id', '=', appId)
-        .where('ifa', '=', ifa)
-        .executeTakeFirst()
+      const [row] = await read([appId, ifa])
       if (!row) return undefined
-      return row.packages === '' ? [] : row.packages.split(',')
+      const packages = String(row.packages)
+      return packages === '' ? [] : packages.split(',')
     },
 
     async put(appId: number, ifa: string, packages: readonly string[], at: number): Promise<void> {

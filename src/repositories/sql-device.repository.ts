@@ -1,3 +1,4 @@
+import DataLoader from 'dataloader'
 import { sql } from 'kysely'
 import {
   ACTIVITY_TTL_MS,
@@ -12,21 +13,132 @@ import type { DeviceSeenTable } from '../infra/database/schema.js'
 import { num, numOrNull, parseJson } from './sql-resource.repository.js'
 
 /**
- * A device's profile, registrations and recent activity in one statement (prepared once): kind 0 is the
- * profile, 1 a registration, 2 an activity item.
+ * Devices' profiles, registrations and recent activity in one statement (prepared once per list length):
+ * kind 0 is the profile, 1 a registration, 2 an activity item.
  */
-const LOAD_DEVICE = `
-  select 0 as kind, 0 as campaign_id, '' as type, updated_at as at, category_scores as data
-    from device_profiles where device_id = ?
+function loadDevicesSql(count: number): string {
+  const ids = Array.from({ length: count }, () => '?').join(', ')
+  return `
+  select device_id, 0 as kind, 0 as campaign_id, '' as type, updated_at as at, category_scores as data
+    from device_profiles where device_id in (${ids})
   union all
-  select 1, unit_id, '', registered_at, null from device_registrations where device_id = ?
+  select device_id, 1, unit_id, '', registered_at, null from device_registrations where device_id in (${ids})
   union all
-  select 2, campaign_id, type, at, null from device_activity where device_id = ? and at >= ?
+  select device_id, 2, campaign_id, type, at, null from device_activity where device_id in (${ids}) and at >= ?
   order by kind, at`
+}
+
+/**
+ * Longest list of devices one MySQL load asks for. Statements exist for 1, 2, 4 … this many ids (a shorter
+ * batch repeats its last id), so a handful of statements serve every batch.
+ */
+const MAX_BATCH = 64
+
+type Load = { deviceId: number; since: number }
+type Row = Record<string, unknown>
+
+function emptyDevice(): StoredDevice {
+  return { profile: undefined, registrations: new Map(), activity: [] }
+}
+
+/** Adds one row of the load statement to its device. */
+function addRow(device: StoredDevice, deviceId: number, row: Row): void {
+  const kind = num(row.kind)
+  if (kind === 0)
+    device.profile = {
+      device_id: deviceId,
+      category_scores: parseJson(row.data, {}),
+      updated_at: num(row.at),
+    }
+  else if (kind === 1) device.registrations.set(num(row.campaign_id), num(row.at))
+  else
+    device.activity.push({
+      type: row.type as ActivityType,
+      campaign_id: num(row.campaign_id),
+      at: num(row.at),
+    })
+}
 
 /** Profiles, registrations and activity in the SQL database (the embedded default's profile store). */
-export function createSqlDeviceRepository({ db, dialect, prepare }: SqlDatabase) {
-  const loadDevice = prepare(LOAD_DEVICE)
+export function createSqlDeviceRepository({ db, dialect, prepare, insertIgnoreMany }: SqlDatabase) {
+  const statements = new Map<number, ReturnType<typeof prepare>>()
+  const loadStatement = (count: number) => {
+    const statement = statements.get(count) ?? prepare(loadDevicesSql(count))
+    statements.set(count, statement)
+    return statement
+  }
+
+  /** One statement for every device in `loads`; each device's activity from its own `since`. */
+  async function loadDevices(loads: readonly Load[]): Promise<StoredDevice[]> {
+    let size = 1
+    while (size < loads.length) size *= 2
+    const ids = Array.from(
+      { length: size },
+      (_, i) => (loads[Math.min(i, loads.length - 1)] as Load).deviceId,
+    )
+    const since = Math.min(...loads.map((l) => l.since))
+    const rows = await loadStatement(size)([...ids, ...ids, ...ids, since])
+    const devices = new Map<number, StoredDevice>()
+    for (const row of rows) {
+      const deviceId = num(row.device_id)
+      const device = devices.get(deviceId) ?? emptyDevice()
+      devices.set(deviceId, device)
+      addRow(device, deviceId, row)
+    }
+    return loads.map(({ deviceId, since: from }) => {
+      const device = devices.get(deviceId)
+      if (!device) return emptyDevice()
+      // Two loads of one device in a batch get copies, each with the activity of its own window.
+      return {
+        profile: device.profile,
+        registrations: new Map(device.registrations),
+        activity: device.activity.filter((a) => a.at >= from),
+      }
+    })
+  }
+
+  /**
+   * MySQL: cold devices met while the event loop handles one batch of sockets are read together at the end
+   * of that iteration, one round trip for all. SQLite reads in process: there is no round trip to save.
+   */
+  const batchedLoads =
+    dialect === 'mysql'
+      ? new DataLoader<Load, StoredDevice>(loadDevices, {
+          cache: false,
+          maxBatchSize: MAX_BATCH,
+          batchScheduleFn: (send) => setImmediate(send),
+        })
+      : undefined
+  const insertRegistrations = insertIgnoreMany('device_registrations', [
+    'device_id',
+    'unit_id',
+    'registered_at',
+  ])
+  /**
+   * New devices' registrations gathered for one tick and written together (one transaction or statement):
+   * under load, many cold devices arrive at once, and a write per device would cost a round trip each.
+   */
+  let queued: {
+    deviceId: number
+    unitId: number
+    at: number
+    done: (at: number) => void
+    fail: (e: unknown) => void
+  }[] = []
+  function flushRegistrations(): void {
+    const batch = queued
+    queued = []
+    insertRegistrations(batch.map((r) => [r.deviceId, r.unitId, r.at])).then(
+      async (inserted) => {
+        // All new: every caller's time stands. Otherwise a racing registration won somewhere: read them back.
+        if (inserted === batch.length) for (const r of batch) r.done(r.at)
+        else for (const r of batch) r.done((await firstRegistration(r.deviceId, r.unitId)) ?? r.at)
+      },
+      (err) => {
+        for (const r of batch) r.fail(err)
+      },
+    )
+  }
   async function firstRegistration(deviceId: number, unitId: number): Promise<number | undefined> {
     const row = await db
       .selectFrom('device_registrations')
@@ -39,24 +151,10 @@ export function createSqlDeviceRepository({ db, dialect, prepare }: SqlDatabase)
 
   return {
     async loadDevice(deviceId: number, since: number): Promise<StoredDevice> {
-      const rows = await loadDevice([deviceId, deviceId, deviceId, since])
-      const device: StoredDevice = { profile: undefined, registrations: new Map(), activity: [] }
-      for (const row of rows) {
-        const kind = num(row.kind)
-        if (kind === 0)
-          device.profile = {
-            device_id: deviceId,
-            category_scores: parseJson(row.data, {}),
-            updated_at: num(row.at),
-          }
-        else if (kind === 1) device.registrations.set(num(row.campaign_id), num(row.at))
-        else
-          device.activity.push({
-            type: row.type as ActivityType,
-            campaign_id: num(row.campaign_id),
-            at: num(row.at),
-          })
-      }
+      if (batchedLoads) return batchedLoads.load({ deviceId, since })
+      const device = emptyDevice()
+      for (const row of await loadStatement(1)([deviceId, deviceId, deviceId, since]))
+        addRow(device, deviceId, row)
       return device
     },
 
@@ -88,14 +186,12 @@ export function createSqlDeviceRepository({ db, dialect, prepare }: SqlDatabase)
       ).execute()
     },
 
-    async registerDevice(deviceId: number, unitId: number, at: number): Promise<number> {
-      const existing = await firstRegistration(deviceId, unitId)
-      if (existing !== undefined) return existing
-      const insert = db
-        .insertInto('device_registrations')
-        .values({ device_id: deviceId, unit_id: unitId, registered_at: at })
-      await (dialect === 'mysql' ? insert.ignore() : insert.onConflict((oc) => oc.doNothing())).execute()
-      return (await firstRegistration(deviceId, unitId)) ?? at
+    /** Called for a device the caller found unregistered: the insert comes first (one statement when new). */
+    registerDevice(deviceId: number, unitId: number, at: number): Promise<number> {
+      return new Promise((done, fail) => {
+        if (queued.length === 0) setImmediate(flushRegistrations)
+        queued.push({ deviceId, unitId, at, done, fail })
+      })
     },
 
     async recordActivity(deviceId: number, item: ActivityItem): Promise<void> {

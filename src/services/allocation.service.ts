@@ -112,6 +112,8 @@ export type DeviceView = {
  */
 export type DeviceDataSource = {
   load(deviceId: number, unitId: number, now: number): Promise<DeviceView>
+  /** The device's data when it is at hand in this process (no I/O); undefined otherwise. */
+  peek?(deviceId: number, unitId: number): DeviceView | undefined
   inspect(deviceId: number, now: number): Promise<DeviceView>
 }
 
@@ -330,11 +332,16 @@ export function createAllocationService(deps: Deps): AllocationService {
     now: number,
     needsPackages: boolean,
   ): Promise<DeviceData> {
+    const appId = request.app_id ?? unit.app_id
+    const packages = needsPackages && deps.installed !== undefined && request.ifa !== ''
+    // A warm device costs no I/O and no timer.
+    const warm = deps.devices.peek?.(request.device_id, unit.id)
+    if (warm && !packages) return deviceData(warm, unit, now, undefined)
     const [view, installed] = await Promise.all([
-      withinDeadline('device data', deps.devices.load(request.device_id, unit.id, now)),
-      needsPackages ? withinDeadline('installed apps', installedPackages(request, unit)) : undefined,
+      warm ?? withinDeadline('device data', deps.devices.load(request.device_id, unit.id, now)),
+      packages ? withinDeadline('installed apps', deps.installed?.packages(appId, request.ifa)) : undefined,
     ])
-    return deviceData(view, unit, installed, now)
+    return deviceData(view, unit, now, installed)
   }
 
   /**
@@ -349,35 +356,19 @@ export function createAllocationService(deps: Deps): AllocationService {
   ) {
     const [view, installed] = await Promise.all([
       deps.devices.inspect(request.device_id, now),
-      needsPackages ? installedPackages(request, unit) : undefined,
+      needsPackages && deps.installed && request.ifa !== ''
+        ? deps.installed.packages(request.app_id ?? unit.app_id, request.ifa)
+        : undefined,
     ])
     const firstAllocation = view.registrations.get(unit.id) === undefined
     const registrations = firstAllocation
       ? new Map([...view.registrations, [unit.id, now]])
       : view.registrations
-    return { data: deviceData({ ...view, registrations }, unit, installed, now), firstAllocation }
+    return { data: deviceData({ ...view, registrations }, unit, now, installed), firstAllocation }
   }
 
-  function installedPackages(request: AllocationRequest, unit: Unit) {
-    if (!deps.installed || request.ifa === '') return Promise.resolve(undefined)
-    return deps.installed.packages(request.app_id ?? unit.app_id, request.ifa)
-  }
-
-  function deviceData(
-    view: DeviceView | undefined,
-    unit: Unit,
-    installed: ReadonlySet<string> | undefined,
-    now: number,
-  ): DeviceData {
-    return {
-      registeredAt: view?.registrations.get(unit.id),
-      profile: view?.profile ?? undefined,
-      activity: view && summarizeActivity(view.activity, now),
-      installed,
-    }
-  }
-
-  function withinDeadline<T>(what: string, work: Promise<T>): Promise<T | undefined> {
+  function withinDeadline<T>(what: string, work: Promise<T> | undefined): Promise<T | undefined> {
+    if (work === undefined) return Promise.resolve(undefined)
     let timer: NodeJS.Timeout | undefined
     const late = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => {
@@ -423,6 +414,20 @@ export function createAllocationService(deps: Deps): AllocationService {
     allocate: (request) => allocate(request, true),
     allocateContents: (request) => allocate(request, false),
     explain,
+  }
+}
+
+function deviceData(
+  view: DeviceView | undefined,
+  unit: Unit,
+  now: number,
+  installed: ReadonlySet<string> | undefined,
+): DeviceData {
+  return {
+    registeredAt: view?.registrations.get(unit.id),
+    profile: view?.profile ?? undefined,
+    activity: view && summarizeActivity(view.activity, now),
+    installed,
   }
 }
 

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache'
 import { ACTIVITY_TTL_MS, type ActivityItem, type DeviceProfile } from '../domain/device.js'
 import { DependencyUnavailable } from '../domain/errors.js'
-import type { ActivityStore, ProfileStore } from './device-data.ports.js'
+import type { ActivityStore, DeviceReader, ProfileStore } from './device-data.ports.js'
 
 /** Everything allocation needs to know about one device, cached as one record. */
 export type DeviceRecord = {
@@ -16,7 +16,7 @@ export type DeviceRecord = {
 }
 
 /** The source of truth for device data (DynamoDB or SQL). */
-export type DeviceSource = ProfileStore & ActivityStore
+export type DeviceSource = ProfileStore & ActivityStore & DeviceReader
 
 /**
  * The shared second level (Redis in production): one round trip to read a record; activity appends that
@@ -136,22 +136,41 @@ export function createDeviceCache({
     }
     if (cached.record) return cached.record
     const loaded = await loadSource(deviceId)
-    await shared
+    // Filling the shared level only saves other processes a read: this allocation does not wait for it.
+    void shared
       .fill(deviceId, loaded, cached.stamp)
       .catch((err) => onDegraded('shared device cache fill', err))
     return loaded
   }
 
+  /** A cold device: one round trip to its store (profile, registrations and activity together). */
   async function loadSource(deviceId: number): Promise<DeviceRecord> {
-    const [profile, activity] = await Promise.all([
-      source.getProfile(deviceId),
-      source.listActivity(deviceId, clock() - ACTIVITY_TTL_MS),
-    ])
-    return {
-      profile: profile ?? null,
-      registrations: new Map(),
-      activity,
+    const stored = await source.loadDevice(deviceId, clock() - ACTIVITY_TTL_MS)
+    return { profile: stored.profile ?? null, registrations: stored.registrations, activity: stored.activity }
+  }
+
+  /**
+   * Notes the device's first registration on `unitId` as `now` in this process's copy at once, and
+   * records it in the store in the background (first wins there; a different answer replaces the note).
+   * Allocation never waits on this write; when the store is overloaded the note waits for a later load.
+   */
+  function registerInBackground(record: DeviceRecord, deviceId: number, unitId: number, now: number): void {
+    record.registrations.set(unitId, now)
+    let pending: Promise<number>
+    try {
+      pending = register(deviceId, unitId, now)
+    } catch (err) {
+      record.registrations.delete(unitId)
+      onDegraded('device registration', err)
+      return
     }
+    pending.then(
+      (at) => record.registrations.set(unitId, at),
+      (err) => {
+        record.registrations.delete(unitId)
+        onDegraded('device registration', err)
+      },
+    )
   }
 
   /**
@@ -165,15 +184,20 @@ export function createDeviceCache({
   }
 
   return {
-    /** The device's record, with its registration on `unitId` recorded (first time wins). */
+    /**
+     * The device's record, with its registration on `unitId` known: the store's, or `now` for a device the
+     * store has never seen on that unit (recorded in the background; first time wins).
+     */
     async load(deviceId: number, unitId: number, now: number): Promise<DeviceRecord> {
       const record = await fetchRecord(deviceId)
-      if (record.registrations.get(unitId) === undefined) {
-        // First wins and never changes, so the answer can live in this process's copy for good; another
-        // process asks the source once for itself.
-        record.registrations.set(unitId, await register(deviceId, unitId, now))
-      }
+      if (record.registrations.get(unitId) === undefined) registerInBackground(record, deviceId, unitId, now)
       return record
+    },
+
+    /** The cached record when this process holds it with the unit's registration: no I/O, no timer. */
+    peek(deviceId: number, unitId: number): DeviceRecord | undefined {
+      const record = l1.get(deviceId)
+      return record?.registrations.get(unitId) === undefined ? undefined : record
     },
 
     /** The device's activity as every process sees it: the shared level's copy, else the store's. */

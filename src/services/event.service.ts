@@ -7,7 +7,13 @@ import type { ActivityItem } from '../domain/device.js'
 import { AllotError } from '../domain/errors.js'
 import { CAMPAIGN_METRICS, type ReportIncrement } from '../domain/report.js'
 import { isLive, localDate, localHourStart } from '../domain/schedule.js'
-import { type CheckFields, checkSource, localCampaignId, wireCampaignId } from '../domain/sdk-v1.js'
+import {
+  type CheckFields,
+  checkSource,
+  localCampaignId,
+  PAYLOAD_GRACE_MS,
+  wireCampaignId,
+} from '../domain/sdk-v1.js'
 import type { PayloadRead, PayloadReader } from './payload-signer.js'
 
 /** Reward actions as the v1 reward service names them: unlock, landing. */
@@ -189,6 +195,13 @@ export function createEventService(deps: Deps) {
     ])
   }
 
+  /** An unlock with nothing to pay (no reward claimed, or expired) through an item minted for this device. */
+  async function countUnpaidUnlock(read: PayloadRead, deviceId: number, now: number): Promise<void> {
+    if (read.kind !== 'allot' || read.claims.d !== deviceId) return
+    const campaign = await campaignById(read.claims.c)
+    if (campaign) await report(read.claims.u, campaign, CAMPAIGN_METRICS.unlocks, now)
+  }
+
   /** Counts one delivery of a campaign; false (and nothing counted) when that would exceed its budget. */
   async function countDelivery(c: Campaign, kind: 'impression' | 'click', now: number): Promise<boolean> {
     const day = utcDay(now)
@@ -256,19 +269,19 @@ export function createEventService(deps: Deps) {
         throw new AllotError('InvalidPayload', 'click_campaign_payload is not a payload Allot can read')
       const unitId = request.unit_id ?? (read.kind === 'allot' ? read.claims.u : read.unitId)
       if (unitId === undefined) throw new AllotError('InvalidField', 'app_id & unit_id not found')
-      if (request.reward === 0 || read.expired) {
-        // Nothing to pay, but an unlock through an item minted for this device is still an unlock.
-        if (read.kind === 'allot' && read.claims.d === request.device_id) {
-          const campaign = await campaignById(read.claims.c)
-          if (campaign) await report(read.claims.u, campaign, CAMPAIGN_METRICS.unlocks, now)
-        }
+      if (request.reward === 0) {
+        await countUnpaidUnlock(read, request.device_id, now)
+        return 0
+      }
+      const campaign = await findCampaign(request.campaign_id)
+      if (expired(read, campaign, now)) {
+        await countUnpaidUnlock(read, request.device_id, now)
         return 0
       }
       const claim = { ...request, base_reward: request.base_reward || request.reward }
       if (!checkMatches(request, unitId, [request.unit_device_token]))
         throw new AllotError('InvalidCheck', 'check does not match the unlock fields')
       const unit = activeUnit(unitId)
-      const campaign = await findCampaign(request.campaign_id)
       if (!campaign || !bound(read, request.device_id, unit.id, campaign))
         throw new AllotError(
           'InvalidPayload',
@@ -312,7 +325,7 @@ export function createEventService(deps: Deps) {
         })
         await report(unit.id, campaign, CAMPAIGN_METRICS.clicks, now)
       }
-      if (read.expired || request.reward <= 0) return { location, outcome: 'none' }
+      if (expired(read, campaign, now) || request.reward <= 0) return { location, outcome: 'none' }
       const result = await grant('l', request, unit, campaign, now)
       return {
         location,
@@ -355,10 +368,9 @@ export function createEventService(deps: Deps) {
       if (read?.kind !== 'allot')
         throw new AllotError('InvalidPayload', 'data is not an impression Allot issued')
       const { claims } = read
-      if (!claims.t) throw new AllotError('InvalidField', 'the impression has no unit_device_token')
-      if (read.expired) return 'expired'
       const campaign = await campaignById(claims.c)
       if (!campaign) throw new AllotError('InvalidPayload', 'data names no campaign')
+      if (expired(read, campaign, now)) return 'expired'
       const count = async (): Promise<ImpressionOutcome> => {
         // Across processes, a capped campaign's check must see every process's impressions.
         const activity = shared
@@ -377,6 +389,12 @@ export function createEventService(deps: Deps) {
       return outcome
     },
   }
+}
+
+/** v1's expiry: a payload is good until its campaign's end + 7 days (a legacy one carries its own end). */
+function expired(read: PayloadRead, campaign: Campaign | undefined, now: number): boolean {
+  if (read.kind === 'legacy') return read.expired
+  return campaign !== undefined && campaign.end_date + PAYLOAD_GRACE_MS <= now
 }
 
 const md5 = (text: string) => createHash('md5').update(text).digest('hex')

@@ -1,76 +1,80 @@
-import { createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto'
 import { PAYLOAD_GRACE_MS } from '../domain/sdk-v1.js'
 
-/** What an item's payload binds: which device was shown which campaign on which unit, until when. */
+/** What an item's payload binds: which device was shown which campaign on which unit. */
 export type PayloadClaims = {
-  /** device_id */
+  /** device_id (at most 2^53 − 1) */
   d: number
-  /** unit_id */
+  /** unit_id (at most 2^31 − 1) */
   u: number
-  /** local campaign id */
+  /** campaign id as allocated (local id, or an upstream ad's wire id; below 2^32) */
   c: number
-  /** unit_device_token (publisher's user id), when the SDK sent it */
-  t?: string
-  /** expiry, epoch seconds (campaign end + 7 days, as v1) */
-  exp: number
 }
 
 export type PayloadSigner = {
-  sign(claims: PayloadClaims): string
-  /** The claims if the token is authentic (expired or not), else undefined. */
+  /** One opaque token per claim, minted together (one cipher call for a whole allocation). */
+  signAll(claims: readonly PayloadClaims[]): string[]
+  /** The claims if the token is one this secret minted, else undefined. */
   verify(token: string): PayloadClaims | undefined
 }
 
-/** MAC bytes kept: 128 bits is plenty against forgery and keeps click URLs short. */
-const MAC_BYTES = 16
+const VERSION = 0x02
+const BLOCK = 16
 
 /**
- * Signs payloads as `base64url(JSON claims).base64url(HMAC-SHA256)` with PAYLOAD_SECRET. To the SDK the
- * token is an opaque string (URL-safe, so it survives the SDK's placeholder substitution into a query).
+ * Payload tokens: AES-128 (a keyed pseudorandom permutation; key derived from PAYLOAD_SECRET) of one
+ * 16-byte block `version | device (7 bytes) | unit (4) | campaign (4)`, base64url (22 characters, URL-safe
+ * so it survives the SDK's placeholder substitution). Without the key no one can produce the token of
+ * another block; a token that does not decrypt to a well-formed block (version byte, ids in range: 13
+ * redundant bits) is refused, and the event endpoints also match the ids against the request's. An
+ * allocation's tokens are one ECB call over all its blocks: one native call instead of a MAC per item.
+ * Expiry is the campaign's own end + 7 days, as v1, checked where the campaign is known.
  */
 export function createPayloadSigner(secret: string): PayloadSigner {
-  // A Buffer key is measurably cheaper per createHmac call than a KeyObject on Node 20 (2.8 vs 3.3 µs).
-  const key = Buffer.from(secret)
-  const mac = (body: string) => createHmac('sha256', key).update(body).digest().subarray(0, MAC_BYTES)
+  const key = createHmac('sha256', secret).update('allot payload tokens v2').digest().subarray(0, 16)
   return {
-    sign(claims) {
-      const body = Buffer.from(claimsJson(claims)).toString('base64url')
-      return `${body}.${mac(body).toString('base64url')}`
+    signAll(claims) {
+      const blocks = Buffer.allocUnsafe(claims.length * BLOCK)
+      for (const [i, c] of claims.entries()) writeBlock(blocks, i * BLOCK, c)
+      const cipher = createCipheriv('aes-128-ecb', key, null).setAutoPadding(false)
+      const sealed = cipher.update(blocks)
+      const out = new Array<string>(claims.length)
+      for (let i = 0; i < claims.length; i++)
+        out[i] = sealed.toString('base64url', i * BLOCK, (i + 1) * BLOCK)
+      return out
     },
     verify(token) {
-      const dot = token.indexOf('.')
-      if (dot <= 0 || dot !== token.lastIndexOf('.')) return undefined
-      const body = token.slice(0, dot)
-      const given = Buffer.from(token.slice(dot + 1), 'base64url')
-      const expected = mac(body)
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined
-      let claims: PayloadClaims
-      try {
-        claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'))
-      } catch {
-        return undefined
-      }
-      const ok =
-        typeof claims === 'object' &&
-        claims !== null &&
-        Number.isSafeInteger(claims.d) &&
-        Number.isSafeInteger(claims.u) &&
-        Number.isSafeInteger(claims.c) &&
-        typeof claims.exp === 'number'
-      return ok ? claims : undefined
+      if (token.length !== 22 || !/^[\w-]{22}$/.test(token)) return undefined
+      const sealed = Buffer.from(token, 'base64url')
+      // Canonical only: the last character's 4 spare bits must be zero (no two spellings of one token).
+      if (sealed.length !== BLOCK || sealed.toString('base64url') !== token) return undefined
+      const decipher = createDecipheriv('aes-128-ecb', key, null).setAutoPadding(false)
+      return readBlock(decipher.update(sealed))
     },
   }
 }
 
-/** JSON.stringify(claims), written out: signing runs for every item of every allocation. */
-function claimsJson({ d, u, c, t, exp }: PayloadClaims): string {
-  const token = t === undefined ? '' : `,"t":${JSON.stringify(t)}`
-  return `{"d":${d},"u":${u},"c":${c}${token},"exp":${exp}}`
+function writeBlock(buffer: Buffer, at: number, { d, u, c }: PayloadClaims): void {
+  buffer[at] = VERSION
+  // The device id in 7 bytes: its high 21 bits (of 53) in 3, its low 32 in 4.
+  buffer.writeUIntBE(Math.floor(d / 2 ** 32), at + 1, 3)
+  buffer.writeUInt32BE(d % 2 ** 32, at + 4)
+  buffer.writeUInt32BE(u, at + 8)
+  buffer.writeUInt32BE(c, at + 12)
+}
+
+function readBlock(block: Buffer): PayloadClaims | undefined {
+  if (block.length !== BLOCK || block[0] !== VERSION) return undefined
+  const d = block.readUIntBE(1, 3) * 2 ** 32 + block.readUInt32BE(4)
+  const u = block.readUInt32BE(8)
+  const c = block.readUInt32BE(12)
+  if (!Number.isSafeInteger(d) || d < 1 || u < 1 || u > 0x7fffffff || c < 1) return undefined
+  return { d, u, c }
 }
 
 /** A payload as an event reads it: Allot's own, or one the legacy server minted before the cut-over. */
 export type PayloadRead =
-  | { kind: 'allot'; claims: PayloadClaims; expired: boolean }
+  | { kind: 'allot'; claims: PayloadClaims }
   | { kind: 'legacy'; unitId: number | undefined; expired: boolean }
 
 export type PayloadReader = { read(token: string, now: number): PayloadRead | undefined }
@@ -91,7 +95,7 @@ export function createPayloadReader(
   return {
     read(token, now) {
       const claims = signer.verify(token)
-      if (claims) return { kind: 'allot', claims, expired: claims.exp * 1000 <= now }
+      if (claims) return { kind: 'allot', claims }
       if (!legacy || !legacyKey || now > legacy.until) return undefined
       const old = decryptLegacy(legacyKey, token)
       if (!old) return undefined

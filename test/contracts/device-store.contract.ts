@@ -88,4 +88,41 @@ export function deviceStoreContract(store: () => DeviceStore): void {
       ],
     })
   })
+
+  test('loads made together (a batch in MySQL) each get their own device and activity window', async () => {
+    const [a, b, empty] = [newDevice(), newDevice(), newDevice()]
+    await store().putProfile({ device_id: a, category_scores: { news: 1 }, updated_at: 10 })
+    await store().registerDevice(b, 1001, 20)
+    await store().recordActivity(a, { type: 'impression', campaign_id: 1, at: 1_000 })
+    await store().recordActivity(a, { type: 'click', campaign_id: 1, at: 2_000 })
+    await store().recordActivity(b, { type: 'impression', campaign_id: 2, at: 1_500 })
+    const [aAll, bAll, aLate, none, ...many] = await Promise.all([
+      store().loadDevice(a, 0),
+      store().loadDevice(b, 0),
+      store().loadDevice(a, 1_500),
+      store().loadDevice(empty, 0),
+      // More than one statement's worth of ids.
+      ...Array.from({ length: 70 }, () => store().loadDevice(newDevice(), 0)),
+    ])
+    assert.deepEqual(aAll, {
+      profile: { device_id: a, category_scores: { news: 1 }, updated_at: 10 },
+      registrations: new Map(),
+      activity: [
+        { type: 'impression', campaign_id: 1, at: 1_000 },
+        { type: 'click', campaign_id: 1, at: 2_000 },
+      ],
+    })
+    assert.deepEqual(bAll, {
+      profile: undefined,
+      registrations: new Map([[1001, 20]]),
+      activity: [{ type: 'impression', campaign_id: 2, at: 1_500 }],
+    })
+    assert.deepEqual(aLate?.activity, [{ type: 'click', campaign_id: 1, at: 2_000 }])
+    // Each answer is its own record: the device cache changes them in place.
+    assert.notEqual(aAll?.registrations, aLate?.registrations)
+    assert.deepEqual(none, { profile: undefined, registrations: new Map(), activity: [] })
+    assert.equal(many.length, 70)
+    for (const device of many)
+      assert.deepEqual(device, { profile: undefined, registrations: new Map(), activity: [] })
+  })
 }

@@ -121,6 +121,10 @@ describe('shared device cache and invalidation bus: Redis', { skip: redis.skip }
         activity.set(d, [...(activity.get(d) ?? []), item])
       },
       listActivity: async (d) => activity.get(d) ?? [],
+      loadDevice: async (d) => {
+        sourceReads++
+        return { profile: undefined, registrations: new Map(), activity: activity.get(d) ?? [] }
+      },
     }
     const channel = `${redis.prefix}devices`
     const make = (conn: RedisConnection) => {

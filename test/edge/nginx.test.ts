@@ -8,14 +8,13 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { deflateSync } from 'node:zlib'
 import { freePort } from '../helpers/net.js'
+import { requireComponent } from '../helpers/requirement.js'
 
 const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx'
-const available = existsSync(NGINX)
-if (!available) {
-  const reason = `nginx is not installed at ${NGINX} (apt-get install -y nginx)`
-  if (process.env.CI === 'true') throw new Error(`${reason} — not allowed with CI=true`)
-  console.warn(`\n*** ${reason}; the nginx edge suite is skipped ***\n`)
-}
+const skip = requireComponent(
+  existsSync(NGINX) ? undefined : `nginx is not installed at ${NGINX} (apt-get install -y nginx)`,
+  'nginx edge suite',
+)
 
 type Answer = { status: number; headers: IncomingHttpHeaders; body: string }
 
@@ -73,7 +72,7 @@ ${site}
 `
 }
 
-describe('nginx in front of Allot and the legacy application (real nginx)', { skip: !available }, () => {
+describe('nginx in front of Allot and the legacy application (real nginx)', { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'allot-edge-'))
   const legacySeen: Seen[] = []
   let allotLog = ''

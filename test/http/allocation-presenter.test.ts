@@ -56,7 +56,7 @@ test('pre-rendered items are valid JSON whatever the campaign text holds, and sp
     [1, 'ifa-1', 'user-1'],
     [2, 'ifa "2" & more', '사용자 = 2'],
   ] as const) {
-    const body = JSON.parse(presenter.allocation(allocation(device, ifa, token)))
+    const body = JSON.parse(presenter.allocation(allocation(device, ifa, token)).toString('utf8'))
     assertWire(V1Allocation, body, 'presented allocation')
     const item = body.campaigns[0]
     assert.ok(item)
@@ -74,4 +74,57 @@ test('pre-rendered items are valid JSON whatever the campaign text holds, and sp
     assert.equal(new URL(item.impression_urls?.[0] ?? '').searchParams.get('data'), item.payload)
     assert.equal(item.impression_urls?.[1], 'https://t.test/imp?a=1&b=%222%22')
   }
+})
+
+test('a content is dropped exactly when its click URL would pass 2,048 characters', () => {
+  const unit = { ...unitDraft({ app_id: 100 }), id: 1001, created_at: 0, updated_at: 0 }
+  const presenter = createAllocationPresenter({
+    signer: createPayloadSigner('s'.repeat(32)),
+    publicBaseUrl: 'https://allot.test',
+  })
+  let lastKept = 0
+  let firstDropped: number | undefined
+  for (let n = 1500; n < 1800 && firstDropped === undefined; n++) {
+    const content: Campaign = {
+      ...campaignDraft({
+        name: 'long',
+        type: 'C',
+        start_date: NOW - 1000,
+        end_date: NOW + 86_400_000,
+        click_url: `https://a.test/${'x'.repeat(n)}?ifa={ifa}`,
+      }),
+      id: n,
+      created_at: 0,
+      updated_at: 0,
+    }
+    const snapshot = catalogSnapshot({
+      version: 1,
+      loadedAt: 0,
+      units: [unit],
+      campaigns: [content],
+      categories: [],
+      channels: [],
+    })
+    const request = { unit_id: 1001, device_id: 1, ifa: 'ifa-1', unit_device_token: 'u', sdk_version: 3000 }
+    const body = JSON.parse(
+      presenter
+        .contentAllocation({
+          unit,
+          request,
+          now: NOW,
+          currentSlot: 0,
+          ads: [],
+          upstream: [],
+          contents: snapshot.contents,
+          channels: snapshot.channelsById,
+          device: { unitId: 1001, appId: 100, customTargets: [undefined, undefined, undefined] },
+        })
+        .toString(),
+    )
+    const [item] = body.campaigns
+    if (item) lastKept = item.click_url.length
+    else firstDropped = n
+  }
+  assert.equal(lastKept, 2048, 'the longest kept URL is exactly at the limit')
+  assert.ok(firstDropped, 'a longer one is dropped')
 })

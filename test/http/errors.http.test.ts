@@ -207,7 +207,12 @@ describe('bad input gets a clear 4xx, never a 5xx', () => {
 
   test('the ops listener serves /metrics: Prometheus text with request durations, cache and catalog gauges', async () => {
     await t.app.inject({ method: 'POST', url: '/api/allocation/', payload: { ...v1, device_id: 5 } })
-    const res = await t.ops.inject({ method: 'GET', url: '/metrics' })
+    // The allocated device's registration is written in the background: scrape once it landed.
+    let res = await t.ops.inject({ method: 'GET', url: '/metrics' })
+    for (let i = 0; i < 100 && !/allot_device_loads_in_flight 0/.test(res.body); i++) {
+      await new Promise((r) => setImmediate(r))
+      res = await t.ops.inject({ method: 'GET', url: '/metrics' })
+    }
     assert.equal(res.statusCode, 200)
     assert.match(String(res.headers['content-type']), /text\/plain/)
     assert.match(

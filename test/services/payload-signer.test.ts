@@ -8,7 +8,7 @@ import {
 } from '../../src/services/payload-signer.js'
 
 const signer = createPayloadSigner('k'.repeat(32))
-const claims: PayloadClaims = { d: 42, u: 1001, c: 7, t: 'user "q"', exp: 2_000_000_000 }
+const claims: PayloadClaims = { d: 9_007_199_254_740_991, u: 1001, c: 7 }
 const NOW = Date.UTC(2026, 10, 25)
 const LEGACY_KEY = '0123456789abcdef'
 
@@ -19,32 +19,53 @@ function legacyPayload(json: object, key = LEGACY_KEY): string {
   return bytes.toString('base64').replaceAll('+', '-').replaceAll('/', '_')
 }
 
-test('a signed payload verifies to its claims, is URL-safe and its body is the plain JSON of them', () => {
-  const token = signer.sign(claims)
-  assert.match(token, /^[\w-]+\.[\w-]+$/)
-  assert.deepEqual(signer.verify(token), claims)
-  const body = JSON.parse(Buffer.from(token.split('.')[0] as string, 'base64url').toString())
-  assert.deepEqual(body, claims)
-  const { t: _t, ...anonymous } = claims
-  assert.deepEqual(signer.verify(signer.sign(anonymous)), anonymous)
+test('tokens are 22 URL-safe characters that verify to their claims, many minted in one call', () => {
+  const many = Array.from({ length: 30 }, (_, i) => ({ d: 1 + i, u: 1001, c: 100 + i }))
+  const tokens = signer.signAll([claims, ...many])
+  assert.equal(tokens.length, 31)
+  for (const t of tokens) assert.match(t, /^[\w-]{22}$/)
+  assert.deepEqual(signer.verify(tokens[0] as string), claims, 'the largest device id survives')
+  for (const [i, c] of many.entries()) assert.deepEqual(signer.verify(tokens[i + 1] as string), c)
+  assert.equal(new Set(tokens).size, 31, 'every (device, unit, campaign) has its own token')
+  assert.deepEqual(signer.signAll([claims]), [tokens[0]], 'the same claims give the same token')
 })
 
-test('a tampered, re-keyed or malformed payload does not verify', () => {
-  const token = signer.sign(claims)
-  const [body, mac] = token.split('.') as [string, string]
-  const forged = Buffer.from(JSON.stringify({ ...claims, d: 43 })).toString('base64url')
-  assert.equal(signer.verify(`${forged}.${mac}`), undefined)
-  assert.equal(createPayloadSigner('o'.repeat(32)).verify(token), undefined)
-  for (const junk of ['', '.', 'abc', `${body}.`, `${body}.${mac}.x`, `.${mac}`, '__campaign_payload__']) {
+test('a tampered, re-keyed or malformed token never verifies to other claims', () => {
+  const [token] = signer.signAll([claims]) as [string]
+  assert.equal(createPayloadSigner('o'.repeat(32)).verify(token), undefined, 'another secret')
+  // Every one-character change decrypts to a different, almost always malformed block.
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+  let accepted = 0
+  for (let at = 0; at < token.length; at++)
+    for (const ch of alphabet) {
+      if (ch === token[at]) continue
+      const forged = `${token.slice(0, at)}${ch}${token.slice(at + 1)}`
+      const read = signer.verify(forged)
+      if (read) {
+        accepted++
+        assert.notDeepEqual(read, claims, 'never the original claims')
+      }
+    }
+  assert.ok(
+    accepted <= 2,
+    `${accepted} of ${22 * 63} one-character forgeries decrypted to a well-formed block`,
+  )
+  for (const junk of [
+    '',
+    'abc',
+    `${token}x`,
+    token.slice(1),
+    '__campaign_payload__',
+    `${token.slice(0, 21)}=`,
+  ])
     assert.equal(signer.verify(junk), undefined, junk)
-  }
 })
 
-test('the reader tells an expired Allot payload from a live one', () => {
+test("the reader reads Allot tokens (their expiry is the campaign's end, checked by the events)", () => {
   const reader = createPayloadReader(signer, undefined)
-  const token = signer.sign(claims)
-  assert.deepEqual(reader.read(token, NOW), { kind: 'allot', claims, expired: false })
-  assert.equal(reader.read(token, claims.exp * 1000 + 1)?.expired, true)
+  const [token] = signer.signAll([claims]) as [string]
+  assert.deepEqual(reader.read(token, NOW), { kind: 'allot', claims })
+  assert.equal(reader.read('garbage', NOW), undefined)
 })
 
 test('legacy payloads are read during the cut-over only, and expire 7 days after their campaign', () => {
@@ -68,7 +89,11 @@ test('legacy payloads are read during the cut-over only, and expire 7 days after
   )
   const late = (endedAt + 7 * 86_400 + 1) * 1000
   assert.equal(
-    createPayloadReader(signer, { key: LEGACY_KEY, until: late + 1 }).read(token, late)?.expired,
+    (
+      createPayloadReader(signer, { key: LEGACY_KEY, until: late + 1 }).read(token, late) as {
+        expired: boolean
+      }
+    ).expired,
     true,
   )
   // A payload under another key, or not the v1 JSON, is not a payload.

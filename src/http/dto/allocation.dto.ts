@@ -54,16 +54,32 @@ export type AllocationRequestDto = Static<typeof ContentAllocationRequestSchema>
 
 /** Wire fields → the service's request: numbers parsed (ids exactly), two-digit years expanded. */
 export function allocationRequestFromDto(dto: AllocationRequestDto): AllocationRequest {
+  // Every field written out (no spread of the parsed body): one object shape on the hot path.
   return {
-    ...dto,
     unit_id: optionalIdOf('unit_id', dto.unit_id),
     app_id: optionalIdOf('app_id', dto.app_id),
     device_id: requiredIdOf('device_id', dto.device_id),
     ifa: dto.ifa ?? '',
+    unit_device_token: dto.unit_device_token,
     sdk_version: intOf(dto.sdk_version) ?? 0,
+    timezone: dto.timezone,
     year_of_birth: normalizeYearOfBirth(intOf(dto.year_of_birth)),
+    sex: dto.sex,
+    region: dto.region,
+    carrier: dto.carrier,
+    country: dto.country,
+    language: dto.language,
     device_os: intOf(dto.device_os),
+    device_name: dto.device_name,
     registered_date: intOf(dto.registered_date),
+    custom_target_1: dto.custom_target_1,
+    custom_target_2: dto.custom_target_2,
+    custom_target_3: dto.custom_target_3,
+    categories: dto.categories,
+    filter_categories: dto.filter_categories,
+    filter_channel_ids: dto.filter_channel_ids,
+    settings_page_display_ratio: dto.settings_page_display_ratio,
+    excluded: dto.excluded,
   }
 }
 
@@ -152,8 +168,8 @@ export const ContentAllocationResponseSchema = Type.Object({
 export type ContentAllocationResponseDto = Static<typeof ContentAllocationResponseSchema>
 
 /**
- * The allocation answers as the routes send them: JSON text rendered by the presenter (items are
+ * The allocation answers as the routes send them: JSON bytes written by the presenter (items are
  * pre-rendered per campaign), documented in OpenAPI with the object schemas above.
  */
-export const AllocationResponseText = Type.Unsafe<string>(AllocationResponseSchema)
-export const ContentAllocationResponseText = Type.Unsafe<string>(ContentAllocationResponseSchema)
+export const AllocationResponseText = Type.Unsafe<Buffer>(AllocationResponseSchema)
+export const ContentAllocationResponseText = Type.Unsafe<Buffer>(ContentAllocationResponseSchema)

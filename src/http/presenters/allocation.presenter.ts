@@ -4,7 +4,6 @@ import {
   FIXED_SETTINGS,
   firstDisplayRatio,
   MAX_CLICK_URL_LENGTH,
-  PAYLOAD_GRACE_MS,
   pageDisplayRatio,
   queryEscape,
   SDK_GATES,
@@ -13,8 +12,9 @@ import {
 } from '../../domain/sdk-v1.js'
 import type { UpstreamAd } from '../../services/ad-network.service.js'
 import type { Allocation, AllocationRequest } from '../../services/allocation.service.js'
-import type { PayloadSigner } from '../../services/payload-signer.js'
+import type { PayloadClaims, PayloadSigner } from '../../services/payload-signer.js'
 import type { ItemDto, SettingsDto } from '../dto/allocation.dto.js'
+import { AnswerWriter } from './answer-writer.js'
 import { type ItemContext, type ItemTemplate, itemTemplate } from './item-template.js'
 
 type Deps = { signer: PayloadSigner; publicBaseUrl: string }
@@ -22,6 +22,13 @@ type Deps = { signer: PayloadSigner; publicBaseUrl: string }
 export type AllocationPresenter = ReturnType<typeof createAllocationPresenter>
 
 const ALL_HOURS = slotHours(undefined, 0)
+const CAMPAIGNS = Buffer.from('{"campaigns":')
+const OPEN = Buffer.from('[')
+const COMMA = Buffer.from(',')
+const CLOSE = Buffer.from(']')
+const AFTER_CAMPAIGNS = Buffer.from(',"msg":"ok","code":200,"native_ads":[],"settings":')
+const END = Buffer.from('}')
+const CONTENT_END = Buffer.from(',"msg":"ok","code":200}')
 const WEIGHT_SCALE = 10_000
 const UPSTREAM_TYPE = { cpm: 'I', cpc: 'J', cpa: 'B' } as const
 const NO_EXTRA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>
@@ -65,24 +72,51 @@ export function createAllocationPresenter({ signer, publicBaseUrl }: Deps) {
     }
   }
 
-  /** Appends the JSON of each entry's item; v1 drops what an SDK cannot open (long click URLs). */
-  function items(a: Allocation, ctx: ItemContext, entries: readonly CatalogEntry[], out: string[]): void {
+  /** The templates of the entries an SDK can open (v1 drops long click URLs), with their payload claims. */
+  function openable(a: Allocation, ctx: ItemContext, entries: readonly CatalogEntry[]) {
     const { request, unit } = a
-    const token = request.unit_device_token ? request.unit_device_token : undefined
+    const kept: ItemTemplate[] = []
+    const claims: PayloadClaims[] = []
     for (const entry of entries) {
       const template = templateOf(a, entry)
-      const click = template.clickUrl(ctx)
       // Long contents always, long ads on Android ≤ 4.4W (API 20).
-      if (click.length > MAX_CLICK_URL_LENGTH && (!template.isAd || (request.device_os ?? 0) <= 20)) continue
-      const payload = signer.sign({
-        d: request.device_id,
-        u: unit.id,
-        c: entry.campaign.id,
-        ...(token === undefined ? {} : { t: token }),
-        exp: Math.floor((entry.campaign.end_date + PAYLOAD_GRACE_MS) / 1000),
-      })
-      out.push(template.render(ctx, click, payload))
+      const tooLong = template.clickUrlLength(ctx) > MAX_CLICK_URL_LENGTH
+      if (tooLong && (!template.isAd || (request.device_os ?? 0) <= 20)) continue
+      kept.push(template)
+      claims.push({ d: request.device_id, u: unit.id, c: entry.campaign.id })
     }
+    return { kept, claims }
+  }
+
+  /** Writes `[items…]`: ads, upstream ads (built as objects: rare), then contents. */
+  function writeCampaigns(out: AnswerWriter, a: Allocation, withAds: boolean): void {
+    const ctx = contextOf(a)
+    const none = { kept: [] as ItemTemplate[], claims: [] as PayloadClaims[] }
+    const ads = withAds ? openable(a, ctx, a.ads) : none
+    const contents = a.contents ? openable(a, ctx, a.contents) : none
+    // One cipher call mints every payload of the answer.
+    const payloads = signer.signAll([...ads.claims, ...contents.claims])
+    const upstream = withAds ? a.upstream.map((ad, i) => JSON.stringify(upstreamItem(a, ad, i))) : []
+    out.bytes(OPEN)
+    let first = true
+    const comma = () => {
+      if (!first) out.bytes(COMMA)
+      first = false
+    }
+    let p = 0
+    for (const t of ads.kept) {
+      comma()
+      t.render(out, ctx, payloads[p++] ?? '')
+    }
+    for (const u of upstream) {
+      comma()
+      out.bytes(Buffer.from(u))
+    }
+    for (const t of contents.kept) {
+      comma()
+      t.render(out, ctx, payloads[p++] ?? '')
+    }
+    out.bytes(CLOSE)
   }
 
   /** An upstream network's ad: display-only (no rewards, its own click and impression URLs). */
@@ -113,7 +147,7 @@ export function createAllocationPresenter({ signer, publicBaseUrl }: Deps) {
       meta: null,
       name: ad.title || `${ad.source}:${ad.external_id}`,
       owner_id: 0,
-      payload: signer.sign({ d: a.request.device_id, u: a.unit.id, c: id, exp: Math.floor(endsAt / 1000) }),
+      payload: signer.signAll([{ d: a.request.device_id, u: a.unit.id, c: id }])[0] ?? '',
       remove_after_impression: false,
       slot: ALL_HOURS,
       started_at: Math.floor(a.now / 1000),
@@ -130,23 +164,25 @@ export function createAllocationPresenter({ signer, publicBaseUrl }: Deps) {
     }
   }
 
+  const writer = new AnswerWriter()
+
   return {
-    /** The `POST /api/allocation/` answer, as JSON text. */
-    allocation(a: Allocation): string {
-      const ctx = contextOf(a)
-      const out: string[] = []
-      items(a, ctx, a.ads, out)
-      for (const [i, ad] of a.upstream.entries()) out.push(JSON.stringify(upstreamItem(a, ad, i)))
-      if (a.contents) items(a, ctx, a.contents, out)
-      const settingsJson = JSON.stringify(settings(a.unit, a.request))
-      return `{"campaigns":[${out.join(',')}],"msg":"ok","code":200,"native_ads":[],"settings":${settingsJson}}`
+    /** The `POST /api/allocation/` answer, as JSON bytes. */
+    allocation(a: Allocation): Buffer {
+      const out = writer.reset().bytes(CAMPAIGNS)
+      writeCampaigns(out, a, true)
+      return out
+        .bytes(AFTER_CAMPAIGNS)
+        .bytes(Buffer.from(JSON.stringify(settings(a.unit, a.request))))
+        .bytes(END)
+        .finish()
     },
     /** The `POST /api/content_allocation/` answer: `campaigns` is null when the unit takes no contents. */
-    contentAllocation(a: Allocation): string {
-      if (!a.contents) return '{"campaigns":null,"msg":"ok","code":200}'
-      const out: string[] = []
-      items(a, contextOf(a), a.contents, out)
-      return `{"campaigns":[${out.join(',')}],"msg":"ok","code":200}`
+    contentAllocation(a: Allocation): Buffer {
+      if (!a.contents) return Buffer.from('{"campaigns":null,"msg":"ok","code":200}')
+      const out = writer.reset().bytes(CAMPAIGNS)
+      writeCampaigns(out, a, false)
+      return out.bytes(CONTENT_END).finish()
     },
   }
 }

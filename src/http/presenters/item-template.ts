@@ -8,6 +8,7 @@ import {
   slotHours,
   wireCampaignId,
 } from '../../domain/sdk-v1.js'
+import type { AnswerWriter } from './answer-writer.js'
 
 /** What one item needs from its request: the device's own values, already escaped where they go. */
 export type ItemContext = {
@@ -22,13 +23,14 @@ export type ItemContext = {
   currentSlot: number
 }
 
-/** One item's JSON text with the device's values spliced in. */
+/** One item's JSON with the device's values spliced in. */
 export type ItemTemplate = {
   readonly id: number
   readonly isAd: boolean
-  /** The item's click URL for this device ('' when the campaign has no landing). */
-  clickUrl(ctx: ItemContext): string
-  render(ctx: ItemContext, clickUrl: string, payload: string): string
+  /** Length of the item's click URL for this device (0 when the campaign has no landing). */
+  clickUrlLength(ctx: ItemContext): number
+  /** Writes the item's JSON. */
+  render(out: AnswerWriter, ctx: ItemContext, payload: string): void
 }
 
 /**
@@ -106,23 +108,70 @@ export function itemTemplate(
     `,"support_webp":true,"target_app":${json(c.target_app.join(','))},"timezone":${json(unit.timezone)}` +
     `,"tipu":${c.tipu ?? 0},"type":${json(c.type)},"unit_price":0` +
     `,"unlock_reward":${c.is_ad ? c.unlock_reward : 0},"creative":null,"ad_report_data":""}`
+  // Every static run encoded once; the click URL's static runs are ASCII (query-escaped).
+  const bytes = (text: string) => Buffer.from(text)
+  const [headB, afterBaseB, afterClickB, afterImpressionB, afterPayloadB, tailB] = [
+    head,
+    afterBase,
+    afterClick,
+    afterImpression,
+    afterPayload,
+    tail,
+  ].map(bytes) as [Buffer, Buffer, Buffer, Buffer, Buffer, Buffer]
+  const click = [clickPrefix, c1, c2, c3, c4, c5].map(bytes) as [
+    Buffer,
+    Buffer,
+    Buffer,
+    Buffer,
+    Buffer,
+    Buffer,
+  ]
+  const redirect = redirectParts.map(bytes)
+  const clickStatic = click.reduce((n, b) => n + b.length, 0) + redirect.reduce((n, b) => n + b.length, 0)
   let slotFor = -1
   let slot = ''
 
   return {
     id,
     isAd: c.is_ad,
-    clickUrl(ctx) {
-      if (!hasClick) return ''
-      return `${clickPrefix}${ctx.appId}${c1}${ctx.deviceId}${c2}${ctx.ifa}${c3}${redirectParts.join(ctx.ifa)}${c4}${ctx.unitDeviceToken}${c5}`
+    clickUrlLength(ctx) {
+      if (!hasClick) return 0
+      // The ifa once as `ifa`, and once in `redirect_url` between each two of its parts.
+      const ifaTimes = redirect.length
+      return (
+        clickStatic +
+        ctx.appId.length +
+        ctx.deviceId.length +
+        ctx.unitDeviceToken.length +
+        ctx.ifa.length * ifaTimes
+      )
     },
-    render(ctx, clickUrl, payload) {
+    render(out, ctx, payload) {
       if (slotFor !== ctx.currentSlot) {
         slot = slotHours(entry.slots, ctx.currentSlot)
         slotFor = ctx.currentSlot
       }
-      const base = c.is_ad ? ctx.adBaseReward : ctx.contentBaseReward
-      return `${head}${base}${afterBase}${clickUrl}${afterClick}${payload}${afterImpression}${payload}${afterPayload}${slot}${tail}`
+      out
+        .bytes(headB)
+        .ascii(String(c.is_ad ? ctx.adBaseReward : ctx.contentBaseReward))
+        .bytes(afterBaseB)
+      if (hasClick) {
+        out
+          .bytes(click[0])
+          .ascii(ctx.appId)
+          .bytes(click[1])
+          .ascii(ctx.deviceId)
+          .bytes(click[2])
+          .ascii(ctx.ifa)
+        out.bytes(click[3])
+        for (let i = 0; i < redirect.length; i++) {
+          if (i > 0) out.ascii(ctx.ifa)
+          out.bytes(redirect[i] as Buffer)
+        }
+        out.bytes(click[4]).ascii(ctx.unitDeviceToken).bytes(click[5])
+      }
+      out.bytes(afterClickB).ascii(payload).bytes(afterImpressionB).ascii(payload).bytes(afterPayloadB)
+      out.ascii(slot).bytes(tailB)
     },
   }
 }

@@ -26,6 +26,11 @@ export type SqlDatabase = {
    * statement, mysql2's `execute` keeps one per connection. `text` must be valid on both dialects.
    */
   prepare(text: string): PreparedQuery
+  /**
+   * A batch insert of rows into `table` (columns in order), ignoring rows whose key exists: one SQLite
+   * transaction or one MySQL statement for the lot. Answers how many rows were new.
+   */
+  insertIgnoreMany(table: string, columns: readonly string[]): (rows: readonly unknown[][]) => Promise<number>
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>
   close(): Promise<void>
@@ -40,6 +45,7 @@ export type DatabaseLimits = { timeoutMs: number; queueLimit: number }
 /** Opens the configured SQL database: a SQLite file (embedded) or a MySQL/MariaDB pool. */
 export function openDatabase(config: DatabaseConfig, limits?: DatabaseLimits): SqlDatabase {
   const driver = createDriver(config, limits)
+  const execute = executeWith(limits)
   const db = new Kysely<Database>({
     dialect:
       driver.kind === 'sqlite'
@@ -54,17 +60,32 @@ export function openDatabase(config: DatabaseConfig, limits?: DatabaseLimits): S
         const statement = driver.sqlite.prepare(text)
         return async (params) => statement.all(...params) as Record<string, unknown>[]
       }
+      return execute(driver.pool, text)
+    },
+    insertIgnoreMany(table, columns) {
+      const list = columns.join(', ')
+      if (driver.kind === 'sqlite') {
+        const one = driver.sqlite.prepare(
+          `insert into ${table} (${list}) values (${columns.map(() => '?').join(', ')}) on conflict do nothing`,
+        )
+        const all = driver.sqlite.transaction((rows: readonly unknown[][]) =>
+          rows.reduce<number>((n, row) => n + one.run(...row).changes, 0),
+        )
+        return async (rows) => all(rows)
+      }
       const { pool } = driver
-      // mysql2 caches the prepared statement per connection; the query's own timeout bounds it.
-      return (params) =>
+      return (rows) =>
         new Promise((resolve, reject) => {
-          pool.execute(
+          pool.query(
             {
-              sql: text,
-              values: params as (string | number | null)[],
+              sql: `insert ignore into ${table} (${list}) values ?`,
+              values: [rows],
               ...(limits ? { timeout: limits.timeoutMs } : {}),
             },
-            (err, rows) => (err ? reject(databaseError(err)) : resolve(rows as Record<string, unknown>[])),
+            (err, result) =>
+              err
+                ? reject(databaseError(err))
+                : resolve(Number((result as { affectedRows: number }).affectedRows)),
           )
         })
     },
@@ -76,6 +97,22 @@ export function openDatabase(config: DatabaseConfig, limits?: DatabaseLimits): S
 }
 
 type Driver = { kind: 'sqlite'; sqlite: SQLite.Database } | { kind: 'mysql'; pool: Pool }
+
+/** mysql2 keeps the prepared statement per connection; the query's own timeout bounds it. */
+function executeWith(limits: DatabaseLimits | undefined) {
+  return (pool: Pool, text: string): PreparedQuery =>
+    (params) =>
+      new Promise((resolve, reject) => {
+        pool.execute(
+          {
+            sql: text,
+            values: params as (string | number | null)[],
+            ...(limits ? { timeout: limits.timeoutMs } : {}),
+          },
+          (err, rows) => (err ? reject(databaseError(err)) : resolve(rows as Record<string, unknown>[])),
+        )
+      })
+}
 
 function createDriver(config: DatabaseConfig, limits: DatabaseLimits | undefined): Driver {
   if (config.dialect === 'sqlite') {
