@@ -1,5 +1,4 @@
 import DataLoader from 'dataloader'
-import { sql } from 'kysely'
 import {
   ACTIVITY_TTL_MS,
   type ActivityItem,
@@ -60,7 +59,14 @@ function addRow(device: StoredDevice, deviceId: number, row: Row): void {
 }
 
 /** Profiles, registrations and activity in the SQL database (the embedded default's profile store). */
-export function createSqlDeviceRepository({ db, dialect, prepare, insertIgnoreMany }: SqlDatabase) {
+export function createSqlDeviceRepository({
+  db,
+  dialect,
+  prepare,
+  insertIgnoreMany,
+  upsertMany,
+}: SqlDatabase) {
+  const upsertSeen = upsertMany('device_seen', SEEN_COLUMNS)
   const statements = new Map<number, ReturnType<typeof prepare>>()
   const loadStatement = (count: number) => {
     const statement = statements.get(count) ?? prepare(loadDevicesSql(count))
@@ -223,28 +229,14 @@ export function createSqlDeviceRepository({ db, dialect, prepare, insertIgnoreMa
       }))
     },
 
-    /** Deletes expired activity (DynamoDB does this with its TTL attribute); returns how many rows went. */
-    /** Writes devices' last-seen attributes, one upsert statement per 200 devices (the later write wins). */
+    /** Writes devices' last-seen attributes (the later write wins). */
     async saveSeen(devices: readonly SeenDevice[]): Promise<void> {
-      for (let at = 0; at < devices.length; at += 200) {
-        const rows = devices.slice(at, at + 200).map(seenRow)
-        const insert = db.insertInto('device_seen').values(rows)
-        const columns = Object.keys(rows[0] ?? {}).filter(
-          (c) => c !== 'device_id',
-        ) as (keyof DeviceSeenTable)[]
-        if (dialect === 'mysql')
-          await insert
-            .onDuplicateKeyUpdate(Object.fromEntries(columns.map((c) => [c, sql.raw(`values(${c})`)])))
-            .execute()
-        else
-          await insert
-            .onConflict((oc) =>
-              oc
-                .column('device_id')
-                .doUpdateSet(Object.fromEntries(columns.map((c) => [c, sql.raw(`excluded.${c}`)]))),
-            )
-            .execute()
-      }
+      await upsertSeen(
+        devices.map((d) => {
+          const row = seenRow(d)
+          return SEEN_COLUMNS.map((c) => row[c])
+        }),
+      )
     },
 
     /** Devices last seen at or after `since`, by ascending (sample, device id) after `after`, at most `limit`. */
@@ -270,12 +262,34 @@ export function createSqlDeviceRepository({ db, dialect, prepare, insertIgnoreMa
       return (await query.execute()).map(seenFromRow)
     },
 
+    /** Deletes expired activity (DynamoDB does this with its TTL attribute); returns how many rows went. */
     async purgeExpiredActivity(now: number): Promise<number> {
       const result = await db.deleteFrom('device_activity').where('expires_at', '<=', now).executeTakeFirst()
       return Number(result.numDeletedRows)
     },
   }
 }
+
+/** device_seen's columns in the order the upsert takes them; the key first. */
+const SEEN_COLUMNS = [
+  'device_id',
+  'sample',
+  'seen_at',
+  'unit_id',
+  'app_id',
+  'country',
+  'gender',
+  'language',
+  'carrier',
+  'region',
+  'year_of_birth',
+  'os',
+  'sdk',
+  'registered_at',
+  'custom_target_1',
+  'custom_target_2',
+  'custom_target_3',
+] as const satisfies readonly (keyof DeviceSeenTable)[]
 
 function seenRow(d: SeenDevice): DeviceSeenTable {
   return {

@@ -31,6 +31,12 @@ export type SqlDatabase = {
    * transaction or one MySQL statement for the lot. Answers how many rows were new.
    */
   insertIgnoreMany(table: string, columns: readonly string[]): (rows: readonly unknown[][]) => Promise<number>
+  /**
+   * A batch upsert of rows into `table` (columns in order; the first is the key): a row whose key exists
+   * replaces the other columns. SQLite writes at most 500 rows per transaction and lets the event loop run
+   * between them; MySQL sends one statement per 500 rows. Prepared once: nothing is built per call.
+   */
+  upsertMany(table: string, columns: readonly string[]): (rows: readonly unknown[][]) => Promise<void>
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>
   close(): Promise<void>
@@ -89,12 +95,49 @@ export function openDatabase(config: DatabaseConfig, limits?: DatabaseLimits): S
           )
         })
     },
+    upsertMany(table, columns) {
+      const list = columns.join(', ')
+      const [key, ...rest] = columns
+      if (driver.kind === 'sqlite') {
+        const one = driver.sqlite.prepare(
+          `insert into ${table} (${list}) values (${columns.map(() => '?').join(', ')}) ` +
+            `on conflict (${key}) do update set ${rest.map((c) => `${c} = excluded.${c}`).join(', ')}`,
+        )
+        const some = driver.sqlite.transaction((rows: readonly unknown[][]) => {
+          for (const row of rows) one.run(...row)
+        })
+        return async (rows) => {
+          for (let at = 0; at < rows.length; at += UPSERT_CHUNK) {
+            if (at > 0) await new Promise((resolve) => setImmediate(resolve))
+            some(rows.slice(at, at + UPSERT_CHUNK))
+          }
+        }
+      }
+      const { pool } = driver
+      const text = `insert into ${table} (${list}) values ? on duplicate key update ${rest.map((c) => `${c} = values(${c})`).join(', ')}`
+      return async (rows) => {
+        for (let at = 0; at < rows.length; at += UPSERT_CHUNK)
+          await new Promise<void>((resolve, reject) => {
+            pool.query(
+              {
+                sql: text,
+                values: [rows.slice(at, at + UPSERT_CHUNK)],
+                ...(limits ? { timeout: limits.timeoutMs } : {}),
+              },
+              (err) => (err ? reject(databaseError(err)) : resolve()),
+            )
+          })
+      }
+    },
     async ping() {
       await sql`select 1`.execute(db)
     },
     close: () => db.destroy(),
   }
 }
+
+/** Rows per upsert transaction (SQLite) or statement (MySQL). */
+const UPSERT_CHUNK = 500
 
 type Driver = { kind: 'sqlite'; sqlite: SQLite.Database } | { kind: 'mysql'; pool: Pool }
 
