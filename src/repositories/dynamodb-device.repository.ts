@@ -59,19 +59,20 @@ export function createDynamoDeviceRepository(doc: DynamoDBDocumentClient, table:
   }
 
   return {
-    /** The whole partition in one Query (profile, registrations, activity); expired activity is skipped. */
+    /**
+     * The whole partition in one Query (profile, registrations, activity; more pages only past 1 MB), each
+     * page within `timeoutMs`; expired activity is skipped.
+     */
     async loadDevice(deviceId: number, since: number): Promise<StoredDevice> {
       const device: StoredDevice = { profile: undefined, registrations: new Map(), activity: [] }
       let start: Record<string, unknown> | undefined
       do {
-        const page = await doc.send(
-          new QueryCommand({
-            TableName: table,
-            KeyConditionExpression: 'device_id = :d',
-            ExpressionAttributeValues: { ':d': deviceId },
-            ExclusiveStartKey: start,
-          }),
-        )
+        const page = await query({
+          TableName: table,
+          KeyConditionExpression: 'device_id = :d',
+          ExpressionAttributeValues: { ':d': deviceId },
+          ExclusiveStartKey: start,
+        })
         for (const item of page.Items ?? []) {
           const sk = String(item.sk)
           if (sk === PROFILE)

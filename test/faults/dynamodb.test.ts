@@ -88,3 +88,31 @@ describe('DynamoDB stalled (the profile store stops answering), then resumed', (
     assert.equal((await t.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200)
   })
 })
+
+describe('DynamoDB gone (connections refused), then a new device', () => {
+  let dynamo: TestDynamo
+  let t: TestApp
+  before(async () => {
+    dynamo = await startDynamo()
+    const url = await (sqlite ?? assert.fail('no sqlite')).createDatabaseUrl()
+    t = await startTestApp(url, {
+      seed: true,
+      env: { PROFILE_STORE: 'dynamodb', DYNAMODB_TABLE: dynamo.table, DYNAMODB_ENDPOINT: dynamo.endpoint },
+    })
+  })
+  after(async () => {
+    await t?.close()
+    await dynamo?.close()
+  })
+
+  test('allocation still answers, an event is a 503 with Retry-After, /readyz names DynamoDB', async () => {
+    const impression = await prepareImpression(t, 1)
+    await dynamo.close()
+    // A device this process never saw: its load fails as "unreachable", and allocation serves without it.
+    const cold = await timed(() => allocation(t, 7_001))
+    assert.equal(cold.value.statusCode, 200, cold.value.body)
+    assert.ok(cold.ms < 1_000, `answered in ${Math.round(cold.ms)} ms`)
+    assertUnavailable(await timed(impression), 1_000)
+    await assertNotReady(t, 'dynamodb', /^(unreachable|timeout)$/)
+  })
+})
