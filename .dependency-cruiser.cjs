@@ -25,9 +25,13 @@ module.exports = {
     },
     {
       name: 'adapters-only-from-composition-root',
-      comment: 'only the composition roots (files directly in src/) wire adapters; repositories may use infra',
+      comment:
+        'only the composition roots (files directly in src/, and the steps of src/app.ts in src/composition/) wire adapters; repositories may use infra',
       severity: 'error',
-      from: { path: '^src/', pathNot: ['^src/[^/]+\\.ts$', '^src/repositories/', '^src/infra/'] },
+      from: {
+        path: '^src/',
+        pathNot: ['^src/[^/]+\\.ts$', '^src/composition/', '^src/repositories/', '^src/infra/'],
+      },
       to: { path: '^src/(repositories|infra)/' },
     },
     {
@@ -43,6 +47,13 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/repositories/' },
       to: { path: '^src/(services|http)/' },
+    },
+    {
+      name: 'composition-only-from-app',
+      comment: 'the composition steps are called by src/app.ts alone; nothing below them knows they exist',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['^src/app\\.ts$', '^src/composition/'] },
+      to: { path: '^src/composition/' },
     },
     {
       name: 'config-is-a-leaf',

@@ -194,6 +194,12 @@ export function createDeviceCache({
       return record
     },
 
+    /** The device as its store holds it, read past both cache levels; nothing is cached or recorded. */
+    async inspect(deviceId: number, now: number): Promise<DeviceRecord> {
+      const stored = await source.loadDevice(deviceId, now - ACTIVITY_TTL_MS)
+      return { ...stored, profile: stored.profile ?? null }
+    },
+
     /** The cached record when this process holds it with the unit's registration: no I/O, no timer. */
     peek(deviceId: number, unitId: number): DeviceRecord | undefined {
       const record = l1.get(deviceId)

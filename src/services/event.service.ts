@@ -82,6 +82,8 @@ type Deps = {
   dailyCounterTtlSeconds: number
   /** Called after a reward with a postback was written, so the worker can send it at once. */
   onPostback?: () => void
+  /** Told when a best-effort step failed (a report counter not written); the event stands. */
+  onDegraded?: (what: string, err: unknown) => void
 }
 
 /**
@@ -189,10 +191,10 @@ export function createEventService(deps: Deps) {
     const budgeted =
       (metric === CAMPAIGN_METRICS.impressions && c.budget_type === 'impression') ||
       (metric === CAMPAIGN_METRICS.clicks && c.budget_type === 'click')
-    await deps.reports.add([
-      { ...count, metric },
-      ...(budgeted ? [{ ...count, metric: CAMPAIGN_METRICS.budgetSpent }] : []),
-    ])
+    // A report counter that cannot be written must not fail the event it counts.
+    await deps.reports
+      .add([{ ...count, metric }, ...(budgeted ? [{ ...count, metric: CAMPAIGN_METRICS.budgetSpent }] : [])])
+      .catch((err) => deps.onDegraded?.('delivery report counters', err))
   }
 
   /** An unlock with nothing to pay (no reward claimed, or expired) through an item minted for this device. */

@@ -5,7 +5,7 @@ import {
   ResourceNotFoundException,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb'
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb'
 import { DependencyUnavailable } from '../../domain/errors.js'
 
 export type DynamoSettings = {
@@ -46,6 +46,19 @@ export function openDynamo({ region, endpoint, credentials, timeoutMs }: DynamoS
     marshallOptions: { removeUndefinedValues: true },
   })
   return { doc, client, close: () => client.destroy() }
+}
+
+/** Resolves when the device table answers a one-item read (device 0, which never exists) within `timeoutMs`. */
+export async function pingDeviceTable(
+  doc: DynamoDBDocumentClient,
+  table: string,
+  timeoutMs: number,
+): Promise<void> {
+  await dynamoCall(
+    (options) =>
+      doc.send(new GetCommand({ TableName: table, Key: { device_id: 0, sk: 'profile' } }), options),
+    timeoutMs,
+  )
 }
 
 /**

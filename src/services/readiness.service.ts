@@ -1,0 +1,60 @@
+import { DependencyUnavailable } from '../domain/errors.js'
+
+/** One dependency's liveness: resolves when it answers (a ping, a trivial read). */
+export type DependencyCheck = () => Promise<unknown>
+
+type Deps = {
+  /** The stores and servers this process needs, by name (database, redis, dynamodb). */
+  checks: Readonly<Record<string, DependencyCheck>>
+  /** Longest one check may take; every check runs at once, so an answer comes within about this. */
+  timeoutMs: number
+  /** When the catalog last reached its store, and how old that may get before the process is not ready. */
+  catalogCheckedAt: () => number
+  catalogStaleAfterMs: number
+  /** True once the process is shutting down: it is then never ready. */
+  closing: () => boolean
+  clock: () => number
+}
+
+export type Readiness = { ok: boolean; checks: Record<string, string> }
+
+/**
+ * Whether this process should get traffic: every dependency answers within the time limit, the catalog is
+ * fresh, and the process is not shutting down. Each check reads 'ok', 'unreachable', 'timeout' or
+ * 'stale (<age> ms)'.
+ */
+export function createReadiness({
+  checks,
+  timeoutMs,
+  catalogCheckedAt,
+  catalogStaleAfterMs,
+  closing,
+  clock,
+}: Deps): () => Promise<Readiness> {
+  return async () => {
+    if (closing()) return { ok: false, checks: { process: 'shutting down' } }
+    const states: Record<string, string> = {}
+    await Promise.all(
+      Object.entries(checks).map(async ([name, check]) => {
+        states[name] = await probe(check, timeoutMs)
+      }),
+    )
+    // Stale = the store has not been reached for a while (the snapshot itself may be older: unchanged).
+    const age = clock() - catalogCheckedAt()
+    states.catalog = age < catalogStaleAfterMs ? 'ok' : `stale (${age} ms)`
+    return { ok: Object.values(states).every((s) => s === 'ok'), checks: states }
+  }
+}
+
+/** A check's state within `timeoutMs`: 'ok', 'unreachable' or 'timeout'. */
+function probe(check: DependencyCheck, timeoutMs: number): Promise<string> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs)
+  })
+  const answer = check().then(
+    () => 'ok',
+    (err) => (err instanceof DependencyUnavailable && err.reason === 'timeout' ? 'timeout' : 'unreachable'),
+  )
+  return Promise.race([answer, late]).finally(() => clearTimeout(timer))
+}
