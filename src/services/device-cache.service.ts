@@ -194,8 +194,14 @@ export function createDeviceCache({
       return record
     },
 
-    /** The device as its store holds it, read past both cache levels; nothing is cached or recorded. */
+    /**
+     * The device as allocation here would see it, with nothing cached or recorded: this process's copy when
+     * it holds one (its registrations include those still being written), else the store's, read past the
+     * shared level.
+     */
     async inspect(deviceId: number, now: number): Promise<DeviceRecord> {
+      const cached = l1.peek(deviceId)
+      if (cached) return cached
       const stored = await source.loadDevice(deviceId, now - ACTIVITY_TTL_MS)
       return { ...stored, profile: stored.profile ?? null }
     },
