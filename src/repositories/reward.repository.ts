@@ -1,30 +1,10 @@
 import type { Kysely, Transaction } from 'kysely'
 import type { AttemptOutcome, Postback, PostbackStatus } from '../domain/postback.js'
 import { CAMPAIGN_METRICS, type ReportIncrement, rewardMetrics } from '../domain/report.js'
+import type { RewardGrant } from '../domain/reward.js'
 import type { Database } from '../infra/database/schema.js'
 import { addReportCounts } from './report-counter.repository.js'
 import { isUniqueViolation, num, retryOnDeadlock } from './sql-resource.repository.js'
-
-/** One grant as the ledger is asked to record it; `base` is the unit's base part, when one may be due. */
-export type LedgerGrant = {
-  transaction_id: string
-  device_id: number
-  unit_id: number
-  campaign_id: number
-  action_type: string
-  /** The campaign part's period: one grant per device, campaign, action and period. */
-  period: string
-  /** The campaign part. */
-  point: number
-  /** The base part and its period: paid with at most one grant per device, unit and period. */
-  base: { period: string; point: number } | undefined
-  /** The publisher's user, and how many grants (and base parts) it may get per hour (0 = no limit). */
-  user_id: string
-  limits: { hour: number; baseHour: number }
-  created_at: number
-  /** The unit-local day the grant counts on in delivery reports (default: its UTC day). */
-  report_day?: string
-}
 
 /** What a grant recorded: the row's transaction id, its total and the base part in it. */
 export type RecordedGrant = { transactionId: string; point: number; basePoint: number }
@@ -46,7 +26,7 @@ export function createRewardRepository(db: Kysely<Database>, dialect: 'sqlite' |
      * however many callers race; 'nothing' when neither part is left to pay.
      */
     async grant(
-      entry: LedgerGrant,
+      entry: RewardGrant,
       postback: ((grant: RecordedGrant) => PostbackDraft) | undefined,
     ): Promise<RecordedGrant | 'duplicate' | 'nothing' | 'limited'> {
       // The user's grants this hour: seeded outside the transaction (a duplicate insert inside it would take
@@ -118,7 +98,7 @@ export function createRewardRepository(db: Kysely<Database>, dialect: 'sqlite' |
               })
               .executeTakeFirstOrThrow()
             const recorded = { transactionId: entry.transaction_id, point, basePoint }
-            const reportDay = entry.report_day ?? new Date(entry.created_at).toISOString().slice(0, 10)
+            const reportDay = entry.report_day
             if (postback) {
               const draft = postback(recorded)
               await trx

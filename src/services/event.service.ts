@@ -6,6 +6,7 @@ import { hasCaps, summarizeActivity, withinCaps } from '../domain/delivery.js'
 import type { ActivityItem } from '../domain/device.js'
 import { AllotError } from '../domain/errors.js'
 import { CAMPAIGN_METRICS, type ReportIncrement } from '../domain/report.js'
+import type { RewardAction, RewardGrant } from '../domain/reward.js'
 import { isLive, localDate, localHourStart } from '../domain/schedule.js'
 import {
   type CheckFields,
@@ -15,27 +16,6 @@ import {
   wireCampaignId,
 } from '../domain/sdk-v1.js'
 import type { PayloadRead, PayloadReader } from './payload-signer.js'
-
-/** Reward actions as the v1 reward service names them: unlock, landing. */
-export type RewardAction = 'u' | 'l'
-
-/** One grant the ledger records: the campaign part, and the unit's base part when due in its period. */
-export type RewardGrant = {
-  transaction_id: string
-  device_id: number
-  unit_id: number
-  campaign_id: number
-  action_type: RewardAction
-  period: string
-  point: number
-  base: { period: string; point: number } | undefined
-  /** The publisher's user and the unit's hourly limits for it (0 = none). */
-  user_id: string
-  limits: { hour: number; baseHour: number }
-  created_at: number
-  /** The unit-local day the ledger counts the grant on in delivery reports. */
-  report_day: string
-}
 
 /** What the ledger recorded for a grant: its total (base part included) and the base part. */
 export type RecordedGrant = { transactionId: string; point: number; basePoint: number }

@@ -56,6 +56,7 @@ for (const backend of await sqlBackends()) {
           user_id: `user-${device}`,
           limits: { hour: 0, baseHour: 0 },
           created_at: now,
+          report_day: '2026-11-25',
         },
         (g) => ({
           url: `${ORIGIN}${path}`,
