@@ -75,20 +75,15 @@ export function createDeviceCache({
   maxLoads = Number.POSITIVE_INFINITY,
   onDegraded = () => {},
 }: Deps) {
-  const loading = new Set<number>()
-  const l1 = new LRUCache<number, DeviceRecord>({
-    max: maxDevices,
-    ttl: ttlMs,
-    fetchMethod: async (deviceId) => {
-      loading.add(deviceId)
-      try {
-        return await loadShared(deviceId)
-      } finally {
-        loading.delete(deviceId)
-      }
-    },
-  })
-  bus?.subscribe((deviceId) => l1.delete(deviceId))
+  /** Loads in flight, one per device; a load whose device was dropped meanwhile fills nothing. */
+  const loading = new Map<number, Promise<DeviceRecord>>()
+  // No fetchMethod: lru-cache's fetch makes an AbortController per miss, a cost every cold device paid.
+  const l1 = new LRUCache<number, DeviceRecord>({ max: maxDevices, ttl: ttlMs })
+  const drop = (deviceId: number) => {
+    l1.delete(deviceId)
+    loading.delete(deviceId)
+  }
+  bus?.subscribe(drop)
   const registering = new Map<string, Promise<number>>()
   const inFlight = () => loading.size + registering.size
 
@@ -98,9 +93,27 @@ export function createDeviceCache({
   }
 
   /** The cached record, else one load shared by every concurrent caller for this device. */
-  async function fetchRecord(deviceId: number): Promise<DeviceRecord> {
-    if (!l1.has(deviceId) && !loading.has(deviceId)) admit()
-    return (await l1.fetch(deviceId)) as DeviceRecord
+  function fetchRecord(deviceId: number): Promise<DeviceRecord> {
+    const cached = l1.get(deviceId)
+    if (cached) return Promise.resolve(cached)
+    const current = loading.get(deviceId)
+    if (current) return current
+    admit()
+    const pending: Promise<DeviceRecord> = loadShared(deviceId).then(
+      (record) => {
+        if (loading.get(deviceId) === pending) {
+          loading.delete(deviceId)
+          l1.set(deviceId, record)
+        }
+        return record
+      },
+      (err) => {
+        if (loading.get(deviceId) === pending) loading.delete(deviceId)
+        throw err
+      },
+    )
+    loading.set(deviceId, pending)
+    return pending
   }
 
   /** One registration call per device and unit at a time, however many allocations race. */
@@ -239,7 +252,7 @@ export function createDeviceCache({
 
     async putProfile(profile: DeviceProfile): Promise<void> {
       await source.putProfile(profile)
-      l1.delete(profile.device_id)
+      drop(profile.device_id)
       await changed(profile.device_id)
     },
 

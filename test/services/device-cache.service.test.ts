@@ -131,6 +131,29 @@ describe('device cache', () => {
     assert.deepEqual((await cache.load(7, 1001, NOW)).profile?.category_scores, { news: 3 })
   })
 
+  test('a profile written while the device is loading: the load already under way caches nothing stale', async () => {
+    const { source, reads } = fakeSource()
+    let release = () => {}
+    const gate = new Promise<void>((r) => (release = r))
+    // Reads the store at once and answers later: the write below lands between the read and the answer.
+    const slow: DeviceSource = {
+      ...source,
+      loadDevice: async (d, since) => {
+        const read = await source.loadDevice(d, since)
+        await gate
+        return read
+      },
+    }
+    const cache = createDeviceCache({ source: slow, clock: () => NOW, maxDevices: 10, ttlMs: 60_000 })
+    const before = cache.load(7, 1001, NOW)
+    await new Promise((r) => setImmediate(r))
+    await cache.putProfile({ device_id: 7, category_scores: { news: 3 }, updated_at: NOW })
+    release()
+    assert.equal((await before).profile, null, 'the caller that asked before the write gets what was read')
+    assert.deepEqual((await cache.load(7, 1001, NOW)).profile?.category_scores, { news: 3 })
+    assert.equal(reads.load, 2, 'the next load read the store again')
+  })
+
   test('two processes: the second level saves the source read, and a write in one reaches the other', async () => {
     const { source, reads } = fakeSource()
     const { shared, bus } = fakeShared()
