@@ -94,6 +94,7 @@ export async function registerRoutes(
     postbacks: services.postbacks,
     profiles: services.profiles,
     insight: { explain: services.allocation.explain, reports: services.reports, reach: services.reach },
+    live: services.live,
   })
 }
 
