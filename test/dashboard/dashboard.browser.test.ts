@@ -18,6 +18,18 @@ import { requireComponent } from '../helpers/requirement.js'
 
 const skip = requireComponent(chromiumMissing(), 'dashboard browser suite')
 const SALE = 'Autumn sale (budgeted)'
+/** Page-side expressions (evaluated in the browser; this file is type-checked without the DOM). */
+const TOKEN_IN_STORAGE = `sessionStorage.getItem('allot.adminToken')`
+/** A tile's leading number ("1,234 ms" → 1234; "—" → NaN). */
+const number = (text: string) => Number(/^[\d,.]+/.exec(text)?.[0]?.replaceAll(',', '') ?? Number.NaN)
+
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting: ${what}`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
 
 describe('the dashboard in headless Chromium, against the real server', { skip, timeout: 60_000 }, () => {
   let allot: AllotProcess
@@ -47,26 +59,19 @@ describe('the dashboard in headless Chromium, against the real server', { skip, 
     await signIn(page, allot.origin)
     assert.equal(new URL(page.url()).search, '')
     assert.doesNotMatch(page.url(), new RegExp(PROCESS_ADMIN_TOKEN))
-    assert.equal(await page.evaluate(() => sessionStorage.getItem('allot.adminToken')), PROCESS_ADMIN_TOKEN)
+    assert.equal(await page.evaluate(TOKEN_IN_STORAGE), PROCESS_ADMIN_TOKEN)
     assert.equal(await page.getByRole('button', { name: 'Log out' }).isVisible(), true)
   })
 
   test('the live numbers move after allocations are sent', async () => {
-    const before = Number((await tile(page, 'allocations-total')).replaceAll(',', ''))
+    const before = number(await tile(page, 'allocations-total'))
     await traffic(allot, 1, 30, SALE)
-    await page.waitForFunction(
-      (min) =>
-        Number(
-          document.querySelector('[data-metric="allocations-total"]')?.textContent?.replaceAll(',', ''),
-        ) >= min,
-      before + 30,
-      { timeout: 10_000, polling: 200 },
+    // The page refreshes every 3 s: wait (bounded) for a refresh that shows them.
+    await until(
+      async () => number(await tile(page, 'allocations-total')) >= before + 30,
+      'allocations counted',
     )
-    await page.waitForFunction(
-      () => Number(document.querySelector('[data-metric="requests-per-second"]')?.textContent) > 0,
-      undefined,
-      { timeout: 10_000, polling: 200 },
-    )
+    await until(async () => number(await tile(page, 'requests-per-second')) > 0, 'requests/s above 0')
     assert.match(await tile(page, 'latency-p99'), /\d ms/)
     assert.match(await tile(page, 'fill-rate'), /^100 %/)
     assert.match(await tile(page, 'postbacks-pending'), /^0/)
@@ -114,7 +119,7 @@ describe('the dashboard in headless Chromium, against the real server', { skip, 
     const reached = page.getByRole('table', { name: 'Devices reached' })
     await page.getByLabel('Gender').selectOption('F')
     await page.getByRole('table', { name: /Rule by rule/ }).waitFor()
-    assert.match(await reached.innerText(), /30 days/)
+    assert.match(String(await reached.textContent()), /30 days/)
     const rules = await page
       .getByRole('table', { name: /Rule by rule/ })
       .locator('tbody th')
@@ -127,7 +132,7 @@ describe('the dashboard in headless Chromium, against the real server', { skip, 
     await page.setViewportSize({ width: 375, height: 812 })
     await page.waitForTimeout(300)
     assert.ok(
-      await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth),
+      await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth'),
       'no horizontal overflow at 375 px',
     )
     await page.screenshot({ path: join(shots, 'dashboard-narrow.png'), fullPage: true })
@@ -137,11 +142,11 @@ describe('the dashboard in headless Chromium, against the real server', { skip, 
   })
 
   test('a refused token takes the page back to the sign-in form', async () => {
-    await page.evaluate(() => sessionStorage.setItem('allot.adminToken', 'wrong-token-0123456789'))
+    await page.evaluate(`sessionStorage.setItem('allot.adminToken', 'wrong-token-0123456789')`)
     await page.reload()
     await page.getByRole('alert').filter({ hasText: 'refused' }).waitFor()
     assert.equal(await page.getByLabel('Admin token').isVisible(), true)
-    assert.equal(await page.evaluate(() => sessionStorage.getItem('allot.adminToken')), null)
+    assert.equal(await page.evaluate(TOKEN_IN_STORAGE), null)
     problems.length = 0
   })
 

@@ -69,4 +69,5 @@ export async function signIn(page: Page, origin: string): Promise<void> {
 }
 
 /** The text of a live tile. */
-export const tile = (page: Page, metric: string) => page.locator(`[data-metric="${metric}"]`).innerText()
+export const tile = async (page: Page, metric: string) =>
+  String(await page.locator(`[data-metric="${metric}"]`).textContent())
