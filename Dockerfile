@@ -14,6 +14,9 @@ COPY package.json package-lock.json ./
 RUN npm_config_build_from_source=better-sqlite3 npm_config_nodedir=/usr/local npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The dashboard's page and its bundler script: `npm run build` (postbuild) writes dist/dashboard.
+COPY dashboard ./dashboard
+COPY scripts/build-dashboard.ts ./scripts/
 # Pruning keeps the better-sqlite3 built above instead of compiling it again for a production-only install.
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
@@ -25,6 +28,7 @@ ENV NODE_ENV=production \
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 WORKDIR /app
 COPY --from=build --chown=node:node /app/node_modules ./node_modules
+# dist/ holds the compiled server and the built dashboard (dist/dashboard).
 COPY --from=build --chown=node:node /app/dist ./dist
 # package.json says "type": "module" for dist/.
 COPY --chown=node:node package.json ./

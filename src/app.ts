@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance, LogController } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Dispatcher } from 'undici'
@@ -24,13 +25,19 @@ export type AppOptions = {
   clock?: () => number
   /** Outbound HTTP dispatcher (tests pass an undici MockAgent); defaults to undici's global one. */
   dispatcher?: Dispatcher
+  /** The built dashboard served at /dashboard; defaults to what `npm run build` writes (dist/dashboard). */
+  dashboardDir?: string
 }
+
+/** dist/dashboard beside src/ and dist/: the same directory whether this file runs compiled or through tsx. */
+const BUILT_DASHBOARD = fileURLToPath(new URL('../dist/dashboard/', import.meta.url))
 
 /** Builds Allot without listening: tests call this and use `app.inject`. */
 export async function createApp({
   config,
   clock = Date.now,
   dispatcher,
+  dashboardDir = BUILT_DASHBOARD,
 }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: config.logLevel },
@@ -53,7 +60,7 @@ export async function createApp({
       customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false },
     },
   })
-  await app.register(allot, { config, clock, dispatcher })
+  await app.register(allot, { config, clock, dispatcher, dashboardDir })
   return app
 }
 
@@ -66,12 +73,12 @@ export const allot = fp(wire, { name: 'allot' })
 
 async function wire(
   app: FastifyInstance,
-  { config, clock, dispatcher }: AppOptions & { clock: () => number },
+  { config, clock, dispatcher, dashboardDir }: AppOptions & { clock: () => number; dashboardDir: string },
 ): Promise<void> {
   const { ops } = await prepareHttp(app, config)
   app.decorate('ops', ops)
   const infra = await openInfrastructure(app, config)
   const repositories = await createRepositories(infra, config, clock)
   const services = await createServices(app, { config, clock, dispatcher }, repositories, infra)
-  await registerRoutes(app, ops, config, services, infra)
+  await registerRoutes(app, ops, config, services, infra, { dashboardDir })
 }

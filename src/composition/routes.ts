@@ -10,6 +10,7 @@ import { createAllocationPresenter } from '../http/presenters/allocation.present
 import { adminRoutes } from '../http/routes/admin.routes.js'
 import { allocationRoutes } from '../http/routes/allocation.routes.js'
 import { contentRoutes } from '../http/routes/content.routes.js'
+import { dashboardRoutes } from '../http/routes/dashboard.routes.js'
 import { eventRoutes } from '../http/routes/event.routes.js'
 import { healthRoutes } from '../http/routes/health.routes.js'
 import { installedAppsRoutes } from '../http/routes/installed-apps.routes.js'
@@ -51,6 +52,7 @@ export async function registerRoutes(
   config: Config,
   services: Services,
   infra: Infrastructure,
+  { dashboardDir }: { dashboardDir: string },
 ): Promise<void> {
   const { metrics } = services
   const debugRequests = ['debug', 'trace'].includes(config.logLevel)
@@ -94,7 +96,10 @@ export async function registerRoutes(
     postbacks: services.postbacks,
     profiles: services.profiles,
     insight: { explain: services.allocation.explain, reports: services.reports, reach: services.reach },
+    live: services.live,
   })
+  // The page is public (it holds no data); what it shows comes from the /admin calls above.
+  await app.register(dashboardRoutes, { dir: dashboardDir })
 }
 
 /** SDK events behind a per-device rate limit (shared through Redis when configured; a Redis fault never blocks events). */

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Dispatcher } from 'undici'
 import type { Config } from '../config/config.js'
+import { ALLOCATION_ROUTES } from '../http/routes/allocation.routes.js'
 import { createJsonTransport } from '../infra/http/json-transport.js'
 import { createUndiciTransport } from '../infra/http/postback-transport.js'
 import { createMetrics } from '../infra/metrics/metrics.js'
@@ -61,6 +62,13 @@ export async function createServices(
         ageMs: clock() - c.loadedAt,
       }
     },
+    postbackBacklog: () =>
+      repos.rewards.backlog().catch((err) => {
+        report.degraded('postback backlog read', err)
+        return undefined
+      }),
+    breakerStates: () => adNetworks.breakerStates(),
+    clock,
   })
   const report = createDegradationReport({ logger, onDeadlineMissed: () => metrics.deadlineMisses.inc() })
 
@@ -126,6 +134,7 @@ export async function createServices(
     ttlMs: config.deviceCacheTtlMs,
     maxLoads: config.deviceLoadsMax,
     onDegraded: report.degraded,
+    onLookup: (hit) => metrics.deviceCacheLookups.inc({ result: hit ? 'hit' : 'miss' }),
   })
   // Installed packages (SDK-CONTRACT §1), for allocation's target_app rules. An upload through another
   // process is seen here after the cache's TTL (5 minutes).
@@ -232,9 +241,13 @@ export async function createServices(
     signer,
     /** Called with each allocation answered: delivery reports and reach sightings. */
     onAllocated(result: Parameters<typeof tally.record>[0], elapsedMs: number): void {
+      const items = result.ads.length + result.upstream.length + (result.contents?.length ?? 0)
+      metrics.allocations.inc({ result: items > 0 ? 'filled' : 'empty' })
       tally.record(result, elapsedMs)
       reach.observe(result)
     },
+    /** The live dashboard's snapshot, from the registry /metrics exposes. */
+    live: () => metrics.live(ALLOCATION_ROUTES),
     closing: () => closing,
     readiness: createReadiness({
       checks: infra.checks,

@@ -85,10 +85,15 @@ export function latencyMetric(i: number): string {
 }
 
 /**
- * The `q` quantile (0–1) of a histogram (counts per bucket), interpolated linearly inside its bucket; a
- * quantile in the last, open bucket reads as its lower bound. Null without observations.
+ * The `q` quantile (0–1) of a histogram (counts per bucket, one more bucket than `bounds`: the last is open),
+ * interpolated linearly inside its bucket; a quantile in the last, open bucket reads as its lower bound.
+ * Null without observations. The reports' bounds by default; the dashboard passes /metrics' ones.
  */
-export function histogramQuantile(counts: readonly number[], q: number): number | null {
+export function histogramQuantile(
+  counts: readonly number[],
+  q: number,
+  bounds: readonly number[] = LATENCY_BOUNDS_MS,
+): number | null {
   const total = counts.reduce((a, b) => a + b, 0)
   if (total === 0) return null
   const rank = q * total
@@ -96,14 +101,14 @@ export function histogramQuantile(counts: readonly number[], q: number): number 
   for (let i = 0; i < counts.length; i++) {
     const n = counts[i] as number
     if (n > 0 && below + n >= rank) {
-      const lower = i === 0 ? 0 : (LATENCY_BOUNDS_MS[i - 1] as number)
-      const upper = LATENCY_BOUNDS_MS[i]
+      const lower = i === 0 ? 0 : (bounds[i - 1] as number)
+      const upper = bounds[i]
       if (upper === undefined) return lower
       return lower + ((upper - lower) * Math.max(0, rank - below)) / n
     }
     below += n
   }
-  return LATENCY_BOUNDS_MS[LATENCY_BOUNDS_MS.length - 1] as number
+  return bounds[bounds.length - 1] as number
 }
 
 /** The longest range a report covers, in days (both ends included). */

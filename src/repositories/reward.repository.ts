@@ -264,6 +264,26 @@ export function createRewardRepository(db: Kysely<Database>, dialect: 'sqlite' |
       return (await query.execute()).map(postbackFromRow)
     },
 
+    /**
+     * The outbox backlog: postbacks still to deliver and those given up on, and when the oldest pending one
+     * was written (null without any). One grouped read over the (status, next_attempt_at) index.
+     */
+    async backlog(): Promise<{ pending: number; failed: number; oldestPendingAt: number | null }> {
+      const rows = await db
+        .selectFrom('postback_outbox')
+        .select((eb) => ['status', eb.fn.countAll().as('n'), eb.fn.min('created_at').as('oldest')])
+        .where('status', 'in', ['pending', 'failed'])
+        .groupBy('status')
+        .execute()
+      const of = (status: string) => rows.find((r) => r.status === status)
+      const pending = of('pending')
+      return {
+        pending: pending ? num(pending.n) : 0,
+        failed: of('failed') ? num(of('failed')?.n) : 0,
+        oldestPendingAt: pending?.oldest == null ? null : num(pending.oldest),
+      }
+    },
+
     async get(id: number): Promise<Postback | undefined> {
       const row = await db.selectFrom('postback_outbox').selectAll().where('id', '=', id).executeTakeFirst()
       return row && postbackFromRow(row)

@@ -47,12 +47,17 @@ type Deps = {
 
 export type AdNetworks = ReturnType<typeof createAdNetworks>
 
+/** A circuit breaker's state, from best to worst. */
+export const BREAKER_STATES = ['closed', 'half_open', 'open'] as const
+export type BreakerState = (typeof BREAKER_STATES)[number]
+
 /**
  * Asks a unit's upstream ad networks in parallel, each under the deadline and behind its own circuit
  * breaker (opossum): a slow, failing or open source contributes nothing to that response.
  */
 export function createAdNetworks({ transport, deadlineMs, logger, breaker = {} }: Deps) {
   const breakers = new Map<string, CircuitBreaker<[UpstreamQuery], UpstreamAd[]>>()
+  const breakerNames: [string, CircuitBreaker<[UpstreamQuery], UpstreamAd[]>][] = []
 
   function breakerFor(source: AdSource): CircuitBreaker<[UpstreamQuery], UpstreamAd[]> {
     const key = `${source.name} ${source.url}`
@@ -76,6 +81,7 @@ export function createAdNetworks({ transport, deadlineMs, logger, breaker = {} }
       )
       b.on('close', () => logger.info({ source: source.name }, 'ad source circuit closed'))
       breakers.set(key, b)
+      breakerNames.push([source.name, b])
     }
     return b
   }
@@ -93,6 +99,19 @@ export function createAdNetworks({ transport, deadlineMs, logger, breaker = {} }
       )
       return answers.flat().sort((a, b) => b.ecpm - a.ecpm)
     },
+    /**
+     * Each network's breaker state, by source name (the worst one when several units name the same network);
+     * only networks asked at least once have a breaker.
+     */
+    breakerStates(): Map<string, BreakerState> {
+      const states = new Map<string, BreakerState>()
+      for (const [name, b] of breakerNames) {
+        const state: BreakerState = b.opened ? 'open' : b.halfOpen ? 'half_open' : 'closed'
+        const before = states.get(name)
+        if (!before || BREAKER_STATES.indexOf(state) > BREAKER_STATES.indexOf(before)) states.set(name, state)
+      }
+      return states
+    },
     /** Whether a source's breaker is open (for tests and metrics). */
     isOpen(source: AdSource): boolean {
       return breakers.get(`${source.name} ${source.url}`)?.opened ?? false
@@ -100,6 +119,7 @@ export function createAdNetworks({ transport, deadlineMs, logger, breaker = {} }
     close(): void {
       for (const b of breakers.values()) b.shutdown()
       breakers.clear()
+      breakerNames.length = 0
     },
   }
 }

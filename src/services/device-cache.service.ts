@@ -56,6 +56,8 @@ type Deps = {
   maxLoads?: number
   /** Told when a best-effort step failed: a shared-level read or fill, a registration note, a publish. */
   onDegraded?: (what: string, err: unknown) => void
+  /** Told of each lookup for a device record: found in this process's cache (hit) or not (miss). */
+  onLookup?: (hit: boolean) => void
 }
 
 export type DeviceCache = ReturnType<typeof createDeviceCache>
@@ -74,6 +76,7 @@ export function createDeviceCache({
   ttlMs,
   maxLoads = Number.POSITIVE_INFINITY,
   onDegraded = () => {},
+  onLookup = () => {},
 }: Deps) {
   /** Loads in flight, one per device; a load whose device was dropped meanwhile fills nothing. */
   const loading = new Map<number, Promise<DeviceRecord>>()
@@ -95,6 +98,7 @@ export function createDeviceCache({
   /** The cached record, else one load shared by every concurrent caller for this device. */
   function fetchRecord(deviceId: number): Promise<DeviceRecord> {
     const cached = l1.get(deviceId)
+    onLookup(cached !== undefined)
     if (cached) return Promise.resolve(cached)
     const current = loading.get(deviceId)
     if (current) return current
@@ -222,7 +226,10 @@ export function createDeviceCache({
     /** The cached record when this process holds it with the unit's registration: no I/O, no timer. */
     peek(deviceId: number, unitId: number): DeviceRecord | undefined {
       const record = l1.get(deviceId)
-      return record?.registrations.get(unitId) === undefined ? undefined : record
+      if (record?.registrations.get(unitId) === undefined) return undefined
+      // A miss here is counted by the load that follows it.
+      onLookup(true)
+      return record
     },
 
     /** The device's activity as every process sees it: the shared level's copy, else the store's. */

@@ -30,6 +30,13 @@ test('quantiles interpolate inside their bucket; none without observations; the 
   assert.equal(histogramQuantile(counts, 0.99), 2000)
 })
 
+test('quantiles read with other bounds (the /metrics histogram the dashboard reads)', () => {
+  const bounds = [1, 2.5, 5, 10]
+  assert.equal(histogramQuantile([0, 0, 10, 0, 0], 0.5, bounds), 3.75, 'half way into (2.5, 5]')
+  assert.equal(histogramQuantile([0, 0, 0, 0, 4], 0.5, bounds), 10, 'the open bucket reads as its floor')
+  assert.equal(histogramQuantile([1, 0, 0, 0, 0], 0.5, bounds), 0.5)
+})
+
 test('ISO days: only real dates; day spans include both ends', () => {
   assert.equal(isoDayValue('2026-11-25'), Date.UTC(2026, 10, 25))
   assert.ok(Number.isNaN(isoDayValue('2026-02-30')))

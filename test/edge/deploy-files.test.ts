@@ -28,6 +28,7 @@ const nginxConf = readFileSync('deploy/nginx/allot.conf', 'utf8')
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as {
   scripts: Record<string, string>
   dependencies: Record<string, string>
+  devDependencies: Record<string, string>
 }
 const buildConfig = JSON.parse(readFileSync('tsconfig.build.json', 'utf8')) as {
   compilerOptions: { rootDir?: string; outDir?: string; noEmit?: boolean }
@@ -110,6 +111,20 @@ describe('deployment files', () => {
     const runtime = dockerfile.slice(dockerfile.indexOf(' AS runtime'))
     assert.doesNotMatch(runtime, /\btsx\b|\bsrc\b|\.ts\b/, 'no TypeScript in the runtime stage')
     assert.equal(pkg.dependencies.tsx, undefined, 'tsx is a development dependency only')
+  })
+
+  test('npm run build also bundles the dashboard, in the image too (before pruning its bundler)', () => {
+    assert.equal(pkg.scripts.postbuild, 'node --import tsx scripts/build-dashboard.ts')
+    const build = dockerfile.slice(0, dockerfile.indexOf(' AS runtime'))
+    assert.match(build, /^COPY dashboard \.\/dashboard$/m)
+    assert.match(build, /^COPY scripts\/build-dashboard\.ts \.\/scripts\/$/m)
+    assert.ok(
+      build.indexOf('RUN npm run build') < build.indexOf('npm prune --omit=dev'),
+      'built before the prune',
+    )
+    for (const dev of ['esbuild', 'uplot', 'playwright-core'])
+      assert.equal(pkg.dependencies[dev], undefined, `${dev} is needed at build or test time only`)
+    assert.ok(pkg.devDependencies.esbuild)
   })
 
   test('the image runs as a non-root user on Node 24 with a health check on /readyz', () => {

@@ -51,6 +51,14 @@ describe('upstream ad networks', () => {
       breaker,
     }))
 
+  test('breaker states are listed by network once asked, closed while it answers', async () => {
+    agent.get('http://alpha.test').intercept({ path: '/ads', method: 'POST' }).reply(200, { ads: [] })
+    const networks = make()
+    assert.deepEqual([...networks.breakerStates()], [], 'no breaker before the first call')
+    await networks.fetchAds(unitWith(source('alpha')), query)
+    assert.deepEqual([...networks.breakerStates()], [['alpha', 'closed']])
+  })
+
   test('sources are asked in parallel with the device and unit; their ads merge by eCPM', async () => {
     let asked: unknown
     agent
@@ -116,6 +124,7 @@ describe('upstream ad networks', () => {
     const unit = unitWith(source('broken'))
     for (let i = 0; i < 10; i++) assert.deepEqual(await networks.fetchAds(unit, query), [])
     assert.ok(networks.isOpen(source('broken')), 'the circuit is open')
+    assert.deepEqual([...networks.breakerStates()], [['broken', 'open']])
     assert.ok(calls <= 4, `the source was called ${calls} times for 10 allocations`)
     const whileOpen = calls
     await networks.fetchAds(unit, query)
@@ -126,6 +135,7 @@ describe('upstream ad networks', () => {
     for (let i = 0; i < 100 && networks.isOpen(source('broken')); i++)
       await new Promise((r) => setTimeout(r, 10))
     assert.equal(networks.isOpen(source('broken')), false, 'half-open after the reset time')
+    assert.deepEqual([...networks.breakerStates()], [['broken', 'half_open']])
     await networks.fetchAds(unit, query)
     assert.equal(calls, whileOpen + 1, 'one trial call once the reset time passed')
   })

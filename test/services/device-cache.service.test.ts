@@ -113,6 +113,25 @@ describe('device cache', () => {
     assert.equal(cache.peek(7, 2002), undefined, 'not for a unit it was never registered on')
   })
 
+  test("each lookup is reported as a hit or a miss of this process's cache (a peek only when it finds)", async () => {
+    const { source } = fakeSource()
+    const lookups: boolean[] = []
+    const cache = createDeviceCache({
+      source,
+      clock: () => NOW,
+      maxDevices: 10,
+      ttlMs: 60_000,
+      onLookup: (hit) => lookups.push(hit),
+    })
+    assert.equal(cache.peek(7, 1001), undefined)
+    assert.deepEqual(lookups, [], 'a peek that finds nothing is left to the load that follows')
+    await cache.load(7, 1001, NOW)
+    await cache.load(7, 1001, NOW)
+    assert.ok(cache.peek(7, 1001))
+    await cache.load(8, 1001, NOW)
+    assert.deepEqual(lookups, [false, true, true, false])
+  })
+
   test('an event recorded through the cache is seen by the next load without a source read', async () => {
     const { source, reads } = fakeSource()
     const cache = createDeviceCache({ source, clock: () => NOW, maxDevices: 10, ttlMs: 60_000 })

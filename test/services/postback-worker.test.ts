@@ -129,6 +129,33 @@ for (const backend of await sqlBackends()) {
       assert.equal(row.attempts, 6)
     })
 
+    test('the backlog counts pending and failed postbacks and dates the oldest pending one', async () => {
+      assert.deepEqual(await rewards.backlog(), { pending: 0, failed: 0, oldestPendingAt: null })
+      await enqueue('/gone')
+      const firstAt = now
+      now += 5_000
+      await enqueue('/fine')
+      assert.deepEqual(await rewards.backlog(), { pending: 2, failed: 0, oldestPendingAt: firstAt })
+      const pool = agent.get(ORIGIN)
+      pool
+        .intercept({ path: '/gone', method: 'POST' })
+        .reply(500, 'down')
+        .times(RETRY_DELAYS_MS.length + 1)
+      pool.intercept({ path: '/fine', method: 'POST' }).reply(200, 'ok')
+      const w = worker()
+      assert.equal(await w.runOnce(), 2)
+      for (const delay of RETRY_DELAYS_MS) {
+        now += delay
+        await w.runOnce()
+      }
+      assert.deepEqual(await rewards.backlog(), { pending: 0, failed: 1, oldestPendingAt: null })
+      const newAt = now
+      await enqueue('/new')
+      now += 1_000
+      await enqueue('/newer')
+      assert.deepEqual(await rewards.backlog(), { pending: 2, failed: 1, oldestPendingAt: newAt })
+    })
+
     test('a timeout is retried like a failure, and the next attempt can deliver', async () => {
       await enqueue()
       const pool = agent.get(ORIGIN)

@@ -28,8 +28,10 @@ import {
   unitToDto,
 } from '../dto/admin.dto.js'
 import { errorResponses } from '../dto/common.dto.js'
+import type { LiveFigures } from '../dto/live.dto.js'
 import { strictJsonBodies } from '../validation.js'
 import { type InsightAdmin, insightRoutes } from './insight.routes.js'
+import { liveRoutes } from './live.routes.js'
 import { type PostbackAdmin, postbackRoutes } from './postback.routes.js'
 import { type ProfileAdmin, profileRoutes } from './profile.routes.js'
 
@@ -39,12 +41,14 @@ type Deps = {
   postbacks?: PostbackAdmin
   profiles?: ProfileAdmin
   insight?: InsightAdmin
+  /** The dashboard's live figures (GET /admin/live). */
+  live?: () => Promise<LiveFigures>
 }
 
 /** `/admin/…`: bearer-token CRUD for units, campaigns, categories and channels. */
 export async function adminRoutes(
   fastify: FastifyInstance,
-  { admin, adminToken, postbacks, profiles, insight }: Deps,
+  { admin, adminToken, postbacks, profiles, insight, live }: Deps,
 ): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   // The admin API speaks JSON: numbers are JSON numbers, never strings read loosely.
@@ -117,6 +121,7 @@ export async function adminRoutes(
   if (postbacks) await postbackRoutes(app, { postbacks })
   if (profiles) await profileRoutes(app, { profiles })
   if (insight) await insightRoutes(app, { insight })
+  if (live) await liveRoutes(app, { live })
 }
 
 /** One admin resource: its service, its schemas, and the mappings between them (typed by the schemas). */

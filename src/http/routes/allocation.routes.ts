@@ -20,6 +20,9 @@ type Deps = {
 
 const JSON_TYPE = 'application/json; charset=utf-8'
 
+/** The allocation endpoints' route URLs (the `route` label of their request metrics). */
+export const ALLOCATION_ROUTES = ['/api/allocation/', '/api/content_allocation/'] as const
+
 /** The SDK's allocation endpoints (SDK-CONTRACT §2–§4), with and without the trailing slash. */
 export async function allocationRoutes(
   fastify: FastifyInstance,
@@ -27,7 +30,7 @@ export async function allocationRoutes(
 ): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   app.post(
-    '/api/allocation/',
+    ALLOCATION_ROUTES[0],
     {
       schema: {
         tags: ['sdk'],
@@ -45,7 +48,7 @@ export async function allocationRoutes(
     },
   )
   app.post(
-    '/api/content_allocation/',
+    ALLOCATION_ROUTES[1],
     {
       schema: {
         tags: ['sdk'],
