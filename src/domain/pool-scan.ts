@@ -3,34 +3,97 @@ import type { CatalogEntry } from './catalog-snapshot.js'
 import { CONTENT_WEIGHTS, type ContentSignals, contentScore } from './ranking.js'
 
 /**
- * The servable ads that can reach the pool. Ad buckets are sorted by priority (highest first) and ranking
- * takes whole tiers first, so once the tiers scanned so far hold `limit` servable ads, lower tiers cannot
- * reach the pool: the scan stops there.
+ * The ranked ads of the pool (DESIGN §4): higher `first_display_priority` tiers first; inside a tier, a
+ * weighted random order by `display_weight`, drawn as a weighted sample without replacement (exponential
+ * keys -ln(u) / w, smallest first; weight 0 goes last, ties by id). Buckets are sorted by priority.
+ *
+ * The rules are checked lazily: each tier's keys are drawn for every ad in it (a key costs far less than
+ * the rules), then ads are taken in key order and only those reached are checked, until `limit` servable
+ * ads are found. A 100,000-campaign catalog has thousands of ads per tier and a pool of 25, so most ads are
+ * never checked. Which ads an unservable ad's key displaces does not change the sample: keys are
+ * independent, so the servable ads' order is the weighted order among them alone.
  */
-export function adCandidates(
+export function pickAds(
   buckets: readonly (readonly CatalogEntry[])[],
   servable: (e: CatalogEntry) => boolean,
+  random: () => number,
   limit: number,
 ): CatalogEntry[] {
   const at = buckets.map(() => 0)
   const out: CatalogEntry[] = []
+  const tier: CatalogEntry[] = []
   while (out.length < limit) {
-    let tier = Number.NEGATIVE_INFINITY
+    let priority = Number.NEGATIVE_INFINITY
     for (let b = 0; b < buckets.length; b++) {
       const head = (buckets[b] as readonly CatalogEntry[])[at[b] as number]
-      if (head && head.campaign.first_display_priority > tier) tier = head.campaign.first_display_priority
+      if (head && head.campaign.first_display_priority > priority)
+        priority = head.campaign.first_display_priority
     }
-    if (tier === Number.NEGATIVE_INFINITY) break
+    if (priority === Number.NEGATIVE_INFINITY) break
+    tier.length = 0
     for (let b = 0; b < buckets.length; b++) {
       const list = buckets[b] as readonly CatalogEntry[]
       let i = at[b] as number
-      for (; i < list.length && (list[i] as CatalogEntry).campaign.first_display_priority === tier; i++) {
-        if (servable(list[i] as CatalogEntry)) out.push(list[i] as CatalogEntry)
+      for (; i < list.length && (list[i] as CatalogEntry).campaign.first_display_priority === priority; i++) {
+        tier.push(list[i] as CatalogEntry)
       }
       at[b] = i
     }
+    takeInKeyOrder(tier, servable, random, limit - out.length, out)
   }
   return out
+}
+
+/**
+ * Appends to `out`, best first, up to `wanted` servable ads of one tier: keys for all of them in a binary
+ * min-heap of indices (built in O(n)), popped until enough servable ones are found.
+ */
+function takeInKeyOrder(
+  tier: readonly CatalogEntry[],
+  servable: (e: CatalogEntry) => boolean,
+  random: () => number,
+  wanted: number,
+  out: CatalogEntry[],
+): void {
+  const n = tier.length
+  const keys = new Float64Array(n)
+  const heap = new Int32Array(n)
+  for (let i = 0; i < n; i++) {
+    const w = (tier[i] as CatalogEntry).campaign.display_weight
+    keys[i] = w > 0 ? -Math.log(1 - random()) / w : Number.POSITIVE_INFINITY
+    heap[i] = i
+  }
+  const before = (i: number, j: number) =>
+    (keys[i] as number) < (keys[j] as number) ||
+    (keys[i] === keys[j] && (tier[i] as CatalogEntry).campaign.id < (tier[j] as CatalogEntry).campaign.id)
+  let size = n
+  const down = (from: number) => {
+    let p = from
+    for (;;) {
+      const l = 2 * p + 1
+      const r = l + 1
+      let best = p
+      if (l < size && before(heap[l] as number, heap[best] as number)) best = l
+      if (r < size && before(heap[r] as number, heap[best] as number)) best = r
+      if (best === p) return
+      const t = heap[p] as number
+      heap[p] = heap[best] as number
+      heap[best] = t
+      p = best
+    }
+  }
+  for (let p = (n >> 1) - 1; p >= 0; p--) down(p)
+  let taken = 0
+  while (taken < wanted && size > 0) {
+    const entry = tier[heap[0] as number] as CatalogEntry
+    size--
+    heap[0] = heap[size] as number
+    down(0)
+    if (servable(entry)) {
+      out.push(entry)
+      taken++
+    }
+  }
 }
 
 /** How long a content bucket's score bounds are reused (counters move between rebuilds). */

@@ -1,35 +1,7 @@
 import type { Campaign } from './catalog.js'
-import { topK, topKIndices } from './top-k.js'
+import { topK } from './top-k.js'
 
-/**
- * Ads: higher `first_display_priority` tiers first; inside a tier, a weighted random order by
- * `display_weight` (sent as `first_display_weight`). The order is a weighted sample without replacement
- * (exponential keys: -ln(u) / w, smallest first), so an ad with twice the weight leads twice as often.
- * Weight 0 goes last in its tier. `random` returns [0, 1) and is injected so tests are deterministic.
- * Items carry their campaign (`{ campaign }`), so callers keep what they attached to it.
- */
-export function rankAds<T extends { readonly campaign: Campaign }>(
-  ads: readonly T[],
-  random: () => number,
-  limit: number,
-): T[] {
-  // Keys live in a typed array and the heap holds indices: no allocation per candidate.
-  const keys = new Float64Array(ads.length)
-  for (let i = 0; i < ads.length; i++) {
-    const w = (ads[i] as T).campaign.display_weight
-    keys[i] = w > 0 ? -Math.log(1 - random()) / w : Number.POSITIVE_INFINITY
-  }
-  const order = (i: number, j: number) => {
-    const a = (ads[i] as T).campaign
-    const b = (ads[j] as T).campaign
-    return (
-      b.first_display_priority - a.first_display_priority ||
-      (keys[i] as number) - (keys[j] as number) ||
-      a.id - b.id
-    )
-  }
-  return topKIndices(ads.length, limit, order).map((i) => ads[i] as T)
-}
+/* Ads are ranked as they are picked, tier by tier: see pickAds in pool-scan.ts. */
 
 /** What content ranking knows about one campaign and the device. */
 export type ContentSignals = {

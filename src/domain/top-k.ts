@@ -45,13 +45,3 @@ export function topK<T>(items: Iterable<T>, k: number, compare: (a: T, b: T) => 
     }
   }
 }
-
-/** topK over the indices 0..n-1, for callers that keep their sort keys in typed arrays. */
-export function topKIndices(n: number, k: number, compare: (a: number, b: number) => number): number[] {
-  return topK({ [Symbol.iterator]: () => indexIterator(n) }, k, compare)
-}
-
-function indexIterator(n: number): Iterator<number> {
-  let i = 0
-  return { next: () => (i < n ? { value: i++, done: false } : { value: undefined, done: true }) }
-}

@@ -7,12 +7,11 @@ import type { ActivityItem, DeviceProfile } from '../domain/device.js'
 import { type EligibilityContext, firstExclusion, servable } from '../domain/eligibility.js'
 import { AllotError } from '../domain/errors.js'
 import { type Exclusion, ruleDetail } from '../domain/explanation.js'
-import { adCandidates, createContentWalker } from '../domain/pool-scan.js'
+import { createContentWalker, pickAds } from '../domain/pool-scan.js'
 import {
   type ContentSignals,
   categoryAffinity,
   contentScore,
-  rankAds,
   rankContents,
   topScore,
 } from '../domain/ranking.js'
@@ -305,7 +304,7 @@ export function createAllocationService(deps: Deps): AllocationService {
 
   function rankedAds(snapshot: CatalogSnapshot, unit: Unit, rules: EligibilityContext, limit: number) {
     const buckets = snapshot.adIndex.buckets(unit.id, rules.device.country)
-    return rankAds(adCandidates(buckets, servable(rules), limit), random, limit)
+    return pickAds(buckets, servable(rules), random, limit)
   }
 
   function rankedContents(

@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import type { Campaign } from '../../src/domain/catalog.js'
 import { type CatalogEntry, catalogEntry } from '../../src/domain/catalog-snapshot.js'
 import { campaignDraft } from '../../src/domain/drafts.js'
-import { adCandidates, createContentWalker } from '../../src/domain/pool-scan.js'
+import { createContentWalker, pickAds } from '../../src/domain/pool-scan.js'
 import { rankContents } from '../../src/domain/ranking.js'
 
 const NOW = Date.UTC(2026, 10, 25)
@@ -17,12 +17,20 @@ const entry = (fields: Partial<Campaign>): CatalogEntry =>
     ...fields,
   })
 
-test('the ad scan stops after the priority tiers that fill the pool, and skips what is not servable', () => {
+const byPriority = (a: CatalogEntry, b: CatalogEntry) =>
+  b.campaign.first_display_priority - a.campaign.first_display_priority
+
+function seeded(seed: number): () => number {
+  return () => {
+    seed = (seed * 48271) % 2147483647
+    return seed / 2147483647
+  }
+}
+
+test('the ad pick stops after the priority tiers that fill the pool, and skips what is not servable', () => {
   const top = Array.from({ length: 4 }, () => entry({ first_display_priority: 9 }))
   const middle = Array.from({ length: 4 }, () => entry({ first_display_priority: 5 }))
   const low = Array.from({ length: 4 }, () => entry({ first_display_priority: 1 }))
-  const byPriority = (a: CatalogEntry, b: CatalogEntry) =>
-    b.campaign.first_display_priority - a.campaign.first_display_priority
   const bucketA = [...top.slice(0, 2), ...middle.slice(0, 2), ...low.slice(0, 2)].sort(byPriority)
   const bucketB = [...top.slice(2), ...middle.slice(2), ...low.slice(2)].sort(byPriority)
   const seen: number[] = []
@@ -30,20 +38,86 @@ test('the ad scan stops after the priority tiers that fill the pool, and skips w
     seen.push(e.campaign.id)
     return e !== top[0]
   }
-  const got = adCandidates([bucketA, bucketB], servable, 5)
+  const got = pickAds([bucketA, bucketB], servable, seeded(3), 5)
   assert.deepEqual(
     got.map((e) => e.campaign.first_display_priority),
-    [9, 9, 9, 5, 5, 5, 5],
+    [9, 9, 9, 5, 5],
   )
+  assert.ok(!got.includes(top[0] as CatalogEntry), 'the unservable ad is left out')
   assert.ok(!low.some((e) => seen.includes(e.campaign.id)), 'the lowest tier was never looked at')
 })
 
-test('the content walk returns the same top contents as ranking every servable content', () => {
-  let seed = 11
-  const rnd = () => {
-    seed = (seed * 48271) % 2147483647
-    return seed / 2147483647
+test('inside a tier, the rules are checked only for the ads reached in key order', () => {
+  const tier = Array.from({ length: 1_000 }, () => entry({ first_display_priority: 1, display_weight: 3 }))
+  let checked = 0
+  const got = pickAds(
+    [tier],
+    () => {
+      checked++
+      return true
+    },
+    seeded(5),
+    25,
+  )
+  assert.equal(got.length, 25)
+  assert.equal(checked, 25)
+})
+
+/**
+ * The oracle: every tier's keys drawn in bucket order, the whole tier sorted by (key, id), the servable
+ * ones taken. pickAds must answer the same with the same random source.
+ */
+function pickBySorting(
+  buckets: readonly (readonly CatalogEntry[])[],
+  servable: (e: CatalogEntry) => boolean,
+  random: () => number,
+  limit: number,
+): CatalogEntry[] {
+  const priorities = [...new Set(buckets.flat().map((e) => e.campaign.first_display_priority))].sort(
+    (a, b) => b - a,
+  )
+  const out: CatalogEntry[] = []
+  for (const p of priorities) {
+    if (out.length >= limit) break
+    const keyed = buckets
+      .flatMap((b) => b.filter((e) => e.campaign.first_display_priority === p))
+      .map((e) => {
+        const w = e.campaign.display_weight
+        return { e, key: w > 0 ? -Math.log(1 - random()) / w : Number.POSITIVE_INFINITY }
+      })
+    keyed.sort((a, b) => a.key - b.key || a.e.campaign.id - b.e.campaign.id)
+    for (const { e } of keyed) if (out.length < limit && servable(e)) out.push(e)
   }
+  return out
+}
+
+test('the ad pick answers as sorting every tier would, over random catalogs', () => {
+  const rnd = seeded(17)
+  for (let round = 0; round < 300; round++) {
+    const buckets = Array.from({ length: 1 + Math.floor(rnd() * 4) }, () =>
+      Array.from({ length: Math.floor(rnd() * 40) }, () =>
+        entry({ first_display_priority: Math.floor(rnd() * 4), display_weight: Math.floor(rnd() * 4) }),
+      ).sort(byPriority),
+    )
+    const refused = new Set(
+      buckets
+        .flat()
+        .filter(() => rnd() < 0.4)
+        .map((e) => e.campaign.id),
+    )
+    const servable = (e: CatalogEntry) => !refused.has(e.campaign.id)
+    const limit = 1 + Math.floor(rnd() * 30)
+    const seed = 1 + Math.floor(rnd() * 1_000_000)
+    assert.deepEqual(
+      pickAds(buckets, servable, seeded(seed), limit).map((e) => e.campaign.id),
+      pickBySorting(buckets, servable, seeded(seed), limit).map((e) => e.campaign.id),
+      `round ${round}`,
+    )
+  }
+})
+
+test('the content walk returns the same top contents as ranking every servable content', () => {
+  const rnd = seeded(11)
   const contents = Array.from({ length: 300 }, () =>
     entry({
       type: 'C',
