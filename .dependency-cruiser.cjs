@@ -1,13 +1,27 @@
-/** Layer rules from STYLE.md, enforced in CI: imports only point down. */
+/** Layer rules (docs/architecture.md, "Layers"), enforced in CI: imports only point down. */
 module.exports = {
   forbidden: [
     { name: 'no-cycles', severity: 'error', from: {}, to: { circular: true } },
     {
+      name: 'lib-is-the-floor',
+      comment: 'lib/ holds generic data structures and algorithms: it imports nothing from src/ but lib/',
+      severity: 'error',
+      from: { path: '^src/lib/' },
+      to: { path: '^src/', pathNot: '^src/lib/' },
+    },
+    {
       name: 'domain-is-pure',
-      comment: 'domain/ imports nothing from src/',
+      comment: 'domain/ imports nothing from src/ but domain/ and lib/',
       severity: 'error',
       from: { path: '^src/domain/' },
-      to: { path: '^src/', pathNot: '^src/domain/' },
+      to: { path: '^src/', pathNot: ['^src/domain/', '^src/lib/'] },
+    },
+    {
+      name: 'ports-are-declarations',
+      comment: 'services/ports/ declares what adapters implement, in domain terms: it imports only domain/, lib/ and ports',
+      severity: 'error',
+      from: { path: '^src/services/ports/' },
+      to: { path: '^src/', pathNot: ['^src/services/ports/', '^src/domain/', '^src/lib/'] },
     },
     {
       name: 'services-stay-above-adapters',
@@ -53,7 +67,14 @@ module.exports = {
       comment: 'the composition steps are called by src/app.ts alone; nothing below them knows they exist',
       severity: 'error',
       from: { path: '^src/', pathNot: ['^src/app\\.ts$', '^src/composition/'] },
-      to: { path: '^src/composition/' },
+      to: { path: '^src/composition/', pathNot: '^src/composition/demo-data\\.ts$' },
+    },
+    {
+      name: 'demo-data-only-from-roots',
+      comment: 'the demo catalog is seeded by the composition (catalog module) and by src/migrate.ts alone',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['^src/migrate\\.ts$', '^src/composition/'] },
+      to: { path: '^src/composition/demo-data\\.ts$' },
     },
     {
       name: 'config-is-a-leaf',

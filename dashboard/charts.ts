@@ -2,17 +2,13 @@ import uPlot from 'uplot'
 import 'uplot/dist/uPlot.min.css'
 
 /** Series colours: each has ≥ 4.5:1 contrast on white. */
-export const COLOURS = { blue: '#0b57d0', brown: '#8a4b00', grey: '#4d5156', green: '#1e6b35' }
+const COLOURS = { blue: '#0b57d0', brown: '#8a4b00', grey: '#4d5156', green: '#1e6b35' }
 
 /** Width for a chart inside `container`, whatever the window. */
 const widthOf = (container: HTMLElement) => Math.max(240, Math.floor(container.clientWidth))
 
 /** A uPlot chart that follows its container's width. */
-export function chart(
-  container: HTMLElement,
-  options: Omit<uPlot.Options, 'width'>,
-  data: uPlot.AlignedData,
-) {
+function chart(container: HTMLElement, options: Omit<uPlot.Options, 'width'>, data: uPlot.AlignedData) {
   const plot = new uPlot({ ...options, width: widthOf(container) }, data, container)
   new ResizeObserver(() => {
     const width = widthOf(container)

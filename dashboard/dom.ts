@@ -28,7 +28,12 @@ export function table(
   caption: string,
   headers: readonly string[],
   rows: readonly (readonly (Node | string)[])[],
-  options: { numeric?: readonly number[]; rowClass?: (i: number) => string | undefined } = {},
+  options: {
+    numeric?: readonly number[]
+    rowClass?: (i: number) => string | undefined
+    /** Long values wrap inside the card instead of scrolling the table sideways. */
+    wrap?: boolean
+  } = {},
 ): HTMLElement {
   const numeric = new Set(options.numeric ?? [])
   const head = el(
@@ -48,7 +53,13 @@ export function table(
   return el(
     'div',
     { class: 'table-wrap', role: 'region', 'aria-label': caption, tabindex: 0 },
-    el('table', {}, el('caption', {}, caption), el('thead', {}, head), el('tbody', {}, ...body)),
+    el(
+      'table',
+      { class: options.wrap ? 'wrap' : undefined },
+      el('caption', {}, caption),
+      el('thead', {}, head),
+      el('tbody', {}, ...body),
+    ),
   )
 }
 
@@ -76,4 +87,51 @@ export function debounce<A extends unknown[]>(fn: (...args: A) => void, ms: numb
     clearTimeout(timer)
     timer = setTimeout(() => fn(...args), ms)
   }
+}
+
+/**
+ * Checks the form's number fields (those with inputmode="numeric"): each one holding something that is not a
+ * whole number gets a message right after it (tied to it by aria-describedby) and aria-invalid; a corrected
+ * field loses them. True when every number field is empty or a whole number.
+ */
+export function checkNumberFields(form: HTMLFormElement): boolean {
+  let valid = true
+  for (const input of form.querySelectorAll<HTMLInputElement>('input[inputmode="numeric"]')) {
+    const value = input.value.trim()
+    const ok = value === '' || /^-?\d+$/.test(value)
+    valid &&= ok
+    const id = `${input.id}-error`
+    let message = document.getElementById(id)
+    if (ok) {
+      message?.remove()
+      input.removeAttribute('aria-invalid')
+      input.removeAttribute('aria-describedby')
+      continue
+    }
+    const label = form.querySelector(`label[for="${input.id}"]`)?.textContent ?? input.name
+    if (!message) {
+      message = el('p', { id, class: 'field-error', role: 'alert' })
+      input.after(message)
+    }
+    message.textContent = `${label}: “${value}” is not a number; enter digits only.`
+    input.setAttribute('aria-invalid', 'true')
+    input.setAttribute('aria-describedby', id)
+  }
+  return valid
+}
+
+/** A date and time as yyyy-mm-dd hh:mm:ss in `timeZone` (not the browser's), for a unit's local times. */
+export function zonedTime(at: string | number, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  }).formatToParts(new Date(at))
+  const part = (type: string) => parts.find((p) => p.type === type)?.value ?? ''
+  return `${part('year')}-${part('month')}-${part('day')} ${part('hour')}:${part('minute')}:${part('second')}`
 }

@@ -1,6 +1,6 @@
 import type { ExplanationDto } from '../src/http/dto/insight.dto.js'
 import { admin } from './api.js'
-import { byId, el, table } from './dom.js'
+import { byId, checkNumberFields, el, table, zonedTime } from './dom.js'
 
 /** A verdict's detail as "name: value" pairs (the rule itself is its own column). */
 function detailText(detail: Record<string, unknown> | null): string {
@@ -15,7 +15,7 @@ function detailText(detail: Record<string, unknown> | null): string {
 }
 
 /** The form's non-empty fields, with the SDK's ids defaulted from the device id. */
-export function explainBody(form: HTMLFormElement): Record<string, string> {
+function explainBody(form: HTMLFormElement): Record<string, string> {
   const body: Record<string, string> = {}
   for (const [key, value] of new FormData(form))
     if (typeof value === 'string' && value.trim() !== '') body[key] = value.trim()
@@ -26,7 +26,7 @@ export function explainBody(form: HTMLFormElement): Record<string, string> {
 }
 
 /** Renders POST /admin/explain's answer as a summary, the device as read, and a table of verdicts. */
-export function renderExplanation(x: ExplanationDto): Node[] {
+function renderExplanation(x: ExplanationDto): Node[] {
   const device = Object.entries(x.device).map(([k, v]) => [
     k.replaceAll('_', ' '),
     v === null ? 'not sent' : String(v),
@@ -34,7 +34,9 @@ export function renderExplanation(x: ExplanationDto): Node[] {
   const summary = el(
     'p',
     { class: 'summary', 'data-explained': x.campaigns.length },
-    `Device ${x.device_id} on unit ${x.unit_id} at ${new Date(x.at).toLocaleString()} (${x.timezone}, week slot ${x.current_slot.slot}): `,
+    `Device ${x.device_id} on unit ${x.unit_id} at `,
+    el('time', { datetime: x.at, 'data-timezone': x.timezone }, zonedTime(x.at, x.timezone)),
+    ` (${x.timezone}, the unit's time; week slot ${x.current_slot.slot}): `,
     el('strong', {}, `${x.served} of ${x.campaigns.length} campaigns served`),
     x.first_allocation ? '; never allocated on this unit before (allocation would register it now)' : '',
     x.activity_known ? '' : '; its activity could not be read',
@@ -53,6 +55,7 @@ export function renderExplanation(x: ExplanationDto): Node[] {
         c.rule ?? '—',
         detailText(c.detail as Record<string, unknown> | null),
       ]),
+      { wrap: true },
     ),
   ]
 }
@@ -65,6 +68,7 @@ export function createExplainer(onError: (err: unknown) => boolean) {
     const error = byId('explain-error')
     const result = byId('explain-result')
     error.textContent = ''
+    if (!checkNumberFields(form)) return
     result.setAttribute('aria-busy', 'true')
     try {
       const x = await admin<ExplanationDto>('/explain', explainBody(form))
@@ -75,6 +79,7 @@ export function createExplainer(onError: (err: unknown) => boolean) {
       result.removeAttribute('aria-busy')
     }
   })
+  form.addEventListener('input', () => checkNumberFields(form))
   return {
     campaigns(list: readonly { id: number; name: string }[]): void {
       const select = byId<HTMLSelectElement>('x-campaign')

@@ -59,7 +59,8 @@ function start(): void {
   byId('refresh-s').textContent = String(LIVE_MS / 1000)
   const live = createLivePanel()
   const campaigns = createCampaignPanel()
-  every(LIVE_MS, 'live figures', live.refresh)
+  // New allocations mean new devices seen: the reach estimate follows them.
+  every(LIVE_MS, 'live figures', async () => reach.noteAllocations(await live.refresh()))
   every(CAMPAIGNS_MS, 'campaign report', campaigns.refresh)
   campaigns.campaignNames().then(explainer.campaigns, handled)
   void reach.estimate()

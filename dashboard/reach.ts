@@ -1,5 +1,5 @@
 import { ApiError, admin } from './api.js'
-import { byId, debounce, el, fmt, table } from './dom.js'
+import { byId, checkNumberFields, debounce, el, fmt, table } from './dom.js'
 
 type Reach = {
   ignored: string[]
@@ -13,10 +13,13 @@ type Reach = {
   }[]
 }
 
+/** New traffic re-estimates at most this often (the estimate reads every instance's sightings). */
+const NEW_DATA_MIN_MS = 5_000
+
 const LISTS = ['target_gender', 'target_region', 'target_language', 'target_country', 'target_carrier']
 
 /** The form as an admin campaign draft: lists as arrays, bounds as numbers, empty fields left out. */
-export function reachDraft(form: HTMLFormElement): Record<string, unknown> {
+function reachDraft(form: HTMLFormElement): Record<string, unknown> {
   const draft: Record<string, unknown> = {}
   for (const [key, raw] of new FormData(form)) {
     const value = typeof raw === 'string' ? raw.trim() : ''
@@ -35,8 +38,16 @@ export function reachDraft(form: HTMLFormElement): Record<string, unknown> {
 export function createReach(onError: (err: unknown) => boolean) {
   const form = byId<HTMLFormElement>('reach-form')
   let inFlight: AbortController | undefined
+  let estimatedAt = 0
+  /** The fleet's allocation count last noted, and whether it moved since the last estimate. */
+  let allocations: number | undefined
+  let newTraffic = false
 
   async function estimate(): Promise<void> {
+    // A field that is not a number says so beside itself; the last estimate stays until it is fixed.
+    if (!checkNumberFields(form)) return
+    estimatedAt = Date.now()
+    newTraffic = false
     inFlight?.abort()
     const mine = new AbortController()
     inFlight = mine
@@ -81,11 +92,23 @@ export function createReach(onError: (err: unknown) => boolean) {
   }
 
   const later = debounce(() => void estimate(), 300)
+  form.addEventListener('input', () => checkNumberFields(form))
   form.addEventListener('input', later)
   form.addEventListener('change', later)
   form.addEventListener('submit', (event) => {
     event.preventDefault()
     void estimate()
   })
-  return { estimate }
+  return {
+    estimate,
+    /**
+     * Told the fleet's allocation count at each live refresh: when it moved (new devices may have been seen),
+     * estimates again, at most every few seconds (a move during the pause is kept for the next call).
+     */
+    noteAllocations(total: number): void {
+      if (allocations !== undefined && total !== allocations) newTraffic = true
+      allocations = total
+      if (newTraffic && Date.now() - estimatedAt >= NEW_DATA_MIN_MS) void estimate()
+    },
+  }
 }

@@ -3,10 +3,16 @@ import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance, LogController } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Dispatcher } from 'undici'
+import { allocationModule } from './composition/allocation.module.js'
+import { catalogModule } from './composition/catalog.module.js'
+import { createCore } from './composition/core.js'
+import { devicesModule } from './composition/devices.module.js'
+import { eventsModule } from './composition/events.module.js'
+import { healthModule } from './composition/health.module.js'
+import { prepareHttp } from './composition/http.js'
 import { openInfrastructure } from './composition/infrastructure.js'
+import { insightModule } from './composition/insight.module.js'
 import { createRepositories } from './composition/repositories.js'
-import { prepareHttp, registerRoutes } from './composition/routes.js'
-import { createServices } from './composition/services.js'
 import type { Config } from './config/config.js'
 
 declare module 'fastify' {
@@ -23,6 +29,8 @@ export type AppOptions = {
   config: Config
   /** Injectable for tests; defaults to Date.now. */
   clock?: () => number
+  /** Injectable for tests (a seeded source makes answers repeatable); defaults to Math.random. */
+  random?: () => number
   /** Outbound HTTP dispatcher (tests pass an undici MockAgent); defaults to undici's global one. */
   dispatcher?: Dispatcher
   /** The built dashboard served at /dashboard; defaults to what `npm run build` writes (dist/dashboard). */
@@ -36,6 +44,7 @@ const BUILT_DASHBOARD = fileURLToPath(new URL('../dist/dashboard/', import.meta.
 export async function createApp({
   config,
   clock = Date.now,
+  random = Math.random,
   dispatcher,
   dashboardDir = BUILT_DASHBOARD,
 }: AppOptions): Promise<FastifyInstance> {
@@ -60,25 +69,41 @@ export async function createApp({
       customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false },
     },
   })
-  await app.register(allot, { config, clock, dispatcher, dashboardDir })
+  await app.register(allot, { config, clock, random, dispatcher, dashboardDir })
   return app
 }
 
 /**
- * The composition root as a plain Fastify plugin, in four steps (each in src/composition/): open the
- * infrastructure clients, create the repositories over them, create the services over those, register the
- * routes. Steps 1–3 register their closes with the app as they go, so closing runs them in reverse.
+ * The composition root as a plain Fastify plugin: the HTTP basics, the infrastructure clients, the
+ * repositories over them, then the feature modules in the order they use each other (src/composition/*.module.ts).
+ * Each module builds its services, starts and stops its own background work and registers its own routes;
+ * everything registers its close with the app as it goes, so closing runs in reverse.
  */
-export const allot = fp(wire, { name: 'allot' })
+const allot = fp(wire, { name: 'allot' })
 
 async function wire(
   app: FastifyInstance,
-  { config, clock, dispatcher, dashboardDir }: AppOptions & { clock: () => number; dashboardDir: string },
+  {
+    config,
+    clock,
+    random,
+    dispatcher,
+    dashboardDir,
+  }: AppOptions & { clock: () => number; random: () => number; dashboardDir: string },
 ): Promise<void> {
   const { ops } = await prepareHttp(app, config)
   app.decorate('ops', ops)
   const infra = await openInfrastructure(app, config)
-  const repositories = await createRepositories(infra, config, clock)
-  const services = await createServices(app, { config, clock, dispatcher }, repositories, infra)
-  await registerRoutes(app, ops, config, services, infra, { dashboardDir })
+  const repos = await createRepositories(infra, config, clock)
+  const core = createCore(app, { config, clock, random, dispatcher })
+  const { catalog } = await catalogModule(app, core, repos, infra)
+  const devices = await devicesModule(app, core, repos, infra)
+  const insight = await insightModule(app, core, repos, { catalog, dashboardDir })
+  const events = await eventsModule(app, core, repos, infra, {
+    catalog,
+    devices: devices.devices,
+    reports: insight.tally,
+  })
+  await allocationModule(app, core, repos, { catalog, devices, events, insight })
+  await healthModule(app, ops, core, infra, { catalog })
 }

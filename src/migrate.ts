@@ -1,3 +1,4 @@
+import { seedDemoData } from './composition/demo-data.js'
 import { ConfigError, loadConfig } from './config/config.js'
 import { openDatabase } from './infra/database/database.js'
 import { migrateToLatest } from './infra/database/migrator.js'
@@ -6,7 +7,6 @@ import { createCampaignRepository } from './repositories/campaign.repository.js'
 import { createCategoryRepository, createChannelRepository } from './repositories/content.repository.js'
 import { createUnitRepository } from './repositories/unit.repository.js'
 import { createAdminService } from './services/admin.service.js'
-import { seedDemoData } from './services/demo-data.js'
 
 /**
  * `npm run migrate`: applies pending migrations to DATABASE_URL, creates the DynamoDB table when

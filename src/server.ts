@@ -1,4 +1,6 @@
 import cluster from 'node:cluster'
+import type { Server } from 'node:http'
+import { Server as NetServer } from 'node:net'
 import closeWithGrace from 'close-with-grace'
 import { createApp } from './app.js'
 import { type Config, ConfigError, loadConfig } from './config/config.js'
@@ -12,12 +14,13 @@ async function main(): Promise<void> {
 
 /**
  * One serving process: build the app, listen on the public port and on the internal ops port, close
- * gracefully on SIGTERM/SIGINT: stop accepting connections, let requests in flight finish, stop claiming
- * postbacks and finish or hand back the ones in flight, close the stores, exit; past SHUTDOWN_GRACE_MS the
- * process exits anyway (code 1).
+ * gracefully on SIGTERM/SIGINT: retire keep-alive connections (below), stop accepting connections, let
+ * requests in flight finish, stop claiming postbacks and finish or hand back the ones in flight, close the
+ * stores, exit; past SHUTDOWN_GRACE_MS the process exits anyway (code 1).
  */
 async function runServer(config: Config): Promise<void> {
   const app = await createApp({ config })
+  app.addHook('preClose', () => retireConnections(app.server, Math.min(2000, config.shutdownGraceMs / 4)))
   closeWithGrace({ delay: config.shutdownGraceMs }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an uncaught error')
     else app.log.info({ signal }, 'shutting down')
@@ -82,6 +85,25 @@ async function runPrimary(config: Config): Promise<void> {
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+}
+
+/**
+ * Closing a keep-alive connection that looks idle races a proxy that has just sent a request on it: nginx
+ * reads a reset and must not replay a POST elsewhere (an event would count twice), so the phone would get a
+ * 503. So once closing has begun (readiness says so, and every answer carries `connection: close`: see
+ * composition/core.ts), the listener stops (a new connection is refused, which nginx safely tries on another
+ * instance) and the proxy retires each connection it uses, for up to `ms` or until none is left; only then
+ * are the connections still idle (the ones the proxy uses least) closed. The app's close then waits for the
+ * requests in flight as before.
+ */
+async function retireConnections(server: Server, ms: number): Promise<void> {
+  if (!server.listening || ms <= 0) return
+  const open = () => new Promise<number>((resolve) => server.getConnections((err, n) => resolve(err ? 0 : n)))
+  // Only the listening socket: http.Server#close would also close the idle connections at once.
+  NetServer.prototype.close.call(server)
+  const end = Date.now() + ms
+  while (Date.now() < end && (await open()) > 0) await new Promise((r) => setTimeout(r, 20))
+  server.closeIdleConnections()
 }
 
 function announceSecrets(log: { info(obj: object, msg: string): void }, config: Config): void {

@@ -34,6 +34,7 @@ for (const backend of await sqlBackends()) {
           'reward_ledger',
           'postback_outbox',
           'installed_apps',
+          'fleet_instances',
         ]) {
           assert.ok(tables.includes(table), `${table} exists`)
         }

@@ -14,8 +14,10 @@ export type Infrastructure = {
   redis: { connection: RedisConnection; prefix: string; devices: Channel; catalog: Channel } | undefined
   /** PROFILE_STORE=dynamodb: the profile store's client. */
   dynamo: DynamoConnection | undefined
-  /** Each dependency's liveness, for /readyz. */
+  /** Each dependency's liveness, for /readyz: those Allot cannot serve without. */
   checks: Record<string, DependencyCheck>
+  /** Those it serves without, degraded (Redis). */
+  optionalChecks: Record<string, DependencyCheck>
 }
 
 /**
@@ -28,6 +30,7 @@ export async function openInfrastructure(app: FastifyInstance, config: Config): 
   app.addHook('onClose', () => database.close())
   if (config.migrateOnStart) await migrate(config, database)
   const checks: Record<string, DependencyCheck> = { database: () => database.ping() }
+  const optionalChecks: Record<string, DependencyCheck> = {}
 
   let redis: Infrastructure['redis']
   if (config.redis) {
@@ -37,7 +40,7 @@ export async function openInfrastructure(app: FastifyInstance, config: Config): 
     ])
     const connection = await openRedis(config.redis)
     app.addHook('onClose', () => connection.close())
-    checks.redis = () => connection.ping()
+    optionalChecks.redis = () => connection.ping()
     const prefix = config.redis.keyPrefix
     redis = {
       connection,
@@ -57,7 +60,7 @@ export async function openInfrastructure(app: FastifyInstance, config: Config): 
     checks.dynamodb = () => pingDeviceTable(connection.doc, table, timeoutMs)
     dynamo = connection
   }
-  return { database, redis, dynamo, checks }
+  return { database, redis, dynamo, checks, optionalChecks }
 }
 
 /**

@@ -1,14 +1,15 @@
 import type { Config } from '../config/config.js'
+import { createBudgetLeaseRepository } from '../repositories/budget-lease.repository.js'
 import { createCampaignRepository } from '../repositories/campaign.repository.js'
 import { createCategoryRepository, createChannelRepository } from '../repositories/content.repository.js'
 import { createContentConfigRepository } from '../repositories/content-config.repository.js'
+import { createSqlFleetRepository } from '../repositories/fleet.repository.js'
 import { createInstalledAppsRepository } from '../repositories/installed-apps.repository.js'
 import { createReportCounterRepository } from '../repositories/report-counter.repository.js'
 import { createRewardRepository } from '../repositories/reward.repository.js'
 import { createSqlCounterRepository } from '../repositories/sql-counter.repository.js'
 import { createSqlDeviceRepository } from '../repositories/sql-device.repository.js'
 import { createUnitRepository } from '../repositories/unit.repository.js'
-import type { HousekeepingTask } from '../services/housekeeping.service.js'
 import type { Infrastructure } from './infrastructure.js'
 
 export type Repositories = Awaited<ReturnType<typeof createRepositories>>
@@ -33,11 +34,6 @@ export async function createRepositories(
       )
     : sqlDevices
   const counters = createSqlCounterRepository(db, dialect, clock)
-  // What expires in SQL; DynamoDB drops expired activity itself (its TTL attribute).
-  const purges: Record<string, HousekeepingTask> = {
-    'delivery counters': (now) => counters.purgeExpired(now),
-  }
-  if (!dynamo) purges['device activity'] = (now) => sqlDevices.purgeExpiredActivity(now)
 
   return {
     units: createUnitRepository(db, clock),
@@ -47,24 +43,36 @@ export async function createRepositories(
     contentConfigs: createContentConfigRepository(db, dialect, clock),
     // Delivery counters decide budgets (money): the SQL database is their store of record in every mode.
     counters,
+    // Budgets are leased in slices from pools in the SQL database, their store of record.
+    budgetLeases: createBudgetLeaseRepository(db, dialect),
     reportCounters: createReportCounterRepository(db, dialect, clock),
     rewards: createRewardRepository(db, dialect),
     installedApps: createInstalledAppsRepository(database),
     devices,
-    purges,
+    /** Deletes expired activity from the SQL profile store; DynamoDB drops it itself (its TTL attribute). */
+    purgeExpiredActivity: dynamo ? undefined : (now: number) => sqlDevices.purgeExpiredActivity(now),
     shared: redis && (await sharedDeviceData(redis, config)),
+    /** Each instance's live figures for the fleet view: in Redis when configured, else in SQL. */
+    fleet: redis
+      ? (await import('../repositories/redis-fleet.repository.js')).createRedisFleetRepository(
+          redis.connection.client,
+          redis.prefix,
+        )
+      : createSqlFleetRepository(db, dialect),
   }
 }
 
 /** Redis's device-side adapters: the device cache's second level and the per-device lock. */
 async function sharedDeviceData(redis: NonNullable<Infrastructure['redis']>, config: Config) {
-  const [{ createRedisDeviceCache }, { createRedisDeviceLock }] = await Promise.all([
+  const [{ createRedisDeviceCache }, { createRedisDeviceLock }, { createRedisOnce }] = await Promise.all([
     import('../repositories/redis-device-cache.repository.js'),
     import('../repositories/redis-device-lock.repository.js'),
+    import('../repositories/redis-once.repository.js'),
   ])
   const { client } = redis.connection
   return {
     deviceCache: createRedisDeviceCache(client, redis.prefix, config.sharedCacheTtlMs),
     deviceLock: createRedisDeviceLock(client, redis.prefix),
+    once: createRedisOnce(client, redis.prefix),
   }
 }

@@ -6,7 +6,7 @@ import { type Static, Type } from '@sinclair/typebox'
 import { envSchema } from 'env-schema'
 
 /** Every environment variable Allot reads, with its default. The README's table mirrors this schema. */
-export const EnvSchema = Type.Object({
+const EnvSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'TCP port to listen on' }),
   HOST: Type.String({ minLength: 1, default: '0.0.0.0', description: 'interface to bind' }),
   DATABASE_URL: Type.String({
@@ -83,10 +83,15 @@ export const EnvSchema = Type.Object({
   ),
   REDIS_URL: Type.Optional(
     Type.String({
-      pattern: '^rediss?://',
-      description: 'redis://host:6379/0 — shared cache, counters and invalidation; unset = in-process only',
+      pattern: '^rediss?://[^,\\s]+(,rediss?://[^,\\s]+)*$',
+      description:
+        'redis://host:6379/0 — shared cache, lock, rate limits and invalidation; unset = in-process only. With REDIS_CLUSTER=true: one or more seed nodes, comma-separated',
     }),
   ),
+  REDIS_CLUSTER: Type.Boolean({
+    default: false,
+    description: 'REDIS_URL names a Redis Cluster (its seed nodes): use the cluster client',
+  }),
   REDIS_TIMEOUT_MS: Type.Integer({
     minimum: 10,
     maximum: 60_000,
@@ -156,6 +161,20 @@ export const EnvSchema = Type.Object({
     default: 120,
     description: 'events (unlock, click, rewards, impression) one device may send per minute; 0 = no limit',
   }),
+  BUDGET_LEASE_MS: Type.Integer({
+    minimum: 3_000,
+    maximum: 600_000,
+    default: 30_000,
+    description:
+      'how long a process holds a budget slice past its last report; a dead process keeps its unspent slice idle at most this plus 10 s',
+  }),
+  EVENT_RATE_LIMIT_PER_ADDRESS_PER_MINUTE: Type.Integer({
+    minimum: 1,
+    maximum: 100_000_000,
+    default: 20_000,
+    description:
+      'event requests naming no device that one client address may send per minute (a working SDK always names one)',
+  }),
   PUBLIC_BASE_URL: Type.Optional(
     Type.String({
       pattern: '^https?://[^\\s?#]+$',
@@ -203,6 +222,13 @@ export const EnvSchema = Type.Object({
     default: 600_000,
     description: 'how often the reach sample is rebuilt from the profile store (devices other processes saw)',
   }),
+  FLEET_SNAPSHOT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 60_000,
+    default: 1_000,
+    description:
+      'how often each process publishes its live figures for the fleet view (Redis, else SQL); ignored after 5 periods',
+  }),
 })
 type Env = Static<typeof EnvSchema>
 
@@ -234,7 +260,10 @@ export type Config = Readonly<{
   trustProxy: boolean
   shutdownGraceMs: number
   workers: number
-  redis: Readonly<{ url: string; keyPrefix: string; timeoutMs: number }> | undefined
+  /** `urls`: one server, or a cluster's seed nodes (`cluster`). */
+  redis:
+    | Readonly<{ urls: readonly string[]; cluster: boolean; keyPrefix: string; timeoutMs: number }>
+    | undefined
   profileStore: 'sql' | 'dynamodb'
   dynamo: Readonly<{ table: string; region: string; endpoint: string | undefined; timeoutMs: number }>
   deviceLoadsMax: number
@@ -244,9 +273,15 @@ export type Config = Readonly<{
   upstreamDeadlineMs: number
   postbackPollMs: number
   eventRateLimitPerMinute: number
+  /** How long a budget lease lasts past its holder's last report. */
+  budgetLeaseMs: number
+  /** Event requests that name no device, per client address and minute. */
+  eventRateLimitPerAddressPerMinute: number
   reportFlushMs: number
   reachSampleSize: number
   reachRefreshMs: number
+  /** How often each process publishes its live figures for the fleet view. */
+  fleetSnapshotMs: number
   /** Origin of the click and impression URLs handed to SDKs, without a trailing slash. */
   publicBaseUrl: string
   /** The legacy server's payloads, redeemable during the cut-over (undefined: not accepted). */
@@ -289,7 +324,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     workers: env.WORKERS ?? (mode === 'production' ? availableParallelism() : 1),
     redis: env.REDIS_URL
       ? Object.freeze({
-          url: env.REDIS_URL,
+          urls: Object.freeze(env.REDIS_URL.split(',')),
+          cluster: env.REDIS_CLUSTER,
           keyPrefix: env.REDIS_KEY_PREFIX,
           timeoutMs: env.REDIS_TIMEOUT_MS,
         })
@@ -308,9 +344,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     upstreamDeadlineMs: env.UPSTREAM_DEADLINE_MS,
     postbackPollMs: env.POSTBACK_POLL_MS,
     eventRateLimitPerMinute: env.EVENT_RATE_LIMIT_PER_MINUTE,
+    budgetLeaseMs: env.BUDGET_LEASE_MS,
+    eventRateLimitPerAddressPerMinute: env.EVENT_RATE_LIMIT_PER_ADDRESS_PER_MINUTE,
     reportFlushMs: env.REPORT_FLUSH_MS,
     reachSampleSize: env.REACH_SAMPLE_SIZE,
     reachRefreshMs: env.REACH_REFRESH_MS,
+    fleetSnapshotMs: env.FLEET_SNAPSHOT_MS,
     publicBaseUrl: (env.PUBLIC_BASE_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
     legacyPayloads: legacyPayloads(env),
   })

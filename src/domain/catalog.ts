@@ -1,4 +1,9 @@
-/** Facts about the domain (DESIGN §2). Field names follow the SDK's wire names; times are epoch ms, UTC. */
+import type { Targeting } from './targeting-fields.js'
+
+/**
+ * Facts about the domain (docs/architecture.md §6). Field names follow the SDK's wire names; times are epoch
+ * ms, UTC.
+ */
 
 export const CAMPAIGN_TYPES = ['C', 'I', 'J', 'B'] as const
 export type CampaignType = (typeof CAMPAIGN_TYPES)[number]
@@ -17,74 +22,8 @@ export type RevenueType = (typeof REVENUE_TYPES)[number]
 export const UNIT_SUPPLY = ['all', 'none'] as const
 export type UnitSupply = (typeof UNIT_SUPPLY)[number]
 
-/** List-valued targeting fields; each has `target_<name>` (or `<name>` for custom targets) and `detarget_<name>`. */
-export const LIST_TARGETS = [
-  'gender',
-  'language',
-  'carrier',
-  'region',
-  'country',
-  'unit',
-  'app_id',
-  'app',
-  'custom_target_1',
-  'custom_target_2',
-  'custom_target_3',
-] as const
-export type ListTarget = (typeof LIST_TARGETS)[number]
-
-/** Range targeting fields; `target_<name>_min/max` and `detarget_<name>_min/max` (bounds inclusive). */
-export const RANGE_TARGETS = ['age', 'os', 'sdk'] as const
-export type RangeTarget = (typeof RANGE_TARGETS)[number]
-
-/** The wire name of the inclusion list of a list target. */
-export function targetKey(name: ListTarget): string {
-  return name.startsWith('custom_target_') ? name : `target_${name}`
-}
-
-/** The wire name of the exclusion list of a list target. */
-export function detargetKey(name: ListTarget): string {
-  return `detarget_${name}`
-}
-
-export type Targeting = {
-  target_gender: string[]
-  detarget_gender: string[]
-  target_language: string[]
-  detarget_language: string[]
-  target_carrier: string[]
-  detarget_carrier: string[]
-  target_region: string[]
-  detarget_region: string[]
-  target_country: string[]
-  detarget_country: string[]
-  target_unit: string[]
-  detarget_unit: string[]
-  target_app_id: string[]
-  detarget_app_id: string[]
-  target_app: string[]
-  detarget_app: string[]
-  custom_target_1: string[]
-  detarget_custom_target_1: string[]
-  custom_target_2: string[]
-  detarget_custom_target_2: string[]
-  custom_target_3: string[]
-  detarget_custom_target_3: string[]
-  target_age_min: number | null
-  target_age_max: number | null
-  detarget_age_min: number | null
-  detarget_age_max: number | null
-  target_os_min: number | null
-  target_os_max: number | null
-  detarget_os_min: number | null
-  detarget_os_max: number | null
-  target_sdk_min: number | null
-  target_sdk_max: number | null
-  detarget_sdk_min: number | null
-  detarget_sdk_max: number | null
-  registered_days_min: number | null
-  registered_days_max: number | null
-}
+/** A campaign's targeting fields, derived from the table in targeting-fields.ts. */
+export type { Targeting } from './targeting-fields.js'
 
 export type Campaign = Targeting & {
   id: number

@@ -1,6 +1,9 @@
 import type { Campaign } from './catalog.js'
 
-/** The content filters an SDK sends with an allocation (SDK-CONTRACT §2): comma lists, ads unaffected. */
+/**
+ * The content filters an SDK sends with an allocation (docs/architecture.md §W2): comma lists, ads
+ * unaffected.
+ */
 export type ContentFilters = {
   /** Only contents of these categories (absent = every category). */
   categories: ReadonlySet<string> | undefined

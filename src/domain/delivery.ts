@@ -39,15 +39,28 @@ export function summarizeActivity(items: readonly ActivityItem[], now: number): 
   return { lastHour, lastDay, retained, seen, clicked }
 }
 
+/**
+ * v1 sends 9999 for "no cap" (docs/architecture.md §W3.2), and 0 or unset means none too: a cap is 1 to 9998.
+ * Only a real cap needs the device's activity, its lock across processes, and the device read in time.
+ */
+const NO_CAP = 9999
+
+/** The cap a value sets, or null for none (unset, 0 or less, or v1's 9999 and above). */
+export function capOf(value: number | null): number | null {
+  return value === null || value <= 0 || value >= NO_CAP ? null : value
+}
+
 /** Whether the campaign has a per-device cap at all (and so needs the device's activity). */
 export function hasCaps(c: Campaign): boolean {
-  return c.ipu !== null || c.dipu !== null || c.tipu !== null
+  return capOf(c.ipu) !== null || capOf(c.dipu) !== null || capOf(c.tipu) !== null
 }
 
 /** A cap of N allows N impressions: the campaign is allocated while the count is below it. */
 export function withinCaps(c: Campaign, activity: ActivitySummary): boolean {
-  const below = (cap: number | null, counts: ReadonlyMap<number, number>) =>
-    cap === null || (counts.get(c.id) ?? 0) < cap
+  const below = (value: number | null, counts: ReadonlyMap<number, number>) => {
+    const cap = capOf(value)
+    return cap === null || (counts.get(c.id) ?? 0) < cap
+  }
   return (
     below(c.ipu, activity.lastHour) && below(c.dipu, activity.lastDay) && below(c.tipu, activity.retained)
   )
@@ -57,7 +70,7 @@ export function withinCaps(c: Campaign, activity: ActivitySummary): boolean {
 export type Delivery = { total: number; today: number }
 
 /** Even pacing may run ahead of the clock by this share of the daily budget (at least one unit). */
-export const PACING_SLACK_SHARE = 0.02
+const PACING_SLACK_SHARE = 0.02
 
 /** Whether a campaign with a budget may still be delivered at `now`. */
 export function withinBudget(c: Campaign, delivered: Delivery, now: number): boolean {
@@ -76,8 +89,4 @@ export function pacedAllowance(daily: number, now: number): number {
 /** What even pacing would have delivered once `elapsedShare` (0–1) of a day has passed. */
 export function evenPacingLine(daily: number, elapsedShare: number): number {
   return daily * Math.min(1, Math.max(0, elapsedShare))
-}
-
-export function hasBudget(c: Campaign): boolean {
-  return c.budget_type !== null && (c.budget_daily !== null || c.budget_total !== null)
 }

@@ -1,4 +1,4 @@
-/** The kinds of content config a v1 SDK stores (SDK-CONTRACT §10), one opaque string each. */
+/** The kinds of content config a v1 SDK stores (docs/architecture.md §W10), one opaque string each. */
 export const DEVICE_CONFIG_TYPES = ['category', 'channel', 'campaign'] as const
 export type DeviceConfigType = (typeof DEVICE_CONFIG_TYPES)[number]
 

@@ -1,6 +1,7 @@
 import type { Campaign, ContentCategory, ContentChannel, Unit } from './catalog.js'
 import { AllotError } from './errors.js'
 import { isValidTimezone } from './schedule.js'
+import { emptyTargeting, TARGETING_RANGES } from './targeting-fields.js'
 
 type Stamped = 'id' | 'created_at' | 'updated_at'
 export type CampaignDraft = Omit<Campaign, Stamped>
@@ -8,44 +9,7 @@ export type UnitDraft = Omit<Unit, Stamped>
 export type CategoryDraft = Omit<ContentCategory, 'id'>
 export type ChannelDraft = Omit<ContentChannel, 'id'>
 
-const EMPTY_TARGETING = {
-  target_gender: [],
-  detarget_gender: [],
-  target_language: [],
-  detarget_language: [],
-  target_carrier: [],
-  detarget_carrier: [],
-  target_region: [],
-  detarget_region: [],
-  target_country: [],
-  detarget_country: [],
-  target_unit: [],
-  detarget_unit: [],
-  target_app_id: [],
-  detarget_app_id: [],
-  target_app: [],
-  detarget_app: [],
-  custom_target_1: [],
-  detarget_custom_target_1: [],
-  custom_target_2: [],
-  detarget_custom_target_2: [],
-  custom_target_3: [],
-  detarget_custom_target_3: [],
-  target_age_min: null,
-  target_age_max: null,
-  detarget_age_min: null,
-  detarget_age_max: null,
-  target_os_min: null,
-  target_os_max: null,
-  detarget_os_min: null,
-  detarget_os_max: null,
-  target_sdk_min: null,
-  target_sdk_max: null,
-  detarget_sdk_min: null,
-  detarget_sdk_max: null,
-  registered_days_min: null,
-  registered_days_max: null,
-} satisfies Partial<CampaignDraft>
+const EMPTY_TARGETING = emptyTargeting()
 
 /** The fields a new campaign needs; everything else has a default. */
 export type CampaignInput = Partial<CampaignDraft> &
@@ -109,11 +73,10 @@ export function checkCampaign(draft: CampaignDraft): void {
   if (draft.is_ad === (draft.type === 'C')) {
     invalid(`type must be 'C' for contents (is_ad false) and 'I', 'J' or 'B' for ads (is_ad true)`)
   }
-  for (const name of ['age', 'os', 'sdk'] as const) {
-    checkRange(`target_${name}`, draft[`target_${name}_min`], draft[`target_${name}_max`])
-    checkRange(`detarget_${name}`, draft[`detarget_${name}_min`], draft[`detarget_${name}_max`])
+  for (const [min, max] of TARGETING_RANGES) {
+    const prefix = min.slice(0, -'_min'.length)
+    checkRange(prefix, draft[min], draft[max])
   }
-  checkRange('registered_days', draft.registered_days_min, draft.registered_days_max)
   if (draft.week_slot.some((s) => !Number.isInteger(s) || s < 0 || s >= 168)) {
     invalid('week_slot entries must be integers from 0 (Monday 00h) to 167 (Sunday 23h)')
   }
@@ -146,7 +109,7 @@ function checkWebUrl(field: string, value: string): void {
 }
 
 /** A campaign URL as stored: the WHATWG-normalised form (percent-encoded), `{ifa}` placeholders kept. */
-export function normalizeWebUrl(value: string): string {
+function normalizeWebUrl(value: string): string {
   if (value === '') return value
   return new URL(value.replaceAll('{ifa}', 'IFA_PLACEHOLDER')).href.replaceAll('IFA_PLACEHOLDER', '{ifa}')
 }
@@ -158,7 +121,7 @@ function checkRange(name: string, min: number | null, max: number | null): void 
 /** The fields a new unit needs; everything else has a default. */
 export type UnitInput = Partial<UnitDraft> & Pick<UnitDraft, 'app_id'>
 
-/** A complete unit draft with the DESIGN §2 defaults. */
+/** A complete unit draft with every field the input leaves out at its default. */
 export function unitDraft(input: UnitInput): UnitDraft {
   const draft: UnitDraft = {
     name: '',

@@ -1,7 +1,7 @@
+import { topK } from '../lib/top-k.js'
 import type { Campaign } from './catalog.js'
-import { topK } from './top-k.js'
 
-/* Ads are ranked as they are picked, tier by tier: see pickAds in pool-scan.ts. */
+/* Ads are ranked as they are picked, tier by tier: see pickAds in src/lib/pool-scan.ts. */
 
 /** What content ranking knows about one campaign and the device. */
 export type ContentSignals = {
@@ -14,11 +14,11 @@ export type ContentSignals = {
 }
 
 /** Prior for CTR smoothing: as if every content started with 1 click in 50 impressions. */
-export const CTR_PRIOR = { clicks: 1, impressions: 50 }
+const CTR_PRIOR = { clicks: 1, impressions: 50 }
 /** Weights of the content score's terms; see README "How allocation decides". */
-export const CONTENT_WEIGHTS = { ctr: 1, weight: 0.3, affinity: 0.8, freshness: 1, seen: 2 }
+const CONTENT_WEIGHTS = { ctr: 1, weight: 0.3, affinity: 0.8, freshness: 1, seen: 2 }
 /** Freshness halves every this many hours since publication. */
-export const FRESHNESS_HALF_LIFE_HOURS = 12
+const FRESHNESS_HALF_LIFE_HOURS = 12
 
 /**
  * Content score = ln(smoothed CTR / prior CTR) + 0.3·ln(1 + display_weight) + 0.8·affinity
@@ -39,6 +39,21 @@ export function contentScore(c: Campaign, s: ContentSignals, now: number): numbe
     (s.seen ? w.seen : 0)
   )
 }
+
+/**
+ * The best score any device could give a content as of `now` (its favourite category, never seen): a
+ * bound that only falls as time passes, so a bucket of contents can be walked best bound first.
+ */
+export function contentScoreBound(
+  c: Campaign,
+  totals: { impressions: number; clicks: number },
+  now: number,
+): number {
+  return contentScore(c, { ...totals, affinity: 1, seen: false }, now)
+}
+
+/** What a device without category scores cannot reach of any content's bound (the affinity term). */
+export const NO_AFFINITY_SLACK = CONTENT_WEIGHTS.affinity
 
 /** The best `limit` contents, best score first (ties: newer first, then lower id). */
 export function rankContents<T extends { readonly campaign: Campaign }>(

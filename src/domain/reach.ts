@@ -1,27 +1,21 @@
-import { targetAge } from './sdk-v1.js'
 import { type DeviceContext, provinceOf, type TargetingField, type TargetingPredicate } from './targeting.js'
+import {
+  type DeviceView,
+  type ReachColumn,
+  type ReachRead,
+  type SeenAttributes,
+  TARGETING_TABLE,
+} from './targeting-fields.js'
 
 /**
  * What allocation last saw of a device, kept compactly for reach estimates: the normalised attributes
  * targeting reads (as DeviceContext holds them), when, and the device's sample hash.
  */
-export type SeenDevice = {
+export type SeenDevice = SeenAttributes & {
   deviceId: number
   /** sampleHash(deviceId): stored with the device so a store can hand out the smallest hashes first. */
   sample: number
   seenAt: number
-  unitId: number
-  appId: number
-  country: string | undefined
-  gender: string | undefined
-  language: string | undefined
-  carrier: string | undefined
-  region: string | undefined
-  yearOfBirth: number | undefined
-  os: number | undefined
-  sdk: number | undefined
-  /** Epoch ms of the registration allocation used (day precision). */
-  registeredAt: number | undefined
   /** Each custom target's values, comma-joined. */
   customTargets: [string | undefined, string | undefined, string | undefined]
 }
@@ -54,7 +48,7 @@ const DAY_MS = 86_400_000
 export const dayNumber = (at: number) => Math.floor(at / DAY_MS)
 
 /** Devices seen on the last N UTC days (today included) that a reach estimate answers for. */
-export const REACH_WINDOWS_DAYS = [1, 7, 30] as const
+const REACH_WINDOWS_DAYS = [1, 7, 30] as const
 /** How far back the sample keeps devices: the longest window. */
 export const REACH_OLDEST_DAYS = 30
 
@@ -66,9 +60,79 @@ export type SampleCounts = {
   removed: Map<TargetingField, number>
 }
 
-const NONE16 = -32768
-const NONE32 = -2147483648
-const clamp32 = (v: number) => Math.max(-2147483647, Math.min(2147483647, Math.trunc(v)))
+/** The targeting fields the sample keeps, each with its column codec (see targeting-fields.ts). */
+const SAMPLED = TARGETING_TABLE.flatMap((f) => (f.reach ? [{ name: f.name, column: f.reach }] : []))
+const ARRAYS = { u32: Uint32Array, i32: Int32Array, i16: Int16Array } as const
+
+type Column = Float64Array | Uint32Array | Int32Array | Int16Array
+/** The sample's typed columns, one slot per device: the key and day, then one per sampled field. */
+type Columns = { ids: Float64Array; samples: Uint32Array; days: Int32Array; fields: Column[] }
+
+function newColumns(room: number): Columns {
+  return {
+    ids: new Float64Array(room),
+    samples: new Uint32Array(room),
+    days: new Int32Array(room),
+    fields: SAMPLED.map((f) => new ARRAYS[f.column.array](room)),
+  }
+}
+
+/** Every column of the sample, the key columns first. */
+const allColumns = (c: Columns): Column[] => [c.ids, c.samples, c.days, ...c.fields]
+
+/** The same columns `to` slots long, the first `size` rows kept. */
+function resized(columns: Columns, size: number, to: number): Columns {
+  const next = newColumns(to)
+  const from = allColumns(columns)
+  allColumns(next).forEach((column, i) => {
+    column.set((from[i] as Column).subarray(0, Math.min(size, to)))
+  })
+  return next
+}
+
+/** Strings and comma lists stored once, by number (0 = none); a region's province computed once. */
+function createInterner() {
+  const strings: (string | undefined)[] = [undefined]
+  const provinces: (string | undefined)[] = [undefined]
+  const stringIds = new Map<string, number>()
+  const lists: (ReadonlySet<string> | undefined)[] = [undefined]
+  const listIds = new Map<string, number>()
+  return {
+    strings,
+    provinces,
+    lists,
+    intern(value: string | undefined): number {
+      if (value === undefined) return 0
+      let id = stringIds.get(value)
+      if (id === undefined) {
+        id = strings.length
+        strings.push(value)
+        provinces.push(provinceOf(value))
+        stringIds.set(value, id)
+      }
+      return id
+    },
+    internList(value: string | undefined): number {
+      if (value === undefined || value === '') return 0
+      let id = listIds.get(value)
+      if (id === undefined) {
+        id = lists.length
+        lists.push(new Set(value.split(',')))
+        listIds.set(value, id)
+      }
+      return id
+    },
+  }
+}
+type Interner = ReturnType<typeof createInterner>
+
+function writeRow(c: Columns, names: Interner, row: number, d: SeenDevice): void {
+  c.ids[row] = d.deviceId
+  c.samples[row] = d.sample
+  c.days[row] = dayNumber(d.seenAt)
+  for (let f = 0; f < SAMPLED.length; f++)
+    (c.fields[f] as Column)[row] = (SAMPLED[f] as (typeof SAMPLED)[number]).column.write(d, names)
+}
 
 /**
  * A uniform sample of the devices seen in the last 30 days, at most `capacity` of them, in typed columns
@@ -81,144 +145,42 @@ export function createReachSample(capacity: number) {
   let room = Math.min(capacity + 1, 1024)
   let threshold = SAMPLE_SPACE
   const rowOf = new Map<number, number>()
-  const strings: (string | undefined)[] = [undefined]
-  /** Each interned string's province (regions), computed once. */
-  const provinces: (string | undefined)[] = [undefined]
-  const stringIds = new Map<string, number>()
-  const lists: (ReadonlySet<string> | undefined)[] = [undefined]
-  const listIds = new Map<string, number>()
-
-  let ids = new Float64Array(room)
-  let samples = new Uint32Array(room)
-  let days = new Int32Array(room)
-  let units = new Int32Array(room)
-  let apps = new Int32Array(room)
-  let countries = new Uint32Array(room)
-  let genders = new Uint32Array(room)
-  let languages = new Uint32Array(room)
-  let carriers = new Uint32Array(room)
-  let regions = new Uint32Array(room)
-  let years = new Int16Array(room)
-  let oses = new Int32Array(room)
-  let sdks = new Int32Array(room)
-  let registered = new Uint32Array(room)
-  let custom1 = new Uint32Array(room)
-  let custom2 = new Uint32Array(room)
-  let custom3 = new Uint32Array(room)
-
-  function intern(value: string | undefined): number {
-    if (value === undefined) return 0
-    let id = stringIds.get(value)
-    if (id === undefined) {
-      id = strings.length
-      strings.push(value)
-      provinces.push(provinceOf(value))
-      stringIds.set(value, id)
-    }
-    return id
-  }
-
-  function internList(value: string | undefined): number {
-    if (value === undefined || value === '') return 0
-    let id = listIds.get(value)
-    if (id === undefined) {
-      id = lists.length
-      lists.push(new Set(value.split(',')))
-      listIds.set(value, id)
-    }
-    return id
-  }
-
-  function resize(to: number): void {
-    const grow = <T extends Float64Array | Uint32Array | Int32Array | Int16Array>(a: T): T => {
-      const b = new (a.constructor as new (n: number) => T)(to)
-      b.set(a.subarray(0, Math.min(size, to)))
-      return b
-    }
-    ids = grow(ids)
-    samples = grow(samples)
-    days = grow(days)
-    units = grow(units)
-    apps = grow(apps)
-    countries = grow(countries)
-    genders = grow(genders)
-    languages = grow(languages)
-    carriers = grow(carriers)
-    regions = grow(regions)
-    years = grow(years)
-    oses = grow(oses)
-    sdks = grow(sdks)
-    registered = grow(registered)
-    custom1 = grow(custom1)
-    custom2 = grow(custom2)
-    custom3 = grow(custom3)
-    room = to
-  }
-
-  function write(row: number, d: SeenDevice): void {
-    ids[row] = d.deviceId
-    samples[row] = d.sample
-    days[row] = dayNumber(d.seenAt)
-    units[row] = clamp32(d.unitId)
-    apps[row] = clamp32(d.appId)
-    countries[row] = intern(d.country)
-    genders[row] = intern(d.gender)
-    languages[row] = intern(d.language)
-    carriers[row] = intern(d.carrier)
-    regions[row] = intern(d.region)
-    years[row] = d.yearOfBirth === undefined ? NONE16 : Math.max(-32767, Math.min(32767, d.yearOfBirth))
-    oses[row] = d.os === undefined ? NONE32 : clamp32(d.os)
-    sdks[row] = d.sdk === undefined ? NONE32 : clamp32(d.sdk)
-    registered[row] = d.registeredAt === undefined ? 0 : Math.max(1, Math.floor(d.registeredAt / 1000))
-    custom1[row] = internList(d.customTargets[0])
-    custom2[row] = internList(d.customTargets[1])
-    custom3[row] = internList(d.customTargets[2])
-  }
-
-  /** Moves row `from` to row `to` (compaction). */
-  function move(from: number, to: number): void {
-    ids[to] = ids[from] as number
-    samples[to] = samples[from] as number
-    days[to] = days[from] as number
-    units[to] = units[from] as number
-    apps[to] = apps[from] as number
-    countries[to] = countries[from] as number
-    genders[to] = genders[from] as number
-    languages[to] = languages[from] as number
-    carriers[to] = carriers[from] as number
-    regions[to] = regions[from] as number
-    years[to] = years[from] as number
-    oses[to] = oses[from] as number
-    sdks[to] = sdks[from] as number
-    registered[to] = registered[from] as number
-    custom1[to] = custom1[from] as number
-    custom2[to] = custom2[from] as number
-    custom3[to] = custom3[from] as number
-  }
+  const names = createInterner()
+  let columns = newColumns(room)
 
   /**
    * Keeps only the `capacity` smallest hashes among devices seen since `oldestDay` (lowering the threshold
    * to the first hash left out) and forgets the rest.
    */
   function compact(oldestDay: number): void {
-    let live = 0
-    for (let i = 0; i < size; i++) if ((days[i] as number) >= oldestDay) live++
-    if (live > capacity) {
-      const kept = new Uint32Array(live)
-      let k = 0
-      for (let i = 0; i < size; i++) if ((days[i] as number) >= oldestDay) kept[k++] = samples[i] as number
-      kept.sort()
-      threshold = kept[capacity] as number
-    }
+    const { days, samples, ids } = columns
+    const live = liveHashes(columns, size, oldestDay)
+    if (live.length > capacity) threshold = live.sort()[capacity] as number
+    const all = allColumns(columns)
     let to = 0
     rowOf.clear()
     for (let i = 0; i < size; i++) {
       if ((days[i] as number) < oldestDay || (samples[i] as number) >= threshold) continue
-      if (i !== to) move(i, to)
+      if (i !== to) for (const column of all) column[to] = column[i] as number
       rowOf.set(ids[to] as number, to)
       to++
     }
     size = to
+  }
+
+  /** A free row for a new device, growing or compacting first; undefined when its hash no longer fits. */
+  function freeRow(d: SeenDevice): number | undefined {
+    if (size === room) {
+      if (room < capacity + (capacity >> 3)) {
+        const to = Math.min(room * 2, capacity + (capacity >> 3))
+        columns = resized(columns, size, to)
+        room = to
+      } else {
+        compact(dayNumber(d.seenAt) - REACH_OLDEST_DAYS + 1)
+        if (d.sample >= threshold) return undefined
+      }
+    }
+    return size++
   }
 
   return {
@@ -227,17 +189,11 @@ export function createReachSample(capacity: number) {
       if (d.sample >= threshold) return false
       let row = rowOf.get(d.deviceId)
       if (row === undefined) {
-        if (size === room) {
-          if (room < capacity + (capacity >> 3)) resize(Math.min(room * 2, capacity + (capacity >> 3)))
-          else {
-            compact(dayNumber(d.seenAt) - REACH_OLDEST_DAYS + 1)
-            if (d.sample >= threshold) return false
-          }
-        }
-        row = size++
+        row = freeRow(d)
+        if (row === undefined) return false
         rowOf.set(d.deviceId, row)
       }
-      write(row, d)
+      writeRow(columns, names, row, d)
       return true
     },
 
@@ -251,10 +207,7 @@ export function createReachSample(capacity: number) {
 
     size: () => size,
     /** Bytes held by the typed columns (the id → row index adds about 40 bytes a device). */
-    bytes: () =>
-      [ids, samples, days, units, apps, countries, genders, languages, carriers, regions, years, oses, sdks]
-        .concat([registered, custom1, custom2, custom3])
-        .reduce((n, a) => n + a.byteLength, 0),
+    bytes: () => allColumns(columns).reduce((n, a) => n + a.byteLength, 0),
     /** The probability that any one device is in the sample. */
     rate: () => threshold / SAMPLE_SPACE,
 
@@ -263,69 +216,104 @@ export function createReachSample(capacity: number) {
      * first one that fails, in matching order) removes the others. Every device goes through the same
      * check functions allocation runs; `yearOf(unitId)` is the local year at the unit (for ages).
      */
-    count(
+    count: (
       targeting: TargetingPredicate,
       now: number,
       yearOf: (unitId: number) => number,
       windows: readonly number[] = REACH_WINDOWS_DAYS,
-    ): SampleCounts[] {
-      const today = dayNumber(now)
-      const firstDays = windows.map((w) => today - w + 1)
-      const oldest = Math.min(...firstDays)
-      const out = windows.map((w) => ({
-        days: w,
-        seen: 0,
-        matching: 0,
-        removed: new Map<TargetingField, number>(),
-      }))
-      const customs: [
-        ReadonlySet<string> | undefined,
-        ReadonlySet<string> | undefined,
-        ReadonlySet<string> | undefined,
-      ] = [undefined, undefined, undefined]
-      const device: DeviceContext = { unitId: 0, appId: 0, customTargets: customs }
-      const localYears = new Map<number, number>()
-      const year = (unitId: number) => {
-        let y = localYears.get(unitId)
-        if (y === undefined) {
-          y = yearOf(unitId)
-          localYears.set(unitId, y)
-        }
-        return y
-      }
-      for (let i = 0; i < size; i++) {
-        const day = days[i] as number
-        if (day < oldest || day > today) continue
-        device.unitId = units[i] as number
-        device.appId = apps[i] as number
-        device.country = strings[countries[i] as number]
-        device.gender = strings[genders[i] as number]
-        device.language = strings[languages[i] as number]
-        device.carrier = strings[carriers[i] as number]
-        device.region = strings[regions[i] as number]
-        device.province = provinces[regions[i] as number]
-        const born = years[i] as number
-        device.age = born === NONE16 ? undefined : targetAge(year(device.unitId), born)
-        const os = oses[i] as number
-        device.os = os === NONE32 ? undefined : os
-        const sdk = sdks[i] as number
-        device.sdk = sdk === NONE32 ? undefined : sdk
-        const since = registered[i] as number
-        device.registeredDays = since === 0 ? undefined : Math.floor(Math.max(0, now - since * 1000) / DAY_MS)
-        customs[0] = lists[custom1[i] as number]
-        customs[1] = lists[custom2[i] as number]
-        customs[2] = lists[custom3[i] as number]
-        const miss = targeting.firstMissField(device)
-        for (let w = 0; w < out.length; w++) {
-          if (day < (firstDays[w] as number)) continue
-          const counts = out[w] as SampleCounts
-          counts.seen++
-          if (miss === undefined) counts.matching++
-          else counts.removed.set(miss, (counts.removed.get(miss) ?? 0) + 1)
-        }
-      }
-      return out
-    },
+    ): SampleCounts[] => countSample(columns, size, names, { targeting, now, yearOf, windows }),
+  }
+}
+
+/** The sample hashes of the rows seen since `oldestDay`. */
+function liveHashes({ days, samples }: Columns, size: number, oldestDay: number): Uint32Array {
+  let live = 0
+  for (let i = 0; i < size; i++) if ((days[i] as number) >= oldestDay) live++
+  const kept = new Uint32Array(live)
+  let k = 0
+  for (let i = 0; i < size; i++) if ((days[i] as number) >= oldestDay) kept[k++] = samples[i] as number
+  return kept
+}
+
+type CountQuery = {
+  targeting: TargetingPredicate
+  now: number
+  yearOf: (unitId: number) => number
+  windows: readonly number[]
+}
+
+/** The sample's counts per window (see `count`): each row read back into one reused device context. */
+function countSample(c: Columns, size: number, names: Interner, q: CountQuery): SampleCounts[] {
+  const today = dayNumber(q.now)
+  const firstDays = q.windows.map((w) => today - w + 1)
+  const oldest = Math.min(...firstDays)
+  const out = q.windows.map((w) => ({
+    days: w,
+    seen: 0,
+    matching: 0,
+    removed: new Map<TargetingField, number>(),
+  }))
+  const customs: [
+    ReadonlySet<string> | undefined,
+    ReadonlySet<string> | undefined,
+    ReadonlySet<string> | undefined,
+  ] = [undefined, undefined, undefined]
+  const device: DeviceContext = { unitId: 0, appId: 0, customTargets: customs }
+  const view = device as DeviceView
+  const at = { now: q.now, year: memoized(q.yearOf) }
+  // Only the columns of the fields the draft restricts are read back (the unit's too: ages need it).
+  const read = new Set<string>([...q.targeting.fields, 'target_unit'])
+  const wanted = SAMPLED.flatMap((f, i) => (read.has(f.name) ? [i] : []))
+  const readers = wanted.map((i) => (SAMPLED[i] as (typeof SAMPLED)[number]).column)
+  const columns = wanted.map((i) => c.fields[i] as Column)
+  for (let i = 0; i < size; i++) {
+    const day = c.days[i] as number
+    if (day < oldest || day > today) continue
+    readRow(columns, i, readers, view, names, at)
+    tally(out, firstDays, day, q.targeting.firstMissField(device))
+  }
+  return out
+}
+
+/** Reads row `i` of `columns` back into `device`, field by field in table order. */
+function readRow(
+  columns: readonly Column[],
+  i: number,
+  readers: readonly ReachColumn[],
+  device: DeviceView,
+  names: Interner,
+  at: ReachRead,
+): void {
+  for (let f = 0; f < readers.length; f++)
+    (readers[f] as ReachColumn).read((columns[f] as Column)[i] as number, device, names, at)
+}
+
+/** Counts one device in every window that includes its day. */
+function tally(
+  out: SampleCounts[],
+  firstDays: number[],
+  day: number,
+  miss: TargetingField | undefined,
+): void {
+  for (let w = 0; w < out.length; w++) {
+    if (day < (firstDays[w] as number)) continue
+    const counts = out[w] as SampleCounts
+    counts.seen++
+    if (miss === undefined) counts.matching++
+    else counts.removed.set(miss, (counts.removed.get(miss) ?? 0) + 1)
+  }
+}
+
+/** `f` with its answers kept per argument. */
+function memoized(f: (key: number) => number): (key: number) => number {
+  const known = new Map<number, number>()
+  return (key) => {
+    let value = known.get(key)
+    if (value === undefined) {
+      value = f(key)
+      known.set(key, value)
+    }
+    return value
   }
 }
 

@@ -1,7 +1,7 @@
 /**
- * Delivery report counters (DESIGN: insight). Each is a durable SQL row keyed (kind, unit, campaign, day,
- * metric) whose value only moves by increments: allocations add theirs in batches, events as they happen.
- * Days are the unit's local calendar days, `yyyy-mm-dd`.
+ * Delivery report counters (docs/architecture.md §3, insight). Each is a durable SQL row keyed (kind, unit,
+ * campaign, day, metric) whose value only moves by increments: allocations add theirs in batches, events as
+ * they happen. Days are the unit's local calendar days, `yyyy-mm-dd`.
  */
 
 /** Per campaign (and unit) and day, or per unit and day. */
@@ -36,6 +36,17 @@ export type ReportCounterQuery = {
   campaignId?: number | undefined
 }
 
+/** Whether an increment is one of the counters `query` reads. */
+export function matchesQuery(query: ReportCounterQuery, i: ReportIncrement): boolean {
+  return (
+    i.kind === query.kind &&
+    i.day >= query.from &&
+    i.day <= query.to &&
+    (query.unitId === undefined || i.unitId === query.unitId) &&
+    (query.campaignId === undefined || i.campaignId === query.campaignId)
+  )
+}
+
 /** Campaign counters. Rewards are counted per action type (`u` unlock, `l` landing): rewardMetrics(). */
 export const CAMPAIGN_METRICS = {
   /** Allocation answers that included the campaign. */
@@ -43,6 +54,11 @@ export const CAMPAIGN_METRICS = {
   impressions: 'impressions',
   clicks: 'clicks',
   unlocks: 'unlocks',
+  /**
+   * Impressions, clicks and unlocks that arrived while the campaign was paused or outside its window, its
+   * unit inactive, or through an expired payload: shown, never counted as delivery, caps or budget.
+   */
+  ineligible: 'ineligible',
   /** Deliveries in the campaign's budget unit (impressions or clicks, per its budget_type). */
   budgetSpent: 'budget_spent',
   /** Postbacks written (one per grant when the unit has a postback URL); pending = these − delivered − failed. */

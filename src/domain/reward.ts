@@ -25,3 +25,32 @@ export type RewardGrant = {
   /** The unit-local day the ledger counts the grant on in delivery reports. */
   report_day: string
 }
+
+/**
+ * What an event claims (docs/architecture.md §W8, §W5.2): the total, and the base part inside it (0 when not
+ * sent).
+ */
+export type ClaimedReward = { reward: number; base_reward: number }
+
+/**
+ * The split Allot pays for one event: the campaign part it is configured for and the base part the item
+ * carried, never more in all than claimed. A claimed base part is taken at its word (capped by the item's);
+ * a base part of 0 or none may be one of the legacy SDKs that send `base_reward=0` with a total that
+ * includes it (v1's workaround, docs/architecture.md §W8), so the campaign part is paid first and the base
+ * part from what is left of the total.
+ */
+export function rewardSplit(
+  configured: number,
+  itemBase: number,
+  claim: ClaimedReward,
+): { point: number; basePoint: number } {
+  const total = Math.max(0, claim.reward)
+  if (claim.base_reward > 0) {
+    const point = clamp(configured, total - claim.base_reward)
+    return { point, basePoint: clamp(itemBase, Math.min(claim.base_reward, total - point)) }
+  }
+  const point = clamp(configured, total)
+  return { point, basePoint: clamp(itemBase, total - point) }
+}
+
+const clamp = (configured: number, claimed: number) => Math.max(0, Math.min(configured, claimed))

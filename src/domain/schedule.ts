@@ -9,7 +9,7 @@ const formatters = new Map<string, Intl.DateTimeFormat>()
 export type LocalTime = { year: number; weekday: number; hour: number }
 
 /** Reads the wall clock in `timezone` (IANA name); throws RangeError for an unknown zone. */
-export function localTime(timezone: string, at: number): LocalTime {
+function localTime(timezone: string, at: number): LocalTime {
   let format = formatters.get(timezone)
   if (!format) {
     format = new Intl.DateTimeFormat('en-US', {

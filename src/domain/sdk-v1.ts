@@ -1,11 +1,10 @@
 /**
- * Rules of the BuzzScreen v1 wire contract that the SDKs in the field rely on (shared/SDK-CONTRACT.md).
+ * Rules of the BuzzScreen v1 wire contract that the SDKs in the field rely on (docs/architecture.md §8).
  * Pure functions: the HTTP layer and the services use them to read requests and build answers.
  */
-import { localTime } from './schedule.js'
 
 /** Ads carry their campaign id plus this on the wire (contents stay below it). */
-export const AD_ID_OFFSET = 1_000_000_000
+const AD_ID_OFFSET = 1_000_000_000
 /** Upstream ad networks' ads are numbered from here on the wire; they are never local campaigns. */
 export const UPSTREAM_ID_OFFSET = 2_000_000_000
 /** Local campaign ids stay below the ad offset so a wire id always tells what it is. */
@@ -44,6 +43,14 @@ export const SDK_GATES = {
   /** At or below this, ads carry no base reward. */
   maxWithoutAdBaseReward: 1240,
 } as const
+
+/** v1 withholds the base reward on ads for SDKs ≤ 1240 and in the US (`country`: the request's, else the unit's). */
+export function adBaseWithheld(country: string, sdkVersion: number | undefined): boolean {
+  return (
+    country.toUpperCase() === 'US' ||
+    (sdkVersion !== undefined && sdkVersion <= SDK_GATES.maxWithoutAdBaseReward)
+  )
+}
 
 /** `settings.first_display_ratio`: the unit's `ad:content`, the ad part capped at 9 for old SDKs. */
 export function firstDisplayRatio(unitRatio: string, sdkVersion: number): string {
@@ -88,13 +95,7 @@ export function slotHours(allowed: Uint8Array | undefined, currentSlot: number):
   return hours.join(',')
 }
 
-/** The unit-local week slot (weekday × 24 + hour, Monday 00h = 0) of an instant. */
-export function currentWeekSlot(timezone: string, at: number): number {
-  const t = localTime(timezone, at)
-  return t.weekday * 24 + t.hour
-}
-
-/** The values an SDK hashes into `check` (SDK-CONTRACT §7.2), in order; integers already parsed. */
+/** The values an SDK hashes into `check` (docs/architecture.md §W7.2), in order; integers already parsed. */
 export type CheckFields = {
   device_id: number
   ifa: string
@@ -148,7 +149,7 @@ export function queryEscape(value: string): string {
     .replace(/%20/g, '+')
 }
 
-/** The literals the SDK substitutes in a click URL before opening it (SDK-CONTRACT §5.1). */
+/** The literals the SDK substitutes in a click URL before opening it (docs/architecture.md §W5.1). */
 export const CLICK_PLACEHOLDERS = {
   reward: '__reward__',
   base_reward: '__base_reward__',
@@ -165,7 +166,7 @@ export const CLICK_PLACEHOLDERS = {
 /** Longest click-redirect URL an SDK can open; longer items are dropped from an allocation. */
 export const MAX_CLICK_URL_LENGTH = 2048
 
-/** The settings keys v1 always sends with fixed values (SDK-CONTRACT §3.1). */
+/** The settings keys v1 always sends with fixed values (docs/architecture.md §W3.1). */
 export const FIXED_SETTINGS = {
   external_base_reward: 0,
   external_campaign_id: 1,

@@ -3,9 +3,10 @@ import { AllotError, DependencyUnavailable, type ErrorCode } from '../domain/err
 
 /**
  * HTTP status and numeric wire code of every stable error code; never renumber a code. `text` is the exact
- * `error` string the v1 SDKs know for that case (SDK-CONTRACT §12); without one, `error` is the code's name.
+ * `error` string the v1 SDKs know for that case (docs/architecture.md §W12); without one, `error` is the
+ * code's name.
  */
-export const ERROR_TABLE: Record<ErrorCode, { status: number; code: number; text?: string }> = {
+const ERROR_TABLE: Record<ErrorCode, { status: number; code: number; text?: string }> = {
   InvalidField: { status: 400, code: 1001 },
   MalformedBody: { status: 400, code: 1002 },
   UnsupportedMediaType: { status: 415, code: 1003 },
@@ -42,7 +43,7 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 export type ErrorBody = { code: number; error: string; msg: string }
 
 /** What a 503 asks the client to wait before retrying (seconds): dependencies fail fast, so retry soon. */
-export const RETRY_AFTER_SECONDS = 1
+const RETRY_AFTER_SECONDS = 1
 
 /** Installs the single place where errors become HTTP responses; a 5xx never shows internals. */
 export function installErrorHandler(app: FastifyInstance): void {

@@ -1,23 +1,20 @@
 import { type Kysely, sql } from 'kysely'
-import {
-  type BudgetPacing,
-  type BudgetType,
-  type Campaign,
-  type CampaignStatus,
-  type CampaignType,
-  type DisplayType,
-  detargetKey,
-  LIST_TARGETS,
-  type RevenueType,
-  type Targeting,
-  targetKey,
+import type {
+  BudgetPacing,
+  BudgetType,
+  Campaign,
+  CampaignStatus,
+  CampaignType,
+  DisplayType,
+  RevenueType,
 } from '../domain/catalog.js'
 import type { CampaignDraft } from '../domain/drafts.js'
+import { TARGETING_LIST_KEYS } from '../domain/targeting-fields.js'
 import type { CampaignsTable, Database } from '../infra/database/schema.js'
 import { createSqlResourceRepository, num, numOrNull, parseJson } from './sql-resource.repository.js'
 
-type ListKey = { [K in keyof Targeting]: Targeting[K] extends string[] ? K : never }[keyof Targeting]
-const LIST_KEYS = LIST_TARGETS.flatMap((name) => [targetKey(name), detargetKey(name)]) as ListKey[]
+const LIST_KEYS = TARGETING_LIST_KEYS
+type ListKey = (typeof LIST_KEYS)[number]
 
 type Row = Omit<CampaignsTable, 'id'> & { id: number }
 
@@ -29,7 +26,7 @@ const SERVABLE_PAGE = 2000
 const EMPTY_EXTRA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>
 
 /** The one place a campaign row becomes a domain campaign. */
-export function campaignFromRow(raw: Record<string, unknown>): Campaign {
+function campaignFromRow(raw: Record<string, unknown>): Campaign {
   const row = raw as Row
   const lists = parseJson<Record<string, string[]>>(row.target_lists, {})
   const l = (key: ListKey) => (lists[key]?.length ? (lists[key] as string[]) : EMPTY)

@@ -9,12 +9,12 @@ import {
 import {
   ACTIVITY_TTL_MS,
   type ActivityItem,
-  type ActivityType,
   type DeviceProfile,
   type StoredDevice,
 } from '../domain/device.js'
 import type { SeenDevice } from '../domain/reach.js'
 import { dynamoCall } from '../infra/dynamodb/dynamodb.js'
+import { activityFromRow } from './activity-row.js'
 
 /*
  * One table, partition key `device_id` (number), sort key `sk` (string):
@@ -42,71 +42,17 @@ const pad = (at: number) => String(Math.max(0, Math.floor(at))).padStart(15, '0'
  * most `timeoutMs`.
  */
 export function createDynamoDeviceRepository(doc: DynamoDBDocumentClient, table: string, timeoutMs = 1_000) {
-  const get = (input: GetCommand['input']) => dynamoCall((o) => doc.send(new GetCommand(input), o), timeoutMs)
-  const put = (input: PutCommand['input']) => dynamoCall((o) => doc.send(new PutCommand(input), o), timeoutMs)
-  const query = (input: QueryCommand['input']) =>
-    dynamoCall((o) => doc.send(new QueryCommand(input), o), timeoutMs)
-  const batchWrite = (input: BatchWriteCommand['input']) =>
-    dynamoCall((o) => doc.send(new BatchWriteCommand(input), o), timeoutMs)
-
-  async function registration(deviceId: number, unitId: number): Promise<number | undefined> {
-    const { Item } = await get({
-      TableName: table,
-      Key: { device_id: deviceId, sk: `reg#${unitId}` },
-      ConsistentRead: true,
-    })
-    return Item ? Number(Item.registered_at) : undefined
-  }
-
+  const t = tableCalls(doc, table, timeoutMs)
   return {
-    /**
-     * The whole partition in one Query (profile, registrations, activity; more pages only past 1 MB), each
-     * page within `timeoutMs`; expired activity is skipped.
-     */
-    async loadDevice(deviceId: number, since: number): Promise<StoredDevice> {
-      const device: StoredDevice = { profile: undefined, registrations: new Map(), activity: [] }
-      let start: Record<string, unknown> | undefined
-      do {
-        const page = await query({
-          TableName: table,
-          KeyConditionExpression: 'device_id = :d',
-          ExpressionAttributeValues: { ':d': deviceId },
-          ExclusiveStartKey: start,
-        })
-        for (const item of page.Items ?? []) {
-          const sk = String(item.sk)
-          if (sk === PROFILE)
-            device.profile = {
-              device_id: deviceId,
-              category_scores: (item.category_scores as Record<string, number>) ?? {},
-              updated_at: Number(item.updated_at),
-            }
-          else if (sk.startsWith('reg#'))
-            device.registrations.set(Number(sk.slice(4)), Number(item.registered_at))
-          else if (sk.startsWith(ACT) && Number(item.at) >= since)
-            device.activity.push({
-              type: item.type as ActivityType,
-              campaign_id: Number(item.campaign_id),
-              at: Number(item.at),
-            })
-        }
-        start = page.LastEvaluatedKey
-      } while (start)
-      return device
-    },
+    loadDevice: (deviceId: number, since: number) => loadDevice(t, deviceId, since),
 
     async getProfile(deviceId: number): Promise<DeviceProfile | undefined> {
-      const { Item } = await get({ TableName: table, Key: { device_id: deviceId, sk: PROFILE } })
-      if (!Item) return undefined
-      return {
-        device_id: deviceId,
-        category_scores: (Item.category_scores as Record<string, number>) ?? {},
-        updated_at: Number(Item.updated_at),
-      }
+      const { Item } = await t.get({ TableName: table, Key: { device_id: deviceId, sk: PROFILE } })
+      return Item && profileFromItem(deviceId, Item)
     },
 
     async putProfile(profile: DeviceProfile): Promise<void> {
-      await put({
+      await t.put({
         TableName: table,
         Item: {
           device_id: profile.device_id,
@@ -117,119 +63,161 @@ export function createDynamoDeviceRepository(doc: DynamoDBDocumentClient, table:
       })
     },
 
-    /** Called for a device the caller found unregistered: the conditional put comes first. */
-    async registerDevice(deviceId: number, unitId: number, at: number): Promise<number> {
-      try {
-        await put({
-          TableName: table,
-          Item: { device_id: deviceId, sk: `reg#${unitId}`, registered_at: at },
-          ConditionExpression: 'attribute_not_exists(sk)',
-        })
-        return at
-      } catch (err) {
-        if ((err as Error).name !== 'ConditionalCheckFailedException') throw err
-        return (await registration(deviceId, unitId)) ?? at
-      }
-    },
+    registerDevice: (deviceId: number, unitId: number, at: number) => registerDevice(t, deviceId, unitId, at),
 
-    async recordActivity(deviceId: number, item: ActivityItem): Promise<void> {
-      // A random suffix keeps two events of one campaign in the same millisecond apart.
-      const sk = `${ACT}${pad(item.at)}#${randomBytes(4).toString('hex')}`
-      await put({
-        TableName: table,
-        Item: {
-          device_id: deviceId,
-          sk,
-          type: item.type,
-          campaign_id: item.campaign_id,
-          at: item.at,
-          expires_at: Math.ceil((item.at + ACTIVITY_TTL_MS) / 1000),
-        },
-      })
+    /** Many devices' activity items, 25 per BatchWriteItem (unprocessed ones retried with backoff). */
+    async recordActivities(items: readonly { deviceId: number; item: ActivityItem }[]): Promise<void> {
+      await putAll(
+        t,
+        items.map(({ deviceId, item }) => activityItem(deviceId, item)),
+        'activity items',
+      )
     },
 
     /** Writes devices' last-seen attributes, 25 items per BatchWriteItem (the later write wins). */
     async saveSeen(devices: readonly SeenDevice[]): Promise<void> {
       // One device once per batch: BatchWriteItem refuses two writes of one key.
       const latest = new Map(devices.map((d) => [d.deviceId, d]))
-      const items = [...latest.values()].map(seenItem)
-      for (let at = 0; at < items.length; at += 25) {
-        let requests = items.slice(at, at + 25).map((Item) => ({ PutRequest: { Item } }))
-        for (let attempt = 0; requests.length > 0; attempt++) {
-          const { UnprocessedItems } = await batchWrite({ RequestItems: { [table]: requests } })
-          requests = (UnprocessedItems?.[table] ?? []) as typeof requests
-          if (requests.length > 0 && attempt >= 5)
-            throw new Error(`${requests.length} devices seen not written`)
-          if (requests.length > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt))
-        }
-      }
+      await putAll(t, [...latest.values()].map(seenItem), 'devices seen')
     },
 
-    /**
-     * Devices last seen at or after `since`, by ascending (sample, device id) after `after`, at most
-     * `limit`: the sample partitions from the one holding `after`, in hash order.
-     */
-    async listSeen(
-      since: number,
-      after: { sample: number; deviceId: number } | undefined,
-      limit: number,
-    ): Promise<SeenDevice[]> {
-      const out: SeenDevice[] = []
-      const isAfter = (d: SeenDevice) =>
-        !after || d.sample > after.sample || (d.sample === after.sample && d.deviceId > after.deviceId)
-      for (
-        let partition = seenPartition(after?.sample ?? 0);
-        partition >= -(2 ** (32 - SEEN_SHIFT));
-        partition--
-      ) {
-        const found: SeenDevice[] = []
-        let start: Record<string, unknown> | undefined
-        do {
-          const page = await query({
-            TableName: table,
-            KeyConditionExpression: 'device_id = :p AND begins_with(sk, :seen)',
-            FilterExpression: '#t >= :since',
-            ExpressionAttributeNames: { '#t': 't' },
-            ExpressionAttributeValues: { ':p': partition, ':seen': SEEN, ':since': since },
-            ExclusiveStartKey: start,
-          })
-          for (const item of page.Items ?? []) {
-            const d = seenFromItem(item)
-            if (isAfter(d)) found.push(d)
-          }
-          start = page.LastEvaluatedKey
-        } while (start)
-        found.sort((a, b) => a.sample - b.sample || a.deviceId - b.deviceId)
-        out.push(...found)
-        if (out.length >= limit) break
-      }
-      return out.slice(0, limit)
-    },
+    listSeen: (since: number, after: SeenCursor | undefined, limit: number) =>
+      listSeen(t, since, after, limit),
 
     async listActivity(deviceId: number, since: number): Promise<ActivityItem[]> {
-      const items: ActivityItem[] = []
-      let start: Record<string, unknown> | undefined
-      do {
-        const page = await query({
-          TableName: table,
-          KeyConditionExpression: 'device_id = :d AND sk BETWEEN :from AND :to',
-          ExpressionAttributeValues: { ':d': deviceId, ':from': `${ACT}${pad(since)}`, ':to': `${ACT}~` },
-          ProjectionExpression: '#t, campaign_id, #at',
-          ExpressionAttributeNames: { '#t': 'type', '#at': 'at' },
-          ExclusiveStartKey: start,
-        })
-        for (const row of page.Items ?? []) {
-          items.push({
-            type: row.type as ActivityType,
-            campaign_id: Number(row.campaign_id),
-            at: Number(row.at),
-          })
-        }
-        start = page.LastEvaluatedKey
-      } while (start)
-      return items
+      const items = await queryAll(t, {
+        TableName: table,
+        KeyConditionExpression: 'device_id = :d AND sk BETWEEN :from AND :to',
+        ExpressionAttributeValues: { ':d': deviceId, ':from': `${ACT}${pad(since)}`, ':to': `${ACT}~` },
+        ProjectionExpression: '#t, campaign_id, #at',
+        ExpressionAttributeNames: { '#t': 'type', '#at': 'at' },
+      })
+      return items.map(activityFromRow)
     },
   }
+}
+
+/** The table's name and the four calls this repository makes, each within `timeoutMs`. */
+function tableCalls(doc: DynamoDBDocumentClient, table: string, timeoutMs: number) {
+  return {
+    table,
+    get: (input: GetCommand['input']) => dynamoCall((o) => doc.send(new GetCommand(input), o), timeoutMs),
+    put: (input: PutCommand['input']) => dynamoCall((o) => doc.send(new PutCommand(input), o), timeoutMs),
+    query: (input: QueryCommand['input']) =>
+      dynamoCall((o) => doc.send(new QueryCommand(input), o), timeoutMs),
+    batchWrite: (input: BatchWriteCommand['input']) =>
+      dynamoCall((o) => doc.send(new BatchWriteCommand(input), o), timeoutMs),
+  }
+}
+
+type TableCalls = ReturnType<typeof tableCalls>
+type Item = Record<string, unknown>
+type SeenCursor = { sample: number; deviceId: number }
+
+/** Every item a Query matches, page after page (a page ends at 1 MB); each page within the timeout. */
+async function queryAll(t: TableCalls, input: QueryCommand['input']): Promise<Item[]> {
+  const items: Item[] = []
+  let start: Item | undefined
+  do {
+    const page = await t.query({ ...input, ExclusiveStartKey: start })
+    items.push(...(page.Items ?? []))
+    start = page.LastEvaluatedKey
+  } while (start)
+  return items
+}
+
+/** Puts items 25 per BatchWriteItem; unprocessed ones are retried with backoff, five times at most. */
+async function putAll(t: TableCalls, items: readonly Item[], what: string): Promise<void> {
+  for (let at = 0; at < items.length; at += 25) {
+    let requests = items.slice(at, at + 25).map((Item) => ({ PutRequest: { Item } }))
+    for (let attempt = 0; requests.length > 0; attempt++) {
+      const { UnprocessedItems } = await t.batchWrite({ RequestItems: { [t.table]: requests } })
+      requests = (UnprocessedItems?.[t.table] ?? []) as typeof requests
+      if (requests.length > 0 && attempt >= 5) throw new Error(`${requests.length} ${what} not written`)
+      if (requests.length > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt))
+    }
+  }
+}
+
+/**
+ * The whole partition in one Query (profile, registrations, activity; more pages only past 1 MB), each
+ * page within the timeout; expired activity is skipped.
+ */
+async function loadDevice(t: TableCalls, deviceId: number, since: number): Promise<StoredDevice> {
+  const device: StoredDevice = { profile: undefined, registrations: new Map(), activity: [] }
+  const items = await queryAll(t, {
+    TableName: t.table,
+    KeyConditionExpression: 'device_id = :d',
+    ExpressionAttributeValues: { ':d': deviceId },
+  })
+  for (const item of items) {
+    const sk = String(item.sk)
+    if (sk === PROFILE) device.profile = profileFromItem(deviceId, item)
+    else if (sk.startsWith('reg#')) device.registrations.set(Number(sk.slice(4)), Number(item.registered_at))
+    else if (sk.startsWith(ACT) && Number(item.at) >= since) device.activity.push(activityFromRow(item))
+  }
+  return device
+}
+
+function profileFromItem(deviceId: number, item: Item): DeviceProfile {
+  return {
+    device_id: deviceId,
+    category_scores: (item.category_scores as Record<string, number>) ?? {},
+    updated_at: Number(item.updated_at),
+  }
+}
+
+/** Called for a device the caller found unregistered: the conditional put comes first. */
+async function registerDevice(t: TableCalls, deviceId: number, unitId: number, at: number): Promise<number> {
+  try {
+    await t.put({
+      TableName: t.table,
+      Item: { device_id: deviceId, sk: `reg#${unitId}`, registered_at: at },
+      ConditionExpression: 'attribute_not_exists(sk)',
+    })
+    return at
+  } catch (err) {
+    if ((err as Error).name !== 'ConditionalCheckFailedException') throw err
+    const { Item } = await t.get({
+      TableName: t.table,
+      Key: { device_id: deviceId, sk: `reg#${unitId}` },
+      ConsistentRead: true,
+    })
+    return Item ? Number(Item.registered_at) : at
+  }
+}
+
+/**
+ * Devices last seen at or after `since`, by ascending (sample, device id) after `after`, at most
+ * `limit`: the sample partitions from the one holding `after`, in hash order.
+ */
+async function listSeen(
+  t: TableCalls,
+  since: number,
+  after: SeenCursor | undefined,
+  limit: number,
+): Promise<SeenDevice[]> {
+  const out: SeenDevice[] = []
+  const isAfter = (d: SeenDevice) =>
+    !after || d.sample > after.sample || (d.sample === after.sample && d.deviceId > after.deviceId)
+  for (
+    let partition = seenPartition(after?.sample ?? 0);
+    partition >= -(2 ** (32 - SEEN_SHIFT));
+    partition--
+  ) {
+    const items = await queryAll(t, {
+      TableName: t.table,
+      KeyConditionExpression: 'device_id = :p AND begins_with(sk, :seen)',
+      FilterExpression: '#t >= :since',
+      ExpressionAttributeNames: { '#t': 't' },
+      ExpressionAttributeValues: { ':p': partition, ':seen': SEEN, ':since': since },
+    })
+    const found = items.map(seenFromItem).filter(isAfter)
+    found.sort((a, b) => a.sample - b.sample || a.deviceId - b.deviceId)
+    out.push(...found)
+    if (out.length >= limit) break
+  }
+  return out.slice(0, limit)
 }
 
 function seenItem(d: SeenDevice): Record<string, unknown> {
@@ -276,5 +264,17 @@ function seenFromItem(item: Record<string, unknown>): SeenDevice {
     sdk: number(item.sdk),
     registeredAt: number(item.reg),
     customTargets: [text(item.c1), text(item.c2), text(item.c3)],
+  }
+}
+
+/** One activity item as stored: a random suffix keeps two events of one campaign in one millisecond apart. */
+function activityItem(deviceId: number, item: ActivityItem): Record<string, unknown> {
+  return {
+    device_id: deviceId,
+    sk: `${ACT}${pad(item.at)}#${randomBytes(4).toString('hex')}`,
+    type: item.type,
+    campaign_id: item.campaign_id,
+    at: item.at,
+    expires_at: Math.ceil((item.at + ACTIVITY_TTL_MS) / 1000),
   }
 }

@@ -1,8 +1,7 @@
 import DataLoader from 'dataloader'
-import type { Redis } from 'ioredis'
 import { Packr } from 'msgpackr'
 import type { ActivityItem, DeviceProfile } from '../domain/device.js'
-import { redisCall } from '../infra/redis/redis.js'
+import { type RedisClient, redisCall } from '../infra/redis/redis.js'
 
 /** The cached device record (the device cache's DeviceRecord, declared here structurally). */
 type CachedDevice = {
@@ -16,7 +15,7 @@ type CachedDevice = {
  *   {d<id>}:rec  msgpack of the profile                        (PX ttl)
  *   {d<id>}:act  list of "i<campaign>:<at>" / "c<campaign>:<at>" (same ttl as rec)
  *   {d<id>}:st   change stamp, INCR'd by every write; a fill only lands if it has not moved
- *   {d<id>}:reg  hash unit id → first registration time (first wins, never changes)
+ *   {d<id>}:reg  hash unit id → first registration time (first wins, never changes; same ttl as rec)
  */
 const READ = `
 local rec = redis.call('GET', KEYS[1])
@@ -45,6 +44,12 @@ if ttl > 0 then
 end
 return 1`
 
+// The registration hash expires with the record (the store keeps registrations; this only saves a read).
+const REMEMBER = `
+redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1`
+
 const INVALIDATE = `
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('INCR', KEYS[3])
@@ -61,6 +66,7 @@ type Scripts = {
   allotDevFill(rec: string, act: string, st: string, ...args: (string | number | Buffer)[]): Promise<number>
   allotDevAppend(rec: string, act: string, st: string, item: string, ttlMs: number): Promise<number>
   allotDevInvalidate(rec: string, act: string, st: string, ttlMs: number): Promise<number>
+  allotDevRemember(reg: string, unitId: string, at: string, ttlMs: number): Promise<number>
 }
 
 /** Longest activity list written by a fill (the newest items are kept). */
@@ -78,15 +84,16 @@ function asError(err: unknown): Error {
 }
 
 /** The device cache's shared second level in Redis: one round trip (a script) per read. */
-export function createRedisDeviceCache(redis: Redis, prefix: string, ttlMs: number) {
+export function createRedisDeviceCache(redis: RedisClient, prefix: string, ttlMs: number) {
   const packr = new Packr({ useRecords: false })
   if (!(redis as unknown as Partial<Scripts>).allotDevRead) {
     redis.defineCommand('allotDevRead', { numberOfKeys: 4, lua: READ })
     redis.defineCommand('allotDevFill', { numberOfKeys: 3, lua: FILL })
     redis.defineCommand('allotDevAppend', { numberOfKeys: 3, lua: APPEND })
     redis.defineCommand('allotDevInvalidate', { numberOfKeys: 3, lua: INVALIDATE })
+    redis.defineCommand('allotDevRemember', { numberOfKeys: 1, lua: REMEMBER })
   }
-  const scripts = redis as unknown as Redis & {
+  const scripts = redis as unknown as RedisClient & {
     allotDevReadBuffer: Scripts['allotDevRead']
   } & Scripts
   const keys = (deviceId: number) => {
@@ -143,7 +150,7 @@ export function createRedisDeviceCache(redis: Redis, prefix: string, ttlMs: numb
 
     async rememberRegistration(deviceId: number, unitId: number, at: number): Promise<void> {
       const reg = keys(deviceId)[3]
-      await writes.load(() => redisCall(redis.hsetnx(reg, String(unitId), String(at))))
+      await writes.load(() => redisCall(scripts.allotDevRemember(reg, String(unitId), String(at), ttlMs)))
     },
   }
 }

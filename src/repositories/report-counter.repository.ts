@@ -7,6 +7,15 @@ import { num, retryOnDeadlock } from './sql-resource.repository.js'
 const CHUNK = 200
 
 /**
+ * MySQL: each connection adds to its own shard of a counter (connection ids are consecutive, so the
+ * connections open at one time get distinct shards), and two transactions never wait on one counter row.
+ * SQLite has one writer at a time: shard 0.
+ */
+const SHARDS = 1024
+const shardOf = (dialect: 'sqlite' | 'mysql') =>
+  dialect === 'mysql' ? sql<number>`connection_id() % ${sql.lit(SHARDS)}` : 0
+
+/**
  * Adds increments to the report counters with atomic upserts (one statement per chunk; a new counter
  * starts at its increment), in key order so concurrent writers lock rows in the same order. Runs inside
  * the caller's transaction when given one (a ledger grant counts with the grant itself).
@@ -23,6 +32,7 @@ export async function addReportCounts(
     unit_id: i.unitId,
     campaign_id: i.campaignId,
     metric: i.metric,
+    shard: shardOf(dialect),
     value: i.by,
     updated_at: now,
   }))
@@ -31,7 +41,7 @@ export async function addReportCounts(
     if (dialect === 'sqlite')
       await insert
         .onConflict((oc) =>
-          oc.columns(['kind', 'day', 'unit_id', 'campaign_id', 'metric']).doUpdateSet({
+          oc.columns(['kind', 'day', 'unit_id', 'campaign_id', 'metric', 'shard']).doUpdateSet({
             value: sql`report_counters.value + excluded.value`,
             updated_at: sql`excluded.updated_at`,
           }),
@@ -76,10 +86,11 @@ export function createReportCounterRepository(
     async read(q: ReportCounterQuery): Promise<ReportCounterRow[]> {
       let query = db
         .selectFrom('report_counters')
-        .select(['unit_id', 'campaign_id', 'day', 'metric', 'value'])
+        .select((eb) => ['unit_id', 'campaign_id', 'day', 'metric', eb.fn.sum<number>('value').as('value')])
         .where('kind', '=', q.kind)
         .where('day', '>=', q.from)
         .where('day', '<=', q.to)
+        .groupBy(['unit_id', 'campaign_id', 'day', 'metric'])
       if (q.unitId !== undefined) query = query.where('unit_id', '=', q.unitId)
       if (q.campaignId !== undefined) query = query.where('campaign_id', '=', q.campaignId)
       const rows = await query.execute()

@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely'
+import { type Kysely, sql, type Transaction } from 'kysely'
 import type { AttemptOutcome, Postback, PostbackStatus } from '../domain/postback.js'
 import { CAMPAIGN_METRICS, type ReportIncrement, rewardMetrics } from '../domain/report.js'
 import type { RewardGrant } from '../domain/reward.js'
@@ -12,339 +12,436 @@ export type RecordedGrant = { transactionId: string; point: number; basePoint: n
 /** A postback ready to send, built once the grant's amounts are known. */
 export type PostbackDraft = { url: string; headers: Record<string, string>; body: string }
 
+type Dialect = 'sqlite' | 'mysql'
+
+/** The reward ledger and the postback outbox, written together in one transaction. */
+export function createRewardRepository(db: Kysely<Database>, dialect: Dialect) {
+  return {
+    /**
+     * Records one grant (campaign part plus the base part when it is still due in its period) and its
+     * postback atomically. 'duplicate' when the ledger already has this (device, campaign, action, period),
+     * however many callers race; 'nothing' when neither part is left to pay; 'limited' past the user's hour.
+     */
+    grant: (entry: RewardGrant, postback: ((grant: RecordedGrant) => PostbackDraft) | undefined) =>
+      grant(db, dialect, entry, postback),
+    /**
+     * Claims up to `limit` due postbacks for `leaseMs`: no other worker gets them until the lease ends, so a
+     * worker that dies mid-delivery hands its rows back by itself.
+     */
+    claimDue: (now: number, limit: number, leaseMs: number, claim: string) =>
+      claimDue(db, dialect, now, limit, leaseMs, claim),
+    /**
+     * Records one attempt's outcome, only if the claim is still ours (a late, dead worker changes nothing);
+     * a delivery or a final failure counts in the delivery report in the same transaction.
+     */
+    finishAttempt: (id: number, claim: string, outcome: AttemptOutcome, now: number) =>
+      finishAttempt(db, dialect, id, claim, outcome, now),
+    /** Hands back the rows still pending under `claim` (a worker stopping): due at `now`, for any worker. */
+    release: (claim: string, now: number) => release(db, claim, now),
+    list: (status: PostbackStatus | undefined, limit: number, offset: number) =>
+      list(db, status, limit, offset),
+    /** Postbacks still to deliver, those given up on, and when the oldest pending one was written. */
+    backlog: () => backlog(db),
+    get: (id: number) => get(db, id),
+    /** Makes a postback due now again (whatever its status); false if there is no such postback. */
+    retry: (id: number, now: number) => retry(db, dialect, id, now),
+  }
+}
+
 /** Rolls a grant back when, once the base part is settled, there is nothing to pay. */
 class NothingToGrant extends Error {}
 /** Rolls a grant back when the user reached the unit's hourly limit. */
 class HourLimitReached extends Error {}
 
-/** The reward ledger and the postback outbox, written together in one transaction. */
-export function createRewardRepository(db: Kysely<Database>, dialect: 'sqlite' | 'mysql') {
-  return {
-    /**
-     * Records one grant (campaign part plus the base part when it is still due in its period) and its
-     * postback atomically. 'duplicate' when the ledger already has this (device, campaign, action, period),
-     * however many callers race; 'nothing' when neither part is left to pay.
-     */
-    async grant(
-      entry: RewardGrant,
-      postback: ((grant: RecordedGrant) => PostbackDraft) | undefined,
-    ): Promise<RecordedGrant | 'duplicate' | 'nothing' | 'limited'> {
-      // The user's grants this hour: seeded outside the transaction (a duplicate insert inside it would take
-      // a shared lock and deadlock with the racing grant's update), then a conditional increment decides.
-      const hourKey = {
-        unit_id: entry.unit_id,
-        user_id: entry.user_id,
-        hour: Math.floor(entry.created_at / 3_600_000),
-      }
-      const seed = db.insertInto('reward_user_hours').values({ ...hourKey, grants: 0, base_grants: 0 })
-      await (dialect === 'mysql' ? seed.ignore() : seed.onConflict((oc) => oc.doNothing())).execute()
-      try {
-        // Racing inserts of one unique key can make InnoDB pick a deadlock victim: retry, then it is a duplicate.
-        return await retryOnDeadlock(() =>
-          db.transaction().execute(async (trx) => {
-            const bump = async (column: 'grants' | 'base_grants', limit: number) => {
-              let update = trx
-                .updateTable('reward_user_hours')
-                .set((eb) => ({ [column]: eb(column, '+', 1) }))
-                .where('unit_id', '=', hourKey.unit_id)
-                .where('user_id', '=', hourKey.user_id)
-                .where('hour', '=', hourKey.hour)
-              if (limit > 0) update = update.where(column, '<', limit)
-              const { numUpdatedRows } = await update.executeTakeFirst()
-              return numUpdatedRows > 0n
-            }
-            if (!(await bump('grants', entry.limits.hour))) throw new HourLimitReached()
-            let basePoint = 0
-            if (entry.base && entry.base.point > 0) {
-              const claimKey = {
-                device_id: entry.device_id,
-                unit_id: entry.unit_id,
-                period: entry.base.period,
-              }
-              const claim = trx
-                .insertInto('reward_base_claims')
-                .values({ ...claimKey, transaction_id: entry.transaction_id })
-              const { numInsertedOrUpdatedRows } = await (dialect === 'mysql'
-                ? claim.ignore()
-                : claim.onConflict((oc) => oc.doNothing())
-              ).executeTakeFirstOrThrow()
-              if (Number(numInsertedOrUpdatedRows ?? 0) > 0) {
-                if (await bump('base_grants', entry.limits.baseHour)) basePoint = entry.base.point
-                // Over the user's base parts this hour: the period stays unclaimed for another grant.
-                else
-                  await trx
-                    .deleteFrom('reward_base_claims')
-                    .where('device_id', '=', claimKey.device_id)
-                    .where('unit_id', '=', claimKey.unit_id)
-                    .where('period', '=', claimKey.period)
-                    .execute()
-              }
-            }
-            const point = entry.point + basePoint
-            if (point <= 0) throw new NothingToGrant()
-            const { insertId } = await trx
-              .insertInto('reward_ledger')
-              .values({
-                transaction_id: entry.transaction_id,
-                device_id: entry.device_id,
-                unit_id: entry.unit_id,
-                campaign_id: entry.campaign_id,
-                source_campaign_id: entry.campaign_id,
-                action_type: entry.action_type,
-                period: entry.period,
-                point,
-                base_point: basePoint,
-                created_at: entry.created_at,
-              })
-              .executeTakeFirstOrThrow()
-            const recorded = { transactionId: entry.transaction_id, point, basePoint }
-            const reportDay = entry.report_day
-            if (postback) {
-              const draft = postback(recorded)
-              await trx
-                .insertInto('postback_outbox')
-                .values({
-                  ledger_id: Number(insertId),
-                  transaction_id: entry.transaction_id,
-                  unit_id: entry.unit_id,
-                  url: draft.url,
-                  headers: JSON.stringify(draft.headers),
-                  body: draft.body,
-                  status: 'pending',
-                  attempts: 0,
-                  next_attempt_at: entry.created_at,
-                  claim: null,
-                  last_status: null,
-                  last_error: null,
-                  created_at: entry.created_at,
-                  updated_at: entry.created_at,
-                  campaign_id: entry.campaign_id,
-                  report_day: reportDay,
-                })
-                .execute()
-            }
-            // The report counts the grant with the grant itself, last: hot counter rows stay locked only
-            // until the commit that follows.
-            const report = (metric: string, by: number): ReportIncrement => ({
-              kind: 'campaign',
-              unitId: entry.unit_id,
-              campaignId: entry.campaign_id,
-              day: reportDay,
-              metric,
-              by,
-            })
-            const metrics = rewardMetrics(entry.action_type)
-            await addReportCounts(
-              trx,
-              dialect,
-              [
-                report(metrics.count, 1),
-                report(metrics.points, point),
-                ...(postback ? [report(CAMPAIGN_METRICS.postbacks, 1)] : []),
-              ],
-              entry.created_at,
-            )
-            return recorded
-          }),
-        )
-      } catch (err) {
-        if (err instanceof NothingToGrant) return 'nothing'
-        if (err instanceof HourLimitReached) return 'limited'
-        if (isUniqueViolation(err)) return 'duplicate'
-        throw err
-      }
-    },
+/** The user's grants this hour (unit, user, UTC hour): the row the hourly limits count on. */
+type HourKey = { unit_id: number; user_id: string; hour: number }
 
-    /**
-     * Claims up to `limit` due postbacks for `leaseMs`: no other worker gets them until the lease ends,
-     * so a worker that dies mid-delivery hands its rows back by itself.
-     */
-    async claimDue(now: number, limit: number, leaseMs: number, claim: string): Promise<Postback[]> {
-      if (dialect === 'mysql') {
-        // READ COMMITTED takes no gap locks; SKIP LOCKED passes over rows another worker is claiming.
-        await retryOnDeadlock(() =>
-          db
-            .transaction()
-            .setIsolationLevel('read committed')
-            .execute(async (trx) => {
-              const rows = await trx
-                .selectFrom('postback_outbox')
-                .select('id')
-                .where('status', '=', 'pending')
-                .where('next_attempt_at', '<=', now)
-                .orderBy('next_attempt_at')
-                .limit(limit)
-                .forUpdate()
-                .skipLocked()
-                .execute()
-              if (rows.length === 0) return
-              await trx
-                .updateTable('postback_outbox')
-                .set({ claim, next_attempt_at: now + leaseMs, updated_at: now })
-                .where(
-                  'id',
-                  'in',
-                  rows.map((r) => r.id),
-                )
-                .execute()
-            }),
-        )
-      } else {
-        // SQLite serialises writers, so one UPDATE picks and claims atomically.
-        await db
-          .updateTable('postback_outbox')
-          .set({ claim, next_attempt_at: now + leaseMs, updated_at: now })
-          .where('id', 'in', (eb) =>
-            eb
-              .selectFrom('postback_outbox')
-              .select('id')
-              .where('status', '=', 'pending')
-              .where('next_attempt_at', '<=', now)
-              .orderBy('next_attempt_at')
-              .limit(limit),
-          )
-          .execute()
-      }
-      const rows = await db
-        .selectFrom('postback_outbox')
-        .selectAll()
-        .where('claim', '=', claim)
-        .where('status', '=', 'pending')
-        .execute()
-      return rows.map(postbackFromRow)
-    },
+async function grant(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  entry: RewardGrant,
+  postback: ((grant: RecordedGrant) => PostbackDraft) | undefined,
+): Promise<RecordedGrant | 'duplicate' | 'nothing' | 'limited'> {
+  const hourKey = {
+    unit_id: entry.unit_id,
+    user_id: entry.user_id,
+    hour: Math.floor(entry.created_at / 3_600_000),
+  }
+  try {
+    // One transaction, one commit. Racing inserts of one unique key can make InnoDB pick a deadlock victim:
+    // retry, then it is a duplicate.
+    return await retryOnDeadlock(() =>
+      db.transaction().execute(async (trx) => {
+        if (!(await bumpHour(trx, dialect, hourKey, 'grants', entry.limits.hour)))
+          throw new HourLimitReached()
+        const basePoint = await claimBase(trx, dialect, entry, hourKey)
+        const point = entry.point + basePoint
+        if (point <= 0) throw new NothingToGrant()
+        const recorded = { transactionId: entry.transaction_id, point, basePoint }
+        const ledgerId = await insertLedgerRow(trx, entry, recorded)
+        if (postback) await insertOutboxRow(trx, entry, ledgerId, postback(recorded))
+        // The report counts the grant with the grant itself, last: hot counter rows stay locked only until
+        // the commit that follows.
+        await countGrant(trx, dialect, entry, point, postback !== undefined)
+        return recorded
+      }),
+    )
+  } catch (err) {
+    if (err instanceof NothingToGrant) return 'nothing'
+    if (err instanceof HourLimitReached) return 'limited'
+    if (isUniqueViolation(err)) return 'duplicate'
+    throw err
+  }
+}
 
-    /**
-     * Records one attempt's outcome, only if the claim is still ours (a late, dead worker changes nothing);
-     * a delivery or a final failure counts in the delivery report in the same transaction.
-     */
-    async finishAttempt(id: number, claim: string, outcome: AttemptOutcome, now: number): Promise<boolean> {
-      return retryOnDeadlock(() =>
-        db.transaction().execute(async (trx) => {
-          const result = await trx
-            .updateTable('postback_outbox')
-            .set((eb) => ({
-              status: outcome.status,
-              attempts: eb('attempts', '+', 1),
-              next_attempt_at: outcome.nextAttemptAt,
-              claim: null,
-              last_status: outcome.httpStatus,
-              last_error: outcome.error?.slice(0, 500) ?? null,
-              updated_at: now,
-            }))
-            .where('id', '=', id)
-            .where('claim', '=', claim)
-            .executeTakeFirst()
-          const mine = Number(result.numUpdatedRows) === 1
-          if (mine && outcome.status !== 'pending') await countOutcome(trx, id, outcome.status, 1, now)
-          return mine
-        }),
+/**
+ * Adds one to the user's grants (or base parts) this hour in one statement (the row is created at 1), reading
+ * the count it reached back from that statement; true when it stays within `limit` (0 = none). Past the
+ * limit the increment is taken back (grants: by the caller's rollback; base parts: here).
+ */
+async function bumpHour(
+  trx: Transaction<Database>,
+  dialect: Dialect,
+  key: HourKey,
+  column: 'grants' | 'base_grants',
+  limit: number,
+): Promise<boolean> {
+  const count = await incrementHour(trx, dialect, key, column)
+  if (limit <= 0 || count <= limit) return true
+  if (column === 'base_grants')
+    await trx
+      .updateTable('reward_user_hours')
+      .set((eb) => ({ base_grants: eb('base_grants', '-', 1) }))
+      .where('unit_id', '=', key.unit_id)
+      .where('user_id', '=', key.user_id)
+      .where('hour', '=', key.hour)
+      .execute()
+  return false
+}
+
+/** The upsert behind bumpHour: the count after this increment. */
+async function incrementHour(
+  trx: Transaction<Database>,
+  dialect: Dialect,
+  key: HourKey,
+  column: 'grants' | 'base_grants',
+): Promise<number> {
+  const row = { ...key, grants: column === 'grants' ? 1 : 0, base_grants: column === 'base_grants' ? 1 : 0 }
+  const insert = trx.insertInto('reward_user_hours').values(row)
+  if (dialect === 'sqlite') {
+    const result = await insert
+      .onConflict((oc) =>
+        oc.columns(['unit_id', 'user_id', 'hour']).doUpdateSet((eb) => ({ [column]: eb(column, '+', 1) })),
       )
-    },
+      .returning(column)
+      .executeTakeFirstOrThrow()
+    return num((result as Record<string, unknown>)[column])
+  }
+  // A new row says 1 (affected rows 1); an existing one reads its new count back through LAST_INSERT_ID.
+  const result = await insert
+    .onDuplicateKeyUpdate({ [column]: sql`last_insert_id(${sql.ref(column)} + 1)` })
+    .executeTakeFirst()
+  return Number(result.numInsertedOrUpdatedRows ?? 1n) === 1 ? 1 : Number(result.insertId ?? 1n)
+}
 
-    /** Hands back the rows still pending under `claim` (a worker stopping): due at `now`, for any worker. */
-    async release(claim: string, now: number): Promise<number> {
-      const result = await db
-        .updateTable('postback_outbox')
-        .set({ claim: null, next_attempt_at: now, updated_at: now })
-        .where('claim', '=', claim)
-        .where('status', '=', 'pending')
-        .executeTakeFirst()
-      return Number(result.numUpdatedRows)
-    },
+/**
+ * The base part this grant pays: the entry's when its period is still unclaimed for the device and unit and
+ * the user is under its base parts this hour, else 0 (the period then stays unclaimed for another grant).
+ */
+async function claimBase(
+  trx: Transaction<Database>,
+  dialect: Dialect,
+  entry: RewardGrant,
+  hourKey: HourKey,
+): Promise<number> {
+  if (!entry.base || entry.base.point <= 0) return 0
+  const claimKey = { device_id: entry.device_id, unit_id: entry.unit_id, period: entry.base.period }
+  const claim = trx
+    .insertInto('reward_base_claims')
+    .values({ ...claimKey, transaction_id: entry.transaction_id })
+  const { numInsertedOrUpdatedRows } = await (dialect === 'mysql'
+    ? claim.ignore()
+    : claim.onConflict((oc) => oc.doNothing())
+  ).executeTakeFirstOrThrow()
+  if (Number(numInsertedOrUpdatedRows ?? 0) === 0) return 0
+  if (await bumpHour(trx, dialect, hourKey, 'base_grants', entry.limits.baseHour)) return entry.base.point
+  await trx
+    .deleteFrom('reward_base_claims')
+    .where('device_id', '=', claimKey.device_id)
+    .where('unit_id', '=', claimKey.unit_id)
+    .where('period', '=', claimKey.period)
+    .execute()
+  return 0
+}
 
-    async list(status: PostbackStatus | undefined, limit: number, offset: number): Promise<Postback[]> {
-      let query = db
-        .selectFrom('postback_outbox')
-        .selectAll()
-        .orderBy('id', 'desc')
-        .limit(limit)
-        .offset(offset)
-      if (status) query = query.where('status', '=', status)
-      return (await query.execute()).map(postbackFromRow)
-    },
+/** The ledger row of a grant; its unique key (device, campaign, action, period) makes a repeat a duplicate. */
+async function insertLedgerRow(trx: Transaction<Database>, entry: RewardGrant, recorded: RecordedGrant) {
+  const { insertId } = await trx
+    .insertInto('reward_ledger')
+    .values({
+      transaction_id: entry.transaction_id,
+      device_id: entry.device_id,
+      unit_id: entry.unit_id,
+      campaign_id: entry.campaign_id,
+      source_campaign_id: entry.campaign_id,
+      action_type: entry.action_type,
+      period: entry.period,
+      point: recorded.point,
+      base_point: recorded.basePoint,
+      created_at: entry.created_at,
+    })
+    .executeTakeFirstOrThrow()
+  return Number(insertId)
+}
 
-    /**
-     * The outbox backlog: postbacks still to deliver and those given up on, and when the oldest pending one
-     * was written (null without any). One grouped read over the (status, next_attempt_at) index.
-     */
-    async backlog(): Promise<{ pending: number; failed: number; oldestPendingAt: number | null }> {
-      const rows = await db
-        .selectFrom('postback_outbox')
-        .select((eb) => ['status', eb.fn.countAll().as('n'), eb.fn.min('created_at').as('oldest')])
-        .where('status', 'in', ['pending', 'failed'])
-        .groupBy('status')
-        .execute()
-      const of = (status: string) => rows.find((r) => r.status === status)
-      const pending = of('pending')
-      return {
-        pending: pending ? num(pending.n) : 0,
-        failed: of('failed') ? num(of('failed')?.n) : 0,
-        oldestPendingAt: pending?.oldest == null ? null : num(pending.oldest),
-      }
-    },
+/** The grant's postback, due at once. */
+async function insertOutboxRow(
+  trx: Transaction<Database>,
+  entry: RewardGrant,
+  ledgerId: number,
+  draft: PostbackDraft,
+) {
+  await trx
+    .insertInto('postback_outbox')
+    .values({
+      ledger_id: ledgerId,
+      transaction_id: entry.transaction_id,
+      unit_id: entry.unit_id,
+      url: draft.url,
+      headers: JSON.stringify(draft.headers),
+      body: draft.body,
+      status: 'pending',
+      attempts: 0,
+      next_attempt_at: entry.created_at,
+      claim: null,
+      last_status: null,
+      last_error: null,
+      created_at: entry.created_at,
+      updated_at: entry.created_at,
+      campaign_id: entry.campaign_id,
+      report_day: entry.report_day,
+    })
+    .execute()
+}
 
-    async get(id: number): Promise<Postback | undefined> {
-      const row = await db.selectFrom('postback_outbox').selectAll().where('id', '=', id).executeTakeFirst()
-      return row && postbackFromRow(row)
-    },
+/** The grant in the delivery report: one grant and its points by action type, and the postback written. */
+async function countGrant(
+  trx: Transaction<Database>,
+  dialect: Dialect,
+  entry: RewardGrant,
+  point: number,
+  withPostback: boolean,
+): Promise<void> {
+  const report = (metric: string, by: number): ReportIncrement => ({
+    kind: 'campaign',
+    unitId: entry.unit_id,
+    campaignId: entry.campaign_id,
+    day: entry.report_day,
+    metric,
+    by,
+  })
+  const metrics = rewardMetrics(entry.action_type)
+  await addReportCounts(
+    trx,
+    dialect,
+    [
+      report(metrics.count, 1),
+      report(metrics.points, point),
+      ...(withPostback ? [report(CAMPAIGN_METRICS.postbacks, 1)] : []),
+    ],
+    entry.created_at,
+  )
+}
 
-    /**
-     * Makes a postback due now again (whatever its status); false if there is no such postback. A delivered
-     * or failed row goes back to pending in the delivery report too.
-     */
-    async retry(id: number, now: number): Promise<boolean> {
-      return retryOnDeadlock(() =>
-        db.transaction().execute(async (trx) => {
-          let select = trx.selectFrom('postback_outbox').select('status').where('id', '=', id)
-          if (dialect === 'mysql') select = select.forUpdate()
-          const row = await select.executeTakeFirst()
-          if (!row) return false
+async function claimDue(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  now: number,
+  limit: number,
+  leaseMs: number,
+  claim: string,
+): Promise<Postback[]> {
+  if (dialect === 'mysql') {
+    // READ COMMITTED takes no gap locks; SKIP LOCKED passes over rows another worker is claiming.
+    await retryOnDeadlock(() =>
+      db
+        .transaction()
+        .setIsolationLevel('read committed')
+        .execute(async (trx) => {
+          const rows = await trx
+            .selectFrom('postback_outbox')
+            .select('id')
+            .where('status', '=', 'pending')
+            .where('next_attempt_at', '<=', now)
+            .orderBy('next_attempt_at')
+            .limit(limit)
+            .forUpdate()
+            .skipLocked()
+            .execute()
+          if (rows.length === 0) return
           await trx
             .updateTable('postback_outbox')
-            .set({ status: 'pending', next_attempt_at: now, claim: null, updated_at: now })
-            .where('id', '=', id)
+            .set({ claim, next_attempt_at: now + leaseMs, updated_at: now })
+            .where(
+              'id',
+              'in',
+              rows.map((r) => r.id),
+            )
             .execute()
-          if (row.status !== 'pending') await countOutcome(trx, id, row.status as PostbackStatus, -1, now)
-          return true
         }),
-      )
-    },
-  }
-
-  /** Moves a postback's delivered / failed report counter by `by`, on its grant's campaign and day. */
-  async function countOutcome(
-    trx: Transaction<Database>,
-    id: number,
-    status: PostbackStatus,
-    by: number,
-    now: number,
-  ): Promise<void> {
-    const row = await trx
-      .selectFrom('postback_outbox')
-      .select(['unit_id', 'campaign_id', 'report_day'])
-      .where('id', '=', id)
-      .executeTakeFirst()
-    // Rows written before migration 0009 carry no campaign: they are not in the reports.
-    if (!row || row.campaign_id === null || row.report_day === null) return
-    const metric =
-      status === 'delivered' ? CAMPAIGN_METRICS.postbacksDelivered : CAMPAIGN_METRICS.postbacksFailed
-    await addReportCounts(
-      trx,
-      dialect,
-      [
-        {
-          kind: 'campaign',
-          unitId: num(row.unit_id),
-          campaignId: num(row.campaign_id),
-          day: row.report_day,
-          metric,
-          by,
-        },
-      ],
-      now,
     )
+  } else {
+    // SQLite serialises writers, so one UPDATE picks and claims atomically.
+    await db
+      .updateTable('postback_outbox')
+      .set({ claim, next_attempt_at: now + leaseMs, updated_at: now })
+      .where('id', 'in', (eb) =>
+        eb
+          .selectFrom('postback_outbox')
+          .select('id')
+          .where('status', '=', 'pending')
+          .where('next_attempt_at', '<=', now)
+          .orderBy('next_attempt_at')
+          .limit(limit),
+      )
+      .execute()
   }
+  const rows = await db
+    .selectFrom('postback_outbox')
+    .selectAll()
+    .where('claim', '=', claim)
+    .where('status', '=', 'pending')
+    .execute()
+  return rows.map(postbackFromRow)
+}
+
+async function finishAttempt(
+  db: Kysely<Database>,
+  dialect: Dialect,
+  id: number,
+  claim: string,
+  outcome: AttemptOutcome,
+  now: number,
+): Promise<boolean> {
+  return retryOnDeadlock(() =>
+    db.transaction().execute(async (trx) => {
+      const result = await trx
+        .updateTable('postback_outbox')
+        .set((eb) => ({
+          status: outcome.status,
+          attempts: eb('attempts', '+', 1),
+          next_attempt_at: outcome.nextAttemptAt,
+          claim: null,
+          last_status: outcome.httpStatus,
+          last_error: outcome.error?.slice(0, 500) ?? null,
+          updated_at: now,
+        }))
+        .where('id', '=', id)
+        .where('claim', '=', claim)
+        .executeTakeFirst()
+      const mine = Number(result.numUpdatedRows) === 1
+      if (mine && outcome.status !== 'pending') await countOutcome(trx, dialect, id, outcome.status, 1, now)
+      return mine
+    }),
+  )
+}
+
+async function release(db: Kysely<Database>, claim: string, now: number): Promise<number> {
+  const result = await db
+    .updateTable('postback_outbox')
+    .set({ claim: null, next_attempt_at: now, updated_at: now })
+    .where('claim', '=', claim)
+    .where('status', '=', 'pending')
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows)
+}
+
+async function list(
+  db: Kysely<Database>,
+  status: PostbackStatus | undefined,
+  limit: number,
+  offset: number,
+): Promise<Postback[]> {
+  let query = db.selectFrom('postback_outbox').selectAll().orderBy('id', 'desc').limit(limit).offset(offset)
+  if (status) query = query.where('status', '=', status)
+  return (await query.execute()).map(postbackFromRow)
+}
+
+async function backlog(
+  db: Kysely<Database>,
+): Promise<{ pending: number; failed: number; oldestPendingAt: number | null }> {
+  const rows = await db
+    .selectFrom('postback_outbox')
+    .select((eb) => ['status', eb.fn.countAll().as('n'), eb.fn.min('created_at').as('oldest')])
+    .where('status', 'in', ['pending', 'failed'])
+    .groupBy('status')
+    .execute()
+  const of = (status: string) => rows.find((r) => r.status === status)
+  const pending = of('pending')
+  return {
+    pending: pending ? num(pending.n) : 0,
+    failed: of('failed') ? num(of('failed')?.n) : 0,
+    oldestPendingAt: pending?.oldest == null ? null : num(pending.oldest),
+  }
+}
+
+async function get(db: Kysely<Database>, id: number): Promise<Postback | undefined> {
+  const row = await db.selectFrom('postback_outbox').selectAll().where('id', '=', id).executeTakeFirst()
+  return row && postbackFromRow(row)
+}
+
+async function retry(db: Kysely<Database>, dialect: Dialect, id: number, now: number): Promise<boolean> {
+  return retryOnDeadlock(() =>
+    db.transaction().execute(async (trx) => {
+      let select = trx.selectFrom('postback_outbox').select('status').where('id', '=', id)
+      if (dialect === 'mysql') select = select.forUpdate()
+      const row = await select.executeTakeFirst()
+      if (!row) return false
+      await trx
+        .updateTable('postback_outbox')
+        .set({ status: 'pending', next_attempt_at: now, claim: null, updated_at: now })
+        .where('id', '=', id)
+        .execute()
+      if (row.status !== 'pending')
+        await countOutcome(trx, dialect, id, row.status as PostbackStatus, -1, now)
+      return true
+    }),
+  )
+}
+
+/** Moves a postback's delivered / failed report counter by `by`, on its grant's campaign and day. */
+async function countOutcome(
+  trx: Transaction<Database>,
+  dialect: Dialect,
+  id: number,
+  status: PostbackStatus,
+  by: number,
+  now: number,
+): Promise<void> {
+  const row = await trx
+    .selectFrom('postback_outbox')
+    .select(['unit_id', 'campaign_id', 'report_day'])
+    .where('id', '=', id)
+    .executeTakeFirst()
+  // Rows written before migration 0009 carry no campaign: they are not in the reports.
+  if (!row || row.campaign_id === null || row.report_day === null) return
+  const metric =
+    status === 'delivered' ? CAMPAIGN_METRICS.postbacksDelivered : CAMPAIGN_METRICS.postbacksFailed
+  await addReportCounts(
+    trx,
+    dialect,
+    [
+      {
+        kind: 'campaign',
+        unitId: num(row.unit_id),
+        campaignId: num(row.campaign_id),
+        day: row.report_day,
+        metric,
+        by,
+      },
+    ],
+    now,
+  )
 }
 
 type OutboxRow = Awaited<ReturnType<ReturnType<typeof selectOutbox>['executeTakeFirstOrThrow']>>

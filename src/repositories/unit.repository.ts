@@ -14,7 +14,7 @@ import {
 type Row = Omit<UnitsTable, 'id'> & { id: number }
 
 /** The one place a unit row becomes a domain unit. */
-export function unitFromRow(raw: Record<string, unknown>): Unit {
+function unitFromRow(raw: Record<string, unknown>): Unit {
   const row = raw as Row
   return {
     id: num(row.id),

@@ -13,31 +13,7 @@ import {
   unitDraft,
 } from '../domain/drafts.js'
 import { AllotError } from '../domain/errors.js'
-
-export type Page = { limit: number; offset: number }
-
-/** Rows elsewhere that still refer to a resource, counted: `{ count: 3, one: 'campaign', many: 'campaigns' }`. */
-export type Reference = { count: number; one: string; many: string }
-
-/** The storage a resource needs for admin CRUD; `create` returns undefined when the id is taken. */
-export type ResourceStore<T, Id, Draft> = {
-  list(page: Page): Promise<T[]>
-  get(id: Id): Promise<T | undefined>
-  create(draft: Draft, id?: Id): Promise<T | undefined>
-  update(id: Id, draft: Draft): Promise<T | undefined>
-  /**
-   * Deletes the row in one transaction with `check`, which sees what still refers to it and throws to keep
-   * the row; false when there is no such row.
-   */
-  remove(id: Id, check: (references: readonly Reference[]) => void): Promise<boolean>
-}
-
-export type AdminStores = {
-  units: ResourceStore<Unit, number, UnitDraft>
-  campaigns: ResourceStore<Campaign, number, CampaignDraft>
-  categories: ResourceStore<ContentCategory, string, CategoryDraft>
-  channels: ResourceStore<ContentChannel, number, ChannelDraft>
-}
+import type { AdminStores, Page, Reference, ResourceStore } from './ports/catalog.ports.js'
 
 /** CRUD for one resource as the admin API sees it. */
 export type AdminResource<T, Id, Input, Patch> = {

@@ -1,28 +1,32 @@
 import { type Campaign, type ContentChannel, GLOB, type Unit } from '../domain/catalog.js'
 import { type CatalogEntry, type CatalogSnapshot, catalogEntry } from '../domain/catalog-snapshot.js'
 import { contentFilter } from '../domain/content-filter.js'
-import { counterKeys, utcDay } from '../domain/counter-keys.js'
 import { type ActivitySummary, type Delivery, summarizeActivity } from '../domain/delivery.js'
 import type { ActivityItem, DeviceProfile } from '../domain/device.js'
 import { type EligibilityContext, firstExclusion, servable } from '../domain/eligibility.js'
 import { AllotError } from '../domain/errors.js'
 import { type Exclusion, ruleDetail } from '../domain/explanation.js'
-import { createContentWalker, pickAds } from '../domain/pool-scan.js'
 import {
   type ContentSignals,
   categoryAffinity,
   contentScore,
+  contentScoreBound,
+  NO_AFFINITY_SLACK,
   rankContents,
   topScore,
 } from '../domain/ranking.js'
 import { localYear, upcomingSlots } from '../domain/schedule.js'
-import { localCampaignId, SDK_GATES, targetAge } from '../domain/sdk-v1.js'
-import { type DeviceContext, normalizeTargetValue, provinceOf } from '../domain/targeting.js'
-import type { UpstreamAd, UpstreamQuery } from './ad-network.service.js'
+import { localCampaignId, SDK_GATES } from '../domain/sdk-v1.js'
+import type { DeviceContext } from '../domain/targeting.js'
+import { deviceContext } from '../domain/targeting-fields.js'
+import { counterKeys, utcDay } from '../lib/counter-keys.js'
+import { createContentWalker, pickAds } from '../lib/pool-scan.js'
+import type { UpstreamAd, UpstreamQuery } from './ports/allocation.ports.js'
+import type { CampaignLookup } from './ports/catalog.ports.js'
 
 /**
- * An allocation request as the v1 SDK sends it (SDK-CONTRACT §2), already parsed: integers are numbers,
- * a two-digit year of birth is a four-digit one, and optional fields the SDK left out are undefined.
+ * An allocation request as the v1 SDK sends it (docs/architecture.md §W2), already parsed: integers are
+ * numbers, a two-digit year of birth is a four-digit one, and optional fields the SDK left out are undefined.
  */
 export type AllocationRequest = {
   /** The unit; when absent or unknown, the app's lockscreen unit is used. */
@@ -133,19 +137,20 @@ export type UpstreamAds = { fetchAds(unit: Unit, query: UpstreamQuery): Promise<
 type Deps = {
   catalog: { current(): CatalogSnapshot }
   /** Campaigns outside the snapshot (paused, ended), for an explanation that names one. */
-  campaigns?: { get(id: number): Promise<Campaign | undefined> } | undefined
+  campaigns?: CampaignLookup | undefined
   upstream?: UpstreamAds | undefined
   installed?: InstalledPackages | undefined
   clock: () => number
   random: () => number
   devices: DeviceDataSource
   counters: CounterValues
+  /** Whether this process found a campaign's budget pool empty (it then sits out allocations meanwhile). */
+  budgetExhausted?: ((c: Campaign) => boolean) | undefined
   /** Each per-device read that takes longer is dropped from this allocation (ms). */
   deadlineMs: number
   onDeadline?: (what: string) => void
 }
 
-const DAY_MS = 86_400_000
 const MIN_POOL = 25
 
 /** What one allocation knows about the device beyond its request; undefined = unknown in time. */
@@ -156,264 +161,325 @@ type DeviceData = {
   installed: ReadonlySet<string> | undefined
 }
 
-/** Builds the ranked pool of ads and contents for one device on one unit (DESIGN §4). */
+/** What the service holds for its life: its dependencies and the content walker (it caches per bucket). */
+type Service = Deps & { contentCandidates: ReturnType<typeof createContentWalker<CatalogEntry>> }
+
+/** Builds the ranked pool of ads and contents for one device on one unit (docs/architecture.md §4). */
 export function createAllocationService(deps: Deps): AllocationService {
-  const { catalog, clock, random, counters } = deps
-  const contentCandidates = createContentWalker(counters.totals)
-
-  /** The story of one allocation: unit, device, the rules, the ranked pool. */
-  async function allocate(request: AllocationRequest, withAds: boolean): Promise<Allocation> {
-    const snapshot = catalog.current()
-    const unit = resolveUnit(snapshot, request)
-    const now = clock()
-    const limit = poolLimit(unit)
-    const adsWanted = withAds && !adSupplyGap(unit, request)
-    // Upstream networks run while the device data loads; both are bounded by their deadlines.
-    const upstream = adsWanted ? askUpstream(unit, request, limit) : undefined
-    const data = await loadDeviceData(request, unit, now, snapshot.usesAppTargeting)
-    const rules = eligibilityContext(request, unit, data, now)
-    const ads = adsWanted ? rankedAds(snapshot, unit, rules, limit) : []
-    const contents = unit.content_type === 'none' ? null : rankedContents(snapshot, unit, rules, data, limit)
-    // Upstream ads follow the local ones (which carry rewards), best eCPM first, within the pool size.
-    const external = upstream ? (await upstream).slice(0, Math.max(0, limit - ads.length)) : []
-    const { currentSlot, device } = rules
-    return {
-      unit,
-      request,
-      now,
-      currentSlot,
-      ads,
-      upstream: external,
-      contents,
-      channels: snapshot.channelsById,
-      device,
-    }
-  }
-
-  /** The story of an explanation: allocate()'s steps on side-effect-free device data, then a verdict each. */
-  async function explain(request: AllocationRequest, campaignId?: number): Promise<Explanation> {
-    const snapshot = catalog.current()
-    const unit = resolveUnit(snapshot, request)
-    const now = clock()
-    const limit = poolLimit(unit)
-    const adGap = adSupplyGap(unit, request)
-    const { data, firstAllocation } = await inspectDeviceData(request, unit, now, snapshot.usesAppTargeting)
-    const rules = eligibilityContext(request, unit, data, now)
-    const ads = adGap ? [] : rankedAds(snapshot, unit, rules, limit)
-    const contents = unit.content_type === 'none' ? null : rankedContents(snapshot, unit, rules, data, limit)
-    const entries =
-      campaignId === undefined ? campaignsOf(snapshot, unit) : [await campaignEntry(snapshot, campaignId)]
-    const judge = verdicts({ snapshot, unit, rules, data, adGap, ads, contents: contents ?? [] })
-    return {
-      unit,
-      now,
-      currentSlot: rules.currentSlot,
-      device: rules.device,
-      firstAllocation,
-      activityKnown: data.activity !== undefined,
-      verdicts: entries.map(judge),
-    }
-  }
-
-  type Pool = {
-    snapshot: CatalogSnapshot
-    unit: Unit
-    rules: EligibilityContext
-    data: DeviceData
-    adGap: SupplyGap | undefined
-    ads: readonly CatalogEntry[]
-    contents: readonly CatalogEntry[]
-  }
-
-  /**
-   * A campaign's verdict, in the order allocation decides: the unit's supply, the eligibility rules (the
-   * same functions allocation scans with), then the ranking cut-off.
-   */
-  function verdicts({ snapshot, unit, rules, data, adGap, ads, contents }: Pool) {
-    const served = new Set([...ads, ...contents].map((e) => e.campaign.id))
-    const loaded = new Set([...snapshot.ads, ...snapshot.contents].map((e) => e.campaign.id))
-    const signals = contentSignals(data)
-    const score = (c: Campaign) =>
-      c.is_ad ? c.first_display_priority : contentScore(c, signals(c), rules.now)
-    const cutoff = (pool: readonly CatalogEntry[]) => Math.min(...pool.map((e) => score(e.campaign)))
-    return (e: CatalogEntry): CampaignVerdict => {
-      const c = e.campaign
-      if (served.has(c.id)) return { campaign: c, served: true, exclusion: undefined }
-      const gap = c.is_ad ? adGap : unit.content_type === 'none' ? 'content_type_none' : undefined
-      const rule = gap ? undefined : firstExclusion(rules, e)
-      let exclusion: Exclusion
-      if (gap) exclusion = { rule: 'supply', reason: gap }
-      else if (rule) exclusion = ruleDetail(rule, rules, e)
-      else if (!loaded.has(c.id)) exclusion = { rule: 'catalog' }
-      else {
-        const pool = c.is_ad ? ads : contents
-        exclusion = { rule: 'ranked_out', score: score(c), cutoff: cutoff(pool), poolSize: pool.length }
-      }
-      return { campaign: c, served: false, exclusion }
-    }
-  }
-
-  /** Every campaign that may run on the unit (its target_unit allows it), ads first. */
-  function campaignsOf(snapshot: CatalogSnapshot, unit: Unit): CatalogEntry[] {
-    const id = String(unit.id)
-    const onUnit = (e: CatalogEntry) => {
-      const units = e.campaign.target_unit
-      return units.length === 0 || units.includes(GLOB) || units.some((u) => u.trim() === id)
-    }
-    return [...snapshot.ads, ...snapshot.contents].filter(onUnit)
-  }
-
-  /** One campaign: the snapshot's entry, else compiled from the store (paused, ended). */
-  async function campaignEntry(snapshot: CatalogSnapshot, id: number): Promise<CatalogEntry> {
-    const known =
-      snapshot.ads.find((e) => e.campaign.id === id) ?? snapshot.contents.find((e) => e.campaign.id === id)
-    if (known) return known
-    const stored = await deps.campaigns?.get(id)
-    if (!stored) throw new AllotError('ResourceNotFound', `campaign_id ${id} does not exist`)
-    return catalogEntry(stored)
-  }
-
-  function askUpstream(unit: Unit, request: AllocationRequest, limit: number) {
-    if (unit.ad_sources.length === 0 || !deps.upstream) return undefined
-    return deps.upstream.fetchAds(unit, upstreamQuery(request, unit, limit))
-  }
-
-  /** Everything the eligibility rules read (src/domain/eligibility.ts), for this request. */
-  function eligibilityContext(
-    request: AllocationRequest,
-    unit: Unit,
-    data: DeviceData,
-    now: number,
-  ): EligibilityContext {
-    const day = utcDay(now)
-    return {
-      now,
-      currentSlot: upcomingSlots(unit.timezone, now)[0]?.slot ?? 0,
-      excluded: parseIdList(request.excluded),
-      filteredProviders: new Set(unit.filtered_providers),
-      contentFilter: contentFilter({
-        categories: parseList(request.categories),
-        excludedCategories: parseList(request.filter_categories),
-        excludedChannels: parseIdSet(request.filter_channel_ids),
-      }),
-      activity: data.activity,
-      device: describeDevice(request, unit, now, data),
-      delivery: (c) => deliveryOf(c, day),
-    }
-  }
-
-  function rankedAds(snapshot: CatalogSnapshot, unit: Unit, rules: EligibilityContext, limit: number) {
-    const buckets = snapshot.adIndex.buckets(unit.id, rules.device.country)
-    return pickAds(buckets, servable(rules), random, limit)
-  }
-
-  function rankedContents(
-    snapshot: CatalogSnapshot,
-    unit: Unit,
-    rules: EligibilityContext,
-    data: DeviceData,
-    limit: number,
-  ) {
-    const buckets = snapshot.contentIndex.buckets(unit.id, rules.device.country)
-    const signals = contentSignals(data)
-    const hasAffinity = topScore(data.profile?.category_scores ?? {}) > 0
-    const candidates = contentCandidates(buckets, servable(rules), signals, hasAffinity, rules.now, limit)
-    return rankContents(candidates, signals, rules.now, limit)
-  }
-
-  /**
-   * The device's cached data (and, when some campaign targets installed apps, its installed packages)
-   * under the deadline, read in parallel; late or failed means unknown for this allocation.
-   */
-  async function loadDeviceData(
-    request: AllocationRequest,
-    unit: Unit,
-    now: number,
-    needsPackages: boolean,
-  ): Promise<DeviceData> {
-    const appId = request.app_id ?? unit.app_id
-    const packages = needsPackages && deps.installed !== undefined && request.ifa !== ''
-    // A warm device costs no I/O and no timer.
-    const warm = deps.devices.peek?.(request.device_id, unit.id)
-    if (warm && !packages) return deviceData(warm, unit, now, undefined)
-    const [view, installed] = await Promise.all([
-      warm ?? withinDeadline('device data', deps.devices.load(request.device_id, unit.id, now)),
-      packages ? withinDeadline('installed apps', deps.installed?.packages(appId, request.ifa)) : undefined,
-    ])
-    return deviceData(view, unit, now, installed)
-  }
-
-  /**
-   * The device's data as allocation would see it, read from the stores without recording anything: a device
-   * never allocated on the unit gets the registration allocation would record (now).
-   */
-  async function inspectDeviceData(
-    request: AllocationRequest,
-    unit: Unit,
-    now: number,
-    needsPackages: boolean,
-  ) {
-    const [view, installed] = await Promise.all([
-      deps.devices.inspect(request.device_id, now),
-      needsPackages && deps.installed && request.ifa !== ''
-        ? deps.installed.packages(request.app_id ?? unit.app_id, request.ifa)
-        : undefined,
-    ])
-    const firstAllocation = view.registrations.get(unit.id) === undefined
-    const registrations = firstAllocation
-      ? new Map([...view.registrations, [unit.id, now]])
-      : view.registrations
-    return { data: deviceData({ ...view, registrations }, unit, now, installed), firstAllocation }
-  }
-
-  function withinDeadline<T>(what: string, work: Promise<T> | undefined): Promise<T | undefined> {
-    if (work === undefined) return Promise.resolve(undefined)
-    let timer: NodeJS.Timeout | undefined
-    const late = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => {
-        deps.onDeadline?.(what)
-        resolve(undefined)
-      }, deps.deadlineMs)
-    })
-    const settled = work.then(
-      (value) => value,
-      () => {
-        deps.onDeadline?.(what)
-        return undefined
-      },
-    )
-    return Promise.race([settled, late]).finally(() => clearTimeout(timer))
-  }
-
-  /** What a budgeted campaign delivered, in its budget's unit (impressions or clicks). */
-  function deliveryOf(c: Campaign, day: string): Delivery {
-    return c.budget_type === 'click'
-      ? {
-          total: counters.value(counterKeys.clicks(c.id)),
-          today: counters.value(counterKeys.dailyClicks(c.id, day)),
-        }
-      : {
-          total: counters.value(counterKeys.impressions(c.id)),
-          today: counters.value(counterKeys.dailyImpressions(c.id, day)),
-        }
-  }
-
-  function contentSignals(data: DeviceData): (c: Campaign) => ContentSignals {
-    const scores = data.profile?.category_scores ?? {}
-    const top = topScore(scores)
-    const seen = data.activity?.seen
-    return (c) => ({
-      ...counters.totals(c.id),
-      affinity: categoryAffinity(c.categories, scores, top),
-      seen: seen?.has(c.id) ?? false,
-    })
-  }
-
+  const walker = createContentWalker((e: CatalogEntry, now: number) =>
+    contentScoreBound(e.campaign, deps.counters.totals(e.campaign.id), now),
+  )
+  const svc: Service = { ...deps, contentCandidates: walker }
   return {
-    allocate: (request) => allocate(request, true),
-    allocateContents: (request) => allocate(request, false),
-    explain,
+    allocate: (request) => allocate(svc, request, true),
+    allocateContents: (request) => allocate(svc, request, false),
+    explain: (request, campaignId) => explain(svc, request, campaignId),
   }
+}
+
+/** The story of one allocation: unit, device, the decision, the upstream ads after the local ones. */
+async function allocate(svc: Service, request: AllocationRequest, withAds: boolean): Promise<Allocation> {
+  const snapshot = svc.catalog.current()
+  const unit = resolveUnit(snapshot, request)
+  const now = svc.clock()
+  const adGap = withAds ? adSupplyGap(unit, request) : 'not_asked'
+  // Upstream networks run while the device data loads; both are bounded by their deadlines.
+  const upstream = adGap ? undefined : askUpstream(svc.upstream, unit, request, poolLimit(unit))
+  const data = await loadDeviceData(svc, request, unit, now, snapshot.usesAppTargeting)
+  const { rules, ads, contents } = decide(svc, { snapshot, unit, request, now, data, adGap })
+  // Upstream ads follow the local ones (which carry rewards), best eCPM first, within the pool size.
+  const external = upstream ? (await upstream).slice(0, Math.max(0, poolLimit(unit) - ads.length)) : []
+  const { currentSlot, device } = rules
+  return {
+    unit,
+    request,
+    now,
+    currentSlot,
+    ads,
+    upstream: external,
+    contents,
+    channels: snapshot.channelsById,
+    device,
+  }
+}
+
+/** The story of an explanation: allocate()'s decision on side-effect-free device data, then a verdict each. */
+async function explain(svc: Service, request: AllocationRequest, campaignId?: number): Promise<Explanation> {
+  const snapshot = svc.catalog.current()
+  const unit = resolveUnit(snapshot, request)
+  const now = svc.clock()
+  const adGap = adSupplyGap(unit, request)
+  const { data, firstAllocation } = await inspectDeviceData(
+    svc,
+    request,
+    unit,
+    now,
+    snapshot.usesAppTargeting,
+  )
+  const decision = decide(svc, { snapshot, unit, request, now, data, adGap })
+  const entries =
+    campaignId === undefined
+      ? campaignsOf(snapshot, unit)
+      : [await campaignEntry(svc.campaigns, snapshot, campaignId)]
+  const judge = verdicts(svc.counters, {
+    ...decision,
+    snapshot,
+    unit,
+    data,
+    adGap,
+    contents: decision.contents ?? [],
+  })
+  return {
+    unit,
+    now,
+    currentSlot: decision.rules.currentSlot,
+    device: decision.rules.device,
+    firstAllocation,
+    activityKnown: data.activity !== undefined,
+    verdicts: entries.map(judge),
+  }
+}
+
+type DecisionInput = {
+  snapshot: CatalogSnapshot
+  unit: Unit
+  request: AllocationRequest
+  now: number
+  data: DeviceData
+  adGap: SupplyGap | 'not_asked' | undefined
+}
+
+/**
+ * The one decision allocation and the explainer share: the rules for this request and device, then the
+ * ranked ads (none when `adGap` says why) and contents (null when the unit takes none).
+ */
+function decide(svc: Service, { snapshot, unit, request, now, data, adGap }: DecisionInput) {
+  const limit = poolLimit(unit)
+  const rules = eligibilityContext(svc, request, unit, data, now)
+  const ads = adGap ? [] : rankedAds(snapshot, unit, rules, svc.random, limit)
+  const contents =
+    unit.content_type === 'none' ? null : rankedContents(svc, snapshot, unit, rules, data, limit)
+  return { rules, ads, contents }
+}
+
+type Pool = {
+  snapshot: CatalogSnapshot
+  unit: Unit
+  rules: EligibilityContext
+  data: DeviceData
+  adGap: SupplyGap | undefined
+  ads: readonly CatalogEntry[]
+  contents: readonly CatalogEntry[]
+}
+
+/**
+ * A campaign's verdict, in the order allocation decides: the unit's supply, the eligibility rules (the
+ * same functions allocation scans with), then the ranking cut-off.
+ */
+function verdicts(counters: CounterValues, { snapshot, unit, rules, data, adGap, ads, contents }: Pool) {
+  const served = new Set([...ads, ...contents].map((e) => e.campaign.id))
+  const loaded = new Set([...snapshot.ads, ...snapshot.contents].map((e) => e.campaign.id))
+  const signals = contentSignals(counters, data)
+  const score = (c: Campaign) => (c.is_ad ? c.first_display_priority : contentScore(c, signals(c), rules.now))
+  const cutoff = (pool: readonly CatalogEntry[]) => Math.min(...pool.map((e) => score(e.campaign)))
+  return (e: CatalogEntry): CampaignVerdict => {
+    const c = e.campaign
+    if (served.has(c.id)) return { campaign: c, served: true, exclusion: undefined }
+    const gap = c.is_ad ? adGap : unit.content_type === 'none' ? 'content_type_none' : undefined
+    const rule = gap ? undefined : firstExclusion(rules, e)
+    let exclusion: Exclusion
+    if (gap) exclusion = { rule: 'supply', reason: gap }
+    else if (rule) exclusion = ruleDetail(rule, rules, e)
+    else if (!loaded.has(c.id)) exclusion = { rule: 'catalog' }
+    else {
+      const pool = c.is_ad ? ads : contents
+      exclusion = { rule: 'ranked_out', score: score(c), cutoff: cutoff(pool), poolSize: pool.length }
+    }
+    return { campaign: c, served: false, exclusion }
+  }
+}
+
+/** Every campaign that may run on the unit (its target_unit allows it), ads first. */
+function campaignsOf(snapshot: CatalogSnapshot, unit: Unit): CatalogEntry[] {
+  const id = String(unit.id)
+  const onUnit = (e: CatalogEntry) => {
+    const units = e.campaign.target_unit
+    return units.length === 0 || units.includes(GLOB) || units.some((u) => u.trim() === id)
+  }
+  return [...snapshot.ads, ...snapshot.contents].filter(onUnit)
+}
+
+/** One campaign: the snapshot's entry, else compiled from the store (paused, ended). */
+async function campaignEntry(
+  campaigns: Deps['campaigns'],
+  snapshot: CatalogSnapshot,
+  id: number,
+): Promise<CatalogEntry> {
+  const known =
+    snapshot.ads.find((e) => e.campaign.id === id) ?? snapshot.contents.find((e) => e.campaign.id === id)
+  if (known) return known
+  const stored = await campaigns?.get(id)
+  if (!stored) throw new AllotError('ResourceNotFound', `campaign_id ${id} does not exist`)
+  return catalogEntry(stored)
+}
+
+function askUpstream(
+  upstream: UpstreamAds | undefined,
+  unit: Unit,
+  request: AllocationRequest,
+  limit: number,
+) {
+  if (unit.ad_sources.length === 0 || !upstream) return undefined
+  return upstream.fetchAds(unit, upstreamQuery(request, unit, limit))
+}
+
+/** Everything the eligibility rules read (src/domain/eligibility.ts), for this request. */
+function eligibilityContext(
+  { counters, budgetExhausted }: Pick<Deps, 'counters' | 'budgetExhausted'>,
+  request: AllocationRequest,
+  unit: Unit,
+  data: DeviceData,
+  now: number,
+): EligibilityContext {
+  const day = utcDay(now)
+  return {
+    now,
+    currentSlot: upcomingSlots(unit.timezone, now)[0]?.slot ?? 0,
+    excluded: parseIdList(request.excluded),
+    filteredProviders: new Set(unit.filtered_providers),
+    contentFilter: contentFilter({
+      categories: parseList(request.categories),
+      excludedCategories: parseList(request.filter_categories),
+      excludedChannels: parseIdSet(request.filter_channel_ids),
+    }),
+    activity: data.activity,
+    device: describeDevice(request, unit, now, data),
+    delivery: (c) =>
+      budgetExhausted?.(c)
+        ? { total: c.budget_total ?? 0, today: c.budget_daily ?? 0 }
+        : deliveryOf(counters, c, day),
+  }
+}
+
+function rankedAds(
+  snapshot: CatalogSnapshot,
+  unit: Unit,
+  rules: EligibilityContext,
+  random: () => number,
+  limit: number,
+) {
+  const buckets = snapshot.adIndex.buckets(unit.id, rules.device.country)
+  return pickAds(buckets, servable(rules), random, limit)
+}
+
+function rankedContents(
+  { contentCandidates, counters }: Pick<Service, 'contentCandidates' | 'counters'>,
+  snapshot: CatalogSnapshot,
+  unit: Unit,
+  rules: EligibilityContext,
+  data: DeviceData,
+  limit: number,
+) {
+  const buckets = snapshot.contentIndex.buckets(unit.id, rules.device.country)
+  const signals = contentSignals(counters, data)
+  const slack = topScore(data.profile?.category_scores ?? {}) > 0 ? 0 : NO_AFFINITY_SLACK
+  const score = (e: CatalogEntry) => contentScore(e.campaign, signals(e.campaign), rules.now)
+  const candidates = contentCandidates(buckets, servable(rules), score, slack, rules.now, limit)
+  return rankContents(candidates, signals, rules.now, limit)
+}
+
+/**
+ * The device's cached data (and, when some campaign targets installed apps, its installed packages)
+ * under the deadline, read in parallel; late or failed means unknown for this allocation.
+ */
+async function loadDeviceData(
+  svc: Service,
+  request: AllocationRequest,
+  unit: Unit,
+  now: number,
+  needsPackages: boolean,
+): Promise<DeviceData> {
+  const appId = request.app_id ?? unit.app_id
+  const packages = needsPackages && svc.installed !== undefined && request.ifa !== ''
+  // A warm device costs no I/O and no timer.
+  const warm = svc.devices.peek?.(request.device_id, unit.id)
+  if (warm && !packages) return deviceData(warm, unit, now, undefined)
+  const [view, installed] = await Promise.all([
+    warm ?? withinDeadline(svc, 'device data', svc.devices.load(request.device_id, unit.id, now)),
+    packages ? withinDeadline(svc, 'installed apps', svc.installed?.packages(appId, request.ifa)) : undefined,
+  ])
+  return deviceData(view, unit, now, installed)
+}
+
+/**
+ * The device's data as allocation would see it, read from the stores without recording anything: a device
+ * never allocated on the unit gets the registration allocation would record (now).
+ */
+async function inspectDeviceData(
+  { devices, installed: apps }: Pick<Deps, 'devices' | 'installed'>,
+  request: AllocationRequest,
+  unit: Unit,
+  now: number,
+  needsPackages: boolean,
+) {
+  const [view, installed] = await Promise.all([
+    devices.inspect(request.device_id, now),
+    needsPackages && apps && request.ifa !== ''
+      ? apps.packages(request.app_id ?? unit.app_id, request.ifa)
+      : undefined,
+  ])
+  const firstAllocation = view.registrations.get(unit.id) === undefined
+  const registrations = firstAllocation
+    ? new Map([...view.registrations, [unit.id, now]])
+    : view.registrations
+  return { data: deviceData({ ...view, registrations }, unit, now, installed), firstAllocation }
+}
+
+function withinDeadline<T>(
+  { deadlineMs, onDeadline }: Pick<Deps, 'deadlineMs' | 'onDeadline'>,
+  what: string,
+  work: Promise<T> | undefined,
+): Promise<T | undefined> {
+  if (work === undefined) return Promise.resolve(undefined)
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => {
+      onDeadline?.(what)
+      resolve(undefined)
+    }, deadlineMs)
+  })
+  const settled = work.then(
+    (value) => value,
+    () => {
+      onDeadline?.(what)
+      return undefined
+    },
+  )
+  return Promise.race([settled, late]).finally(() => clearTimeout(timer))
+}
+
+/** What a budgeted campaign delivered, in its budget's unit (impressions or clicks). */
+function deliveryOf(counters: CounterValues, c: Campaign, day: string): Delivery {
+  return c.budget_type === 'click'
+    ? {
+        total: counters.value(counterKeys.clicks(c.id)),
+        today: counters.value(counterKeys.dailyClicks(c.id, day)),
+      }
+    : {
+        total: counters.value(counterKeys.impressions(c.id)),
+        today: counters.value(counterKeys.dailyImpressions(c.id, day)),
+      }
+}
+
+function contentSignals(counters: CounterValues, data: DeviceData): (c: Campaign) => ContentSignals {
+  const scores = data.profile?.category_scores ?? {}
+  const top = topScore(scores)
+  const seen = data.activity?.seen
+  return (c) => ({
+    ...counters.totals(c.id),
+    affinity: categoryAffinity(c.categories, scores, top),
+    seen: seen?.has(c.id) ?? false,
+  })
 }
 
 function deviceData(
@@ -443,7 +509,10 @@ function adSupplyGap(unit: Unit, request: AllocationRequest): SupplyGap | undefi
   return request.sdk_version < SDK_GATES.minForAds ? 'sdk_version' : undefined
 }
 
-/** The unit by `unit_id`; when it is absent or unknown, the lockscreen unit of `app_id` (SDK-CONTRACT §2). */
+/**
+ * The unit by `unit_id`; when it is absent or unknown, the lockscreen unit of `app_id` (docs/architecture.md
+ * §W2).
+ */
 function resolveUnit(snapshot: CatalogSnapshot, request: AllocationRequest): Unit {
   const unit =
     (request.unit_id === undefined ? undefined : snapshot.units.get(request.unit_id)) ??
@@ -463,39 +532,16 @@ function describeDevice(
   now: number,
   data: DeviceData,
 ): DeviceContext {
-  const text = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v)
-  const language = text(request.language?.split(',')[0])
-  // The request's country wins over the unit's; a global unit (no country) needs the request's.
-  const country = text(request.country) ?? text(unit.country)
-  const region = text(request.region) && normalizeTargetValue('region', request.region as string)
-  const registeredAt =
-    request.registered_date !== undefined && request.registered_date > 0
-      ? request.registered_date * 1000
-      : data.registeredAt
-  return {
-    unitId: unit.id,
-    appId: request.app_id ?? unit.app_id,
-    age:
-      request.year_of_birth === undefined
-        ? undefined
-        : targetAge(localYear(unit.timezone, now), request.year_of_birth),
-    gender: text(request.sex) && normalizeTargetValue('gender', request.sex as string),
-    language: language && normalizeTargetValue('language', language),
-    carrier: text(request.carrier) && normalizeTargetValue('carrier', request.carrier as string),
-    region,
-    province: provinceOf(region),
-    country: country && normalizeTargetValue('country', country),
-    os: request.device_os,
-    sdk: request.sdk_version === 0 ? undefined : request.sdk_version,
-    registeredDays:
-      registeredAt === undefined ? undefined : Math.floor(Math.max(0, now - registeredAt) / DAY_MS),
-    installedPackages: data.installed,
-    customTargets: [
-      parseList(request.custom_target_1),
-      parseList(request.custom_target_2),
-      parseList(request.custom_target_3),
-    ],
-  }
+  // Each field's value comes from the targeting table (src/domain/targeting-fields.ts).
+  const { registeredAt, installed } = data
+  return deviceContext({
+    request,
+    unit,
+    now,
+    localYear: () => localYear(unit.timezone, now),
+    registeredAt,
+    installed,
+  })
 }
 
 function parseList(value: string | undefined): ReadonlySet<string> | undefined {

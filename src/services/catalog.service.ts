@@ -1,17 +1,6 @@
-import type { Campaign, ContentCategory, ContentChannel, Unit } from '../domain/catalog.js'
 import { type CatalogSnapshot, catalogSnapshot } from '../domain/catalog-snapshot.js'
-import type { Logger } from './logger.js'
-
-/** Where the catalog comes from (the SQL database in both modes). */
-export type CatalogStore = {
-  /** A number that changes whenever units or campaigns change. */
-  catalogVersion(): Promise<number>
-  listUnits(): Promise<Unit[]>
-  /** Campaigns that may be served now or later: active and not yet ended at `now`. */
-  listServableCampaigns(now: number): Promise<Campaign[]>
-  listCategories(): Promise<ContentCategory[]>
-  listChannels(): Promise<ContentChannel[]>
-}
+import type { CatalogStore } from './ports/catalog.ports.js'
+import type { ScheduledJob, Scheduler } from './scheduler.js'
 
 export type CatalogService = {
   current(): CatalogSnapshot
@@ -21,10 +10,11 @@ export type CatalogService = {
   checkedAt(): number
   /** Starts the background poll that picks up changes made by other processes. */
   start(): void
-  stop(): void
+  /** Stops the poll; resolves when a poll in flight has finished. */
+  stop(): Promise<void>
 }
 
-type Deps = { store: CatalogStore; refreshMs: number; clock: () => number; logger: Logger }
+type Deps = { store: CatalogStore; refreshMs: number; clock: () => number; scheduler: Scheduler }
 
 /**
  * A snapshot is rebuilt for hygiene (dropping ended campaigns) at least this often even without changes.
@@ -34,7 +24,7 @@ type Deps = { store: CatalogStore; refreshMs: number; clock: () => number; logge
 const MAX_SNAPSHOT_AGE_MS = 15 * 60_000
 
 /** Holds the catalog snapshot, rebuilt when the store's version moves and every MAX_SNAPSHOT_AGE_MS. */
-export function createCatalogService({ store, refreshMs, clock, logger }: Deps): CatalogService {
+export function createCatalogService({ store, refreshMs, clock, scheduler }: Deps): CatalogService {
   let snapshot = catalogSnapshot({
     version: -1,
     loadedAt: 0,
@@ -43,7 +33,7 @@ export function createCatalogService({ store, refreshMs, clock, logger }: Deps):
     categories: [],
     channels: [],
   })
-  let timer: NodeJS.Timeout | undefined
+  let polling: ScheduledJob | undefined
   let inflight: Promise<void> | undefined
   let checkedAt = 0
 
@@ -70,14 +60,11 @@ export function createCatalogService({ store, refreshMs, clock, logger }: Deps):
     return run
   }
 
+  // A failed poll keeps serving the previous snapshot; the scheduler reports it.
   async function poll(): Promise<void> {
-    try {
-      const version = await store.catalogVersion()
-      checkedAt = clock()
-      if (version !== snapshot.version || checkedAt - snapshot.loadedAt > MAX_SNAPSHOT_AGE_MS) await reload()
-    } catch (err) {
-      logger.error({ err }, 'catalog refresh failed; serving the previous snapshot')
-    }
+    const version = await store.catalogVersion()
+    checkedAt = clock()
+    if (version !== snapshot.version || checkedAt - snapshot.loadedAt > MAX_SNAPSHOT_AGE_MS) await reload()
   }
 
   return {
@@ -85,13 +72,12 @@ export function createCatalogService({ store, refreshMs, clock, logger }: Deps):
     checkedAt: () => checkedAt,
     reload,
     start() {
-      if (timer) return
-      timer = setInterval(poll, refreshMs)
-      timer.unref()
+      polling ??= scheduler.every('catalog refresh', refreshMs, poll)
     },
-    stop() {
-      if (timer) clearInterval(timer)
-      timer = undefined
+    async stop() {
+      const job = polling
+      polling = undefined
+      await job?.stop()
     },
   }
 }

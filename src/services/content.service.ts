@@ -3,25 +3,18 @@ import type { ContentCategory, ContentChannel } from '../domain/catalog.js'
 import type { CatalogSnapshot } from '../domain/catalog-snapshot.js'
 import {
   DEVICE_CONFIG_TYPES,
-  type DeviceConfigType,
   type DeviceContentConfig,
   emptyDeviceContentConfig,
   isDeviceConfigType,
   MAX_DEVICE_CONFIG_BYTES,
 } from '../domain/device-content-config.js'
 import { AllotError } from '../domain/errors.js'
-
-/** Where device content configs live (the SQL database; no cache: only the SDK's settings screen reads them). */
-export type ContentConfigStore = {
-  get(deviceId: number): Promise<DeviceContentConfig | undefined>
-  /** Stores one of the three strings verbatim, creating the device's row when it has none. */
-  set(deviceId: number, type: DeviceConfigType, config: string): Promise<void>
-}
+import type { ContentConfigStore } from './ports/catalog.ports.js'
 
 export type ContentService = {
   /** First-or-init without the write: a device that never stored anything reads three empty strings. */
   getConfig(deviceId: number): Promise<DeviceContentConfig>
-  /** Stores `config` verbatim as the device's `type` config (SDK-CONTRACT §10). */
+  /** Stores `config` verbatim as the device's `type` config (docs/architecture.md §W10). */
   setConfig(deviceId: number, type: string, config: string): Promise<void>
   /** Every category, in sort order. */
   categories(): readonly ContentCategory[]

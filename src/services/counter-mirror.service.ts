@@ -1,29 +1,33 @@
-import { utcDay } from '../domain/counter-keys.js'
-import type { Logger } from './logger.js'
-
-/** The delivery counters' store of record (SQL): atomic increments, and what changed since when. */
-export type CounterStore = {
-  /** Adds `by` and returns the new value; a new (or expired) counter expires after `ttlSeconds` when given. */
-  increment(key: string, by: number, ttlSeconds?: number): Promise<number>
-  /** Live counters changed at or after `since` (epoch ms); 0 = all of them. */
-  changedSince(since: number): Promise<{ key: string; value: number }[]>
-}
+import { utcDay } from '../lib/counter-keys.js'
+import type { CounterIncrement, CounterStore } from './ports/events.ports.js'
+import type { ScheduledJob, Scheduler } from './scheduler.js'
 
 export type CampaignTotals = { impressions: number; clicks: number }
 
 export type CounterMirror = {
-  increment(key: string, by: number, ttlSeconds?: number): Promise<number>
-  /** The last known value of a counter, without I/O (0 when unknown). */
+  /** Counts at once here; the store gets it with the next flush (at most `flushMs` later). */
+  add(key: string, by: number, ttlSeconds?: number): void
+  /** The last known value of a counter, this process's unflushed increments included, without I/O. */
   value(key: string): number
   /** The last known impression and click totals of a campaign (for CTR), by numeric id. */
   totals(campaignId: number): CampaignTotals
   /** Reads what changed in the store since the last refresh (every counter the first time). */
   refresh(): Promise<void>
+  /** Writes the increments made here since the last flush (one statement). */
+  flush(): Promise<void>
+  /** Refreshes every `refreshMs` and flushes every `flushMs`; a failed run keeps its data for the next. */
   start(): void
-  stop(): void
+  /** Stops both; flushes what is left. */
+  stop(): Promise<void>
 }
 
-type Deps = { counters: CounterStore; clock: () => number; refreshMs: number; logger: Logger }
+type Deps = {
+  counters: CounterStore
+  clock: () => number
+  refreshMs: number
+  flushMs: number
+  scheduler: Scheduler
+}
 
 /** `imp:<id>` / `clk:<id>` (totals); daily keys carry a third part, `yyyymmdd`. */
 const TOTAL_KEY = /^(imp|clk):(\d+)$/
@@ -35,28 +39,31 @@ const OVERLAP_MS = 5_000
 const KEEP_DAYS = 2
 
 /**
- * Keeps the counters allocation reads (CTR, budget delivery) in memory so the hot path never waits on the
- * counter store. Increments made through this process update the mirror at once with the store's answer;
- * increments made by other processes arrive with the next refresh (every `refreshMs`), which reads only
- * the counters that changed since the previous one.
+ * Keeps the delivery counters allocation reads (CTR, budget delivery) in memory so neither allocation nor an
+ * event ever waits on the counter store. Increments made here count at once and reach the store in batches
+ * (every `flushMs`, one statement: a process that dies loses at most that much of them); increments made by
+ * other processes arrive with the next refresh (every `refreshMs`), which reads only the counters that
+ * changed since the previous one. Budgets do not depend on these counters: they are leased (budget-leases).
  */
-export function createCounterMirror({ counters, clock, refreshMs, logger }: Deps): CounterMirror {
-  const values = new Map<string, number>()
+export function createCounterMirror({ counters, clock, refreshMs, flushMs, scheduler }: Deps): CounterMirror {
+  /** The store's values as last read (or written by a flush of this process). */
+  const stored = new Map<string, number>()
+  /** Increments made here and not yet flushed. */
+  const pending = new Map<string, CounterIncrement>()
   const totals = new Map<number, CampaignTotals>()
   let refreshedAt: number | undefined
   let prunedDay = ''
-  /** Keys incremented here while a refresh was reading: the store's older answer must not overwrite them. */
-  let touched: Set<string> | undefined
-  let timer: NodeJS.Timeout | undefined
+  let jobs: ScheduledJob[] = []
+  const value = (key: string) => (stored.get(key) ?? 0) + (pending.get(key)?.by ?? 0)
 
-  function set(key: string, value: number): void {
-    values.set(key, value)
+  /** Keeps a campaign's totals (read per content candidate) in step with the key's value. */
+  function updateTotals(key: string): void {
     const m = TOTAL_KEY.exec(key)
     if (!m) return
     const id = Number(m[2])
     const entry = { ...(totals.get(id) ?? NONE) }
-    if (m[1] === 'imp') entry.impressions = value
-    else entry.clicks = value
+    if (m[1] === 'imp') entry.impressions = value(key)
+    else entry.clicks = value(key)
     totals.set(id, entry)
   }
 
@@ -66,45 +73,64 @@ export function createCounterMirror({ counters, clock, refreshMs, logger }: Deps
     if (today === prunedDay) return
     prunedDay = today
     const oldest = utcDay(now - KEEP_DAYS * 86_400_000)
-    for (const key of values.keys()) {
+    for (const key of stored.keys()) {
       const day = DAY_KEY.exec(key)?.[1]
-      if (day !== undefined && day < oldest) values.delete(key)
+      if (day !== undefined && day < oldest) stored.delete(key)
     }
   }
 
   async function refresh(): Promise<void> {
     const started = clock()
     const since = refreshedAt === undefined ? 0 : refreshedAt - OVERLAP_MS
-    touched = new Set()
-    try {
-      for (const { key, value } of await counters.changedSince(since)) if (!touched.has(key)) set(key, value)
-      refreshedAt = started
-      prune(started)
-    } finally {
-      touched = undefined
+    const changed = await counters.changedSince(since)
+    // A flush that landed after this read began is in `stored` already, and the read may have missed it.
+    for (const { key, value: v } of changed) {
+      stored.set(key, Math.max(v, stored.get(key) ?? 0))
+      updateTotals(key)
     }
+    refreshedAt = started
+    prune(started)
+  }
+
+  async function flush(): Promise<void> {
+    if (pending.size === 0) return
+    const batch = [...pending.values()]
+    pending.clear()
+    try {
+      await counters.addMany(batch)
+    } catch (err) {
+      // Kept for the next flush: put back, merged with what was counted meanwhile.
+      for (const inc of batch) {
+        const known = pending.get(inc.key)
+        pending.set(inc.key, known ? { ...inc, by: inc.by + known.by } : inc)
+      }
+      throw err
+    }
+    for (const inc of batch) stored.set(inc.key, (stored.get(inc.key) ?? 0) + inc.by)
   }
 
   return {
-    value: (key) => values.get(key) ?? 0,
+    add(key, by, ttlSeconds) {
+      const known = pending.get(key)
+      pending.set(key, { key, by: (known?.by ?? 0) + by, ttlSeconds })
+      updateTotals(key)
+    },
+    value,
     totals: (campaignId) => totals.get(campaignId) ?? NONE,
-    async increment(key, by, ttlSeconds) {
-      const total = await counters.increment(key, by, ttlSeconds)
-      touched?.add(key)
-      set(key, total)
-      return total
-    },
     refresh,
+    flush,
     start() {
-      if (timer) return
-      timer = setInterval(() => {
-        refresh().catch((err) => logger.warn({ err }, 'counter refresh failed; keeping the previous values'))
-      }, refreshMs)
-      timer.unref()
+      if (jobs.length > 0) return
+      jobs = [
+        scheduler.every('counter refresh', refreshMs, refresh),
+        scheduler.every('counter flush', flushMs, flush),
+      ]
     },
-    stop() {
-      if (timer) clearInterval(timer)
-      timer = undefined
+    async stop() {
+      const stopping = jobs
+      jobs = []
+      await Promise.all(stopping.map((j) => j.stop()))
+      await flush()
     },
   }
 }

@@ -1,4 +1,4 @@
-import type { Logger } from './logger.js'
+import type { Logger } from './ports/logger.ports.js'
 
 type Deps = {
   logger: Logger

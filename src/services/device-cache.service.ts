@@ -1,51 +1,16 @@
 import { LRUCache } from 'lru-cache'
 import { ACTIVITY_TTL_MS, type ActivityItem, type DeviceProfile } from '../domain/device.js'
 import { DependencyUnavailable } from '../domain/errors.js'
-import type { ActivityStore, DeviceReader, ProfileStore } from './device-data.ports.js'
-
-/** Everything allocation needs to know about one device, cached as one record. */
-export type DeviceRecord = {
-  profile: DeviceProfile | null
-  /**
-   * First registration time per unit id, for the units this device was allocated on. A Map: a numeric
-   * key like "1001" on a plain object makes V8 allocate an elements array that long (~8 KB per device).
-   */
-  registrations: Map<number, number>
-  /** Retained activity, oldest first. */
-  activity: ActivityItem[]
-}
-
-/** The source of truth for device data (DynamoDB or SQL). */
-export type DeviceSource = ProfileStore & ActivityStore & DeviceReader
-
-/**
- * The shared second level (Redis in production): one round trip to read a record; activity appends that
- * are atomic, so two processes recording events for one device never lose one.
- */
-export type SharedDeviceCache = {
-  /** The record, or undefined on a miss; `stamp` tells `fill` whether a write happened since. */
-  read(deviceId: number): Promise<{ record: DeviceRecord | undefined; stamp: string }>
-  /** Stores a record loaded from the source, unless the device changed since `stamp` was read. */
-  fill(deviceId: number, record: DeviceRecord, stamp: string): Promise<void>
-  /** Appends an activity item to a cached record (no-op when not cached) and marks the device changed. */
-  appendActivity(deviceId: number, item: ActivityItem): Promise<void>
-  /** Drops the device's record and marks it changed. */
-  invalidate(deviceId: number): Promise<void>
-  /** Keeps a first registration time beside the record (it never changes), so reads return it. */
-  rememberRegistration(deviceId: number, unitId: number, at: number): Promise<void>
-}
-
-/** Tells the other processes to drop their first-level copy of a device (Redis pub/sub in production). */
-export type InvalidationBus = {
-  publish(deviceId: number): Promise<void>
-  subscribe(handler: (deviceId: number) => void): void
-}
+import type { DeviceRecord, DeviceSource, InvalidationBus, SharedDeviceCache } from './ports/devices.ports.js'
+import { createPeriodicFlush, type ScheduledJob, type Scheduler } from './scheduler.js'
 
 type Deps = {
   source: DeviceSource
   shared?: SharedDeviceCache | undefined
   bus?: InvalidationBus | undefined
   clock: () => number
+  /** Runs the retry that drops shared copies which missed a write. */
+  scheduler: Scheduler
   maxDevices: number
   ttlMs: number
   /**
@@ -54,13 +19,19 @@ type Deps = {
    * on must not pile up without end. Default: no limit.
    */
   maxLoads?: number
+  /**
+   * Activity is written to the source in batches every this many ms (a process that dies loses at most this
+   * much of it; the shared level and this process see it at once). Omitted: each item is written at once.
+   */
+  activityFlushMs?: number | undefined
   /** Told when a best-effort step failed: a shared-level read or fill, a registration note, a publish. */
   onDegraded?: (what: string, err: unknown) => void
   /** Told of each lookup for a device record: found in this process's cache (hit) or not (miss). */
   onLookup?: (hit: boolean) => void
 }
 
-export type DeviceCache = ReturnType<typeof createDeviceCache>
+/** How often shared copies that missed a write are dropped again while the shared level fails. */
+const STALE_RETRY_MS = 1_000
 
 /**
  * Two-level cache of device records: an in-process LRU first, the shared cache second, the source last.
@@ -72,12 +43,15 @@ export function createDeviceCache({
   shared,
   bus,
   clock,
+  scheduler,
   maxDevices,
   ttlMs,
   maxLoads = Number.POSITIVE_INFINITY,
+  activityFlushMs,
   onDegraded = () => {},
   onLookup = () => {},
 }: Deps) {
+  const writer = activityWriter(source, scheduler, activityFlushMs)
   /** Loads in flight, one per device; a load whose device was dropped meanwhile fills nothing. */
   const loading = new Map<number, Promise<DeviceRecord>>()
   // No fetchMethod: lru-cache's fetch makes an AbortController per miss, a cost every cold device paid.
@@ -87,13 +61,16 @@ export function createDeviceCache({
     loading.delete(deviceId)
   }
   bus?.subscribe(drop)
-  const registering = new Map<string, Promise<number>>()
-  const inFlight = () => loading.size + registering.size
+  const inFlight = () => loading.size + registrar.pending()
 
   /** Fails at once when the store already has `maxLoads` calls of this process to answer. */
   function admit(): void {
     if (inFlight() >= maxLoads) throw new DependencyUnavailable('device store', 'overloaded')
   }
+  const registrar = createRegistrar(source, shared, admit, onDegraded)
+  const stale = staleSharedCopies(shared, scheduler, maxDevices)
+  const { loadShared, freshActivity } = createLoader({ source, shared, stale, clock, writer, onDegraded })
+  const changed = changeNotifier(shared, bus, stale, onDegraded)
 
   /** The cached record, else one load shared by every concurrent caller for this device. */
   function fetchRecord(deviceId: number): Promise<DeviceRecord> {
@@ -120,6 +97,151 @@ export function createDeviceCache({
     return pending
   }
 
+  return {
+    /**
+     * The device's record, with its registration on `unitId` known: the store's, or `now` for a device the
+     * store has never seen on that unit (recorded in the background; first time wins).
+     */
+    async load(deviceId: number, unitId: number, now: number): Promise<DeviceRecord> {
+      const record = await fetchRecord(deviceId)
+      if (record.registrations.get(unitId) === undefined)
+        registrar.inBackground(record, deviceId, unitId, now)
+      return record
+    },
+
+    /**
+     * The device as allocation here would see it, with nothing cached or recorded: this process's copy when
+     * it holds one (its registrations include those still being written), else the store's, read past the
+     * shared level.
+     */
+    async inspect(deviceId: number, now: number): Promise<DeviceRecord> {
+      const cached = l1.peek(deviceId)
+      if (cached) return cached
+      const stored = await source.loadDevice(deviceId, now - ACTIVITY_TTL_MS)
+      const activity = withUnwritten(stored.activity, writer.unwritten(deviceId))
+      return { ...stored, activity, profile: stored.profile ?? null }
+    },
+
+    /** The cached record when this process holds it with the unit's registration: no I/O, no timer. */
+    peek(deviceId: number, unitId: number): DeviceRecord | undefined {
+      const record = l1.get(deviceId)
+      if (record?.registrations.get(unitId) === undefined) return undefined
+      // A miss here is counted by the load that follows it.
+      onLookup(true)
+      return record
+    },
+
+    /** The device's activity as every process sees it: the shared level's copy, else the store's. */
+    freshActivity,
+
+    /**
+     * Records one item: queued for the next batch, or written before this resolves with `options.now`
+     * (an item another process must see in the store: a capped campaign's impression).
+     */
+    async recordActivity(deviceId: number, item: ActivityItem, options?: { now?: boolean }): Promise<void> {
+      await writer.add(deviceId, item, options?.now === true)
+      const cached = l1.peek(deviceId)
+      if (cached) {
+        const since = clock() - ACTIVITY_TTL_MS
+        cached.activity = [...cached.activity.filter((a) => a.at >= since), item]
+      }
+      await changed(deviceId, item)
+    },
+
+    /** The device's profile: the cached copy when there is one, else the source's. */
+    async getProfile(deviceId: number): Promise<DeviceProfile | undefined> {
+      const cached = l1.peek(deviceId)
+      if (cached) return cached.profile ?? undefined
+      return source.getProfile(deviceId)
+    },
+
+    async putProfile(profile: DeviceProfile): Promise<void> {
+      await source.putProfile(profile)
+      drop(profile.device_id)
+      await changed(profile.device_id)
+    },
+
+    /** Number of devices held in the first level (for metrics and tests). */
+    size: () => l1.size,
+    /** Stops retrying to drop stale shared copies, and writes the activity not written yet (on close). */
+    async stop(): Promise<void> {
+      await stale.stop()
+      await writer.stop().catch((err) => onDegraded('device activity at shutdown (not written: lost)', err))
+    },
+    /** Device loads and registrations waiting on the stores now (for metrics and tests). */
+    pendingLoads: inFlight,
+  }
+}
+
+/** Items of the store with this process's unwritten ones after them (time order kept). */
+function withUnwritten(stored: ActivityItem[], unwritten: readonly ActivityItem[]): ActivityItem[] {
+  return unwritten.length === 0 ? stored : [...stored, ...unwritten].sort((a, b) => a.at - b.at)
+}
+
+/** Most items kept for a store that keeps failing; past it the oldest are dropped (and reported). */
+const MAX_UNWRITTEN = 200_000
+
+/**
+ * Activity on its way to the source: written at once without `flushMs`, else queued and written in batches
+ * on the scheduler (a failed batch is kept for the next), and flushed once more at stop.
+ */
+function activityWriter(source: DeviceSource, scheduler: Scheduler, flushMs: number | undefined) {
+  // By device, so a cold load finds its device's unwritten items without scanning the queue.
+  let queue = new Map<number, ActivityItem[]>()
+  let writing = new Map<number, ActivityItem[]>()
+  let size = 0
+  const entries = (m: Map<number, ActivityItem[]>) =>
+    [...m].flatMap(([deviceId, items]) => items.map((item) => ({ deviceId, item })))
+  const flush = async () => {
+    if (queue.size === 0) return
+    writing = queue
+    queue = new Map()
+    size = 0
+    try {
+      await source.recordActivities(entries(writing))
+    } catch (err) {
+      // Kept for the next flush, unless the store has been failing for so long that memory is at stake.
+      if (size < MAX_UNWRITTEN)
+        for (const [deviceId, items] of writing) {
+          queue.set(deviceId, [...items, ...(queue.get(deviceId) ?? [])])
+          size += items.length
+        }
+      throw err
+    } finally {
+      writing = new Map()
+    }
+  }
+  const flusher =
+    flushMs === undefined
+      ? undefined
+      : createPeriodicFlush(scheduler, 'device activity flush', flushMs, flush)
+  flusher?.start()
+  return {
+    async add(deviceId: number, item: ActivityItem, now: boolean): Promise<void> {
+      if (!flusher || now) return source.recordActivities([{ deviceId, item }])
+      const items = queue.get(deviceId)
+      if (items) items.push(item)
+      else queue.set(deviceId, [item])
+      size++
+    },
+    /** This device's items not in the store yet. */
+    unwritten(deviceId: number): ActivityItem[] {
+      const w = writing.get(deviceId)
+      const q = queue.get(deviceId)
+      return w && q ? [...w, ...q] : (w ?? q ?? [])
+    },
+    stop: async () => flusher?.stop(),
+  }
+}
+
+/** Registrations of devices on units: one store call per device and unit at a time. */
+function createRegistrar(
+  source: DeviceSource,
+  shared: SharedDeviceCache | undefined,
+  admit: () => void,
+  onDegraded: (what: string, err: unknown) => void,
+) {
+  const registering = new Map<string, Promise<number>>()
   /** One registration call per device and unit at a time, however many allocations race. */
   function register(deviceId: number, unitId: number, now: number): Promise<number> {
     const key = `${deviceId}:${unitId}`
@@ -139,31 +261,6 @@ export function createDeviceCache({
       registering.set(key, pending)
     }
     return pending
-  }
-
-  async function loadShared(deviceId: number): Promise<DeviceRecord> {
-    if (!shared) return loadSource(deviceId)
-    let cached: Awaited<ReturnType<SharedDeviceCache['read']>>
-    try {
-      cached = await shared.read(deviceId)
-    } catch (err) {
-      // The shared level is a cache: without it the source answers, and nothing is filled.
-      onDegraded('shared device cache read', err)
-      return loadSource(deviceId)
-    }
-    if (cached.record) return cached.record
-    const loaded = await loadSource(deviceId)
-    // Filling the shared level only saves other processes a read: this allocation does not wait for it.
-    void shared
-      .fill(deviceId, loaded, cached.stamp)
-      .catch((err) => onDegraded('shared device cache fill', err))
-    return loaded
-  }
-
-  /** A cold device: one round trip to its store (profile, registrations and activity together). */
-  async function loadSource(deviceId: number): Promise<DeviceRecord> {
-    const stored = await source.loadDevice(deviceId, clock() - ACTIVITY_TTL_MS)
-    return { profile: stored.profile ?? null, registrations: stored.registrations, activity: stored.activity }
   }
 
   /**
@@ -190,82 +287,123 @@ export function createDeviceCache({
     )
   }
 
-  /**
-   * After a write to the source: the shared copy is updated or dropped (awaited: a stale shared copy would
-   * hide the write from every process for its whole ttl), and the other processes are told to drop theirs
-   * (not awaited: their copies expire within ttlMs anyway, and a write never waits on the bus).
-   */
-  async function changed(deviceId: number, item?: ActivityItem): Promise<void> {
-    if (shared) await (item ? shared.appendActivity(deviceId, item) : shared.invalidate(deviceId))
-    bus?.publish(deviceId).catch((err) => onDegraded('device invalidation publish', err))
+  return { inBackground: registerInBackground, pending: () => registering.size }
+}
+
+/**
+ * Devices whose shared copy may have missed a write (the shared level failed): dropped from the shared level
+ * once it answers again, retried every STALE_RETRY_MS until then.
+ */
+function staleSharedCopies(shared: SharedDeviceCache | undefined, scheduler: Scheduler, maxDevices: number) {
+  const stale = new Set<number>()
+  let retrying: ScheduledJob | undefined
+
+  /** Drops the shared copies that may have missed a write, every second until the shared level answers. */
+  function dropStaleLater(deviceId: number): void {
+    if (stale.size < maxDevices) stale.add(deviceId)
+    if (retrying || !shared) return
+    retrying = scheduler.every('stale shared device copies', STALE_RETRY_MS, async () => {
+      const batch = [...stale]
+      // Not reported again: the failed write was, and the shared level's reads report it while it is down.
+      await Promise.all(batch.map((id) => shared.invalidate(id).then(() => stale.delete(id)))).catch(() => {})
+      // Not awaited: this run is the one stop would wait for.
+      if (stale.size === 0) void stopRetrying()
+    })
+  }
+  /** Stops the retry; resolves when a retry in flight has finished. */
+  const stopRetrying = async (): Promise<void> => {
+    const job = retrying
+    retrying = undefined
+    await job?.stop()
   }
 
-  return {
-    /**
-     * The device's record, with its registration on `unitId` known: the store's, or `now` for a device the
-     * store has never seen on that unit (recorded in the background; first time wins).
-     */
-    async load(deviceId: number, unitId: number, now: number): Promise<DeviceRecord> {
-      const record = await fetchRecord(deviceId)
-      if (record.registrations.get(unitId) === undefined) registerInBackground(record, deviceId, unitId, now)
-      return record
-    },
+  return { has: (deviceId: number) => stale.has(deviceId), dropLater: dropStaleLater, stop: stopRetrying }
+}
 
-    /**
-     * The device as allocation here would see it, with nothing cached or recorded: this process's copy when
-     * it holds one (its registrations include those still being written), else the store's, read past the
-     * shared level.
-     */
-    async inspect(deviceId: number, now: number): Promise<DeviceRecord> {
-      const cached = l1.peek(deviceId)
-      if (cached) return cached
-      const stored = await source.loadDevice(deviceId, now - ACTIVITY_TTL_MS)
-      return { ...stored, profile: stored.profile ?? null }
-    },
+/**
+ * Reads past this process's copy: the shared level's copy when it has one, else the source's (a cold load then
+ * fills the shared level).
+ */
+function createLoader({
+  source,
+  shared,
+  stale,
+  clock,
+  writer,
+  onDegraded,
+}: {
+  source: DeviceSource
+  shared: SharedDeviceCache | undefined
+  stale: { has(deviceId: number): boolean }
+  clock: () => number
+  writer: { unwritten(deviceId: number): ActivityItem[] }
+  onDegraded: (what: string, err: unknown) => void
+}) {
+  async function loadShared(deviceId: number): Promise<DeviceRecord> {
+    if (!shared || stale.has(deviceId)) return loadSource(deviceId)
+    let cached: Awaited<ReturnType<SharedDeviceCache['read']>>
+    try {
+      cached = await shared.read(deviceId)
+    } catch (err) {
+      // The shared level is a cache: without it the source answers, and nothing is filled.
+      onDegraded('shared device cache read', err)
+      return loadSource(deviceId)
+    }
+    if (cached.record) return cached.record
+    const loaded = await loadSource(deviceId)
+    // Filling the shared level only saves other processes a read: this allocation does not wait for it.
+    void shared
+      .fill(deviceId, loaded, cached.stamp)
+      .catch((err) => onDegraded('shared device cache fill', err))
+    return loaded
+  }
 
-    /** The cached record when this process holds it with the unit's registration: no I/O, no timer. */
-    peek(deviceId: number, unitId: number): DeviceRecord | undefined {
-      const record = l1.get(deviceId)
-      if (record?.registrations.get(unitId) === undefined) return undefined
-      // A miss here is counted by the load that follows it.
-      onLookup(true)
-      return record
-    },
+  /** A cold device: one round trip to its store (profile, registrations and activity together). */
+  async function loadSource(deviceId: number): Promise<DeviceRecord> {
+    const stored = await source.loadDevice(deviceId, clock() - ACTIVITY_TTL_MS)
+    const activity = withUnwritten(stored.activity, writer.unwritten(deviceId))
+    return { profile: stored.profile ?? null, registrations: stored.registrations, activity }
+  }
 
-    /** The device's activity as every process sees it: the shared level's copy, else the store's. */
-    async freshActivity(deviceId: number): Promise<ActivityItem[]> {
-      const since = clock() - ACTIVITY_TTL_MS
-      const cached = shared ? (await shared.read(deviceId)).record : undefined
-      const items = cached ? cached.activity : await source.listActivity(deviceId, since)
-      return items.filter((a) => a.at >= since)
-    },
+  async function freshActivity(deviceId: number): Promise<ActivityItem[]> {
+    const since = clock() - ACTIVITY_TTL_MS
+    let cached: DeviceRecord | undefined
+    if (shared && !stale.has(deviceId))
+      cached = await shared.read(deviceId).then(
+        (r) => r.record,
+        (err) => {
+          onDegraded('shared device cache read', err)
+          return undefined
+        },
+      )
+    const items = cached
+      ? cached.activity
+      : withUnwritten(await source.listActivity(deviceId, since), writer.unwritten(deviceId))
+    return items.filter((a) => a.at >= since)
+  }
 
-    async recordActivity(deviceId: number, item: ActivityItem): Promise<void> {
-      await source.recordActivity(deviceId, item)
-      const cached = l1.peek(deviceId)
-      if (cached) {
-        const since = clock() - ACTIVITY_TTL_MS
-        cached.activity = [...cached.activity.filter((a) => a.at >= since), item]
-      }
-      await changed(deviceId, item)
-    },
+  return { loadShared, freshActivity }
+}
 
-    /** The device's profile: the cached copy when there is one, else the source's. */
-    async getProfile(deviceId: number): Promise<DeviceProfile | undefined> {
-      const cached = l1.peek(deviceId)
-      if (cached) return cached.profile ?? undefined
-      return source.getProfile(deviceId)
-    },
-
-    async putProfile(profile: DeviceProfile): Promise<void> {
-      await source.putProfile(profile)
-      drop(profile.device_id)
-      await changed(profile.device_id)
-    },
-
-    /** Number of devices held in the first level (for metrics and tests). */
-    size: () => l1.size,
-    /** Device loads and registrations waiting on the stores now (for metrics and tests). */
-    pendingLoads: inFlight,
+/**
+ * After a write to the source: the shared copy is updated or dropped (awaited: a stale shared copy would
+ * hide the write from every process for its whole ttl), and the other processes are told to drop theirs
+ * (not awaited: their copies expire within ttlMs anyway, and a write never waits on the bus). The write
+ * stands when the shared level fails: the device's shared copy is dropped as soon as it answers again
+ * (until then this process reads that device past it), so Redis down never fails an event.
+ */
+function changeNotifier(
+  shared: SharedDeviceCache | undefined,
+  bus: Deps['bus'],
+  stale: { dropLater(deviceId: number): void },
+  onDegraded: (what: string, err: unknown) => void,
+) {
+  return async function changed(deviceId: number, item?: ActivityItem): Promise<void> {
+    if (shared)
+      await (item ? shared.appendActivity(deviceId, item) : shared.invalidate(deviceId)).catch((err) => {
+        onDegraded('shared device cache write', err)
+        stale.dropLater(deviceId)
+      })
+    bus?.publish(deviceId).catch((err) => onDegraded('device invalidation publish', err))
   }
 }

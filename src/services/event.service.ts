@@ -1,59 +1,56 @@
 import { createCipheriv, createHash, createHmac, randomBytes } from 'node:crypto'
 import type { Campaign, Unit } from '../domain/catalog.js'
 import type { CatalogSnapshot } from '../domain/catalog-snapshot.js'
-import { counterKeys, utcDay } from '../domain/counter-keys.js'
 import { hasCaps, summarizeActivity, withinCaps } from '../domain/delivery.js'
 import type { ActivityItem } from '../domain/device.js'
-import { AllotError } from '../domain/errors.js'
+import { AllotError, DependencyUnavailable } from '../domain/errors.js'
+import type { PayloadRead, PayloadReader } from '../domain/payload-signer.js'
 import { CAMPAIGN_METRICS, type ReportIncrement } from '../domain/report.js'
-import type { RewardAction, RewardGrant } from '../domain/reward.js'
+import { type RewardAction, type RewardGrant, rewardSplit } from '../domain/reward.js'
 import { isLive, localDate, localHourStart } from '../domain/schedule.js'
 import {
+  adBaseWithheld,
   type CheckFields,
   checkSource,
   localCampaignId,
   PAYLOAD_GRACE_MS,
   wireCampaignId,
 } from '../domain/sdk-v1.js'
-import type { PayloadRead, PayloadReader } from './payload-signer.js'
-
-/** What the ledger recorded for a grant: its total (base part included) and the base part. */
-export type RecordedGrant = { transactionId: string; point: number; basePoint: number }
-
-/** The reward ledger + outbox port (SQL): exactly one row per (device, campaign, action, period). */
-export type RewardLedger = {
-  grant(
-    entry: RewardGrant,
-    postback:
-      | ((grant: RecordedGrant) => { url: string; headers: Record<string, string>; body: string })
-      | undefined,
-  ): Promise<RecordedGrant | 'duplicate' | 'nothing' | 'limited'>
-}
+import { counterKeys, utcDay } from '../lib/counter-keys.js'
+import type { CampaignLookup } from './ports/catalog.ports.js'
+import type { DeviceLock } from './ports/devices.ports.js'
+import type { RecordedGrant, RewardLedger } from './ports/events.ports.js'
 
 /** Activity recording and the device's current activity (the device cache). */
 export type EventDevices = {
   load(deviceId: number, unitId: number, now: number): Promise<{ activity: readonly ActivityItem[] }>
   /** The device's activity as every process sees it now (the shared level or the store, not this process's copy). */
   freshActivity(deviceId: number): Promise<readonly ActivityItem[]>
-  recordActivity(deviceId: number, item: ActivityItem): Promise<void>
+  /** `options.now`: written to the store before this resolves (a capped campaign's impression). */
+  recordActivity(deviceId: number, item: ActivityItem, options?: { now?: boolean }): Promise<void>
 }
 
-/** A lock on one device shared by every process (Redis in production); absent = one process. */
-export type DeviceLock = { run<T>(deviceId: number, work: () => Promise<T>): Promise<T> }
+/** Delivery counters (CTR, pacing): counted in memory at once, written in batches (the counter mirror). */
+export type EventCounters = { add(key: string, by: number, ttlSeconds?: number): void }
 
-/** Counters (CTR, budgets); increments return the new value, so a budget can be checked exactly. */
-export type EventCounters = { increment(key: string, by: number, ttlSeconds?: number): Promise<number> }
+/** Budgets spent from leased slices (budget-leases.service.ts): 'budget' when a pool has nothing left. */
+export type EventBudgets = { spend(c: Campaign, kind: 'impression' | 'click'): Promise<'ok' | 'budget'> }
 
-/** Delivery report counters (durable): impressions, clicks and unlocks count as they happen. */
-export type EventReports = { add(increments: readonly ReportIncrement[]): Promise<void> }
+/** Whether an event is seen for the first time in its period (once-guard.service.ts). */
+export type EventOnce = { first(key: string, ttlMs: number): Promise<boolean> }
+
+/** Delivery report counters: impressions, clicks and unlocks, tallied in memory and written in batches. */
+export type EventReports = { add(increments: readonly ReportIncrement[]): void }
 
 type Deps = {
   catalog: { current(): CatalogSnapshot }
   /** Campaigns no longer in the servable snapshot (ended within the payload grace, paused). */
-  campaigns: { get(id: number): Promise<Campaign | undefined> }
+  campaigns: CampaignLookup
   payloads: PayloadReader
   devices: EventDevices
   counters: EventCounters
+  budgets: EventBudgets
+  once: EventOnce
   reports?: EventReports | undefined
   ledger: RewardLedger
   /** Makes a cap check and its impression one step across processes (capped campaigns only). */
@@ -62,13 +59,11 @@ type Deps = {
   dailyCounterTtlSeconds: number
   /** Called after a reward with a postback was written, so the worker can send it at once. */
   onPostback?: () => void
-  /** Told when a best-effort step failed (a report counter not written); the event stands. */
-  onDegraded?: (what: string, err: unknown) => void
 }
 
 /**
- * What v1 hashes into `check` plus the reward it claims (SDK-CONTRACT §7.2): values as the SDK sent them,
- * integers parsed. `campaign_id` is the wire id (ads: + 1,000,000,000).
+ * What v1 hashes into `check` plus the reward it claims (docs/architecture.md §W7.2): values as the SDK sent
+ * them, integers parsed. `campaign_id` is the wire id (ads: + 1,000,000,000).
  */
 export type RewardClaim = Omit<CheckFields, 'app_id'> & {
   /** app_id as sent; v1 retries the check with the unit id in its place. */
@@ -76,10 +71,10 @@ export type RewardClaim = Omit<CheckFields, 'app_id'> & {
   check: string
 }
 
-/** `POST /api/impression/` and `POST /api/unlock` (SDK-CONTRACT §8), parsed. */
+/** `POST /api/impression/` and `POST /api/unlock` (docs/architecture.md §W8), parsed. */
 export type UnlockRequest = RewardClaim & { unit_id: number | undefined; payload: string }
 
-/** `GET /api/click_redirect/` (SDK-CONTRACT §5.2), parsed. */
+/** `GET /api/click_redirect/` (docs/architecture.md §W5.2), parsed. */
 export type LandingRequest = RewardClaim & {
   unit_id: number
   payload: string
@@ -91,14 +86,45 @@ export type LandingRequest = RewardClaim & {
   false_click: boolean
 }
 
-/** `POST /api/rewards` (SDK-CONTRACT §9): a landing reward after a stay, without a payload. */
+/** `POST /api/rewards` (docs/architecture.md §W9): a landing reward after a stay, without a payload. */
 export type StayRewardRequest = RewardClaim & {
   unit_id: number
   allocation_unit_device_token: string
 }
 
-export type LandingOutcome = 'granted' | 'duplicate' | 'limited' | 'none' | 'budget' | 'payload' | 'external'
-export type ImpressionOutcome = 'counted' | 'cap' | 'budget' | 'expired'
+/**
+ * What a landing did (the `x-allot-reward` header): `granted`, `duplicate`, `limited` (the user's hourly
+ * grants, or the device's event rate), `none` (nothing claimed or due), `budget` (click budget spent),
+ * `payload` (not minted for this click), `inactive` (campaign paused or ended, or unit inactive), `expired`
+ * (payload past its campaign's end + 7 days), `external` (a legacy link inside the cut-over window).
+ */
+export type LandingOutcome =
+  | 'granted'
+  | 'duplicate'
+  | 'limited'
+  | 'none'
+  | 'budget'
+  | 'payload'
+  | 'inactive'
+  | 'expired'
+  | 'external'
+
+/**
+ * What an impression beacon did (the `x-allot-counted` header): `counted`, `cap`, `budget`, `expired`,
+ * `inactive` (campaign paused or ended, or unit inactive), `limited` (the device's event rate) or
+ * `unavailable` (another process held the device's cap check past the wait).
+ */
+export type ImpressionOutcome =
+  | 'counted'
+  | 'cap'
+  | 'budget'
+  | 'expired'
+  | 'inactive'
+  | 'limited'
+  | 'unavailable'
+
+/** How an event arrived: `limited` when its device is over its event rate (answered, never counted or paid). */
+export type EventContext = { limited?: boolean | undefined }
 
 export type EventService = ReturnType<typeof createEventService>
 
@@ -106,271 +132,372 @@ export type EventService = ReturnType<typeof createEventService>
  * Unlocks, landings, stay rewards and impressions of the v1 SDK: the check is verified as the SDK computes
  * it, the payload must be Allot's (binding device, unit and campaign) or a legacy one in the cut-over
  * window, amounts are what the campaign and unit are configured for and never more than the SDK claims,
- * and the ledger grants each once.
+ * and the ledger grants each once. Only events through an active unit, a live campaign and an unexpired
+ * payload count toward caps, budgets and delivery reports; the others are reported as `ineligible`.
  */
 export function createEventService(deps: Deps) {
-  const { clock } = deps
-  const locks = new Map<number, Promise<unknown>>()
-
-  /** Runs `work` after every earlier event of this device in this process (caps are check-then-record). */
-  function serialized<T>(deviceId: number, work: () => Promise<T>): Promise<T> {
-    const previous = locks.get(deviceId) ?? Promise.resolve()
-    const run = previous.then(work, work)
-    const tail = run.catch(() => {})
-    locks.set(deviceId, tail)
-    tail.then(() => {
-      if (locks.get(deviceId) === tail) locks.delete(deviceId)
-    })
-    return run
+  const ctx = eventContext(deps)
+  return {
+    /** The device an impression beacon's `data` was minted for; undefined when it is not Allot's. */
+    beaconDevice(data: string): number | undefined {
+      const read = deps.payloads.read(data, deps.clock())
+      return read?.kind === 'allot' ? read.claims.d : undefined
+    },
+    /**
+     * An unlock through an item (docs/architecture.md §W8): the points granted, 0 for a duplicate or nothing
+     * due.
+     */
+    unlock: (request: UnlockRequest) => unlock(ctx, request),
+    /** A landing (docs/architecture.md §W5.2): where to send the user, and what was counted and paid. */
+    landing: (request: LandingRequest, context: EventContext = {}) => landing(ctx, request, context),
+    /** A landing reward after a stay on the page (docs/architecture.md §W9). */
+    stayReward: (request: StayRewardRequest) => stayReward(ctx, request),
+    /** The content impression beacon (docs/architecture.md §W6). */
+    impression: (data: string, context: EventContext = {}) => impression(ctx, data, context),
   }
+}
 
+/** What the use cases below share: the dependencies, and this process's per-device order and campaign index. */
+type Ctx = Deps & {
+  /** Runs `work` after every earlier event of this device in this process (caps are check-then-record). */
+  serialized<T>(deviceId: number, work: () => Promise<T>): Promise<T>
+  /** A local campaign by id: the snapshot's, else the store's (ended or paused ones). */
+  campaignById(id: number): Promise<Campaign | undefined>
+}
+
+function eventContext(deps: Deps): Ctx {
+  const locks = new Map<number, Promise<unknown>>()
   let byIdFor: CatalogSnapshot | undefined
   let byId = new Map<number, Campaign>()
-  /** A local campaign by id: the snapshot's, else the store's (ended or paused ones). */
-  async function campaignById(id: number): Promise<Campaign | undefined> {
-    const snapshot = deps.catalog.current()
-    if (byIdFor !== snapshot) {
-      byId = new Map([...snapshot.ads, ...snapshot.contents].map((e) => [e.campaign.id, e.campaign]))
-      byIdFor = snapshot
-    }
-    return byId.get(id) ?? (await deps.campaigns.get(id))
-  }
-
-  /** The local campaign behind a wire id (ads: id + 1,000,000,000); undefined for anything else. */
-  async function findCampaign(wireId: number): Promise<Campaign | undefined> {
-    const local = localCampaignId(wireId)
-    const campaign = local && (await campaignById(local.id))
-    return campaign && campaign.is_ad === local?.isAd ? campaign : undefined
-  }
-
-  /** The unit of an event; v1 answers 400 for an unknown or inactive one. */
-  function activeUnit(unitId: number): Unit {
-    const unit = deps.catalog.current().units.get(unitId)
-    if (!unit?.is_active) throw new AllotError('InvalidField', `unit_id ${unitId} is unknown or inactive`)
-    return unit
-  }
-
-  /** Whether an Allot payload was minted for this device, unit and campaign (legacy ones bind nothing). */
-  function bound(read: PayloadRead, deviceId: number, unitId: number, campaign: Campaign): boolean {
-    if (read.kind === 'legacy') return true
-    const { claims } = read
-    return claims.d === deviceId && claims.u === unitId && claims.c === campaign.id
-  }
-
-  /** Adds one to the campaign's report counters on the unit's local day (and to its budget spend). */
-  async function report(unitId: number, c: Campaign, metric: string, now: number): Promise<void> {
-    if (!deps.reports) return
-    const timezone = deps.catalog.current().units.get(unitId)?.timezone ?? 'UTC'
-    const count = {
-      kind: 'campaign' as const,
-      unitId,
-      campaignId: c.id,
-      day: localDate(timezone, now),
-      by: 1,
-    }
-    const budgeted =
-      (metric === CAMPAIGN_METRICS.impressions && c.budget_type === 'impression') ||
-      (metric === CAMPAIGN_METRICS.clicks && c.budget_type === 'click')
-    // A report counter that cannot be written must not fail the event it counts.
-    await deps.reports
-      .add([{ ...count, metric }, ...(budgeted ? [{ ...count, metric: CAMPAIGN_METRICS.budgetSpent }] : [])])
-      .catch((err) => deps.onDegraded?.('delivery report counters', err))
-  }
-
-  /** An unlock with nothing to pay (no reward claimed, or expired) through an item minted for this device. */
-  async function countUnpaidUnlock(read: PayloadRead, deviceId: number, now: number): Promise<void> {
-    if (read.kind !== 'allot' || read.claims.d !== deviceId) return
-    const campaign = await campaignById(read.claims.c)
-    if (campaign) await report(read.claims.u, campaign, CAMPAIGN_METRICS.unlocks, now)
-  }
-
-  /** Counts one delivery of a campaign; false (and nothing counted) when that would exceed its budget. */
-  async function countDelivery(c: Campaign, kind: 'impression' | 'click', now: number): Promise<boolean> {
-    const day = utcDay(now)
-    const total = kind === 'click' ? counterKeys.clicks(c.id) : counterKeys.impressions(c.id)
-    const daily =
-      kind === 'click' ? counterKeys.dailyClicks(c.id, day) : counterKeys.dailyImpressions(c.id, day)
-    const budgeted = c.budget_type === kind
-    const t = await deps.counters.increment(total, 1)
-    if (budgeted && c.budget_total !== null && t > c.budget_total) {
-      await deps.counters.increment(total, -1)
-      return false
-    }
-    const d = await deps.counters.increment(daily, 1, deps.dailyCounterTtlSeconds)
-    if (budgeted && c.budget_daily !== null && d > c.budget_daily) {
-      await Promise.all([deps.counters.increment(daily, -1), deps.counters.increment(total, -1)])
-      return false
-    }
-    return true
-  }
-
-  /**
-   * Grants the campaign's configured reward for `action`, never more than claimed: the campaign part
-   * (claimed reward minus claimed base) and the unit's base part (once per device, unit and period).
-   */
-  async function grant(
-    action: RewardAction,
-    claim: RewardClaim,
-    unit: Unit,
-    campaign: Campaign,
-    now: number,
-  ): Promise<RecordedGrant | 'duplicate' | 'nothing' | 'limited'> {
-    if (!isLive(campaign, now)) return 'nothing'
-    const configured =
-      action === 'u' ? (campaign.is_ad ? campaign.unlock_reward : 0) : campaign.landing_reward
-    const point = Math.max(0, Math.min(configured, claim.reward - claim.base_reward))
-    const basePoint = Math.max(0, Math.min(unit.base_reward, claim.base_reward))
-    const entry: RewardGrant = {
-      transaction_id: randomBytes(16).toString('hex'),
-      device_id: claim.device_id,
-      unit_id: unit.id,
-      campaign_id: campaign.id,
-      action_type: action,
-      period: slotHour(unit, now),
-      point,
-      base: basePoint > 0 ? { period: basePeriod(unit, now), point: basePoint } : undefined,
-      user_id: claim.unit_device_token,
-      limits: { hour: unit.hour_limit, baseHour: unit.base_hour_limit },
-      created_at: now,
-      report_day: localDate(unit.timezone, now),
-    }
-    const postback = unit.postback_url
-      ? (recorded: RecordedGrant) => postbackDraft(unit, campaign, claim.unit_device_token, entry, recorded)
-      : undefined
-    const result = await deps.ledger.grant(entry, postback)
-    if (typeof result === 'object' && postback) deps.onPostback?.()
-    return result
-  }
-
   return {
-    /** An unlock through an item (SDK-CONTRACT §8): the points granted, 0 for a duplicate or nothing due. */
-    async unlock(request: UnlockRequest): Promise<number> {
-      const now = clock()
-      const read = deps.payloads.read(request.payload, now)
-      if (!read)
-        throw new AllotError('InvalidPayload', 'click_campaign_payload is not a payload Allot can read')
-      const unitId = request.unit_id ?? (read.kind === 'allot' ? read.claims.u : read.unitId)
-      if (unitId === undefined) throw new AllotError('InvalidField', 'app_id & unit_id not found')
-      if (request.reward === 0) {
-        await countUnpaidUnlock(read, request.device_id, now)
-        return 0
-      }
-      const campaign = await findCampaign(request.campaign_id)
-      if (expired(read, campaign, now)) {
-        await countUnpaidUnlock(read, request.device_id, now)
-        return 0
-      }
-      const claim = { ...request, base_reward: request.base_reward || request.reward }
-      if (!checkMatches(request, unitId, [request.unit_device_token]))
-        throw new AllotError('InvalidCheck', 'check does not match the unlock fields')
-      const unit = activeUnit(unitId)
-      if (!campaign || !bound(read, request.device_id, unit.id, campaign))
-        throw new AllotError(
-          'InvalidPayload',
-          'click_campaign_payload was issued for another device, unit or campaign',
-        )
-      await report(unit.id, campaign, CAMPAIGN_METRICS.unlocks, now)
-      const result = await grant('u', claim, unit, campaign, now)
-      return typeof result === 'object' ? result.point : 0
+    ...deps,
+    serialized<T>(deviceId: number, work: () => Promise<T>): Promise<T> {
+      const previous = locks.get(deviceId) ?? Promise.resolve()
+      const run = previous.then(work, work)
+      const tail = run.catch(() => {})
+      locks.set(deviceId, tail)
+      tail.then(() => {
+        if (locks.get(deviceId) === tail) locks.delete(deviceId)
+      })
+      return run
     },
-
-    /**
-     * A landing (SDK-CONTRACT §5.2): where to send the user, after counting the click and granting the
-     * landing reward once. The destination is always the campaign's own URL, never the query's.
-     */
-    async landing(request: LandingRequest): Promise<{ location: string; outcome: LandingOutcome }> {
-      const now = clock()
-      const tokens = [request.unit_device_token, request.allocation_unit_device_token]
-      if (!checkMatches(request, request.unit_id, tokens))
-        throw new AllotError('InvalidCheck', 'check does not match the click fields')
-      if (request.unit_device_token === '')
-        throw new AllotError('InvalidField', 'unit_device_token must not be empty')
-      const unit = activeUnit(request.unit_id)
-      if (request.external_campaign_id)
-        return { location: webUrl('redirect_url', request.redirect_url ?? ''), outcome: 'external' }
-      const campaign = await findCampaign(request.campaign_id)
-      if (!campaign)
-        throw new AllotError('InvalidField', `campaign_id ${request.campaign_id} is not a campaign`)
-      const target = request.use_clean_mode && campaign.clean_link ? campaign.clean_link : campaign.click_url
-      const location = webUrl(
-        'the campaign click_url',
-        target.replaceAll('{ifa}', encodeURIComponent(request.ifa)),
-      )
-      const read = deps.payloads.read(request.payload, now)
-      if (!read || !bound(read, request.device_id, unit.id, campaign)) return { location, outcome: 'payload' }
-      if (!request.false_click) {
-        if (!(await countDelivery(campaign, 'click', now))) return { location, outcome: 'budget' }
-        await deps.devices.recordActivity(request.device_id, {
-          type: 'click',
-          campaign_id: campaign.id,
-          at: now,
-        })
-        await report(unit.id, campaign, CAMPAIGN_METRICS.clicks, now)
+    async campaignById(id) {
+      const snapshot = deps.catalog.current()
+      if (byIdFor !== snapshot) {
+        byId = new Map([...snapshot.ads, ...snapshot.contents].map((e) => [e.campaign.id, e.campaign]))
+        byIdFor = snapshot
       }
-      if (expired(read, campaign, now) || request.reward <= 0) return { location, outcome: 'none' }
-      const result = await grant('l', request, unit, campaign, now)
-      return {
-        location,
-        outcome: typeof result === 'object' ? 'granted' : result === 'nothing' ? 'none' : result,
-      }
-    },
-
-    /**
-     * A landing reward after the user stayed on the page (SDK-CONTRACT §9, `POST /api/rewards`). It has no
-     * payload, so Allot also requires a click of this device on this campaign recorded by a landing.
-     */
-    async stayReward(request: StayRewardRequest): Promise<void> {
-      const now = clock()
-      const tokens = [request.unit_device_token, request.allocation_unit_device_token]
-      if (!checkMatches(request, request.unit_id, tokens))
-        throw new AllotError('InvalidCheck', 'check does not match the reward fields')
-      const unit = activeUnit(request.unit_id)
-      if (request.reward === 0) return
-      const campaign = await findCampaign(request.campaign_id)
-      if (!campaign)
-        throw new AllotError('Unprocessable', `campaign_id ${request.campaign_id} is not a campaign`)
-      const { activity } = await deps.devices.load(request.device_id, unit.id, now)
-      if (!summarizeActivity(activity, now).clicked.has(campaign.id))
-        throw new AllotError(
-          'Unprocessable',
-          `device_id ${request.device_id} has no landing on this campaign`,
-        )
-      const result = await grant('l', request, unit, campaign, now)
-      if (result === 'duplicate')
-        throw new AllotError('DuplicateReward', 'this landing reward was already granted')
-      if (result === 'nothing') throw new AllotError('Unprocessable', 'nothing is due for this landing')
-      if (result === 'limited')
-        throw new AllotError('Unprocessable', "the user reached the unit's hourly reward limit (hour_limit)")
-    },
-
-    /** The content impression beacon (SDK-CONTRACT §6): counted against caps and budgets, then recorded. */
-    async impression(data: string): Promise<ImpressionOutcome> {
-      const now = clock()
-      const read = deps.payloads.read(data, now)
-      if (read?.kind !== 'allot')
-        throw new AllotError('InvalidPayload', 'data is not an impression Allot issued')
-      const { claims } = read
-      const campaign = await campaignById(claims.c)
-      if (!campaign) throw new AllotError('InvalidPayload', 'data names no campaign')
-      if (expired(read, campaign, now)) return 'expired'
-      const count = async (): Promise<ImpressionOutcome> => {
-        // Across processes, a capped campaign's check must see every process's impressions.
-        const activity = shared
-          ? await deps.devices.freshActivity(claims.d)
-          : (await deps.devices.load(claims.d, claims.u, now)).activity
-        if (!withinCaps(campaign, summarizeActivity(activity, now))) return 'cap'
-        if (!(await countDelivery(campaign, 'impression', now))) return 'budget'
-        await deps.devices.recordActivity(claims.d, { type: 'impression', campaign_id: campaign.id, at: now })
-        return 'counted'
-      }
-      const shared = hasCaps(campaign) && deps.deviceLock !== undefined
-      const outcome = await serialized(claims.d, () =>
-        shared && deps.deviceLock ? deps.deviceLock.run(claims.d, count) : count(),
-      )
-      if (outcome === 'counted') await report(claims.u, campaign, CAMPAIGN_METRICS.impressions, now)
-      return outcome
+      return byId.get(id) ?? (await deps.campaigns.get(id))
     },
   }
+}
+
+/**
+ * An unlock through an item (docs/architecture.md §W8): the points granted, 0 for a duplicate or nothing due.
+ */
+async function unlock(ctx: Ctx, request: UnlockRequest): Promise<number> {
+  const now = ctx.clock()
+  const read = ctx.payloads.read(request.payload, now)
+  if (!read) throw new AllotError('InvalidPayload', 'click_campaign_payload is not a payload Allot can read')
+  const unitId = request.unit_id ?? (read.kind === 'allot' ? read.claims.u : read.unitId)
+  if (unitId === undefined) throw new AllotError('InvalidField', 'app_id & unit_id not found')
+  if (request.reward === 0) {
+    await countUnpaidUnlock(ctx, read, request.device_id, now)
+    return 0
+  }
+  const campaign = await findCampaign(ctx, request.campaign_id)
+  if (expired(read, campaign, now)) {
+    await countUnpaidUnlock(ctx, read, request.device_id, now)
+    return 0
+  }
+  if (!checkMatches(request, unitId, [request.unit_device_token]))
+    throw new AllotError('InvalidCheck', 'check does not match the unlock fields')
+  const unit = activeUnit(ctx, unitId)
+  if (!campaign || !bound(read, request.device_id, unit.id, campaign))
+    throw new AllotError(
+      'InvalidPayload',
+      'click_campaign_payload was issued for another device, unit or campaign',
+    )
+  if (!isLive(campaign, now)) {
+    await report(ctx, unit.id, campaign, CAMPAIGN_METRICS.ineligible, now)
+    return 0
+  }
+  await report(ctx, unit.id, campaign, CAMPAIGN_METRICS.unlocks, now)
+  const result = await grant(ctx, 'u', request, unit, campaign, now, read)
+  return typeof result === 'object' ? result.point : 0
+}
+
+/**
+ * A landing (docs/architecture.md §W5.2): where to send the user, after counting the click (once per device,
+ * campaign and slot hour) and granting the landing reward once. The destination is the campaign's own URL,
+ * never the query's; v1's external links land on their `redirect_url` only while legacy links are honoured
+ * (the cut-over window). A click that cannot count (paused or ended campaign, inactive unit, expired or
+ * foreign payload, device over its event rate) still lands.
+ */
+async function landing(
+  ctx: Ctx,
+  request: LandingRequest,
+  context: EventContext,
+): Promise<{ location: string; outcome: LandingOutcome }> {
+  const now = ctx.clock()
+  const tokens = [request.unit_device_token, request.allocation_unit_device_token]
+  if (!checkMatches(request, request.unit_id, tokens))
+    throw new AllotError('InvalidCheck', 'check does not match the click fields')
+  if (request.unit_device_token === '')
+    throw new AllotError('InvalidField', 'unit_device_token must not be empty')
+  const unit = unitOf(ctx, request.unit_id)
+  if (!unit) throw new AllotError('InvalidField', `unit_id ${request.unit_id} is unknown`)
+  if (request.external_campaign_id && ctx.payloads.legacyOpen(now))
+    return { location: webUrl('redirect_url', request.redirect_url ?? ''), outcome: 'external' }
+  const campaign = await findCampaign(ctx, request.campaign_id)
+  if (!campaign)
+    throw new AllotError(
+      'InvalidField',
+      `campaign_id ${request.campaign_id} is not a campaign Allot can land on`,
+    )
+  const location = campaignLocation(request, campaign)
+  const read = ctx.payloads.read(request.payload, now)
+  if (!read || !bound(read, request.device_id, unit.id, campaign)) return { location, outcome: 'payload' }
+  if (context.limited) return { location, outcome: 'limited' }
+  const late = lateness(read, unit, campaign, now)
+  if (late) {
+    if (!request.false_click) await report(ctx, unit.id, campaign, CAMPAIGN_METRICS.ineligible, now)
+    return { location, outcome: late }
+  }
+  if (!request.false_click && (await countClick(ctx, request, unit, campaign, now)) === 'budget')
+    return { location, outcome: 'budget' }
+  if (request.reward <= 0) return { location, outcome: 'none' }
+  const result = await grant(ctx, 'l', request, unit, campaign, now, read)
+  return {
+    location,
+    outcome: typeof result === 'object' ? 'granted' : result === 'nothing' ? 'none' : result,
+  }
+}
+
+/**
+ * A landing reward after the user stayed on the page (docs/architecture.md §W9, `POST /api/rewards`). It has
+ * no payload, so Allot also requires a click of this device on this campaign recorded by a landing.
+ */
+async function stayReward(ctx: Ctx, request: StayRewardRequest): Promise<void> {
+  const now = ctx.clock()
+  const tokens = [request.unit_device_token, request.allocation_unit_device_token]
+  if (!checkMatches(request, request.unit_id, tokens))
+    throw new AllotError('InvalidCheck', 'check does not match the reward fields')
+  const unit = activeUnit(ctx, request.unit_id)
+  if (request.reward === 0) return
+  const campaign = await findCampaign(ctx, request.campaign_id)
+  if (!campaign) throw new AllotError('Unprocessable', `campaign_id ${request.campaign_id} is not a campaign`)
+  const { activity } = await ctx.devices.load(request.device_id, unit.id, now)
+  if (!summarizeActivity(activity, now).clicked.has(campaign.id))
+    throw new AllotError('Unprocessable', `device_id ${request.device_id} has no landing on this campaign`)
+  const result = await grant(ctx, 'l', request, unit, campaign, now, undefined)
+  if (result === 'duplicate')
+    throw new AllotError('DuplicateReward', 'this landing reward was already granted')
+  if (result === 'nothing') throw new AllotError('Unprocessable', 'nothing is due for this landing')
+  if (result === 'limited')
+    throw new AllotError('Unprocessable', "the user reached the unit's hourly reward limit (hour_limit)")
+}
+
+/**
+ * The content impression beacon (docs/architecture.md §W6): counted against caps and budgets, then recorded.
+ * Capped campaigns check and record under the device's lock across processes; without the lock's store, under
+ * this process's own order, from the device's activity in its store of record.
+ */
+async function impression(ctx: Ctx, data: string, context: EventContext): Promise<ImpressionOutcome> {
+  const now = ctx.clock()
+  const read = ctx.payloads.read(data, now)
+  if (read?.kind !== 'allot') throw new AllotError('InvalidPayload', 'data is not an impression Allot issued')
+  const { claims } = read
+  const campaign = await ctx.campaignById(claims.c)
+  if (!campaign) throw new AllotError('InvalidPayload', 'data names no campaign')
+  if (context.limited) return 'limited'
+  const late = lateness(read, unitOf(ctx, claims.u), campaign, now)
+  if (late) {
+    await report(ctx, claims.u, campaign, CAMPAIGN_METRICS.ineligible, now)
+    return late
+  }
+  const shared = hasCaps(campaign) && ctx.deviceLock !== undefined
+  const count = async (): Promise<ImpressionOutcome> => {
+    // Across processes, a capped campaign's check must see every process's impressions.
+    const activity = shared
+      ? await ctx.devices.freshActivity(claims.d)
+      : (await ctx.devices.load(claims.d, claims.u, now)).activity
+    if (!withinCaps(campaign, summarizeActivity(activity, now))) return 'cap'
+    if ((await countDelivery(ctx, campaign, 'impression', now)) === 'budget') return 'budget'
+    // A capped campaign's impression is in the store at once: another process checks the cap against it.
+    await ctx.devices.recordActivity(
+      claims.d,
+      { type: 'impression', campaign_id: campaign.id, at: now },
+      { now: hasCaps(campaign) },
+    )
+    return 'counted'
+  }
+  let outcome: ImpressionOutcome
+  try {
+    outcome = await ctx.serialized(claims.d, () =>
+      shared && ctx.deviceLock ? ctx.deviceLock.run(claims.d, count) : count(),
+    )
+  } catch (err) {
+    if (err instanceof DependencyUnavailable && err.dependency === 'device lock') return 'unavailable'
+    throw err
+  }
+  if (outcome === 'counted') await report(ctx, claims.u, campaign, CAMPAIGN_METRICS.impressions, now)
+  return outcome
+}
+
+/** The local campaign behind a wire id (ads: id + 1,000,000,000); undefined for anything else. */
+async function findCampaign(ctx: Ctx, wireId: number): Promise<Campaign | undefined> {
+  const local = localCampaignId(wireId)
+  const campaign = local && (await ctx.campaignById(local.id))
+  return campaign && campaign.is_ad === local?.isAd ? campaign : undefined
+}
+
+const unitOf = (ctx: Ctx, unitId: number) => ctx.catalog.current().units.get(unitId)
+
+/** The unit of an event; v1 answers 400 for an unknown or inactive one. */
+function activeUnit(ctx: Ctx, unitId: number): Unit {
+  const unit = unitOf(ctx, unitId)
+  if (!unit?.is_active) throw new AllotError('InvalidField', `unit_id ${unitId} is unknown or inactive`)
+  return unit
+}
+
+/** Whether events through this unit and campaign may count now: an active unit and a live campaign. */
+function eligible(unit: Unit | undefined, campaign: Campaign, now: number): boolean {
+  return unit?.is_active === true && isLive(campaign, now)
+}
+
+/** Why an event cannot count: its payload expired, or its campaign or unit stopped; null when it can. */
+function lateness(read: PayloadRead, unit: Unit | undefined, campaign: Campaign, now: number) {
+  if (expired(read, campaign, now)) return 'expired' as const
+  return eligible(unit, campaign, now) ? null : ('inactive' as const)
+}
+
+/** Whether an Allot payload was minted for this device, unit and campaign (legacy ones bind nothing). */
+function bound(read: PayloadRead, deviceId: number, unitId: number, campaign: Campaign): boolean {
+  if (read.kind === 'legacy') return true
+  const { claims } = read
+  return claims.d === deviceId && claims.u === unitId && claims.c === campaign.id
+}
+
+/** The base reward the item behind `read` carried (v1 withholds it on some ads: adBaseWithheld). */
+function itemBase(unit: Unit, campaign: Campaign, read: PayloadRead | undefined): number {
+  if (!campaign.is_ad) return unit.base_reward
+  if (read?.kind === 'allot') return read.claims.noBase ? 0 : unit.base_reward
+  // A legacy payload, or none (a stay reward): only the unit's own country is known here.
+  return adBaseWithheld(unit.country, undefined) ? 0 : unit.base_reward
+}
+
+/** Adds one to the campaign's report counters on the unit's local day (and to its budget spend). */
+async function report(ctx: Ctx, unitId: number, c: Campaign, metric: string, now: number): Promise<void> {
+  if (!ctx.reports) return
+  const timezone = unitOf(ctx, unitId)?.timezone ?? 'UTC'
+  const count = { kind: 'campaign' as const, unitId, campaignId: c.id, day: localDate(timezone, now), by: 1 }
+  const budgeted =
+    (metric === CAMPAIGN_METRICS.impressions && c.budget_type === 'impression') ||
+    (metric === CAMPAIGN_METRICS.clicks && c.budget_type === 'click')
+  ctx.reports.add([
+    { ...count, metric },
+    ...(budgeted ? [{ ...count, metric: CAMPAIGN_METRICS.budgetSpent }] : []),
+  ])
+}
+
+/** An unlock with nothing to pay (no reward claimed, or expired) through an item minted for this device. */
+async function countUnpaidUnlock(ctx: Ctx, read: PayloadRead, deviceId: number, now: number): Promise<void> {
+  if (read.kind !== 'allot' || read.claims.d !== deviceId) return
+  const campaign = await ctx.campaignById(read.claims.c)
+  if (!campaign) return
+  const counts = eligible(unitOf(ctx, read.claims.u), campaign, now) && !expired(read, campaign, now)
+  await report(
+    ctx,
+    read.claims.u,
+    campaign,
+    counts ? CAMPAIGN_METRICS.unlocks : CAMPAIGN_METRICS.ineligible,
+    now,
+  )
+}
+
+/**
+ * Counts one delivery of a campaign: not when `once` was seen before in its period ('duplicate'), nor when its
+ * budget has nothing left ('budget'); then the delivery counters (in memory, written in batches).
+ */
+async function countDelivery(
+  ctx: Ctx,
+  c: Campaign,
+  kind: 'impression' | 'click',
+  now: number,
+  once?: { key: string; ttlMs: number },
+): Promise<'counted' | 'duplicate' | 'budget'> {
+  if (once && !(await ctx.once.first(once.key, once.ttlMs))) return 'duplicate'
+  if ((await ctx.budgets.spend(c, kind)) === 'budget') return 'budget'
+  const day = utcDay(now)
+  const click = kind === 'click'
+  ctx.counters.add(click ? counterKeys.clicks(c.id) : counterKeys.impressions(c.id), 1)
+  const daily = click ? counterKeys.dailyClicks(c.id, day) : counterKeys.dailyImpressions(c.id, day)
+  ctx.counters.add(daily, 1, ctx.dailyCounterTtlSeconds)
+  return 'counted'
+}
+
+/** Counts a landing's click once per device, campaign and slot hour; records it in the device's activity. */
+async function countClick(
+  ctx: Ctx,
+  request: LandingRequest,
+  unit: Unit,
+  campaign: Campaign,
+  now: number,
+): Promise<'counted' | 'duplicate' | 'budget'> {
+  // Activity first: a retry after a failed count records it again (harmless), never counts it twice.
+  await ctx.devices.recordActivity(request.device_id, { type: 'click', campaign_id: campaign.id, at: now })
+  const once = {
+    key: `clk:${request.device_id}:${campaign.id}:${slotHour(unit, now)}`,
+    ttlMs: 2 * 3_600_000,
+  }
+  const outcome = await countDelivery(ctx, campaign, 'click', now, once)
+  if (outcome === 'counted') await report(ctx, unit.id, campaign, CAMPAIGN_METRICS.clicks, now)
+  return outcome
+}
+
+/**
+ * Grants what the campaign and the item are configured for, never more in all than claimed (rewardSplit): the
+ * campaign part for `action`, and the base part the item carried (once per device, unit and period).
+ */
+async function grant(
+  ctx: Ctx,
+  action: RewardAction,
+  claim: RewardClaim,
+  unit: Unit,
+  campaign: Campaign,
+  now: number,
+  read: PayloadRead | undefined,
+): Promise<RecordedGrant | 'duplicate' | 'nothing' | 'limited'> {
+  if (!isLive(campaign, now)) return 'nothing'
+  const configured = action === 'u' ? (campaign.is_ad ? campaign.unlock_reward : 0) : campaign.landing_reward
+  const { point, basePoint } = rewardSplit(configured, itemBase(unit, campaign, read), claim)
+  const entry: RewardGrant = {
+    transaction_id: randomBytes(16).toString('hex'),
+    device_id: claim.device_id,
+    unit_id: unit.id,
+    campaign_id: campaign.id,
+    action_type: action,
+    period: slotHour(unit, now),
+    point,
+    base: basePoint > 0 ? { period: basePeriod(unit, now), point: basePoint } : undefined,
+    user_id: claim.unit_device_token,
+    limits: { hour: unit.hour_limit, baseHour: unit.base_hour_limit },
+    created_at: now,
+    report_day: localDate(unit.timezone, now),
+  }
+  const postback = unit.postback_url
+    ? (recorded: RecordedGrant) => postbackDraft(unit, campaign, claim.unit_device_token, entry, recorded)
+    : undefined
+  const result = await ctx.ledger.grant(entry, postback)
+  if (typeof result === 'object' && postback) ctx.onPostback?.()
+  return result
+}
+
+/** Where a landing goes: the campaign's own URL (its clean link with use_clean_mode), `{ifa}` filled in. */
+function campaignLocation(request: LandingRequest, campaign: Campaign): string {
+  const target = request.use_clean_mode && campaign.clean_link ? campaign.clean_link : campaign.click_url
+  return webUrl('the campaign click_url', target.replaceAll('{ifa}', encodeURIComponent(request.ifa)))
 }
 
 /** v1's expiry: a payload is good until its campaign's end + 7 days (a legacy one carries its own end). */
@@ -420,16 +547,16 @@ function basePeriod(unit: Unit, at: number): string {
   return `b${Math.floor(at / 1000 / Math.max(1, unit.base_init_period))}`
 }
 
-/** An ad's revenue type for the publisher (SDK-CONTRACT §13); contents have none. */
+/** An ad's revenue type for the publisher (docs/architecture.md §W13); contents have none. */
 function revenueType(c: Campaign): string | null {
   if (!c.is_ad) return null
   return c.revenue_type ?? (c.type === 'B' ? 'cpa' : 'cpe')
 }
 
 /**
- * The publisher postback (SDK-CONTRACT §13): one per grant, `point` the total with `base_point` in it,
- * form-encoded; `data` (all fields as JSON, AES-CBC with the unit's key and IV, base64) when the unit has a
- * key; `x-allot-signature` (HMAC-SHA256 of the body) when it has an HMAC key.
+ * The publisher postback (docs/architecture.md §W13): one per grant, `point` the total with `base_point` in
+ * it, form-encoded; `data` (all fields as JSON, AES-CBC with the unit's key and IV, base64) when the unit has
+ * a key; `x-allot-signature` (HMAC-SHA256 of the body) when it has an HMAC key.
  */
 function postbackDraft(
   unit: Unit,

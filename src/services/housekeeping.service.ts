@@ -1,32 +1,29 @@
-import type { Logger } from './logger.js'
+import type { ScheduledJob, Scheduler } from './scheduler.js'
 
 /** A periodic clean-up: deletes what expired before `now`. */
 export type HousekeepingTask = (now: number) => Promise<unknown>
 
 type Deps = {
-  /** The clean-ups this process runs, by name (used in the log when one fails). */
+  /** The clean-ups this process runs, by name (the job's name when one fails). */
   tasks: Readonly<Record<string, HousekeepingTask>>
   everyMs: number
-  clock: () => number
-  logger: Logger
+  scheduler: Scheduler
 }
 
-/** Runs every task once per `everyMs`; a failed task is logged and tried again next time. */
-export function createHousekeeping({ tasks, everyMs, clock, logger }: Deps) {
-  let timer: NodeJS.Timeout | undefined
-  const run = () => {
-    for (const [name, task] of Object.entries(tasks))
-      task(clock()).catch((err) => logger.warn({ err, task: name }, 'housekeeping task failed'))
-  }
+/** Runs every task once per `everyMs`, each its own job: a failed task is reported and tried again next time. */
+export function createHousekeeping({ tasks, everyMs, scheduler }: Deps) {
+  let jobs: ScheduledJob[] | undefined
   return {
     start(): void {
-      if (timer) return
-      timer = setInterval(run, everyMs)
-      timer.unref()
+      jobs ??= Object.entries(tasks).map(([name, task]) =>
+        scheduler.every(`housekeeping: ${name}`, everyMs, task),
+      )
     },
-    stop(): void {
-      clearInterval(timer)
-      timer = undefined
+    /** Stops the tasks; resolves when those in flight have finished. */
+    async stop(): Promise<void> {
+      const stopping = jobs ?? []
+      jobs = undefined
+      await Promise.all(stopping.map((job) => job.stop()))
     },
   }
 }

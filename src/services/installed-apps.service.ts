@@ -1,10 +1,5 @@
 import { LRUCache } from 'lru-cache'
-
-/** Where installed package lists live (the SQL database); `put` replaces the list. */
-export type InstalledAppsStore = {
-  get(appId: number, ifa: string): Promise<readonly string[] | undefined>
-  put(appId: number, ifa: string, packages: readonly string[], at: number): Promise<void>
-}
+import type { InstalledAppsStore } from './ports/devices.ports.js'
 
 /** The packages a device has installed, by app id and advertising id (what allocation's `target_app` needs). */
 export type InstalledApps = {
@@ -26,7 +21,7 @@ type Deps = {
 }
 
 /** Lists change about once a day per device (the SDK uploads every `update_period`). */
-export const DEFAULT_INSTALLED_APPS_TTL_MS = 5 * 60_000
+const DEFAULT_INSTALLED_APPS_TTL_MS = 5 * 60_000
 const DEFAULT_MAX_BYTES = 128 * 1024 * 1024
 // V8 cost of a Set entry and a short string header, roughly: only to bound memory, not to measure it.
 const ENTRY_OVERHEAD = 64
@@ -53,6 +48,10 @@ export function createInstalledApps({
   const cache = new LRUCache<string, Entry>({
     max: maxEntries,
     ttl: ttlMs,
+    // Ages are measured on the injected clock, read at every check (no 1 ms cache of it), so a test that
+    // moves the clock sees an entry expire without waiting.
+    perf: { now: clock },
+    ttlResolution: 0,
     maxSize: maxBytes,
     sizeCalculation: ({ packages }) => {
       let size = ENTRY_OVERHEAD

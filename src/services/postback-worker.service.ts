@@ -1,28 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import type { AttemptOutcome, Postback, PostbackStatus } from '../domain/postback.js'
-import type { Logger } from './logger.js'
-
-/** A claimed postback, as the worker needs it. */
-export type OutboxItem = Pick<Postback, 'id' | 'url' | 'headers' | 'body' | 'attempts'>
-
-/** The outbox port (SQL): claims are leases, so several workers never send one row at once. */
-export type Outbox = {
-  claimDue(now: number, limit: number, leaseMs: number, claim: string): Promise<OutboxItem[]>
-  finishAttempt(id: number, claim: string, outcome: AttemptOutcome, now: number): Promise<boolean>
-  /** Hands back the rows still pending under `claim`: due at `now`, for any worker to claim at once. */
-  release(claim: string, now: number): Promise<number>
-}
-
-/** Outbound HTTP (undici in production, MockAgent in tests); resolves with the status code. */
-export type PostbackTransport = {
-  post(
-    url: string,
-    headers: Record<string, string>,
-    body: string,
-    timeoutMs: number,
-    signal?: AbortSignal,
-  ): Promise<number>
-}
+import type { PostbackStatus } from '../domain/postback.js'
+import type { Outbox, OutboxItem, PostbackTransport } from './ports/events.ports.js'
+import type { Logger } from './ports/logger.ports.js'
+import type { ScheduledJob, Scheduler } from './scheduler.js'
 
 /** Waits after the 1st..5th failed attempt; a 6th failure marks the row failed. */
 export const RETRY_DELAYS_MS = [60_000, 600_000, 3_600_000, 3 * 3_600_000, 24 * 3_600_000] as const
@@ -36,6 +16,7 @@ type Deps = {
   logger: Logger
   timeoutMs: number
   pollMs: number
+  scheduler: Scheduler
   batchSize?: number
 }
 
@@ -50,10 +31,11 @@ export function createPostbackWorker({
   logger,
   timeoutMs,
   pollMs,
+  scheduler,
   batchSize = 20,
 }: Deps) {
   const leaseMs = timeoutMs + 30_000
-  let timer: NodeJS.Timeout | undefined
+  let polling: ScheduledJob | undefined
   let running: Promise<number> | undefined
   let again = false
   let stopping = false
@@ -127,10 +109,9 @@ export function createPostbackWorker({
   return {
     runOnce,
     kick,
+    /** Polls the outbox every `pollMs` (an event kicks it at once; the poll picks up retries coming due). */
     start() {
-      if (timer) return
-      timer = setInterval(() => void kick(), pollMs)
-      timer.unref()
+      polling ??= scheduler.every('postback delivery', pollMs, kick)
     },
     /**
      * Stops claiming and waits for the deliveries in flight (each bounded by the timeout), at most `waitMs`:
@@ -138,8 +119,9 @@ export function createPostbackWorker({
      */
     async stop(waitMs = Number.POSITIVE_INFINITY) {
       stopping = true
-      if (timer) clearInterval(timer)
-      timer = undefined
+      // Not awaited: the run in flight is `running`, waited for below within `waitMs`.
+      void polling?.stop()
+      polling = undefined
       again = false
       const run = running
       if (!run) return

@@ -7,13 +7,16 @@ import {
   dayNumber,
   REACH_OLDEST_DAYS,
   type ReachSample,
+  type SampleCounts,
   type SeenDevice,
   sampleHash,
 } from '../domain/reach.js'
 import { localYear } from '../domain/schedule.js'
 import { compileTargeting, type TargetingField } from '../domain/targeting.js'
+import { TARGETING_TABLE } from '../domain/targeting-fields.js'
 import type { Allocation } from './allocation.service.js'
-import type { Logger } from './logger.js'
+import type { Logger } from './ports/logger.ports.js'
+import { createPeriodicFlush, type ScheduledJob, type Scheduler, singleFlight } from './scheduler.js'
 
 /** Where each device's last-seen attributes are kept (the profile store: SQL table or DynamoDB items). */
 export type SeenStore = {
@@ -62,6 +65,7 @@ type Deps = {
   refreshMs: number
   /** How often devices seen here are written to the store. */
   flushMs: number
+  scheduler: Scheduler
   logger: Logger
 }
 
@@ -71,8 +75,6 @@ const SAVE_CHUNK = 500
 /** Unwritten devices kept while the store is down; past this, the oldest are dropped (they come back tomorrow). */
 const MAX_PENDING = 200_000
 
-export type Reach = ReturnType<typeof createReach>
-
 /**
  * Reach estimates. Allocation tells it every device it answers (in memory, no I/O); the first time a
  * process sees a device on a UTC day, the device's attributes are queued and written to the store in
@@ -80,7 +82,16 @@ export type Reach = ReturnType<typeof createReach>
  * sample is rebuilt from the store every `refreshMs`, so every instance estimates over every instance's
  * devices; an estimate runs the draft's targeting over the sample and scales the counts up.
  */
-export function createReach({ store, catalog, clock, sampleSize, refreshMs, flushMs, logger }: Deps) {
+export function createReach({
+  store,
+  catalog,
+  clock,
+  sampleSize,
+  refreshMs,
+  flushMs,
+  scheduler,
+  logger,
+}: Deps) {
   let sample: ReachSample = createReachSample(sampleSize)
   let loadedAt: number | undefined
   const written = createIdSet()
@@ -88,31 +99,8 @@ export function createReach({ store, catalog, clock, sampleSize, refreshMs, flus
   const pending: SeenDevice[] = []
   /** Devices seen while a rebuild reads the store: added to the new sample when it is in place. */
   let seenDuringLoad: SeenDevice[] | undefined
-  let loading: Promise<void> | undefined
-  let flushing: Promise<void> | undefined
   let stopped = false
-  const timers: NodeJS.Timeout[] = []
-
-  function seenOf(a: Allocation): SeenDevice {
-    const d = a.device
-    return {
-      deviceId: a.request.device_id,
-      sample: sampleHash(a.request.device_id),
-      seenAt: a.now,
-      unitId: d.unitId,
-      appId: d.appId,
-      country: d.country,
-      gender: d.gender,
-      language: d.language,
-      carrier: d.carrier,
-      region: d.region,
-      yearOfBirth: a.request.year_of_birth,
-      os: d.os,
-      sdk: d.sdk,
-      registeredAt: d.registeredDays === undefined ? undefined : a.now - d.registeredDays * DAY_MS,
-      customTargets: [joined(d.customTargets[0]), joined(d.customTargets[1]), joined(d.customTargets[2])],
-    }
-  }
+  let refreshing: ScheduledJob | undefined
 
   async function flushNow(): Promise<void> {
     while (pending.length > 0) {
@@ -132,27 +120,9 @@ export function createReach({ store, catalog, clock, sampleSize, refreshMs, flus
     const since = (dayNumber(now) - REACH_OLDEST_DAYS + 1) * DAY_MS
     seenDuringLoad = []
     try {
-      const fresh = createReachSample(sampleSize)
-      let taken = 0
-      let cut: number | undefined
-      let after: { sample: number; deviceId: number } | undefined
-      while (cut === undefined) {
-        // A rebuild in progress when the process stops is abandoned (its sample would not be used).
-        if (stopped) return
-        const page = await store.listSeen(since, after, PAGE)
-        for (const d of page) {
-          if (taken === sampleSize) {
-            cut = d.sample
-            break
-          }
-          fresh.upsert(d)
-          taken++
-        }
-        const last = page[page.length - 1]
-        if (page.length < PAGE || !last) break
-        after = { sample: last.sample, deviceId: last.deviceId }
-      }
-      if (cut !== undefined) fresh.cutAt(cut)
+      const fresh = await readSample(store, since, sampleSize, () => stopped)
+      // A rebuild in progress when the process stops is abandoned (its sample would not be used).
+      if (!fresh) return
       for (const d of [...pending, ...seenDuringLoad]) fresh.upsert(d)
       sample = fresh
       loadedAt = now
@@ -161,21 +131,9 @@ export function createReach({ store, catalog, clock, sampleSize, refreshMs, flus
     }
   }
 
-  /** Writes the devices seen since the last flush; one flush at a time, a failed one keeps them. */
-  function flush(): Promise<void> {
-    flushing ??= flushNow().finally(() => {
-      flushing = undefined
-    })
-    return flushing
-  }
-
+  const flusher = createPeriodicFlush(scheduler, 'reach sightings flush', flushMs, flushNow)
   /** Rebuilds the sample from the store (one rebuild at a time). */
-  function load(): Promise<void> {
-    loading ??= loadNow().finally(() => {
-      loading = undefined
-    })
-    return loading
-  }
+  const load = singleFlight(loadNow)
 
   return {
     /** Notes a device an allocation answered; writes nothing itself (no I/O on the hot path). */
@@ -193,61 +151,38 @@ export function createReach({ store, catalog, clock, sampleSize, refreshMs, flus
       sample.upsert(seen)
     },
 
-    flush,
-    load,
+    /** Writes the devices seen since the last flush; one flush at a time, a failed one keeps them. */
+    flush: flusher.flush,
+    load: (): Promise<void> => load(),
 
     /** How many devices seen in the last 1 / 7 / 30 days a campaign with this targeting would reach. */
     estimate(targeting: Partial<Targeting>): ReachEstimate {
       const now = clock()
-      const ignored: TargetingField[] = []
-      if (targeting.target_app?.length) ignored.push('target_app')
-      if (targeting.detarget_app?.length) ignored.push('detarget_app')
-      const predicate = compileTargeting(draftOf({ ...targeting, target_app: [], detarget_app: [] }))
+      const ignored = unsampledIn(targeting)
+      const predicate = compileTargeting(draftOf({ ...targeting, ...CLEARED }))
       const units = catalog.current().units
       const counts = sample.count(predicate, now, (unitId) =>
         localYear(units.get(unitId)?.timezone ?? 'UTC', now),
       )
       const rate = sample.rate()
-      const scaled = (n: number) => Math.round(n / rate)
       return {
         sampled: sample.size(),
         rate,
         loadedAt,
         ignored,
-        windows: counts.map((c) => {
-          let remaining = c.seen
-          return {
-            days: c.days,
-            seen: scaled(c.seen),
-            matching: scaled(c.matching),
-            // Each device is in the sample with probability `rate` (Bernoulli): Var(m / rate) = M (1 − rate) / rate.
-            margin: Math.round((1.96 * Math.sqrt(c.matching * (1 - rate))) / rate),
-            rules: predicate.fields.map((field) => {
-              const removes = c.removed.get(field) ?? 0
-              remaining -= removes
-              return { field, removes: scaled(removes), remaining: scaled(remaining) }
-            }),
-          }
-        }),
+        windows: counts.map((c) => scaledWindow(c, rate, predicate.fields)),
       }
     },
 
     /** Loads the sample in the background, then keeps writing and refreshing. */
     start(): void {
-      if (timers.length > 0) return
-      const warn = (what: string) => (err: unknown) => logger.warn({ err }, what)
-      load().catch(warn('reach sample load failed; estimates use what this instance saw'))
-      timers.push(
-        setInterval(
-          () => void flush().catch(warn('devices seen not written; kept for the next flush')),
-          flushMs,
-        ),
-        setInterval(
-          () => void load().catch(warn('reach sample refresh failed; keeping the previous one')),
-          refreshMs,
-        ),
+      if (refreshing) return
+      load().catch((err) =>
+        logger.warn({ err }, 'reach sample load failed; estimates use what this instance saw'),
       )
-      for (const t of timers) t.unref()
+      flusher.start()
+      // A failed refresh keeps the previous sample; a failed flush keeps its devices for the next one.
+      refreshing = scheduler.every('reach sample refresh', refreshMs, load)
     },
 
     /**
@@ -256,11 +191,12 @@ export function createReach({ store, catalog, clock, sampleSize, refreshMs, flus
      */
     async stop(): Promise<void> {
       stopped = true
-      for (const t of timers.splice(0)) clearInterval(t)
-      await flushing?.catch(() => {})
-      await flush().catch((err) =>
-        logger.warn({ err, devices: pending.length }, 'devices seen not written at shutdown'),
-      )
+      // Not awaited: a rebuild in flight is abandoned at its next page, and its sample is not used.
+      void refreshing?.stop()
+      refreshing = undefined
+      await flusher
+        .stop()
+        .catch((err) => logger.warn({ err, devices: pending.length }, 'devices seen not written at shutdown'))
     },
 
     /** Devices waiting to be written (tests, metrics). */
@@ -268,6 +204,24 @@ export function createReach({ store, catalog, clock, sampleSize, refreshMs, flus
     /** Memory the sample holds: its typed columns, in bytes. */
     sampleBytes: () => sample.bytes(),
   }
+}
+
+/** The fields the sample keeps no column for (installed packages): an estimate ignores them. */
+const UNSAMPLED = TARGETING_TABLE.filter((f) => f.reach === undefined)
+/** The unsampled fields' keys, cleared (empty lists, open bounds). */
+const CLEARED = Object.fromEntries(
+  UNSAMPLED.flatMap((f) => [
+    ...f.listKeys.map((k) => [k, []] as const),
+    ...f.boundKeys.map((k) => [k, null] as const),
+  ]),
+) as Partial<Targeting>
+
+/** The unsampled fields a draft restricts, in table order. */
+function unsampledIn(targeting: Partial<Targeting>): TargetingField[] {
+  const values = targeting as Record<string, unknown>
+  const restricts = (key: string) =>
+    (values[key] as unknown[] | null | undefined)?.length || typeof values[key] === 'number'
+  return UNSAMPLED.filter((f) => [...f.listKeys, ...f.boundKeys].some(restricts)).map((f) => f.name)
 }
 
 function joined(values: ReadonlySet<string> | undefined): string | undefined {
@@ -278,4 +232,77 @@ function joined(values: ReadonlySet<string> | undefined): string | undefined {
 function draftOf(targeting: Partial<Targeting>): Campaign {
   const draft = campaignDraft({ name: 'reach', type: 'C', start_date: 0, end_date: 1, ...targeting })
   return { ...draft, id: 0, created_at: 0, updated_at: 0 }
+}
+
+/** What allocation knew of a device, as a sighting for the sample and the store. */
+function seenOf(a: Allocation): SeenDevice {
+  const d = a.device
+  return {
+    deviceId: a.request.device_id,
+    sample: sampleHash(a.request.device_id),
+    seenAt: a.now,
+    unitId: d.unitId,
+    appId: d.appId,
+    country: d.country,
+    gender: d.gender,
+    language: d.language,
+    carrier: d.carrier,
+    region: d.region,
+    yearOfBirth: a.request.year_of_birth,
+    os: d.os,
+    sdk: d.sdk,
+    registeredAt: d.registeredDays === undefined ? undefined : a.now - d.registeredDays * DAY_MS,
+    customTargets: [joined(d.customTargets[0]), joined(d.customTargets[1]), joined(d.customTargets[2])],
+  }
+}
+
+/**
+ * The `sampleSize` devices with the smallest hashes seen since `since`, read page by page from the store (cut
+ * at the first hash left out); undefined when `stopped` says so between pages.
+ */
+async function readSample(
+  store: Deps['store'],
+  since: number,
+  sampleSize: number,
+  stopped: () => boolean,
+): Promise<ReachSample | undefined> {
+  const fresh = createReachSample(sampleSize)
+  let taken = 0
+  let cut: number | undefined
+  let after: { sample: number; deviceId: number } | undefined
+  while (cut === undefined) {
+    if (stopped()) return undefined
+    const page = await store.listSeen(since, after, PAGE)
+    for (const d of page) {
+      if (taken === sampleSize) {
+        cut = d.sample
+        break
+      }
+      fresh.upsert(d)
+      taken++
+    }
+    const last = page[page.length - 1]
+    if (page.length < PAGE || !last) break
+    after = { sample: last.sample, deviceId: last.deviceId }
+  }
+  if (cut !== undefined) fresh.cutAt(cut)
+  return fresh
+}
+
+/** One window's counts in the sample, scaled to all devices, with the margin and the rule-by-rule removals. */
+function scaledWindow(c: SampleCounts, rate: number, fields: readonly TargetingField[]) {
+  const scaled = (n: number) => Math.round(n / rate)
+  let remaining = c.seen
+  return {
+    days: c.days,
+    seen: scaled(c.seen),
+    matching: scaled(c.matching),
+    // Each device is in the sample with probability `rate` (Bernoulli): Var(m / rate) = M (1 − rate) / rate.
+    margin: Math.round((1.96 * Math.sqrt(c.matching * (1 - rate))) / rate),
+    rules: fields.map((field) => {
+      const removes = c.removed.get(field) ?? 0
+      remaining -= removes
+      return { field, removes: scaled(removes), remaining: scaled(remaining) }
+    }),
+  }
 }

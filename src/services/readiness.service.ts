@@ -4,8 +4,10 @@ import { DependencyUnavailable } from '../domain/errors.js'
 export type DependencyCheck = () => Promise<unknown>
 
 type Deps = {
-  /** The stores and servers this process needs, by name (database, redis, dynamodb). */
+  /** The stores this process cannot serve without, by name (database, dynamodb). */
   checks: Readonly<Record<string, DependencyCheck>>
+  /** Dependencies it serves without, degraded (redis: a cache and a lock, never a store of record). */
+  optional?: Readonly<Record<string, DependencyCheck>> | undefined
   /** Longest one check may take; every check runs at once, so an answer comes within about this. */
   timeoutMs: number
   /** When the catalog last reached its store, and how old that may get before the process is not ready. */
@@ -16,15 +18,18 @@ type Deps = {
   clock: () => number
 }
 
-export type Readiness = { ok: boolean; checks: Record<string, string> }
+/** `degraded`: the optional dependencies that do not answer (the process serves without them). */
+export type Readiness = { ok: boolean; checks: Record<string, string>; degraded: string[] }
 
 /**
- * Whether this process should get traffic: every dependency answers within the time limit, the catalog is
- * fresh, and the process is not shutting down. Each check reads 'ok', 'unreachable', 'timeout' or
- * 'stale (<age> ms)'.
+ * Whether this process should get traffic: every required dependency answers within the time limit, the
+ * catalog is fresh, and the process is not shutting down. Each check reads 'ok', 'unreachable', 'timeout'
+ * or 'stale (<age> ms)'; an optional dependency that fails is listed in `degraded` and keeps the process
+ * ready.
  */
 export function createReadiness({
   checks,
+  optional = {},
   timeoutMs,
   catalogCheckedAt,
   catalogStaleAfterMs,
@@ -32,17 +37,19 @@ export function createReadiness({
   clock,
 }: Deps): () => Promise<Readiness> {
   return async () => {
-    if (closing()) return { ok: false, checks: { process: 'shutting down' } }
+    if (closing()) return { ok: false, checks: { process: 'shutting down' }, degraded: [] }
     const states: Record<string, string> = {}
     await Promise.all(
-      Object.entries(checks).map(async ([name, check]) => {
+      Object.entries({ ...checks, ...optional }).map(async ([name, check]) => {
         states[name] = await probe(check, timeoutMs)
       }),
     )
     // Stale = the store has not been reached for a while (the snapshot itself may be older: unchanged).
     const age = clock() - catalogCheckedAt()
     states.catalog = age < catalogStaleAfterMs ? 'ok' : `stale (${age} ms)`
-    return { ok: Object.values(states).every((s) => s === 'ok'), checks: states }
+    const degraded = Object.keys(optional).filter((name) => states[name] !== 'ok')
+    const required = Object.entries(states).filter(([name]) => !(name in optional))
+    return { ok: required.every(([, s]) => s === 'ok'), checks: states, degraded }
   }
 }
 

@@ -10,14 +10,12 @@ import {
   LATENCY_BOUNDS_MS,
   latencyMetric,
   MAX_REPORT_DAYS,
-  type ReportCounterQuery,
   type ReportCounterRow,
   UNIT_METRICS,
 } from '../domain/report.js'
 import { localDate, localDayShare } from '../domain/schedule.js'
-
-/** The durable report counters (SQL), read by range. */
-export type ReportCounterSource = { read(query: ReportCounterQuery): Promise<ReportCounterRow[]> }
+import type { CampaignLookup } from './ports/catalog.ports.js'
+import type { ReportCounterSource } from './ports/insight.ports.js'
 
 /** What a report covers: days `from`..`to` (ISO dates, both included), optionally one unit / campaign. */
 export type ReportRange = {
@@ -39,6 +37,8 @@ export type CampaignDay = {
   /** clicks ÷ impressions; null without impressions. */
   ctr: number | null
   unlocks: number
+  /** Events that arrived for a paused or ended campaign, an inactive unit or an expired payload (not delivery). */
+  ineligible: number
   /** Grants and points (base part included) per action type: `u` unlock, `l` landing. */
   rewards: Record<string, { count: number; points: number }>
   postbacks: { delivered: number; pending: number; failed: number }
@@ -73,11 +73,9 @@ type Deps = {
   counters: ReportCounterSource
   catalog: { current(): CatalogSnapshot }
   /** Campaigns outside the snapshot (paused, ended) still have a name and a budget. */
-  campaigns: { get(id: number): Promise<Campaign | undefined> }
+  campaigns: CampaignLookup
   clock: () => number
 }
-
-export type ReportService = ReturnType<typeof createReportService>
 
 /** Delivery reports, computed from the durable report counters (never from raw events). */
 export function createReportService({ counters, catalog, campaigns, clock }: Deps) {
@@ -99,13 +97,6 @@ export function createReportService({ counters, catalog, campaigns, clock }: Dep
     return zones.size === 1 ? ([...zones][0] as string) : 'UTC'
   }
 
-  /** How much of `day` had passed at `now` in `timezone`: 1 for a past day, 0 for a future one. */
-  function elapsedShare(day: string, timezone: string, now: number): number {
-    const today = localDate(timezone, now)
-    if (day < today) return 1
-    return day > today ? 0 : localDayShare(timezone, now)
-  }
-
   return {
     /** Per campaign and day. Budget figures count every unit even when one unit is asked for. */
     async campaigns(range: ReportRange): Promise<CampaignDay[]> {
@@ -116,77 +107,14 @@ export function createReportService({ counters, catalog, campaigns, clock }: Dep
         to: range.to,
         campaignId: range.campaignId,
       })
-      type Group = {
-        campaignId: number
-        day: string
-        metrics: Map<string, number>
-        spent: number
-        units: Set<number>
-      }
-      const groups = new Map<string, Group>()
-      for (const r of rows) {
-        const key = `${r.campaignId}|${r.day}`
-        let g = groups.get(key)
-        if (!g) {
-          g = { campaignId: r.campaignId, day: r.day, metrics: new Map(), spent: 0, units: new Set() }
-          groups.set(key, g)
-        }
-        g.units.add(r.unitId)
-        if (r.metric === CAMPAIGN_METRICS.budgetSpent) g.spent += r.value
-        if (range.unitId === undefined || r.unitId === range.unitId)
-          g.metrics.set(r.metric, (g.metrics.get(r.metric) ?? 0) + r.value)
-      }
       const now = clock()
       const campaignOf = campaignLookup()
       const out: CampaignDay[] = []
-      for (const g of groups.values()) {
+      for (const g of groupCampaignRows(rows, range.unitId)) {
         if (g.metrics.size === 0) continue
-        const m = (name: string) => g.metrics.get(name) ?? 0
         const c = await campaignOf(g.campaignId)
-        const rewards: CampaignDay['rewards'] = {}
-        for (const [name, value] of g.metrics) {
-          const hit = /^(rewards|points)_(.+)$/.exec(name)
-          if (!hit) continue
-          const action = hit[2] as string
-          rewards[action] ??= { count: 0, points: 0 }
-          if (hit[1] === 'rewards') rewards[action].count += value
-          else rewards[action].points += value
-        }
-        const delivered = m(CAMPAIGN_METRICS.postbacksDelivered)
-        const failed = m(CAMPAIGN_METRICS.postbacksFailed)
-        let budget: CampaignDay['budget'] = null
-        if (c?.budget_type) {
-          const line =
-            c.budget_daily === null
-              ? null
-              : evenPacingLine(c.budget_daily, elapsedShare(g.day, timezoneOf(g.units), now))
-          budget = {
-            type: c.budget_type,
-            daily: c.budget_daily,
-            total: c.budget_total,
-            spent: g.spent,
-            pacingLine: line,
-            pacing: line ? g.spent / line : null,
-          }
-        }
-        const impressions = m(CAMPAIGN_METRICS.impressions)
-        out.push({
-          day: g.day,
-          campaignId: g.campaignId,
-          name: c?.name ?? null,
-          allocations: m(CAMPAIGN_METRICS.allocations),
-          impressions,
-          clicks: m(CAMPAIGN_METRICS.clicks),
-          ctr: impressions > 0 ? m(CAMPAIGN_METRICS.clicks) / impressions : null,
-          unlocks: m(CAMPAIGN_METRICS.unlocks),
-          rewards,
-          postbacks: {
-            delivered,
-            failed,
-            pending: Math.max(0, m(CAMPAIGN_METRICS.postbacks) - delivered - failed),
-          },
-          budget,
-        })
+        const share = elapsedShare(g.day, timezoneOf(g.units), now)
+        out.push(campaignDayOf(g, c, share))
       }
       return out.sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : a.campaignId - b.campaignId))
     },
@@ -195,35 +123,130 @@ export function createReportService({ counters, catalog, campaigns, clock }: Dep
     async units(range: ReportRange): Promise<UnitDay[]> {
       checkRange(range)
       const rows = await counters.read({ kind: 'unit', from: range.from, to: range.to, unitId: range.unitId })
-      const groups = new Map<string, { unitId: number; day: string; metrics: Map<string, number> }>()
-      for (const r of rows) {
-        const key = `${r.unitId}|${r.day}`
-        let g = groups.get(key)
-        if (!g) {
-          g = { unitId: r.unitId, day: r.day, metrics: new Map() }
-          groups.set(key, g)
-        }
-        g.metrics.set(r.metric, (g.metrics.get(r.metric) ?? 0) + r.value)
-      }
       const units = catalog.current().units
-      const out: UnitDay[] = [...groups.values()].map((g) => {
-        const m = (name: string) => g.metrics.get(name) ?? 0
-        const histogram = Array.from({ length: LATENCY_BOUNDS_MS.length + 1 }, (_, i) => m(latencyMetric(i)))
-        const slots = m(UNIT_METRICS.pageSlots)
-        return {
-          day: g.day,
-          unitId: g.unitId,
-          name: units.get(g.unitId)?.name ?? null,
-          requests: m(UNIT_METRICS.requests),
-          items: m(UNIT_METRICS.items),
-          empty: m(UNIT_METRICS.empty),
-          fillRate: slots > 0 ? m(UNIT_METRICS.filled) / slots : null,
-          latencyP50Ms: histogramQuantile(histogram, 0.5),
-          latencyP99Ms: histogramQuantile(histogram, 0.99),
-        }
-      })
+      const out = groupUnitRows(rows).map((g) => unitDayOf(g, units.get(g.unitId)?.name ?? null))
       return out.sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : a.unitId - b.unitId))
     },
+  }
+}
+
+/** One campaign's counters on one day: its metrics (of the units asked for), its budget spend (every unit). */
+type CampaignGroup = {
+  campaignId: number
+  day: string
+  metrics: Map<string, number>
+  spent: number
+  units: Set<number>
+}
+
+function groupCampaignRows(rows: readonly ReportCounterRow[], unitId: number | undefined): CampaignGroup[] {
+  const groups = new Map<string, CampaignGroup>()
+  for (const r of rows) {
+    const key = `${r.campaignId}|${r.day}`
+    let g = groups.get(key)
+    if (!g) {
+      g = { campaignId: r.campaignId, day: r.day, metrics: new Map(), spent: 0, units: new Set() }
+      groups.set(key, g)
+    }
+    g.units.add(r.unitId)
+    if (r.metric === CAMPAIGN_METRICS.budgetSpent) g.spent += r.value
+    if (unitId === undefined || r.unitId === unitId)
+      g.metrics.set(r.metric, (g.metrics.get(r.metric) ?? 0) + r.value)
+  }
+  return [...groups.values()]
+}
+
+/** A campaign's day from its counters; `elapsed` is the share of the day passed (for the pacing line). */
+function campaignDayOf(g: CampaignGroup, c: Campaign | undefined, elapsed: number): CampaignDay {
+  const m = (name: string) => g.metrics.get(name) ?? 0
+  const delivered = m(CAMPAIGN_METRICS.postbacksDelivered)
+  const failed = m(CAMPAIGN_METRICS.postbacksFailed)
+  const impressions = m(CAMPAIGN_METRICS.impressions)
+  return {
+    day: g.day,
+    campaignId: g.campaignId,
+    name: c?.name ?? null,
+    allocations: m(CAMPAIGN_METRICS.allocations),
+    impressions,
+    clicks: m(CAMPAIGN_METRICS.clicks),
+    ctr: impressions > 0 ? m(CAMPAIGN_METRICS.clicks) / impressions : null,
+    unlocks: m(CAMPAIGN_METRICS.unlocks),
+    ineligible: m(CAMPAIGN_METRICS.ineligible),
+    rewards: rewardsOf(g.metrics),
+    postbacks: {
+      delivered,
+      failed,
+      pending: Math.max(0, m(CAMPAIGN_METRICS.postbacks) - delivered - failed),
+    },
+    budget: budgetOf(c, g.spent, elapsed),
+  }
+}
+
+/** Grants and points per action type, from the `rewards_<action>` / `points_<action>` counters. */
+function rewardsOf(metrics: ReadonlyMap<string, number>): CampaignDay['rewards'] {
+  const rewards: CampaignDay['rewards'] = {}
+  for (const [name, value] of metrics) {
+    const hit = /^(rewards|points)_(.+)$/.exec(name)
+    if (!hit) continue
+    const action = hit[2] as string
+    rewards[action] ??= { count: 0, points: 0 }
+    if (hit[1] === 'rewards') rewards[action].count += value
+    else rewards[action].points += value
+  }
+  return rewards
+}
+
+/** The budget block: spend against the even-pacing line; null for a campaign without a budget. */
+function budgetOf(c: Campaign | undefined, spent: number, elapsed: number): CampaignDay['budget'] {
+  if (!c?.budget_type) return null
+  const line = c.budget_daily === null ? null : evenPacingLine(c.budget_daily, elapsed)
+  return {
+    type: c.budget_type,
+    daily: c.budget_daily,
+    total: c.budget_total,
+    spent,
+    pacingLine: line,
+    pacing: line ? spent / line : null,
+  }
+}
+
+/** How much of `day` had passed at `now` in `timezone`: 1 for a past day, 0 for a future one. */
+function elapsedShare(day: string, timezone: string, now: number): number {
+  const today = localDate(timezone, now)
+  if (day < today) return 1
+  return day > today ? 0 : localDayShare(timezone, now)
+}
+
+type UnitGroup = { unitId: number; day: string; metrics: Map<string, number> }
+
+function groupUnitRows(rows: readonly ReportCounterRow[]): UnitGroup[] {
+  const groups = new Map<string, UnitGroup>()
+  for (const r of rows) {
+    const key = `${r.unitId}|${r.day}`
+    let g = groups.get(key)
+    if (!g) {
+      g = { unitId: r.unitId, day: r.day, metrics: new Map() }
+      groups.set(key, g)
+    }
+    g.metrics.set(r.metric, (g.metrics.get(r.metric) ?? 0) + r.value)
+  }
+  return [...groups.values()]
+}
+
+function unitDayOf(g: UnitGroup, name: string | null): UnitDay {
+  const m = (metric: string) => g.metrics.get(metric) ?? 0
+  const histogram = Array.from({ length: LATENCY_BOUNDS_MS.length + 1 }, (_, i) => m(latencyMetric(i)))
+  const slots = m(UNIT_METRICS.pageSlots)
+  return {
+    day: g.day,
+    unitId: g.unitId,
+    name,
+    requests: m(UNIT_METRICS.requests),
+    items: m(UNIT_METRICS.items),
+    empty: m(UNIT_METRICS.empty),
+    fillRate: slots > 0 ? m(UNIT_METRICS.filled) / slots : null,
+    latencyP50Ms: histogramQuantile(histogram, 0.5),
+    latencyP99Ms: histogramQuantile(histogram, 0.99),
   }
 }
 

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { CounterStore } from '../../src/services/counter-mirror.service.js'
+import type { CounterStore } from '../../src/services/ports/events.ports.js'
+
+/** The store under test, with the single increment the suite seeds counters with. */
+type TestedStore = CounterStore & { increment(key: string, by: number, ttlSeconds?: number): Promise<number> }
 
 /** The behaviour every counter adapter must show, on a clock the suite controls. */
 export function counterStoreContract(
-  store: () => CounterStore,
+  store: () => TestedStore,
   clock: { now(): number; advance(ms: number): void },
 ): void {
   const key = (name: string) => `${name}:${Math.random().toString(36).slice(2)}`
@@ -48,5 +51,26 @@ export function counterStoreContract(
     const changed = await store().changedSince(since)
     assert.ok(changed.some((c) => c.key === fresh && c.value === 2))
     assert.ok(!changed.some((c) => c.key === old), 'not written since')
+  })
+
+  test('addMany adds every increment in one call, creating, adding to and restarting expired counters', async () => {
+    const [a, b, daily] = [key('many-a'), key('many-b'), key('many-day')]
+    await store().increment(a, 5)
+    await store().increment(daily, 9, 60)
+    clock.advance(61_000)
+    await store().addMany([
+      { key: a, by: 2 },
+      { key: b, by: 3 },
+      { key: daily, by: 1, ttlSeconds: 60 },
+    ])
+    assert.equal(await read(a), 7)
+    assert.equal(await read(b), 3)
+    assert.equal(await read(daily), 1, 'the expired counter restarted at the increment')
+  })
+
+  test('concurrent batches are never lost', async () => {
+    const k = key('batches')
+    await Promise.all(Array.from({ length: 20 }, () => store().addMany([{ key: k, by: 2 }])))
+    assert.equal(await read(k), 40)
   })
 }

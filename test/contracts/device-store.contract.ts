@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { ActivityStore, DeviceReader, ProfileStore } from '../../src/services/device-data.ports.js'
+import type { ActivityItem } from '../../src/domain/device.js'
+import type { ActivityStore, DeviceReader, ProfileStore } from '../../src/services/ports/devices.ports.js'
 import type { SeenStore } from '../../src/services/reach.service.js'
 
 export type DeviceStore = ProfileStore & ActivityStore & DeviceReader & SeenStore
 
 /** The behaviour every profile/activity adapter must show; call inside a describe() per adapter. */
 export function deviceStoreContract(store: () => DeviceStore): void {
+  const record = (deviceId: number, item: ActivityItem) => store().recordActivities([{ deviceId, item }])
   // Device ids are random per call so suites sharing one store never see each other's data.
   const newDevice = () => 1 + Math.floor(Math.random() * 2 ** 40)
 
@@ -42,10 +44,10 @@ export function deviceStoreContract(store: () => DeviceStore): void {
   test('activity lists the items since a time, oldest first, for that device only', async () => {
     const device = newDevice()
     const other = newDevice()
-    await store().recordActivity(device, { type: 'impression', campaign_id: 1, at: 1_000 })
-    await store().recordActivity(device, { type: 'click', campaign_id: 1, at: 3_000 })
-    await store().recordActivity(device, { type: 'impression', campaign_id: 2, at: 2_000 })
-    await store().recordActivity(other, { type: 'impression', campaign_id: 9, at: 2_500 })
+    await record(device, { type: 'impression', campaign_id: 1, at: 1_000 })
+    await record(device, { type: 'click', campaign_id: 1, at: 3_000 })
+    await record(device, { type: 'impression', campaign_id: 2, at: 2_000 })
+    await record(other, { type: 'impression', campaign_id: 9, at: 2_500 })
     assert.deepEqual(await store().listActivity(device, 1_500), [
       { type: 'impression', campaign_id: 2, at: 2_000 },
       { type: 'click', campaign_id: 1, at: 3_000 },
@@ -56,8 +58,8 @@ export function deviceStoreContract(store: () => DeviceStore): void {
   test('two events of one campaign in the same millisecond are both kept', async () => {
     const device = newDevice()
     await Promise.all([
-      store().recordActivity(device, { type: 'impression', campaign_id: 4, at: 10_000 }),
-      store().recordActivity(device, { type: 'impression', campaign_id: 4, at: 10_000 }),
+      record(device, { type: 'impression', campaign_id: 4, at: 10_000 }),
+      record(device, { type: 'impression', campaign_id: 4, at: 10_000 }),
     ])
     assert.equal((await store().listActivity(device, 0)).length, 2)
   })
@@ -72,10 +74,10 @@ export function deviceStoreContract(store: () => DeviceStore): void {
     await store().putProfile({ device_id: device, category_scores: { news: 3 }, updated_at: 500 })
     await store().registerDevice(device, 1001, 100)
     await store().registerDevice(device, 2002, 200)
-    await store().recordActivity(device, { type: 'impression', campaign_id: 1, at: 1_000 })
-    await store().recordActivity(device, { type: 'click', campaign_id: 1, at: 3_000 })
-    await store().recordActivity(device, { type: 'impression', campaign_id: 2, at: 2_000 })
-    await store().recordActivity(newDevice(), { type: 'impression', campaign_id: 9, at: 2_500 })
+    await record(device, { type: 'impression', campaign_id: 1, at: 1_000 })
+    await record(device, { type: 'click', campaign_id: 1, at: 3_000 })
+    await record(device, { type: 'impression', campaign_id: 2, at: 2_000 })
+    await record(newDevice(), { type: 'impression', campaign_id: 9, at: 2_500 })
     assert.deepEqual(await store().loadDevice(device, 1_500), {
       profile: { device_id: device, category_scores: { news: 3 }, updated_at: 500 },
       registrations: new Map([
@@ -93,9 +95,9 @@ export function deviceStoreContract(store: () => DeviceStore): void {
     const [a, b, empty] = [newDevice(), newDevice(), newDevice()]
     await store().putProfile({ device_id: a, category_scores: { news: 1 }, updated_at: 10 })
     await store().registerDevice(b, 1001, 20)
-    await store().recordActivity(a, { type: 'impression', campaign_id: 1, at: 1_000 })
-    await store().recordActivity(a, { type: 'click', campaign_id: 1, at: 2_000 })
-    await store().recordActivity(b, { type: 'impression', campaign_id: 2, at: 1_500 })
+    await record(a, { type: 'impression', campaign_id: 1, at: 1_000 })
+    await record(a, { type: 'click', campaign_id: 1, at: 2_000 })
+    await record(b, { type: 'impression', campaign_id: 2, at: 1_500 })
     const [aAll, bAll, aLate, none, ...many] = await Promise.all([
       store().loadDevice(a, 0),
       store().loadDevice(b, 0),

@@ -4,8 +4,10 @@ import type { ActivityItem } from '../../src/domain/device.js'
 import { redisChannel } from '../../src/infra/redis/pubsub.js'
 import { openRedis, type RedisConnection } from '../../src/infra/redis/redis.js'
 import { createRedisDeviceCache } from '../../src/repositories/redis-device-cache.repository.js'
-import { createDeviceCache, type DeviceSource } from '../../src/services/device-cache.service.js'
-import { redisBackend } from '../helpers/redis.js'
+import { createDeviceCache } from '../../src/services/device-cache.service.js'
+import type { DeviceSource } from '../../src/services/ports/devices.ports.js'
+import { createManualScheduler } from '../helpers/manual-timers.js'
+import { redisDeployments } from '../helpers/redis-cluster.js'
 
 const NOW = Date.UTC(2026, 10, 25, 3)
 const imp = (campaign_id: number, at = NOW): ActivityItem => ({ type: 'impression', campaign_id, at })
@@ -18,137 +20,152 @@ const until = async (check: () => boolean | Promise<boolean>) => {
   for (let i = 0; i < 200 && !(await check()); i++) await new Promise((r) => setTimeout(r, 10))
 }
 
-const redis = await redisBackend()
-describe('shared device cache and invalidation bus: Redis', { skip: redis.skip }, () => {
-  let a: RedisConnection
-  let b: RedisConnection
-  before(async () => {
-    a = await openRedis({ url: redis.url, timeoutMs: 1000 })
-    b = await openRedis({ url: redis.url, timeoutMs: 1000 })
-  })
-  after(async () => {
-    await redis.cleanup()
-    await Promise.all([a?.close(), b?.close()])
-  })
-  const device = () => Math.floor(Math.random() * 2 ** 40)
+const deployments = await redisDeployments()
 
-  test('a miss reads undefined; a fill with the stamp read before it lands and reads back whole', async () => {
-    const cache = createRedisDeviceCache(a.client, redis.prefix, 60_000)
-    const d = device()
-    const miss = await cache.read(d)
-    assert.equal(miss.record, undefined)
-    await cache.fill(d, record([imp(1, NOW - 5), { type: 'click', campaign_id: 2, at: NOW }]), miss.stamp)
-    const hit = await cache.read(d)
-    assert.deepEqual(hit.record, record([imp(1, NOW - 5), { type: 'click', campaign_id: 2, at: NOW }]))
-  })
-
-  test('a fill does not land when the device changed after its stamp was read (no stale overwrite)', async () => {
-    const cache = createRedisDeviceCache(a.client, redis.prefix, 60_000)
-    const d = device()
-    const { stamp } = await cache.read(d)
-    await cache.invalidate(d) // another process wrote in between
-    await cache.fill(d, record(), stamp)
-    assert.equal((await cache.read(d)).record, undefined)
-  })
-
-  test('appended activity is seen by another connection; invalidate drops the record', async () => {
-    const writer = createRedisDeviceCache(a.client, redis.prefix, 60_000)
-    const reader = createRedisDeviceCache(b.client, redis.prefix, 60_000)
-    const d = device()
-    await writer.fill(d, record([imp(1)]), (await writer.read(d)).stamp)
-    await Promise.all([writer.appendActivity(d, imp(2)), reader.appendActivity(d, imp(3))])
-    const ids = (await reader.read(d)).record?.activity.map((i) => i.campaign_id).sort()
-    assert.deepEqual(ids, [1, 2, 3])
-    await reader.invalidate(d)
-    assert.equal((await writer.read(d)).record, undefined)
-  })
-
-  test('appending to a device that is not cached creates nothing', async () => {
-    const cache = createRedisDeviceCache(a.client, redis.prefix, 60_000)
-    const d = device()
-    await cache.appendActivity(d, imp(1))
-    assert.equal((await cache.read(d)).record, undefined)
-  })
-
-  test('registrations are kept beside the record, first one wins, and survive invalidation', async () => {
-    const cache = createRedisDeviceCache(a.client, redis.prefix, 60_000)
-    const d = device()
-    await cache.fill(d, record(), (await cache.read(d)).stamp)
-    await cache.rememberRegistration(d, 1001, 500)
-    await cache.rememberRegistration(d, 1001, 900)
-    assert.deepEqual((await cache.read(d)).record?.registrations, new Map([[1001, 500]]))
-    await cache.invalidate(d)
-    await cache.fill(d, record(), (await cache.read(d)).stamp)
-    assert.deepEqual((await cache.read(d)).record?.registrations, new Map([[1001, 500]]))
-  })
-
-  test('a record expires with its ttl', async () => {
-    const cache = createRedisDeviceCache(a.client, redis.prefix, 100)
-    const d = device()
-    await cache.fill(d, record([imp(1)]), (await cache.read(d)).stamp)
-    assert.ok((await cache.read(d)).record, 'cached at first')
-    await until(async () => (await cache.read(d)).record === undefined)
-    assert.equal((await cache.read(d)).record, undefined, 'gone once Redis expired it')
-  })
-
-  test('a message published by one process reaches the others, not itself', async () => {
-    const name = `${redis.prefix}test-bus`
-    const one = redisChannel(a, name)
-    const two = redisChannel(b, name)
-    const gotOne: string[] = []
-    const gotTwo: string[] = []
-    one.subscribe((m) => gotOne.push(m))
-    two.subscribe((m) => gotTwo.push(m))
-    await until(async () => {
-      await one.publish('ping')
-      return gotTwo.length > 0
+for (const deployment of deployments)
+  describe(`shared device cache and invalidation bus: ${deployment.name}`, { skip: deployment.skip }, () => {
+    let a: RedisConnection
+    let b: RedisConnection
+    const redis = { prefix: '', stop: async () => {} }
+    before(async () => {
+      const started = await deployment.start()
+      Object.assign(redis, started)
+      const settings = { urls: started.url.split(','), cluster: started.cluster, timeoutMs: 1000 }
+      a = await openRedis(settings)
+      b = await openRedis(settings)
     })
-    assert.ok(gotTwo.includes('ping'))
-    assert.deepEqual(gotOne, [])
-  })
+    after(async () => {
+      await Promise.all([a?.close(), b?.close()])
+      await redis.stop()
+    })
+    const device = () => Math.floor(Math.random() * 2 ** 40)
 
-  test('two processes with Redis: one records an event, the other allocates on fresh activity at once', async () => {
-    const activity = new Map<number, ActivityItem[]>()
-    let sourceReads = 0
-    const source: DeviceSource = {
-      getProfile: async () => {
-        sourceReads++
-        return undefined
-      },
-      putProfile: async () => {},
-      registerDevice: async (_d, _u, at) => at,
-      recordActivity: async (d, item) => {
-        activity.set(d, [...(activity.get(d) ?? []), item])
-      },
-      listActivity: async (d) => activity.get(d) ?? [],
-      loadDevice: async (d) => {
-        sourceReads++
-        return { profile: undefined, registrations: new Map(), activity: activity.get(d) ?? [] }
-      },
-    }
-    const channel = `${redis.prefix}devices`
-    const make = (conn: RedisConnection) => {
-      const bus = redisChannel(conn, channel)
-      return createDeviceCache({
-        source,
-        shared: createRedisDeviceCache(conn.client, redis.prefix, 60_000),
-        bus: {
-          publish: (d) => bus.publish(String(d)),
-          subscribe: (h) => bus.subscribe((m) => h(Number(m))),
-        },
-        clock: () => NOW,
-        maxDevices: 100,
-        ttlMs: 60_000,
+    test('a miss reads undefined; a fill with the stamp read before it lands and reads back whole', async () => {
+      const cache = createRedisDeviceCache(a.client, redis.prefix, 60_000)
+      const d = device()
+      const miss = await cache.read(d)
+      assert.equal(miss.record, undefined)
+      await cache.fill(d, record([imp(1, NOW - 5), { type: 'click', campaign_id: 2, at: NOW }]), miss.stamp)
+      const hit = await cache.read(d)
+      assert.deepEqual(hit.record, record([imp(1, NOW - 5), { type: 'click', campaign_id: 2, at: NOW }]))
+    })
+
+    test('a fill does not land when the device changed after its stamp was read (no stale overwrite)', async () => {
+      const cache = createRedisDeviceCache(a.client, redis.prefix, 60_000)
+      const d = device()
+      const { stamp } = await cache.read(d)
+      await cache.invalidate(d) // another process wrote in between
+      await cache.fill(d, record(), stamp)
+      assert.equal((await cache.read(d)).record, undefined)
+    })
+
+    test('appended activity is seen by another connection; invalidate drops the record', async () => {
+      const writer = createRedisDeviceCache(a.client, redis.prefix, 60_000)
+      const reader = createRedisDeviceCache(b.client, redis.prefix, 60_000)
+      const d = device()
+      await writer.fill(d, record([imp(1)]), (await writer.read(d)).stamp)
+      await Promise.all([writer.appendActivity(d, imp(2)), reader.appendActivity(d, imp(3))])
+      const ids = (await reader.read(d)).record?.activity.map((i) => i.campaign_id).sort()
+      assert.deepEqual(ids, [1, 2, 3])
+      await reader.invalidate(d)
+      assert.equal((await writer.read(d)).record, undefined)
+    })
+
+    test('appending to a device that is not cached creates nothing', async () => {
+      const cache = createRedisDeviceCache(a.client, redis.prefix, 60_000)
+      const d = device()
+      await cache.appendActivity(d, imp(1))
+      assert.equal((await cache.read(d)).record, undefined)
+    })
+
+    test('registrations are kept beside the record, first one wins, and survive invalidation', async () => {
+      const cache = createRedisDeviceCache(a.client, redis.prefix, 60_000)
+      const d = device()
+      await cache.fill(d, record(), (await cache.read(d)).stamp)
+      await cache.rememberRegistration(d, 1001, 500)
+      await cache.rememberRegistration(d, 1001, 900)
+      assert.deepEqual((await cache.read(d)).record?.registrations, new Map([[1001, 500]]))
+      await cache.invalidate(d)
+      await cache.fill(d, record(), (await cache.read(d)).stamp)
+      assert.deepEqual((await cache.read(d)).record?.registrations, new Map([[1001, 500]]))
+    })
+
+    test('a record expires with its ttl', async () => {
+      const cache = createRedisDeviceCache(a.client, redis.prefix, 100)
+      const d = device()
+      await cache.fill(d, record([imp(1)]), (await cache.read(d)).stamp)
+      assert.ok((await cache.read(d)).record, 'cached at first')
+      await until(async () => (await cache.read(d)).record === undefined)
+      assert.equal((await cache.read(d)).record, undefined, 'gone once Redis expired it')
+    })
+
+    test('a registration note expires too: Redis never keeps a key per device forever', async () => {
+      const cache = createRedisDeviceCache(a.client, redis.prefix, 60_000)
+      const d = device()
+      await cache.rememberRegistration(d, 1001, 500)
+      const ttl = await a.client.pttl(`${redis.prefix}{d${d}}:reg`)
+      assert.ok(ttl > 0 && ttl <= 60_000, `pttl ${ttl}`)
+    })
+
+    test('a message published by one process reaches the others, not itself', async () => {
+      const name = `${redis.prefix}test-bus`
+      const one = redisChannel(a, name)
+      const two = redisChannel(b, name)
+      const gotOne: string[] = []
+      const gotTwo: string[] = []
+      one.subscribe((m) => gotOne.push(m))
+      two.subscribe((m) => gotTwo.push(m))
+      await until(async () => {
+        await one.publish('ping')
+        return gotTwo.length > 0
       })
-    }
-    const p1 = make(a)
-    const p2 = make(b)
-    const d = device()
-    await p1.load(d, 1001, NOW)
-    await p2.load(d, 1001, NOW)
-    assert.equal(sourceReads, 1, 'the second process found the device in Redis')
-    await p1.recordActivity(d, imp(42))
-    await until(async () => (await p2.load(d, 1001, NOW)).activity.length === 1)
-    assert.deepEqual((await p2.load(d, 1001, NOW)).activity, [imp(42)])
+      assert.ok(gotTwo.includes('ping'))
+      assert.deepEqual(gotOne, [])
+    })
+
+    test('two processes with Redis: one records an event, the other allocates on fresh activity at once', async () => {
+      const activity = new Map<number, ActivityItem[]>()
+      let sourceReads = 0
+      const source: DeviceSource = {
+        getProfile: async () => {
+          sourceReads++
+          return undefined
+        },
+        putProfile: async () => {},
+        registerDevice: async (_d, _u, at) => at,
+        recordActivities: async (items) => {
+          for (const { deviceId: d, item } of items) activity.set(d, [...(activity.get(d) ?? []), item])
+        },
+        listActivity: async (d) => activity.get(d) ?? [],
+        loadDevice: async (d) => {
+          sourceReads++
+          return { profile: undefined, registrations: new Map(), activity: activity.get(d) ?? [] }
+        },
+      }
+      const channel = `${redis.prefix}devices`
+      const make = (conn: RedisConnection) => {
+        const bus = redisChannel(conn, channel)
+        return createDeviceCache({
+          source,
+          shared: createRedisDeviceCache(conn.client, redis.prefix, 60_000),
+          bus: {
+            publish: (d) => bus.publish(String(d)),
+            subscribe: (h) => bus.subscribe((m) => h(Number(m))),
+          },
+          clock: () => NOW,
+          scheduler: createManualScheduler(NOW).scheduler,
+          maxDevices: 100,
+          ttlMs: 60_000,
+        })
+      }
+      const p1 = make(a)
+      const p2 = make(b)
+      const d = device()
+      await p1.load(d, 1001, NOW)
+      await p2.load(d, 1001, NOW)
+      assert.equal(sourceReads, 1, 'the second process found the device in Redis')
+      await p1.recordActivity(d, imp(42))
+      await until(async () => (await p2.load(d, 1001, NOW)).activity.length === 1)
+      assert.deepEqual((await p2.load(d, 1001, NOW)).activity, [imp(42)])
+    })
   })
-})

@@ -54,6 +54,16 @@ for (const backend of await sqlBackends()) {
       )
       assert.deepEqual(await values(10), { '2026-11-25 impressions': 48, '2026-11-25 clicks': 12 })
       assert.deepEqual(await values(11), { '2026-11-25 impressions': 48 })
+      if (database.dialect === 'mysql') {
+        // Each connection wrote its own shard: concurrent writers did not queue on one row.
+        const shards = await database.db
+          .selectFrom('report_counters')
+          .select('shard')
+          .distinct()
+          .where('campaign_id', '=', 10)
+          .execute()
+        assert.ok(shards.length > 1, `${shards.length} shard(s) written by 8 connections`)
+      }
     })
 
     test('reads one kind by day range (both ends included), unit and campaign', async () => {

@@ -22,6 +22,37 @@ const SALE = 'Autumn sale (budgeted)'
 const TOKEN_IN_STORAGE = `sessionStorage.getItem('allot.adminToken')`
 /** A tile's leading number ("1,234 ms" → 1234; "—" → NaN). */
 const number = (text: string) => Number(/^[\d,.]+/.exec(text)?.[0]?.replaceAll(',', '') ?? Number.NaN)
+/** The browser runs in this timezone; the demo unit's is Asia/Seoul. */
+const BROWSER_TZ = 'America/Los_Angeles'
+/** An unbroken value far wider than the explainer's card. */
+const LONG_TOKEN = `segment-${'x'.repeat(240)}`
+
+/** yyyy-mm-dd hh:mm:ss of `iso` in `timeZone`, as the page formats a unit's local time. */
+function zoned(iso: string, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    ...{ year: 'numeric', month: '2-digit', day: '2-digit' },
+    ...{ hour: '2-digit', minute: '2-digit', second: '2-digit' },
+  }).formatToParts(new Date(iso))
+  const p = (type: string) => parts.find((x) => x.type === type)?.value
+  return `${p('year')}-${p('month')}-${p('day')} ${p('hour')}:${p('minute')}:${p('second')}`
+}
+
+/** Page-side: whether the table captioned `caption` is wider than its scrolling wrapper. */
+const scrollsSideways = (caption: string) =>
+  `(() => { const t = [...document.querySelectorAll('table')].find((x) => x.caption?.textContent === ${JSON.stringify(caption)}); const w = t.parentElement; return w.scrollWidth > w.clientWidth + 1 })()`
+
+/** The "Devices seen" count of the reach table's widest window. */
+async function reachSeen(page: Page): Promise<number> {
+  const cells = await page
+    .getByRole('table', { name: 'Devices reached' })
+    .locator('tbody tr')
+    .last()
+    .locator('td')
+    .allInnerTexts()
+  return number(cells[0] ?? '')
+}
 
 async function until(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs
@@ -43,7 +74,17 @@ describe('the dashboard in headless Chromium, against the real server', { skip, 
     await buildDashboard()
     ;[allot, browser] = await Promise.all([startAllot({ REPORT_FLUSH_MS: '300' }), launchChromium()])
     await createBudgetedCampaign(allot, SALE)
-    page = await browser.newPage({ viewport: { width: 1440, height: 1000 } })
+    // A campaign for one custom segment whose name is one long word: the explainer's details must wrap it.
+    const segment = await allot.admin('POST', '/admin/campaigns', {
+      name: 'Segment-only offer',
+      type: 'I',
+      click_url: 'https://advertiser.example/segment',
+      start_date: new Date(Date.now() - 86_400_000).toISOString(),
+      end_date: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+      custom_target_1: [LONG_TOKEN],
+    })
+    assert.equal(segment.status, 201, await segment.text())
+    page = await browser.newPage({ viewport: { width: 1440, height: 1000 }, timezoneId: BROWSER_TZ })
     page.on('console', (m) => {
       if (m.type() === 'error') problems.push(`console: ${m.text()}`)
     })
@@ -75,6 +116,20 @@ describe('the dashboard in headless Chromium, against the real server', { skip, 
     assert.match(await tile(page, 'latency-p99'), /\d ms/)
     assert.match(await tile(page, 'fill-rate'), /^100 %/)
     assert.match(await tile(page, 'postbacks-pending'), /^0/)
+  })
+
+  test('the live panel shows the fleet: its instance count and a row per instance', async () => {
+    assert.equal(await page.locator('#instances-count').textContent(), '1 instance')
+    const instances = page.getByRole('table', { name: 'Figures per instance' })
+    const rows = await instances.locator('tbody tr').allInnerTexts()
+    assert.equal(rows.length, 1)
+    assert.match(rows[0] ?? '', /\(this one\)/)
+    const cells = await instances.locator('tbody td').allInnerTexts()
+    assert.equal(
+      number(cells[1] ?? ''),
+      number(await tile(page, 'allocations-total')),
+      'one instance: its count is the sum',
+    )
   })
 
   test("today's campaigns show the delivery report, with a pacing chart for the budgeted one", async () => {
@@ -115,6 +170,58 @@ describe('the dashboard in headless Chromium, against the real server', { skip, 
     assert.deepEqual(coffee.slice(0, 2), ['ad', 'yes'])
   })
 
+  test("the explainer's verdicts wrap long values inside the card, at desktop and phone widths", async () => {
+    const segment = page
+      .getByRole('table', { name: 'Verdict per campaign' })
+      .getByRole('row', { name: /Segment-only offer/ })
+    assert.match(String(await segment.textContent()), new RegExp(LONG_TOKEN))
+    assert.equal(
+      await page.evaluate(scrollsSideways('Verdict per campaign')),
+      false,
+      'no sideways scroll at 1440 px',
+    )
+    await page.setViewportSize({ width: 375, height: 812 })
+    try {
+      await until(
+        async () => (await page.evaluate(scrollsSideways('Verdict per campaign'))) === false,
+        'wraps at 375 px',
+        3_000,
+      )
+    } finally {
+      await page.setViewportSize({ width: 1440, height: 1000 })
+    }
+  })
+
+  test("the explainer shows its time in the unit's timezone, not the browser's", async () => {
+    assert.equal(await page.evaluate('Intl.DateTimeFormat().resolvedOptions().timeZone'), BROWSER_TZ)
+    const time = page.locator('#explain-result .summary time')
+    const iso = String(await time.getAttribute('datetime'))
+    assert.equal(await time.getAttribute('data-timezone'), 'Asia/Seoul')
+    assert.equal(await time.textContent(), zoned(iso, 'Asia/Seoul'))
+    assert.notEqual(zoned(iso, 'Asia/Seoul'), zoned(iso, BROWSER_TZ))
+  })
+
+  test('a non-number in a number field says so next to the field, and nothing is sent', async () => {
+    const device = page.getByLabel('Device id')
+    await device.fill('eight')
+    await page.getByRole('button', { name: 'Explain' }).click()
+    const message = page.locator('#x-device + .field-error')
+    assert.match(String(await message.textContent()), /Device id: “eight” is not a number/)
+    assert.equal(await device.getAttribute('aria-invalid'), 'true')
+    assert.equal(await device.getAttribute('aria-describedby'), 'x-device-error')
+    await device.fill('8000')
+    assert.equal(await message.count(), 0, 'the message goes once the value is a number')
+    const age = page.getByLabel('Age from')
+    await age.fill('twenty')
+    await page.locator('#r-age-min + .field-error').waitFor()
+    assert.match(
+      String(await page.locator('#r-age-min-error').textContent()),
+      /Age from: “twenty” is not a number/,
+    )
+    await age.fill('')
+    assert.equal(await page.locator('#r-age-min-error').count(), 0)
+  })
+
   test('the reach estimate follows the targeting fields', async () => {
     const reached = page.getByRole('table', { name: 'Devices reached' })
     await page.getByLabel('Gender').selectOption('F')
@@ -125,6 +232,62 @@ describe('the dashboard in headless Chromium, against the real server', { skip, 
       .locator('tbody th')
       .allInnerTexts()
     assert.deepEqual(rules, ['target_gender'])
+  })
+
+  test('the reach estimate follows new traffic without touching the form', async () => {
+    const before = await reachSeen(page)
+    await traffic(allot, 500, 509)
+    // The live panel notices the new allocations (every 3 s) and asks for a new estimate.
+    await until(async () => (await reachSeen(page)) >= before + 10, 'reach re-estimated', 20_000)
+  })
+
+  test('"Campaigns today" pages its rows and filters by unit', async () => {
+    for (let i = 0; i < 25; i++) {
+      const res = await allot.admin('POST', '/admin/campaigns', {
+        name: `Filler ad ${i}`,
+        type: 'I',
+        click_url: 'https://advertiser.example/filler',
+        start_date: new Date(Date.now() - 86_400_000).toISOString(),
+        end_date: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+        first_display_priority: 30,
+      })
+      assert.equal(res.status, 201, await res.text())
+    }
+    const other = await allot.admin('POST', '/admin/units', {
+      id: 3003,
+      app_id: 33,
+      timezone: 'Europe/Berlin',
+    })
+    assert.equal(other.status, 201, await other.text())
+    await traffic(allot, 600, 602)
+    const table = page.getByRole('table', { name: /^Delivery per campaign/ })
+    const pagerText = page.locator('#campaigns-pager span')
+    await until(
+      async () => {
+        await page.reload()
+        await table.waitFor()
+        return (
+          (await pagerText.count()) > 0 &&
+          number(/of (\d+)/.exec(String(await pagerText.textContent()))?.[1] ?? '') > 25
+        )
+      },
+      'more than 25 campaigns reported',
+      15_000,
+    )
+    const total = number(/of (\d+)/.exec(String(await pagerText.textContent()))?.[1] ?? '')
+    assert.equal(await table.locator('tbody tr').count(), 20, 'one page of 20')
+    assert.match(String(await pagerText.textContent()), new RegExp(`^Campaigns 1–20 of ${total}`))
+    await page.getByRole('button', { name: 'Next page' }).click()
+    assert.equal(await table.locator('tbody tr').count(), Math.min(20, total - 20))
+    assert.match(String(await pagerText.textContent()), /^Campaigns 21–/)
+    await page.getByLabel('Unit', { exact: true }).selectOption('3003')
+    await page.locator('#campaigns p.hint').filter({ hasText: 'No delivery today yet' }).waitFor()
+    assert.match(String(await page.locator('#campaigns-day').textContent()), /Europe\/Berlin/)
+    assert.equal(await pagerText.count(), 0)
+    await page.getByLabel('Unit', { exact: true }).selectOption('1001')
+    await table.waitFor()
+    assert.equal(await table.locator('tbody tr').count(), 20)
+    await page.getByLabel('Unit', { exact: true }).selectOption('')
   })
 
   test('screenshots, wide and narrow: the page fits a phone without sideways scrolling', async () => {

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test'
 import type { Campaign } from '../../src/domain/catalog.js'
 import { buildCampaignIndex } from '../../src/domain/catalog-index.js'
 import { campaignDraft } from '../../src/domain/drafts.js'
-import { topK } from '../../src/domain/top-k.js'
+import { topK } from '../../src/lib/top-k.js'
 
 let id = 1
 const campaign = (fields: Partial<Campaign>): Campaign => ({

@@ -146,7 +146,7 @@ describe('deployment files', () => {
     assert.match(dockerfile, /npm prune --omit=dev/, 'production dependencies only')
   })
 
-  test('nginx sends every SDK path of DESIGN §1 and SDK-CONTRACT §1 to Allot, and nothing under /admin', () => {
+  test('nginx sends every SDK path (docs/architecture.md §W1) to Allot, and nothing under /admin', () => {
     const allotLocation = nginxConf.match(/location ~ (\S+) \{[^}]*proxy_pass http:\/\/allot;/)?.[1]
     assert.ok(allotLocation, 'a regex location proxies to allot')
     const pattern = new RegExp(allotLocation)

@@ -1,20 +1,24 @@
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer as createHttpServer, type IncomingHttpHeaders, request, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { deflateSync } from 'node:zlib'
 import { freePort } from '../helpers/net.js'
+import { NGINX, type Nginx, startNginx } from '../helpers/nginx.js'
 import { requireComponent } from '../helpers/requirement.js'
+import { sdk, viaHttp } from '../helpers/sdk.js'
+import type { V1ItemType } from '../helpers/v1-wire.js'
 
-const NGINX = process.env.NGINX_BIN ?? '/usr/sbin/nginx'
 const skip = requireComponent(
   existsSync(NGINX) ? undefined : `nginx is not installed at ${NGINX} (apt-get install -y nginx)`,
   'nginx edge suite',
 )
+
+const ADMIN_TOKEN = 'edge-admin-token-0123456789'
 
 type Answer = { status: number; headers: IncomingHttpHeaders; body: string }
 
@@ -45,45 +49,20 @@ function send(
 
 type Seen = { method: string; url: string; headers: IncomingHttpHeaders; bytes: number }
 
-/** The config nginx runs in the test: deploy/nginx/allot.conf with its hosts and port replaced. */
-function nginxConfig(dir: string, ports: { edge: number; allot: number; legacy: number }): string {
-  const site = readFileSync('deploy/nginx/allot.conf', 'utf8')
-    .replace(/server allot-1:8080/, `server 127.0.0.1:${ports.allot}`)
-    .replace(/server allot-2:8080/, `server 127.0.0.1:${ports.allot}`)
-    .replace(/server legacy:8000/, `server 127.0.0.1:${ports.legacy}`)
-    .replace(/listen 80;/, `listen 127.0.0.1:${ports.edge};`)
-    .replace(/access_log \S+/, `access_log ${join(dir, 'access.log')}`)
-  assert.ok(site.includes(`127.0.0.1:${ports.allot}`) && site.includes(`127.0.0.1:${ports.edge}`))
-  for (const temp of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'])
-    mkdirSync(join(dir, temp), { recursive: true })
-  return `daemon off;
-master_process off;
-pid ${join(dir, 'nginx.pid')};
-error_log ${join(dir, 'error.log')} warn;
-events { worker_connections 256; }
-http {
-  client_body_temp_path ${join(dir, 'body')};
-  proxy_temp_path ${join(dir, 'proxy')};
-  fastcgi_temp_path ${join(dir, 'fastcgi')};
-  uwsgi_temp_path ${join(dir, 'uwsgi')};
-  scgi_temp_path ${join(dir, 'scgi')};
-${site}
-}
-`
-}
-
 describe('nginx in front of Allot and the legacy application (real nginx)', { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'allot-edge-'))
   const legacySeen: Seen[] = []
   let allotLog = ''
   let allot: ChildProcess
-  let nginx: ChildProcess
+  let nginx: Nginx | undefined
   let legacy: Server
   let edge = 0
+  let allotPort = 0
 
   before(async () => {
     const ports = { edge: await freePort(), allot: await freePort(), legacy: await freePort() }
     edge = ports.edge
+    allotPort = ports.allot
     legacy = createHttpServer((req, res) => {
       let bytes = 0
       req.on('data', (c: Buffer) => {
@@ -107,6 +86,7 @@ describe('nginx in front of Allot and the legacy application (real nginx)', { sk
         // Per-request lines (with the request id) are logged at debug.
         LOG_LEVEL: 'debug',
         TRUST_PROXY: 'true',
+        ADMIN_TOKEN,
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     })
@@ -122,24 +102,11 @@ describe('nginx in front of Allot and the legacy application (real nginx)', { sk
       await new Promise((r) => setTimeout(r, 100))
     }
 
-    writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, ports))
-    nginx = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], {
-      stdio: ['ignore', 'inherit', 'inherit'],
-    })
-    for (let i = 0; i < 100; i++) {
-      if (nginx.exitCode !== null)
-        throw new Error(`nginx exited: ${readFileSync(join(dir, 'error.log'), 'utf8')}`)
-      try {
-        await send(edge, 'GET', '/nginx-up')
-        break
-      } catch {
-        await new Promise((r) => setTimeout(r, 50))
-      }
-    }
+    nginx = await startNginx(dir, { edge: ports.edge, allot: [ports.allot], legacy: ports.legacy })
   })
 
   after(async () => {
-    nginx?.kill('SIGTERM')
+    await nginx?.stop()
     if (allot && allot.exitCode === null) {
       allot.kill('SIGTERM')
       await once(allot, 'exit')
@@ -327,6 +294,86 @@ describe('nginx in front of Allot and the legacy application (real nginx)', { sk
       await new Promise((r) => setTimeout(r, 20))
     assert.match(allotLog, /"reqId":"edge-test-42"/)
     assert.ok(allotLog.includes(`"reqId":"${generated.headers['x-request-id']}"`))
+  })
+
+  test('5,000 phones behind one address: each beacon, unlock and landing counted and paid; a flooding phone is limited', async () => {
+    const DEVICES = 5_000
+    const send = viaHttp(`http://127.0.0.1:${edge}`)
+    const phone = (n: number) =>
+      sdk(send, {
+        device_id: 900_000 + n,
+        ifa: `nat-${n}`,
+        unit_device_token: `nat-user-${n}`,
+        unit_id: 1001,
+        app_id: 1,
+      })
+    /** Runs `work` for 0..count−1, `parallel` at a time. */
+    const each = async (count: number, parallel: number, work: (i: number) => Promise<void>) => {
+      let next = 0
+      await Promise.all(
+        Array.from({ length: parallel }, async () => {
+          while (next < count) await work(next++)
+        }),
+      )
+    }
+    const tally = new Map<string, number>()
+    const note = (what: string) => tally.set(what, (tally.get(what) ?? 0) + 1)
+    const campaigns = new Map<number, number>()
+    await each(DEVICES, 24, async (n) => {
+      const p = phone(n)
+      // Only ads (no content category matches), so each answer stays small.
+      const pool = await p.pool({ categories: 'none-such' })
+      const ad = pool.find((c: V1ItemType) => c.is_ad && c.unlock_reward > 0 && c.landing_reward > 0)
+      assert.ok(ad, `an ad for device ${n}`)
+      campaigns.set(ad.id, (campaigns.get(ad.id) ?? 0) + 1)
+      const beacon = await p.impress(ad)
+      assert.deepEqual([beacon.statusCode, beacon.json()], [200, { msg: 'ok', status: 200 }])
+      note(`beacon ${beacon.headers['x-allot-counted']}`)
+      const unlock = await p.unlock(ad)
+      assert.equal(unlock.statusCode, 200, unlock.body)
+      const received = unlock.json().reward_received
+      note(received === ad.unlock_reward + ad.base_reward ? 'unlock paid' : `unlock ${received}`)
+      const landing = await p.land(ad)
+      assert.equal(landing.statusCode, 302, landing.body)
+      note(`landing ${landing.headers['x-allot-reward']}`)
+    })
+    assert.deepEqual(
+      Object.fromEntries(tally),
+      { 'beacon counted': DEVICES, 'unlock paid': DEVICES, 'landing granted': DEVICES },
+      'every phone counted and paid as if it had its own address',
+    )
+    // The delivery reports agree: per campaign, one impression, unlock and click per phone.
+    const day = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Asia/Seoul' }).format(Date.now())
+    const report = await fetch(
+      `http://127.0.0.1:${allotPort}/admin/reports/campaigns?from=${day}&to=${day}`,
+      {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      },
+    )
+    type Row = { campaign_id: number; impressions: number; clicks: number; unlocks: number }
+    const { rows } = (await report.json()) as { rows: Row[] }
+    for (const [wireId, phones] of campaigns) {
+      const row = rows.find((r) => r.campaign_id === wireId - 1_000_000_000)
+      assert.ok(row, `a report row for ${wireId}`)
+      assert.ok(
+        row.impressions >= phones && row.clicks >= phones && row.unlocks >= phones,
+        `${wireId}: ${JSON.stringify(row)} for ${phones} phones`,
+      )
+    }
+
+    // One phone flooding beacons and unlocks through the same address is still limited.
+    const flood = phone(DEVICES + 1)
+    const items = (await flood.pool()).filter((c: V1ItemType) =>
+      c.impression_urls?.[0]?.includes('/api/content_impression/'),
+    )
+    const outcomes = new Map<string, number>()
+    for (let i = 0; i < 130; i++) {
+      const res = await flood.impress(items[i % items.length] ?? assert.fail('an item'))
+      assert.equal(res.statusCode, 200)
+      const outcome = String(res.headers['x-allot-counted'])
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1)
+    }
+    assert.equal(outcomes.get('limited'), 10, `120 a minute, then limited: ${JSON.stringify([...outcomes])}`)
   })
 
   test('when Allot is unreachable the SDK gets a JSON 503 with a stable code; legacy is unaffected', async () => {

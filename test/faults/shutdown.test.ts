@@ -15,7 +15,9 @@ const ADMIN_TOKEN = 'shutdown-test-admin-token'
 /** A local HTTP server that answers every request after `delayMs` (never, when undefined). */
 async function slowServer(delayMs: number | undefined, answer: string) {
   const bodies: string[] = []
+  let received = 0
   const server: Server = createServer((req, res) => {
+    received++
     let body = ''
     req.on('data', (chunk) => {
       body += chunk
@@ -35,6 +37,8 @@ async function slowServer(delayMs: number | undefined, answer: string) {
   return {
     url: `http://127.0.0.1:${port}`,
     bodies,
+    /** Requests that have arrived, answered or not. */
+    received: () => received,
     close: () => {
       server.closeAllConnections()
       server.close()
@@ -161,7 +165,10 @@ describe('SIGTERM with postbacks and requests in flight', () => {
           (err: Error) => ({ status: 0, body: String((err.cause as Error | undefined)?.message ?? err) }),
         ),
       )
-      await new Promise((r) => setTimeout(r, 200))
+      // SIGTERM only once every allocation is in flight: each has reached the slow ad network.
+      for (let i = 0; i < 200 && adNetwork.received() < inFlight.length; i++)
+        await new Promise((r) => setTimeout(r, 25))
+      assert.equal(adNetwork.received(), inFlight.length, 'every allocation is waiting on the ad network')
       const killedAt = performance.now()
       server.child.kill('SIGTERM')
       // Requests sent during the drain: served, or refused at connect; never a 503.

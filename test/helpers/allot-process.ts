@@ -14,6 +14,8 @@ export type AllotProcess = {
   /** One SDK allocation for `device` on the demo unit. */
   allocate(device: number, fields?: Record<string, string>): Promise<Response>
   stop(): Promise<void>
+  /** Kills the process outright (SIGKILL): no shutdown, nothing given back. */
+  kill(): Promise<void>
 }
 
 /**
@@ -94,5 +96,12 @@ export async function startAllot(env: Record<string, string> = {}): Promise<Allo
         }),
       }),
     stop,
+    async kill() {
+      if (child.exitCode === null) {
+        child.kill('SIGKILL')
+        await once(child, 'exit')
+      }
+      rmSync(dir, { recursive: true, force: true })
+    },
   }
 }

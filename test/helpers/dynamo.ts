@@ -27,7 +27,11 @@ export async function startDynamo(table = `allot_test_${Date.now()}`): Promise<T
     connection,
     async close() {
       connection.close()
-      await new Promise<void>((resolve) => server.close(() => resolve()))
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      // Idle keep-alive sockets of the service under test would delay the close by their timeout; a request
+      // in flight is left to finish (dynalite closes its store once the server has closed).
+      server.closeIdleConnections()
+      await closed
     },
   }
 }

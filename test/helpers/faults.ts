@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import type { LightMyRequestResponse } from 'fastify'
+import { type Answer, sdk } from './sdk.js'
 import { demoAllocationFields, form, type TestApp } from './test-app.js'
 
 /** Runs `work` and says how long it took. */
@@ -21,11 +22,13 @@ export function allocation(t: TestApp, device: number): Promise<LightMyRequestRe
 
 /**
  * An event that needs the stores (an impression of an ad allocated to `device`), prepared while they are
- * healthy; the returned function sends it. The only place that knows the event request's shape.
+ * healthy; the returned function sends it (to `sendTo`, another process on the same stores, if given). The
+ * only place that knows the event request's shape.
  */
 export async function prepareImpression(
   t: TestApp,
   device: number,
+  sendTo: TestApp = t,
 ): Promise<() => Promise<LightMyRequestResponse>> {
   const res = await allocation(t, device)
   assert.equal(res.statusCode, 200, res.body)
@@ -33,12 +36,29 @@ export async function prepareImpression(
   assert.ok(item, 'an ad was allocated')
   // The SDK fires the item's impression beacon: it counts the impression (SQL) and records activity.
   const beacon = new URL(item.impression_urls?.[0] ?? '')
-  return () => t.app.inject({ method: 'GET', url: `${beacon.pathname}${beacon.search}` })
+  return () => sendTo.app.inject({ method: 'GET', url: `${beacon.pathname}${beacon.search}` })
+}
+
+/**
+ * An event that must reach the store of record before it answers (the unlock reward of an ad allocated to
+ * `device`: its grant is one SQL transaction), prepared while the stores are healthy.
+ */
+export async function prepareUnlock(t: TestApp, device: number): Promise<() => Promise<Answer>> {
+  const phone = sdk(t, {
+    device_id: device,
+    ifa: `ifa-${device}`,
+    unit_device_token: `user-${device}`,
+    unit_id: 1001,
+    app_id: 1,
+  })
+  const item = (await phone.pool()).find((c) => c.is_ad && c.unlock_reward > 0)
+  assert.ok(item, 'an ad with an unlock reward was allocated')
+  return () => phone.unlock(item)
 }
 
 /** A 503 ServiceUnavailable (code 9003) with Retry-After, answered within `withinMs`. */
 export function assertUnavailable(
-  { value: res, ms }: { value: LightMyRequestResponse; ms: number },
+  { value: res, ms }: { value: Pick<Answer, 'statusCode' | 'body' | 'headers' | 'json'>; ms: number },
   withinMs: number,
 ): void {
   assert.equal(res.statusCode, 503, res.body)

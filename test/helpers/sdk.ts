@@ -4,7 +4,7 @@ import type { TestApp } from './test-app.js'
 import { assertWire, V1Allocation, type V1ItemType } from './v1-wire.js'
 
 /*
- * A v1 lockscreen SDK as the field runs it (shared/SDK-CONTRACT.md), written from the contract and not from
+ * A v1 lockscreen SDK as the field runs it (docs/architecture.md §8), written from the contract and not from
  * Allot's code: form-encoded bodies, the `__placeholders__` of click and impression URLs substituted, the
  * check computed as the SDK computes it, payloads echoed back untouched.
  */
@@ -31,7 +31,7 @@ export type Device = {
   sdk_version?: number
 }
 
-/** The SDK's `check` (SDK-CONTRACT §7.2). */
+/** The SDK's `check` (docs/architecture.md §W7.2). */
 export function sdkCheck(f: {
   device_id: number | string
   ifa: string

@@ -22,6 +22,7 @@ export async function startTestApp(
   options: {
     seed?: boolean
     clock?: () => number
+    random?: () => number
     env?: Record<string, string>
     dispatcher?: Dispatcher
   } = {},
@@ -39,6 +40,7 @@ export async function startTestApp(
   const app = await createApp({
     config,
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.random ? { random: options.random } : {}),
     ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
   })
   return {

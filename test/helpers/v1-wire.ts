@@ -3,14 +3,14 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 
 /*
- * The v1 SDK's view of Allot's answers (SDK-CONTRACT §1, §10, §11), written out here rather than taken from
+ * The v1 SDK's view of Allot's answers (docs/architecture.md §W1, §W10, §W11), written out here rather than taken from
  * the route schemas: a route schema that drifted would otherwise agree with itself. Objects are closed
  * (no extra keys), so a renamed or added key fails as loudly as a wrong JSON type.
  */
 const closed = { additionalProperties: false }
 
 const Strings = Type.Array(Type.String())
-/** One v1 item (SDK-CONTRACT §3.2): every key with its v1 JSON type, no other key. */
+/** One v1 item (docs/architecture.md §W3.2): every key with its v1 JSON type, no other key. */
 export const V1Item = Type.Object(
   {
     action_reward: Type.Integer(),
@@ -61,7 +61,7 @@ export const V1Item = Type.Object(
 )
 export type V1ItemType = Static<typeof V1Item>
 
-/** `settings` (SDK-CONTRACT §3.1): the 15 keys. */
+/** `settings` (docs/architecture.md §W3.1): the 15 keys. */
 export const V1Settings = Type.Object(
   {
     first_display_ratio: Type.String({ pattern: '^\\d+:\\d+$' }),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { createPayloadSigner } from '../../src/services/payload-signer.js'
+import { createPayloadSigner } from '../../src/domain/payload-signer.js'
 import { formBody, PUBLIC_BASE_URL, sdk } from '../helpers/sdk.js'
 import { sqlBackends } from '../helpers/sql-backends.js'
 import { PAYLOAD_SECRET, startTestApp, type TestApp } from '../helpers/test-app.js'

@@ -17,7 +17,9 @@ import {
 type Channel = { id: number; category: string; icon_url: string; name: string }
 
 for (const backend of await sqlBackends()) {
-  describe(`content settings (SDK-CONTRACT §10, §11) on ${backend.name}`, { skip: backend.skip }, () => {
+  describe(`content settings (docs/architecture.md §W10, §W11) on ${backend.name}`, {
+    skip: backend.skip,
+  }, () => {
     let t: TestApp
     before(async () => {
       t = await startTestApp(await backend.createDatabaseUrl(), { seed: true })

@@ -268,37 +268,6 @@ describe('a failing dependency is a 5xx that shows no internals', { skip: mariad
   })
 })
 
-describe('event rate limits', () => {
-  test('one device past EVENT_RATE_LIMIT_PER_MINUTE gets 429 in the project error shape; others are unaffected', async () => {
-    const backend = (await sqlBackends())[0]
-    if (!backend) throw new Error('no sqlite backend')
-    const t = await startTestApp(await backend.createDatabaseUrl(), {
-      seed: true,
-      env: { EVENT_RATE_LIMIT_PER_MINUTE: '5' },
-    })
-    try {
-      const beacon = (device: number) =>
-        t.app.inject({
-          method: 'GET',
-          url: `/api/click_redirect/?unit_id=1001&device_id=${device}&ifa=i&campaign_name=x&check=0`,
-        })
-      const statuses: number[] = []
-      for (let i = 0; i < 7; i++) statuses.push((await beacon(77)).statusCode)
-      assert.deepEqual(statuses, [400, 400, 400, 400, 400, 429, 429])
-      const limited = await beacon(77)
-      assert.equal(limited.json().code, 1007)
-      assert.equal(limited.json().error, 'RateLimited')
-      assert.ok(limited.headers['retry-after'], 'says when to retry')
-      assert.equal((await beacon(78)).statusCode, 400, 'another device has its own allowance')
-      const metrics = await t.ops.inject({ method: 'GET', url: '/metrics' })
-      assert.match(metrics.body, /allot_rate_limited_total\{route="\/api\/click_redirect\/"\} 3/)
-    } finally {
-      await t.close()
-      await backend.cleanup()
-    }
-  })
-})
-
 describe('numbers in content config and other text fields are plain decimals', () => {
   test('device_id 1e309, hex, spaces or past 2^53 is a 400 and stores nothing', async () => {
     const backend = (await sqlBackends())[0]

@@ -42,6 +42,10 @@ for (const backend of await sqlBackends()) {
         dispatcher: agent,
         env: {
           POSTBACK_POLL_MS: '600000',
+          // at() moves the app's clock up to 30 days ahead for one request: a catalog poll (real time) landing
+          // in that window would rebuild the catalog as of that day, without the campaigns ended by then, and
+          // later tests would not be allocated them. Admin writes reload the catalog themselves.
+          CATALOG_REFRESH_MS: '600000',
           LEGACY_PAYLOAD_KEY: LEGACY_KEY,
           LEGACY_PAYLOAD_UNTIL: iso(T0 + 30 * 86_400_000),
         },

@@ -304,6 +304,7 @@ for (const backend of await sqlBackends()) {
           clicks: 1,
           ctr: 0.5,
           unlocks: 1,
+          ineligible: 0,
           rewards: { u: { count: 1, points: 5 }, l: { count: 1, points: 5 } },
           postbacks: { delivered: 2, pending: 0, failed: 0 },
           budget: undefined,
@@ -395,11 +396,11 @@ for (const backend of await sqlBackends()) {
       assert.equal(lines.at(-1), '', 'every line ends with CRLF')
       assert.match(
         lines[0] ?? '',
-        /^day,campaign_id,campaign_name,allocations,impressions,clicks,ctr,unlocks,/,
+        /^day,campaign_id,campaign_name,allocations,impressions,clicks,ctr,unlocks,ineligible,/,
       )
       assert.equal(
         lines[2],
-        `2026-11-26,${ids.sale},"봄 세일, ""특가""",2,2,1,0.5,1,1,5,1,5,2,0,0,impression,100,,2,4.86,0.4114`,
+        `2026-11-26,${ids.sale},"봄 세일, ""특가""",2,2,1,0.5,1,0,1,5,1,5,2,0,0,impression,100,,2,4.86,0.4114`,
       )
       const units = await t.admin('GET', '/admin/reports/units?from=2026-11-25&to=2026-11-26&format=csv')
       assert.match(

@@ -15,7 +15,9 @@ const encode = (list: string) => deflateSync(Buffer.from(list, 'utf8')).toString
 const androidBase64 = (bytes: Buffer) => `${bytes.toString('base64').replace(/.{76}/g, '$&\n')}\n`
 
 for (const backend of await sqlBackends()) {
-  describe(`installed apps upload (SDK-CONTRACT §1) on ${backend.name}`, { skip: backend.skip }, () => {
+  describe(`installed apps upload (docs/architecture.md §W1) on ${backend.name}`, {
+    skip: backend.skip,
+  }, () => {
     let t: TestApp
     before(async () => {
       t = await startTestApp(await backend.createDatabaseUrl())

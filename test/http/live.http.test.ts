@@ -122,6 +122,20 @@ for (const backend of await sqlBackends()) {
       assert.match(metrics, /^allot_upstream_breaker_state\{network="flaky"\} 2$/m)
     })
 
+    test('alone, the process is the whole fleet: one instance, its figures the sum', async () => {
+      const { fleet, allocation } = await live()
+      assert.equal(fleet.partial, false)
+      assert.equal(fleet.total.instances, 1)
+      assert.equal(fleet.instances.length, 1)
+      const [self] = fleet.instances
+      assert.equal(self?.instance_id, fleet.self)
+      const total = allocation.requests.reduce((n, r) => n + r.count, 0)
+      assert.equal(self?.requests_total, total)
+      assert.equal(fleet.total.requests_total, total)
+      assert.deepEqual(fleet.total.upstream, [{ network: 'flaky', state: 'open' }])
+      assert.equal(fleet.period_ms, 1000)
+    })
+
     test('/metrics carries the counters the live figures are read from', async () => {
       const metrics = (await t.ops.inject({ method: 'GET', url: '/metrics' })).body
       const { allocation, device_cache } = await live()

@@ -4,7 +4,9 @@ import { Redis } from 'ioredis'
 import { createConnection } from 'mysql2/promise'
 import { createDynamoDeviceRepository } from '../../src/repositories/dynamodb-device.repository.js'
 import { startDynamo, TEST_AWS_CREDENTIALS, type TestDynamo } from '../helpers/dynamo.js'
+import { eventually } from '../helpers/faults.js'
 import { redisBackend } from '../helpers/redis.js'
+import { redisDeployments } from '../helpers/redis-cluster.js'
 import { sqlBackends } from '../helpers/sql-backends.js'
 import { type AllocatedItemView, allocateDemo, startTestApp, type TestApp } from '../helpers/test-app.js'
 
@@ -15,132 +17,143 @@ process.env.AWS_SECRET_ACCESS_KEY = TEST_AWS_CREDENTIALS.secretAccessKey
 const mariadb = (await sqlBackends()).find((b) => b.name === 'mariadb')
 const redis = await redisBackend()
 const skip = mariadb?.skip ?? redis.skip
+const deployments = await redisDeployments()
 const iso = (ms: number) => new Date(ms).toISOString()
 
-describe('production mode: MariaDB + Redis + DynamoDB, two instances', { skip }, () => {
-  let dynamo: TestDynamo
-  let databaseUrl = ''
-  let a: TestApp
-  let b: TestApp
-  before(async () => {
-    dynamo = await startDynamo()
-    const url = await (mariadb ?? assert.fail('no MariaDB backend')).createDatabaseUrl()
-    databaseUrl = url
-    const env = {
-      REDIS_URL: redis.url,
-      REDIS_KEY_PREFIX: redis.prefix,
-      PROFILE_STORE: 'dynamodb',
-      DYNAMODB_TABLE: dynamo.table,
-      DYNAMODB_ENDPOINT: dynamo.endpoint,
-      // Polling alone would take ten minutes: anything seen sooner came through Redis.
-      CATALOG_REFRESH_MS: '600000',
-      COUNTER_REFRESH_MS: '600000',
-    }
-    a = await startTestApp(url, { seed: true, env })
-    b = await startTestApp(url, { seed: false, env })
-  })
-  after(async () => {
-    await Promise.all([a?.close(), b?.close()])
-    await dynamo?.close()
-    await redis.cleanup()
-    await mariadb?.cleanup()
-  })
-
-  const allocate = allocateDemo
-
-  test('readiness checks every dependency', async () => {
-    const res = await a.app.inject({ method: 'GET', url: '/readyz' })
-    assert.equal(res.statusCode, 200, res.body)
-    assert.deepEqual(res.json().checks, { database: 'ok', redis: 'ok', dynamodb: 'ok', catalog: 'ok' })
-  })
-
-  test('an admin change on one instance reaches the other at once through Redis pub/sub', async () => {
-    const created = await a.admin('POST', '/admin/campaigns', {
-      name: 'pubsub-probe',
-      type: 'I',
-      is_ad: true,
-      first_display_priority: 100,
-      start_date: iso(Date.now() - 60_000),
-      end_date: iso(Date.now() + 86_400_000),
-      ipu: 1,
+for (const deployment of deployments)
+  describe(`production mode: MariaDB + ${deployment.name} + DynamoDB, two instances`, {
+    skip: skip ?? deployment.skip,
+  }, () => {
+    let dynamo: TestDynamo
+    let databaseUrl = ''
+    let a: TestApp
+    let b: TestApp
+    let stopRedis = async () => {}
+    before(async () => {
+      dynamo = await startDynamo()
+      const url = await (mariadb ?? assert.fail('no MariaDB backend')).createDatabaseUrl()
+      databaseUrl = url
+      const redis = await deployment.start()
+      stopRedis = redis.stop
+      const env = {
+        REDIS_URL: redis.url,
+        REDIS_CLUSTER: String(redis.cluster),
+        REDIS_KEY_PREFIX: redis.prefix,
+        PROFILE_STORE: 'dynamodb',
+        DYNAMODB_TABLE: dynamo.table,
+        DYNAMODB_ENDPOINT: dynamo.endpoint,
+        // Polling alone would take ten minutes: anything seen sooner came through Redis.
+        CATALOG_REFRESH_MS: '600000',
+        COUNTER_REFRESH_MS: '600000',
+      }
+      a = await startTestApp(url, { seed: true, env })
+      b = await startTestApp(url, { seed: false, env })
     })
-    assert.equal(created.statusCode, 201, created.body)
-    let seen = false
-    for (let i = 0; i < 100 && !seen; i++) {
-      seen = (await allocate(b, 1)).some((c) => c.name === 'pubsub-probe')
-      if (!seen) await new Promise((r) => setTimeout(r, 10))
-    }
-    assert.ok(seen, 'instance b serves the new campaign well before its 10-minute poll')
-  })
+    after(async () => {
+      await Promise.all([a?.close(), b?.close()])
+      await dynamo?.close()
+      await stopRedis()
+    })
 
-  test('an impression on one instance is in DynamoDB and Redis, and caps the campaign on the other at once', async () => {
-    const device = 424242
-    const probe = (await allocate(b, device)).find((c) => c.name === 'pubsub-probe') as
-      | (AllocatedItemView & { impression_urls: string[] })
-      | undefined
-    assert.ok(probe, 'allocated on b (and b cached the device)')
-    const beacon = new URL(probe.impression_urls[0] ?? '')
-    const res = await a.app.inject({ method: 'GET', url: `${beacon.pathname}${beacon.search}` })
-    assert.equal(res.statusCode, 200, res.body)
-    assert.equal(res.headers['x-allot-counted'], 'counted')
-    const localId = probe.id - 1_000_000_000
+    const allocate = allocateDemo
 
-    const stored = await createDynamoDeviceRepository(dynamo.connection.doc, dynamo.table).listActivity(
-      device,
-      0,
-    )
-    assert.deepEqual(
-      stored.map((i) => [i.type, i.campaign_id]),
-      [['impression', localId]],
-    )
-    // Delivery counters live in the SQL database (budgets are money): one row, shared by both instances.
-    const sql = await createConnection(databaseUrl)
-    try {
-      const [rows] = await sql.query('select value from delivery_counters where name = ?', [`imp:${localId}`])
-      assert.deepEqual(
-        (rows as { value: number }[]).map((r) => Number(r.value)),
-        [1],
+    test('readiness checks every dependency', async () => {
+      const res = await a.app.inject({ method: 'GET', url: '/readyz' })
+      assert.equal(res.statusCode, 200, res.body)
+      assert.deepEqual(res.json().checks, { database: 'ok', redis: 'ok', dynamodb: 'ok', catalog: 'ok' })
+    })
+
+    test('an admin change on one instance reaches the other at once through Redis pub/sub', async () => {
+      const created = await a.admin('POST', '/admin/campaigns', {
+        name: 'pubsub-probe',
+        type: 'I',
+        is_ad: true,
+        first_display_priority: 100,
+        start_date: iso(Date.now() - 60_000),
+        end_date: iso(Date.now() + 86_400_000),
+        ipu: 1,
+      })
+      assert.equal(created.statusCode, 201, created.body)
+      let seen = false
+      for (let i = 0; i < 100 && !seen; i++) {
+        seen = (await allocate(b, 1)).some((c) => c.name === 'pubsub-probe')
+        if (!seen) await new Promise((r) => setTimeout(r, 10))
+      }
+      assert.ok(seen, 'instance b serves the new campaign well before its 10-minute poll')
+    })
+
+    test('an impression on one instance is in DynamoDB and Redis, and caps the campaign on the other at once', async () => {
+      const device = 424242
+      const probe = (await allocate(b, device)).find((c) => c.name === 'pubsub-probe') as
+        | (AllocatedItemView & { impression_urls: string[] })
+        | undefined
+      assert.ok(probe, 'allocated on b (and b cached the device)')
+      const beacon = new URL(probe.impression_urls[0] ?? '')
+      const res = await a.app.inject({ method: 'GET', url: `${beacon.pathname}${beacon.search}` })
+      assert.equal(res.statusCode, 200, res.body)
+      assert.equal(res.headers['x-allot-counted'], 'counted')
+      const localId = probe.id - 1_000_000_000
+
+      const stored = await createDynamoDeviceRepository(dynamo.connection.doc, dynamo.table).listActivity(
+        device,
+        0,
       )
-    } finally {
-      await sql.end()
-    }
-    let capped = false
-    for (let i = 0; i < 100 && !capped; i++) {
-      capped = !(await allocate(b, device)).some((c) => c.id === probe.id)
-      if (!capped) await new Promise((r) => setTimeout(r, 10))
-    }
-    assert.ok(capped, 'b dropped its cached copy of the device and sees the impression (ipu 1)')
-  })
-
-  test('a tipu=1 cap holds across instances: 20 racing impressions on two instances count once', async () => {
-    const created = await a.admin('POST', '/admin/campaigns', {
-      name: 'once-ever',
-      type: 'I',
-      first_display_priority: 100,
-      start_date: iso(Date.now() - 60_000),
-      end_date: iso(Date.now() + 86_400_000),
-      click_url: 'https://advertiser.test/once',
-      tipu: 1,
+      assert.deepEqual(
+        stored.map((i) => [i.type, i.campaign_id]),
+        [['impression', localId]],
+      )
+      // Delivery counters (CTR, pacing) live in the SQL database, one row shared by both instances, written
+      // in batches: the impression arrives with a's next flush.
+      const sql = await createConnection(databaseUrl)
+      try {
+        const stored = async () => {
+          const [rows] = await sql.query('select value from delivery_counters where name = ?', [
+            `imp:${localId}`,
+          ])
+          return (rows as { value: number }[]).map((r) => Number(r.value))
+        }
+        assert.ok(await eventually(async () => (await stored()).length > 0, 10_000), 'flushed')
+        assert.deepEqual(await stored(), [1])
+      } finally {
+        await sql.end()
+      }
+      let capped = false
+      for (let i = 0; i < 100 && !capped; i++) {
+        capped = !(await allocate(b, device)).some((c) => c.id === probe.id)
+        if (!capped) await new Promise((r) => setTimeout(r, 10))
+      }
+      assert.ok(capped, 'b dropped its cached copy of the device and sees the impression (ipu 1)')
     })
-    assert.equal(created.statusCode, 201, created.body)
-    const device = 515151
-    let item: (AllocatedItemView & { impression_urls: string[] }) | undefined
-    for (let i = 0; i < 100 && !item; i++) {
-      item = (await allocate(b, device)).find((c) => c.name === 'once-ever') as typeof item
-      if (!item) await new Promise((r) => setTimeout(r, 10))
-    }
-    assert.ok(item, 'allocated')
-    await allocate(a, device)
-    const beacon = new URL(item.impression_urls[0] ?? '')
-    const path = `${beacon.pathname}${beacon.search}`
-    const answers = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).app.inject({ method: 'GET', url: path })),
-    )
-    const outcomes = answers.map((r) => r.headers['x-allot-counted'])
-    assert.equal(outcomes.filter((o) => o === 'counted').length, 1, String(outcomes))
-    assert.equal(outcomes.filter((o) => o === 'cap').length, 19, String(outcomes))
+
+    test('a tipu=1 cap holds across instances: 20 racing impressions on two instances count once', async () => {
+      const created = await a.admin('POST', '/admin/campaigns', {
+        name: 'once-ever',
+        type: 'I',
+        first_display_priority: 100,
+        start_date: iso(Date.now() - 60_000),
+        end_date: iso(Date.now() + 86_400_000),
+        click_url: 'https://advertiser.test/once',
+        tipu: 1,
+      })
+      assert.equal(created.statusCode, 201, created.body)
+      const device = 515151
+      let item: (AllocatedItemView & { impression_urls: string[] }) | undefined
+      for (let i = 0; i < 100 && !item; i++) {
+        item = (await allocate(b, device)).find((c) => c.name === 'once-ever') as typeof item
+        if (!item) await new Promise((r) => setTimeout(r, 10))
+      }
+      assert.ok(item, 'allocated')
+      await allocate(a, device)
+      const beacon = new URL(item.impression_urls[0] ?? '')
+      const path = `${beacon.pathname}${beacon.search}`
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).app.inject({ method: 'GET', url: path })),
+      )
+      const outcomes = answers.map((r) => r.headers['x-allot-counted'])
+      assert.equal(outcomes.filter((o) => o === 'counted').length, 1, String(outcomes))
+      assert.equal(outcomes.filter((o) => o === 'cap').length, 19, String(outcomes))
+    })
   })
-})
 
 describe('budgets survive losing the cache', { skip }, () => {
   test('a spent budget stays spent after Redis loses every key and a fresh instance starts', async () => {
@@ -198,4 +211,9 @@ describe('budgets survive losing the cache', { skip }, () => {
       await Promise.all([first.close(), second?.close()])
     }
   })
+})
+
+after(async () => {
+  await redis.cleanup()
+  await mariadb?.cleanup()
 })

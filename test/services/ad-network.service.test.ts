@@ -4,11 +4,8 @@ import { MockAgent } from 'undici'
 import type { AdSource, Unit } from '../../src/domain/catalog.js'
 import { unitDraft } from '../../src/domain/drafts.js'
 import { createJsonTransport } from '../../src/infra/http/json-transport.js'
-import {
-  type AdNetworks,
-  createAdNetworks,
-  type UpstreamQuery,
-} from '../../src/services/ad-network.service.js'
+import { type AdNetworks, createAdNetworks } from '../../src/services/ad-network.service.js'
+import type { UpstreamQuery } from '../../src/services/ports/allocation.ports.js'
 
 const quiet = { info() {}, warn() {}, error() {} }
 const source = (name: string, timeout_ms = 80): AdSource => ({

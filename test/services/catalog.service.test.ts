@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { createCatalogService } from '../../src/services/catalog.service.js'
-
-const quiet = { info() {}, warn() {}, error() {} }
+import { createManualScheduler } from '../helpers/manual-timers.js'
 
 /** A store whose version the test moves, counting full loads. */
 function fakeStore() {
@@ -26,40 +25,34 @@ function fakeStore() {
 describe('catalog service', () => {
   test('an unchanged catalog is not rebuilt by the poll; a version change is picked up', async () => {
     const { store, state } = fakeStore()
-    let now = 0
-    let tick: () => Promise<void> = async () => {}
-    const realSetInterval = globalThis.setInterval
-    globalThis.setInterval = ((fn: () => Promise<void>) => {
-      tick = fn
-      return { unref() {} } as NodeJS.Timeout
-    }) as typeof setInterval
-    try {
-      const catalog = createCatalogService({ store, refreshMs: 1000, clock: () => now, logger: quiet })
-      await catalog.reload()
-      catalog.start()
-      assert.equal(state.loads, 1)
-      for (let i = 0; i < 600; i++) {
-        now += 1000
-        await tick()
-      }
-      assert.equal(state.loads, 1, 'ten minutes of polls, no change, no rebuild')
-      assert.equal(catalog.checkedAt(), now, 'but every poll reached the store')
-      state.version = 2
-      now += 1000
-      await tick()
-      assert.equal(state.loads, 2)
-      assert.equal(catalog.current().version, 2)
-      now += 16 * 60_000
-      await tick()
-      assert.equal(state.loads, 3, 'rebuilt for hygiene after 15 minutes')
-      state.fail = true
-      const before = catalog.checkedAt()
-      now += 1000
-      await tick()
-      assert.equal(catalog.checkedAt(), before, 'a failed poll does not count as checked')
-      assert.equal(catalog.current().version, 2, 'the previous snapshot keeps serving')
-    } finally {
-      globalThis.setInterval = realSetInterval
-    }
+    const { scheduler, clock, advance, errors } = createManualScheduler()
+    const catalog = createCatalogService({ store, refreshMs: 1000, clock, scheduler })
+    await catalog.reload()
+    catalog.start()
+    assert.equal(state.loads, 1)
+    await advance(600 * 1000)
+    assert.equal(state.loads, 1, 'ten minutes of polls, no change, no rebuild')
+    assert.equal(catalog.checkedAt(), clock(), 'but every poll reached the store')
+    state.version = 2
+    await advance(1000)
+    assert.equal(state.loads, 2)
+    assert.equal(catalog.current().version, 2)
+    // Polls see no change for 15 minutes; the first one past that rebuilds.
+    await advance(15 * 60_000)
+    assert.equal(state.loads, 2)
+    await advance(1000)
+    assert.equal(state.loads, 3, 'rebuilt for hygiene after 15 minutes')
+    state.fail = true
+    const before = catalog.checkedAt()
+    await advance(1000)
+    assert.equal(catalog.checkedAt(), before, 'a failed poll does not count as checked')
+    assert.equal(catalog.current().version, 2, 'the previous snapshot keeps serving')
+    assert.deepEqual(errors, [['catalog refresh', 'database down']], 'the failure is reported by name')
+    state.fail = false
+    await advance(1000)
+    assert.equal(catalog.checkedAt(), clock(), 'the next poll runs as usual')
+    await catalog.stop()
+    await advance(60_000)
+    assert.equal(catalog.checkedAt(), clock() - 60_000, 'no poll after stop')
   })
 })

@@ -2,15 +2,18 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { ActivityItem, DeviceProfile } from '../../src/domain/device.js'
 import { DependencyUnavailable } from '../../src/domain/errors.js'
-import {
-  createDeviceCache,
-  type DeviceRecord,
-  type DeviceSource,
-  type InvalidationBus,
-  type SharedDeviceCache,
-} from '../../src/services/device-cache.service.js'
+import { createDeviceCache } from '../../src/services/device-cache.service.js'
+import type {
+  DeviceRecord,
+  DeviceSource,
+  InvalidationBus,
+  SharedDeviceCache,
+} from '../../src/services/ports/devices.ports.js'
+import { createManualScheduler } from '../helpers/manual-timers.js'
 
 const NOW = 1_000_000_000
+/** Runs nothing unless a test advances it: only the stale-copy retry uses it. */
+const { scheduler } = createManualScheduler(NOW)
 
 /** An in-memory source that counts its reads. */
 function fakeSource() {
@@ -44,8 +47,8 @@ function fakeSource() {
       if (!registrations.has(key)) registrations.set(key, at)
       return registrations.get(key) as number
     },
-    recordActivity: async (d, item) => {
-      activity.set(d, [...(activity.get(d) ?? []), item])
+    recordActivities: async (items) => {
+      for (const { deviceId: d, item } of items) activity.set(d, [...(activity.get(d) ?? []), item])
     },
     listActivity: async (d) => activity.get(d) ?? [],
   }
@@ -101,7 +104,7 @@ describe('device cache', () => {
     const { source, reads, hold } = fakeSource()
     let release = () => {}
     hold(new Promise<void>((r) => (release = r)))
-    const cache = createDeviceCache({ source, clock: () => NOW, maxDevices: 10, ttlMs: 60_000 })
+    const cache = createDeviceCache({ source, clock: () => NOW, scheduler, maxDevices: 10, ttlMs: 60_000 })
     const loads = Array.from({ length: 20 }, () => cache.load(7, 1001, NOW))
     release()
     await Promise.all(loads)
@@ -119,6 +122,7 @@ describe('device cache', () => {
     const cache = createDeviceCache({
       source,
       clock: () => NOW,
+      scheduler,
       maxDevices: 10,
       ttlMs: 60_000,
       onLookup: (hit) => lookups.push(hit),
@@ -134,7 +138,7 @@ describe('device cache', () => {
 
   test('an event recorded through the cache is seen by the next load without a source read', async () => {
     const { source, reads } = fakeSource()
-    const cache = createDeviceCache({ source, clock: () => NOW, maxDevices: 10, ttlMs: 60_000 })
+    const cache = createDeviceCache({ source, clock: () => NOW, scheduler, maxDevices: 10, ttlMs: 60_000 })
     await cache.load(7, 1001, NOW)
     await cache.recordActivity(7, imp(3))
     await cache.recordActivity(7, imp(4))
@@ -144,7 +148,7 @@ describe('device cache', () => {
 
   test('a profile write drops the cached copy so the next load sees it', async () => {
     const { source } = fakeSource()
-    const cache = createDeviceCache({ source, clock: () => NOW, maxDevices: 10, ttlMs: 60_000 })
+    const cache = createDeviceCache({ source, clock: () => NOW, scheduler, maxDevices: 10, ttlMs: 60_000 })
     assert.equal((await cache.load(7, 1001, NOW)).profile, null)
     await cache.putProfile({ device_id: 7, category_scores: { news: 3 }, updated_at: NOW })
     assert.deepEqual((await cache.load(7, 1001, NOW)).profile?.category_scores, { news: 3 })
@@ -163,7 +167,13 @@ describe('device cache', () => {
         return read
       },
     }
-    const cache = createDeviceCache({ source: slow, clock: () => NOW, maxDevices: 10, ttlMs: 60_000 })
+    const cache = createDeviceCache({
+      source: slow,
+      clock: () => NOW,
+      scheduler,
+      maxDevices: 10,
+      ttlMs: 60_000,
+    })
     const before = cache.load(7, 1001, NOW)
     await new Promise((r) => setImmediate(r))
     await cache.putProfile({ device_id: 7, category_scores: { news: 3 }, updated_at: NOW })
@@ -176,8 +186,24 @@ describe('device cache', () => {
   test('two processes: the second level saves the source read, and a write in one reaches the other', async () => {
     const { source, reads } = fakeSource()
     const { shared, bus } = fakeShared()
-    const a = createDeviceCache({ source, shared, bus, clock: () => NOW, maxDevices: 10, ttlMs: 60_000 })
-    const b = createDeviceCache({ source, shared, bus, clock: () => NOW, maxDevices: 10, ttlMs: 60_000 })
+    const a = createDeviceCache({
+      source,
+      shared,
+      bus,
+      clock: () => NOW,
+      scheduler,
+      maxDevices: 10,
+      ttlMs: 60_000,
+    })
+    const b = createDeviceCache({
+      source,
+      shared,
+      bus,
+      clock: () => NOW,
+      scheduler,
+      maxDevices: 10,
+      ttlMs: 60_000,
+    })
     await a.load(9, 1001, NOW)
     await b.load(9, 1001, NOW)
     await new Promise((r) => setImmediate(r)) // a's background registration note reaches the shared level
@@ -196,14 +222,21 @@ describe('device cache', () => {
 
   test('the first level holds at most DEVICE_CACHE_SIZE devices', async () => {
     const { source } = fakeSource()
-    const cache = createDeviceCache({ source, clock: () => NOW, maxDevices: 3, ttlMs: 60_000 })
+    const cache = createDeviceCache({ source, clock: () => NOW, scheduler, maxDevices: 3, ttlMs: 60_000 })
     for (let d = 1; d <= 10; d++) await cache.load(d, 1001, NOW)
     assert.equal(cache.size(), 3)
   })
 
   test('a slow store: loads past maxLoads fail at once, cached and already-loading devices still answer', async () => {
     const { source, reads, hold } = fakeSource()
-    const cache = createDeviceCache({ source, clock: () => NOW, maxDevices: 100, ttlMs: 60_000, maxLoads: 3 })
+    const cache = createDeviceCache({
+      source,
+      clock: () => NOW,
+      scheduler,
+      maxDevices: 100,
+      ttlMs: 60_000,
+      maxLoads: 3,
+    })
     await cache.load(1, 1001, NOW)
     await new Promise((r) => setImmediate(r)) // its registration (a store call too) has been written
     assert.equal(cache.pendingLoads(), 0)
@@ -242,6 +275,7 @@ describe('device cache', () => {
       shared: failing,
       bus,
       clock: () => NOW,
+      scheduler,
       maxDevices: 10,
       ttlMs: 60_000,
       onDegraded: (what) => degraded.push(what),
@@ -256,7 +290,14 @@ describe('device cache', () => {
     const { source } = fakeSource()
     const degraded: string[] = []
     const stuck: InvalidationBus = { publish: () => new Promise(() => {}), subscribe: () => {} }
-    const cache = createDeviceCache({ source, bus: stuck, clock: () => NOW, maxDevices: 10, ttlMs: 60_000 })
+    const cache = createDeviceCache({
+      source,
+      bus: stuck,
+      clock: () => NOW,
+      scheduler,
+      maxDevices: 10,
+      ttlMs: 60_000,
+    })
     await cache.putProfile({ device_id: 3, category_scores: { news: 2 }, updated_at: NOW })
     const failing: InvalidationBus = {
       publish: async () => Promise.reject(new DependencyUnavailable('redis', 'unreachable')),
@@ -266,6 +307,7 @@ describe('device cache', () => {
       source,
       bus: failing,
       clock: () => NOW,
+      scheduler,
       maxDevices: 10,
       ttlMs: 60_000,
       onDegraded: (what) => degraded.push(what),
@@ -273,5 +315,42 @@ describe('device cache', () => {
     await other.putProfile({ device_id: 3, category_scores: { news: 3 }, updated_at: NOW })
     await new Promise((r) => setImmediate(r))
     assert.deepEqual(degraded, ['device invalidation publish'])
+  })
+  test('a write the shared level missed: its copy is dropped once the shared level answers again, then the retry stops', async () => {
+    const { source } = fakeSource()
+    const { shared, bus } = fakeShared()
+    const manual = createManualScheduler(NOW)
+    let down = true
+    const dropped: number[] = []
+    const flaky: SharedDeviceCache = {
+      ...shared,
+      appendActivity: async () => Promise.reject(new DependencyUnavailable('redis', 'unreachable')),
+      invalidate: async (d) => {
+        if (down) throw new DependencyUnavailable('redis', 'unreachable')
+        dropped.push(d)
+        await shared.invalidate(d)
+      },
+    }
+    const cache = createDeviceCache({
+      source,
+      shared: flaky,
+      bus,
+      clock: () => NOW,
+      scheduler: manual.scheduler,
+      maxDevices: 10,
+      ttlMs: 60_000,
+    })
+    await cache.recordActivity(4, imp(1))
+    await cache.recordActivity(5, imp(2))
+    assert.equal(manual.pending(), 1, 'one retry for every stale device')
+    await manual.advance(3_000)
+    assert.deepEqual(dropped, [], 'the shared level is still down')
+    assert.deepEqual(manual.errors, [], 'the retry is quiet: the failed write was reported')
+    down = false
+    await manual.advance(1_000)
+    assert.deepEqual(dropped.sort(), [4, 5])
+    assert.equal(manual.pending(), 0, 'nothing left to drop: the retry stopped')
+    await manual.advance(5_000)
+    assert.equal(dropped.length, 2)
   })
 })

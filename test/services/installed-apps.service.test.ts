@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { createInstalledApps, type InstalledAppsStore } from '../../src/services/installed-apps.service.js'
+import { createInstalledApps } from '../../src/services/installed-apps.service.js'
+import type { InstalledAppsStore } from '../../src/services/ports/devices.ports.js'
 
 const NOW = 1_700_000_000_000
 
@@ -115,11 +116,13 @@ describe('installed apps service', () => {
   test("another process's upload is seen once the TTL has passed", async () => {
     const fake = fakeStore()
     fake.writeBehind(7, 'ifa-1', ['com.old'])
-    const apps = createInstalledApps({ store: fake.store, clock: () => NOW, maxEntries: 100, ttlMs: 30 })
+    let now = NOW
+    const apps = createInstalledApps({ store: fake.store, clock: () => now, maxEntries: 100, ttlMs: 30_000 })
     assert.deepEqual(sorted(await apps.packages(7, 'ifa-1')), ['com.old'])
     fake.writeBehind(7, 'ifa-1', ['com.new'])
+    now += 30_000
     assert.deepEqual(sorted(await apps.packages(7, 'ifa-1')), ['com.old'], 'within the TTL')
-    await new Promise((resolve) => setTimeout(resolve, 60))
+    now += 1
     assert.deepEqual(sorted(await apps.packages(7, 'ifa-1')), ['com.new'])
     assert.equal(fake.calls.get, 2)
   })

@@ -6,16 +6,25 @@ import { openDatabase, type SqlDatabase } from '../../src/infra/database/databas
 import { migrateToLatest } from '../../src/infra/database/migrator.js'
 import { createUndiciTransport } from '../../src/infra/http/postback-transport.js'
 import { createRewardRepository } from '../../src/repositories/reward.repository.js'
-import {
-  createPostbackWorker,
-  type PostbackTransport,
-  RETRY_DELAYS_MS,
-} from '../../src/services/postback-worker.service.js'
+import type { PostbackTransport } from '../../src/services/ports/events.ports.js'
+import { createPostbackWorker, RETRY_DELAYS_MS } from '../../src/services/postback-worker.service.js'
+import { createManualScheduler } from '../helpers/manual-timers.js'
 import { sqlBackends } from '../helpers/sql-backends.js'
 
 const ORIGIN = 'http://publisher.test'
 const T0 = Date.UTC(2026, 10, 25, 3)
 const quiet = { info() {}, warn() {}, error() {} }
+
+/** `transport`, and a promise that resolves when its first POST has started (a batch is in flight). */
+function watched(transport: PostbackTransport) {
+  let started: () => void = () => {}
+  const posting = new Promise<void>((resolve) => (started = resolve))
+  const post: PostbackTransport['post'] = (...args) => {
+    started()
+    return transport.post(...args)
+  }
+  return { transport: { post }, posting }
+}
 
 for (const backend of await sqlBackends()) {
   describe(`postback worker on ${backend.name}`, { skip: backend.skip }, () => {
@@ -67,14 +76,20 @@ for (const backend of await sqlBackends()) {
       assert.equal(typeof granted, 'object', String(granted))
       return (granted as { transactionId: string }).transactionId
     }
-    const worker = (transport: PostbackTransport = createUndiciTransport(agent), timeoutMs = 1_000) =>
+    /** A worker on the test's clock (`now`), or on a manual scheduler's clock for a test of its poll. */
+    const worker = (
+      transport: PostbackTransport = createUndiciTransport(agent),
+      timeoutMs = 1_000,
+      manual?: ReturnType<typeof createManualScheduler>,
+    ) =>
       createPostbackWorker({
         outbox: rewards,
         transport,
-        clock: () => now,
+        clock: manual?.clock ?? (() => now),
         logger: quiet,
         timeoutMs,
         pollMs: 60_000,
+        scheduler: (manual ?? createManualScheduler(T0)).scheduler,
       })
     const only = async () => {
       const [row] = await rewards.list(undefined, 10, 0)
@@ -222,9 +237,10 @@ for (const backend of await sqlBackends()) {
         })
         .delay(100)
         .persist()
-      const w = worker()
+      const { transport, posting } = watched(createUndiciTransport(agent))
+      const w = worker(transport)
       const run = w.kick()
-      await new Promise((r) => setTimeout(r, 30))
+      await posting // the first batch is claimed and on the wire
       await w.stop(5_000)
       await run
       assert.equal(sent, 20, 'one batch of 20, not the whole backlog')
@@ -243,13 +259,13 @@ for (const backend of await sqlBackends()) {
 
     test('stop() with deliveries outlasting its wait aborts them and releases their rows, with no attempt counted', async () => {
       for (let i = 0; i < 3; i++) await enqueue()
-      const hanging: PostbackTransport = {
+      const { transport: hanging, posting } = watched({
         post: (_url, _headers, _body, _timeout, signal) =>
           new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(signal.reason))),
-      }
+      })
       const w = worker(hanging, 30_000)
       const run = w.kick()
-      await new Promise((r) => setTimeout(r, 50))
+      await posting
       const started = performance.now()
       await w.stop(100)
       await run
@@ -269,6 +285,27 @@ for (const backend of await sqlBackends()) {
         .where('claim', 'is not', null)
         .execute()
       assert.deepEqual(claimed, [], 'no row is left under a claim')
+    })
+
+    test('started, the worker polls every pollMs: a failed delivery is sent again when its retry comes due', async () => {
+      const manual = createManualScheduler(T0)
+      await enqueue()
+      const pool = agent.get(ORIGIN)
+      pool.intercept({ path: '/postback', method: 'POST' }).reply(500, 'down')
+      pool.intercept({ path: '/postback', method: 'POST' }).reply(200, 'ok')
+      const w = worker(createUndiciTransport(agent), 1_000, manual)
+      w.start()
+      await manual.advance(59_999)
+      assert.equal((await only()).attempts, 0, 'nothing before the first poll')
+      await manual.advance(1)
+      let row = await only()
+      assert.deepEqual([row.status, row.attempts, row.next_attempt_at], ['pending', 1, T0 + 60_000 + 60_000])
+      await manual.advance(60_000)
+      row = await only()
+      assert.deepEqual([row.status, row.attempts], ['delivered', 2])
+      await w.stop()
+      assert.equal(manual.pending(), 0, 'stop cancels the poll')
+      assert.deepEqual(manual.errors, [])
     })
 
     test('two workers at once never send one row twice', async () => {

@@ -6,6 +6,7 @@ import type { SeenDevice } from '../../src/domain/reach.js'
 import type { DeviceContext } from '../../src/domain/targeting.js'
 import type { Allocation } from '../../src/services/allocation.service.js'
 import { createReach, type SeenStore } from '../../src/services/reach.service.js'
+import { createManualScheduler } from '../helpers/manual-timers.js'
 import { syntheticDevices } from '../helpers/synthetic-devices.js'
 
 const NOW = Date.UTC(2026, 10, 25, 3)
@@ -56,6 +57,7 @@ const reachOver = (store: SeenStore, sampleSize = 1_000, clock = () => NOW) =>
     sampleSize,
     refreshMs: 60_000,
     flushMs: 60_000,
+    scheduler: createManualScheduler(NOW).scheduler,
     logger: quiet,
   })
 
@@ -140,10 +142,41 @@ test('a store that fails at shutdown costs the unwritten sightings (logged), nev
     sampleSize: 100,
     refreshMs: 60_000,
     flushMs: 60_000,
+    scheduler: createManualScheduler(NOW).scheduler,
     logger: { ...quiet, warn: (_obj: unknown, msg?: string) => void warnings.push(String(msg)) },
   })
   reach.observe(allocation(12, NOW, device({ gender: 'M' })))
   fail(true)
   await reach.stop()
   assert.deepEqual(warnings, ['devices seen not written at shutdown'])
+})
+
+test('started, reach loads its sample, writes sightings every flushMs and rebuilds every refreshMs', async () => {
+  const { store, byId } = memoryStore()
+  const { scheduler, clock, advance, errors } = createManualScheduler(NOW)
+  const reach = createReach({
+    store,
+    catalog: { current: () => snapshot },
+    clock,
+    sampleSize: 100,
+    refreshMs: 300_000,
+    flushMs: 60_000,
+    scheduler,
+    logger: quiet,
+  })
+  reach.start()
+  await reach.load()
+  assert.equal(reach.estimate({}).loadedAt, NOW, 'loaded at start')
+  reach.observe(allocation(21, NOW, device()))
+  await advance(60_000)
+  assert.equal(reach.pending(), 0)
+  assert.ok(byId.has(21), 'written by the periodic flush')
+  await advance(240_000)
+  assert.equal(reach.estimate({}).loadedAt, NOW + 300_000, 'rebuilt by the periodic refresh')
+  reach.observe(allocation(22, clock(), device()))
+  await reach.stop()
+  assert.ok(byId.has(22), 'stop writes what is left')
+  await advance(600_000)
+  assert.equal(reach.estimate({}).loadedAt, NOW + 300_000, 'no rebuild after stop')
+  assert.deepEqual(errors, [])
 })

@@ -6,38 +6,35 @@ import {
   CAMPAIGN_TYPES,
   type Campaign,
   DISPLAY_TYPES,
-  detargetKey,
-  LIST_TARGETS,
-  RANGE_TARGETS,
   REVENUE_TYPES,
-  targetKey,
   UNIT_SUPPLY,
   type Unit,
 } from '../../domain/catalog.js'
-import type { CampaignDraft, CampaignInput, UnitDraft, UnitInput } from '../../domain/drafts.js'
+import type { CampaignDraft, CampaignInput } from '../../domain/drafts.js'
 import { MAX_CAMPAIGN_ID } from '../../domain/sdk-v1.js'
+import { TARGETING_BOUND_KEYS, TARGETING_LIST_KEYS } from '../../domain/targeting-fields.js'
 import { IdText, IsoDateTime, Nullable, requiredIdOf, StringEnum, toIso, toIsoOrNull } from './common.dto.js'
 
 const Id = Type.Integer({ minimum: 1, maximum: 2_147_483_647 })
-/** Campaign ids stay below 1,000,000,000: ads go on the wire as id + 1,000,000,000 (SDK-CONTRACT §3.2). */
+/**
+ * Campaign ids stay below 1,000,000,000: ads go on the wire as id + 1,000,000,000 (docs/architecture.md
+ * §W3.2).
+ */
 const CampaignId = Type.Integer({ minimum: 1, maximum: MAX_CAMPAIGN_ID })
 const Count = Type.Integer({ minimum: 0, maximum: 2_147_483_647 })
 const Url = Type.String({ maxLength: 2048 })
 const TargetList = Type.Array(Type.String({ maxLength: 255 }), { maxItems: 10_000 })
 const Bound = Nullable(Type.Integer({ minimum: 0, maximum: 1_000_000_000 }))
 
-const listTargetProps = Object.fromEntries(
-  LIST_TARGETS.flatMap((name) => [
-    [targetKey(name), TargetList],
-    [detargetKey(name), TargetList],
-  ]),
-) as Record<string, typeof TargetList>
-const rangeTargetProps = Object.fromEntries(
-  [...RANGE_TARGETS.flatMap((n) => [`target_${n}`, `detarget_${n}`]), 'registered_days'].flatMap((p) => [
-    [`${p}_min`, Bound],
-    [`${p}_max`, Bound],
-  ]),
-) as Record<string, typeof Bound>
+/** The targeting fields' properties, from the table in src/domain/targeting-fields.ts (wire order). */
+const listTargetProps = Object.fromEntries(TARGETING_LIST_KEYS.map((key) => [key, TargetList])) as Record<
+  string,
+  typeof TargetList
+>
+const rangeTargetProps = Object.fromEntries(TARGETING_BOUND_KEYS.map((key) => [key, Bound])) as Record<
+  string,
+  typeof Bound
+>
 
 /** Every writable campaign field as the admin API takes it (times as ISO 8601 with an offset). */
 const campaignFields = {
@@ -187,8 +184,6 @@ export const UnitSchema = Type.Object({
   created_at: IsoDateTime,
   updated_at: IsoDateTime,
 })
-export type UnitCreateDto = Static<typeof UnitCreateSchema> & UnitInput
-export type UnitPatchDto = Static<typeof UnitPatchSchema> & Partial<UnitDraft>
 
 /** Domain unit → admin JSON. */
 export function unitToDto(u: Unit) {

@@ -6,8 +6,8 @@ import { IdText, IntText, intOf, OptionalIdText, optionalIdOf, requiredIdOf } fr
 const Text = (maxLength: number) => Type.Optional(Type.String({ maxLength }))
 
 /**
- * The v1 allocation fields (SDK-CONTRACT §2), as the SDK sends them: form values, so every number is a
- * decimal string (JSON numbers are accepted too). Unknown fields are ignored, as v1 does.
+ * The v1 allocation fields (docs/architecture.md §W2), as the SDK sends them: form values, so every number is
+ * a decimal string (JSON numbers are accepted too). Unknown fields are ignored, as v1 does.
  */
 const allocationFields = {
   unit_id: OptionalIdText,
@@ -86,7 +86,10 @@ export function allocationRequestFromDto(dto: AllocationRequestDto): AllocationR
 const Strings = Type.Array(Type.String())
 const Nullable = <T extends ReturnType<typeof Type.Object>>(schema: T) => Type.Union([schema, Type.Null()])
 
-/** One item of `campaigns` / `native_ads` (SDK-CONTRACT §3.2), keys in v1's order and v1's JSON types. */
+/**
+ * One item of `campaigns` / `native_ads` (docs/architecture.md §W3.2), keys in v1's order and v1's JSON
+ * types.
+ */
 export const ItemSchema = Type.Object({
   action_reward: Type.Integer(),
   adchoice_url: Type.String(),
@@ -131,7 +134,7 @@ export const ItemSchema = Type.Object({
 })
 export type ItemDto = Static<typeof ItemSchema>
 
-/** `settings` (SDK-CONTRACT §3.1): all 15 keys, always. */
+/** `settings` (docs/architecture.md §W3.1): all 15 keys, always. */
 export const SettingsSchema = Type.Object({
   first_display_ratio: Type.String(),
   page_display_ratio: Type.String(),
@@ -151,21 +154,19 @@ export const SettingsSchema = Type.Object({
 })
 export type SettingsDto = Static<typeof SettingsSchema>
 
-export const AllocationResponseSchema = Type.Object({
+const AllocationResponseSchema = Type.Object({
   campaigns: Type.Array(ItemSchema),
   msg: Type.Literal('ok'),
   code: Type.Literal(200),
   native_ads: Type.Array(ItemSchema),
   settings: SettingsSchema,
 })
-export type AllocationResponseDto = Static<typeof AllocationResponseSchema>
 
-export const ContentAllocationResponseSchema = Type.Object({
+const ContentAllocationResponseSchema = Type.Object({
   campaigns: Type.Union([Type.Array(ItemSchema), Type.Null()]),
   msg: Type.Literal('ok'),
   code: Type.Literal(200),
 })
-export type ContentAllocationResponseDto = Static<typeof ContentAllocationResponseSchema>
 
 /**
  * The allocation answers as the routes send them: JSON bytes written by the presenter (items are

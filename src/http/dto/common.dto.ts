@@ -13,7 +13,7 @@ export function Nullable<T extends TSchema>(schema: T) {
   return Type.Union([schema, Type.Null()])
 }
 
-export const ErrorSchema = Type.Object(
+const ErrorSchema = Type.Object(
   {
     code: Type.Integer({ description: 'stable non-zero error code' }),
     error: Type.String({ description: 'stable error name' }),

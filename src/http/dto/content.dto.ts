@@ -4,7 +4,7 @@ import { AllotError } from '../../domain/errors.js'
 // v1 bound device_id as an int64 (required, non-zero); ids beyond 2^53 are not exact in JavaScript.
 const DeviceId = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })
 
-/** `GET /api/content/config/?device_id=N` (SDK-CONTRACT §10). */
+/** `GET /api/content/config/?device_id=N` (docs/architecture.md §W10). */
 export const ContentConfigQuerySchema = Type.Object({ device_id: DeviceId })
 
 /** `POST /api/content/config/`, form-encoded: store one opaque config string for a device. */
@@ -41,7 +41,7 @@ export const CategoriesResponseSchema = Type.Object({
   ),
 })
 
-/** `GET /api/content/channels/?ids=1,2` (SDK-CONTRACT §11). */
+/** `GET /api/content/channels/?ids=1,2` (docs/architecture.md §W11). */
 export const ChannelsQuerySchema = Type.Object({
   ids: Type.String({
     minLength: 1,

@@ -24,9 +24,12 @@ const Int = Type.Optional(IntText)
 /** A wire campaign id: 0 or absent means v1's placeholder campaign 1. */
 const CampaignIdText = Type.Optional(Type.String({ pattern: '^[0-9]{0,16}$' }))
 const Token = Type.String({ minLength: 1, maxLength: 255, pattern: '^[^\\u0000]' })
-const Check = Type.String({ maxLength: 64, description: 'md5 hex of the fields (SDK-CONTRACT §7.2)' })
+const Check = Type.String({
+  maxLength: 64,
+  description: 'md5 hex of the fields (docs/architecture.md §W7.2)',
+})
 
-/** `POST /api/impression/` and `POST /api/unlock`: the unlock form (SDK-CONTRACT §8). */
+/** `POST /api/impression/` and `POST /api/unlock`: the unlock form (docs/architecture.md §W8). */
 export const UnlockRequestSchema = Type.Object({
   app_id: OptionalIdText,
   unit_id: OptionalIdText,
@@ -51,7 +54,7 @@ export type UnlockRequestDto = Static<typeof UnlockRequestSchema>
 
 export const UnlockResponseSchema = Type.Object({ reward_received: Type.Integer() })
 
-/** `GET /api/click_redirect/` (and its `external` twin): the click URL's query (SDK-CONTRACT §5). */
+/** `GET /api/click_redirect/` (and its `external` twin): the click URL's query (docs/architecture.md §W5). */
 export const ClickQuerySchema = Type.Object({
   app_id: OptionalIdText,
   unit_id: IdText,
@@ -81,7 +84,7 @@ export const ClickQuerySchema = Type.Object({
 })
 export type ClickQueryDto = Static<typeof ClickQuerySchema>
 
-/** `POST /api/rewards`: a landing reward after a stay (SDK-CONTRACT §9). */
+/** `POST /api/rewards`: a landing reward after a stay (docs/architecture.md §W9). */
 export const StayRewardRequestSchema = Type.Object({
   app_id: IdText,
   unit_id: OptionalIdText,
@@ -102,7 +105,7 @@ export const StayRewardRequestSchema = Type.Object({
 })
 export type StayRewardRequestDto = Static<typeof StayRewardRequestSchema>
 
-/** `GET /api/content_impression/`: the beacon handed out in `impression_urls` (SDK-CONTRACT §6). */
+/** `GET /api/content_impression/`: the beacon handed out in `impression_urls` (docs/architecture.md §W6). */
 export const ImpressionQuerySchema = Type.Object({
   data: Type.String({ minLength: 1, maxLength: 4096 }),
   place: Text(255),
@@ -110,7 +113,6 @@ export const ImpressionQuerySchema = Type.Object({
   session_id: Text(255),
   tracking_data: Text(4096),
 })
-export type ImpressionQueryDto = Static<typeof ImpressionQuerySchema>
 
 export const ImpressionResponseSchema = Type.Object({ msg: Type.Literal('ok'), status: Type.Literal(200) })
 

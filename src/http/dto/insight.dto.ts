@@ -1,7 +1,8 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox'
-import { detargetKey, LIST_TARGETS, RANGE_TARGETS, type Targeting, targetKey } from '../../domain/catalog.js'
+import type { Targeting } from '../../domain/catalog.js'
 import type { Exclusion } from '../../domain/explanation.js'
 import { wireCampaignId } from '../../domain/sdk-v1.js'
+import { TARGETING_BOUND_KEYS, TARGETING_LIST_KEYS } from '../../domain/targeting-fields.js'
 import type { CampaignVerdict, Explanation } from '../../services/allocation.service.js'
 import type { ReachEstimate } from '../../services/reach.service.js'
 import type { CampaignDay, UnitDay } from '../../services/report.service.js'
@@ -337,8 +338,6 @@ export const CampaignReportQuerySchema = Type.Object({
   campaign_id: Type.Optional({ ...IdText, description: 'only this campaign (admin id)' }),
 })
 export const UnitReportQuerySchema = Type.Object(reportRange)
-export type CampaignReportQueryDto = Static<typeof CampaignReportQuerySchema>
-export type UnitReportQueryDto = Static<typeof UnitReportQuerySchema>
 
 const Ratio = (description: string) => Nullable(Type.Number({ description }))
 
@@ -355,6 +354,10 @@ export const CampaignReportSchema = Type.Object({
       clicks: Int,
       ctr: Ratio('clicks ÷ impressions'),
       unlocks: Int,
+      ineligible: Type.Integer({
+        description:
+          'impressions, clicks and unlocks that arrived for a paused or ended campaign, an inactive unit or an expired payload: never delivery',
+      }),
       rewards: Type.Record(Type.String(), Type.Object({ count: Int, points: Int }), {
         description: 'grants and points (base part included) by action type: u unlock, l landing',
       }),
@@ -411,6 +414,7 @@ export function campaignReportToDto(from: string, to: string, rows: readonly Cam
       clicks: r.clicks,
       ctr: round(r.ctr),
       unlocks: r.unlocks,
+      ineligible: r.ineligible,
       rewards: r.rewards,
       postbacks: r.postbacks,
       budget: r.budget && {
@@ -448,17 +452,7 @@ export function unitReportToDto(from: string, to: string, rows: readonly UnitDay
 /** A campaign draft in the admin campaign shape; only its targeting fields are read. */
 export const ReachRequestSchema = CampaignPatchSchema
 
-const TARGETING_KEYS = new Set<string>([
-  ...LIST_TARGETS.flatMap((name) => [targetKey(name), detargetKey(name)]),
-  ...RANGE_TARGETS.flatMap((n) => [
-    `target_${n}_min`,
-    `target_${n}_max`,
-    `detarget_${n}_min`,
-    `detarget_${n}_max`,
-  ]),
-  'registered_days_min',
-  'registered_days_max',
-])
+const TARGETING_KEYS = new Set<string>([...TARGETING_LIST_KEYS, ...TARGETING_BOUND_KEYS])
 
 /** The targeting fields of an admin campaign draft. */
 export function targetingFromDto(dto: Static<typeof ReachRequestSchema>): Partial<Targeting> {

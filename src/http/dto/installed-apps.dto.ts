@@ -3,10 +3,11 @@ import { inflateSync } from 'node:zlib'
 import { Type } from '@sinclair/typebox'
 import { AllotError } from '../../domain/errors.js'
 import { parsePackageList } from '../../domain/installed-apps.js'
+import { INSTALLED_APPS_UPDATE_PERIOD } from '../../domain/sdk-v1.js'
 
 const AppId = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
 
-/** `POST /api/update_installed_apps/`, form-encoded (SDK-CONTRACT §1, §2). */
+/** `POST /api/update_installed_apps/`, form-encoded (docs/architecture.md §W1, §W2). */
 export const UpdateInstalledAppsFormSchema = Type.Object({
   ifa: Type.String({ minLength: 1, maxLength: 64, description: 'advertising id' }),
   app_id: Type.Optional(AppId),
@@ -19,10 +20,12 @@ export const UpdateInstalledAppsFormSchema = Type.Object({
 })
 
 /** v1 answered the period after which the SDK uploads again: a day, in seconds. */
-export const UpdateInstalledAppsResponseSchema = Type.Object({ update_period: Type.Literal(86400) })
+export const UpdateInstalledAppsResponseSchema = Type.Object({
+  update_period: Type.Literal(INSTALLED_APPS_UPDATE_PERIOD),
+})
 
 /** Decompressed uploads larger than this are refused (a small zlib stream can inflate enormously). */
-export const MAX_INFLATED_BYTES = 256 * 1024
+const MAX_INFLATED_BYTES = 256 * 1024
 
 /** v1's rule: the app id is `app_id` when positive, else `unit_id`; neither is a 400. */
 export function appIdOf(form: { app_id?: number | undefined; unit_id?: number | undefined }): number {

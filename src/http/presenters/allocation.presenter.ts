@@ -1,18 +1,18 @@
 import type { Unit } from '../../domain/catalog.js'
 import type { CatalogEntry } from '../../domain/catalog-snapshot.js'
+import type { PayloadClaims, PayloadSigner } from '../../domain/payload-signer.js'
 import {
+  adBaseWithheld,
   FIXED_SETTINGS,
   firstDisplayRatio,
   MAX_CLICK_URL_LENGTH,
   pageDisplayRatio,
   queryEscape,
-  SDK_GATES,
   slotHours,
   UPSTREAM_ID_OFFSET,
 } from '../../domain/sdk-v1.js'
-import type { UpstreamAd } from '../../services/ad-network.service.js'
 import type { Allocation, AllocationRequest } from '../../services/allocation.service.js'
-import type { PayloadClaims, PayloadSigner } from '../../services/payload-signer.js'
+import type { UpstreamAd } from '../../services/ports/allocation.ports.js'
 import type { ItemDto, SettingsDto } from '../dto/allocation.dto.js'
 import { AnswerWriter } from './answer-writer.js'
 import { type ItemContext, type ItemTemplate, itemTemplate } from './item-template.js'
@@ -31,19 +31,47 @@ const END = Buffer.from('}')
 const CONTENT_END = Buffer.from(',"msg":"ok","code":200}')
 const WEIGHT_SCALE = 10_000
 const UPSTREAM_TYPE = { cpm: 'I', cpc: 'J', cpa: 'B' } as const
+const NO_BASE = { noBase: true } as const
 const NO_EXTRA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>
 
 /**
- * Shapes an allocation into the v1 answer (SDK-CONTRACT §3–§6), as JSON text: every key with its v1 JSON
- * type, the click-redirect and impression URLs with the SDK's placeholders, and a payload per item that
- * binds device, unit, campaign and expiry under PAYLOAD_SECRET. Each local item's JSON is rendered once
- * per campaign and unit (item-template.ts); per request only the device's values are spliced in.
+ * Shapes an allocation into the v1 answer (docs/architecture.md §W3–§W6), as JSON text: every key with its v1
+ * JSON type, the click-redirect and impression URLs with the SDK's placeholders, and a payload per item that
+ * binds device, unit, campaign and expiry under PAYLOAD_SECRET. Each local item's JSON is rendered once per
+ * campaign and unit (item-template.ts); per request only the device's values are spliced in.
  */
 export function createAllocationPresenter({ signer, publicBaseUrl }: Deps) {
-  /** Templates per catalog entry (a new snapshot brings new entries) and unit. */
-  const templates = new WeakMap<CatalogEntry, Map<number, ItemTemplate>>()
+  const templateOf = templateCache(publicBaseUrl)
+  const writer = new AnswerWriter()
+  const campaigns = (a: Allocation, withAds: boolean) =>
+    writeCampaigns(writer, a, withAds, templateOf, signer)
+  return {
+    /** The `POST /api/allocation/` answer, as JSON bytes. */
+    allocation(a: Allocation): Buffer {
+      writer.reset().bytes(CAMPAIGNS)
+      campaigns(a, true)
+      return writer
+        .bytes(AFTER_CAMPAIGNS)
+        .bytes(Buffer.from(JSON.stringify(settings(a.unit, a.request))))
+        .bytes(END)
+        .finish()
+    },
+    /** The `POST /api/content_allocation/` answer: `campaigns` is null when the unit takes no contents. */
+    contentAllocation(a: Allocation): Buffer {
+      if (!a.contents) return Buffer.from('{"campaigns":null,"msg":"ok","code":200}')
+      writer.reset().bytes(CAMPAIGNS)
+      campaigns(a, false)
+      return writer.bytes(CONTENT_END).finish()
+    },
+  }
+}
 
-  function templateOf(a: Allocation, entry: CatalogEntry): ItemTemplate {
+type TemplateOf = (a: Allocation, entry: CatalogEntry) => ItemTemplate
+
+/** Templates per catalog entry (a new snapshot brings new entries) and unit, made on first use. */
+function templateCache(publicBaseUrl: string): TemplateOf {
+  const templates = new WeakMap<CatalogEntry, Map<number, ItemTemplate>>()
+  return (a, entry) => {
     let byUnit = templates.get(entry)
     if (!byUnit) {
       byUnit = new Map()
@@ -58,140 +86,124 @@ export function createAllocationPresenter({ signer, publicBaseUrl }: Deps) {
     }
     return template
   }
+}
 
-  function contextOf(a: Allocation): ItemContext {
-    const { unit, request } = a
-    return {
-      adBaseReward: baseReward(unit, request, true),
-      contentBaseReward: unit.base_reward,
-      appId: String(request.app_id ?? unit.app_id),
-      deviceId: String(request.device_id),
-      ifa: queryEscape(request.ifa),
-      unitDeviceToken: queryEscape(request.unit_device_token),
-      currentSlot: a.currentSlot,
-    }
-  }
-
-  /** The templates of the entries an SDK can open (v1 drops long click URLs), with their payload claims. */
-  function openable(a: Allocation, ctx: ItemContext, entries: readonly CatalogEntry[]) {
-    const { request, unit } = a
-    const kept: ItemTemplate[] = []
-    const claims: PayloadClaims[] = []
-    for (const entry of entries) {
-      const template = templateOf(a, entry)
-      // Long contents always, long ads on Android ≤ 4.4W (API 20).
-      const tooLong = template.clickUrlLength(ctx) > MAX_CLICK_URL_LENGTH
-      if (tooLong && (!template.isAd || (request.device_os ?? 0) <= 20)) continue
-      kept.push(template)
-      claims.push({ d: request.device_id, u: unit.id, c: entry.campaign.id })
-    }
-    return { kept, claims }
-  }
-
-  /** Writes `[items…]`: ads, upstream ads (built as objects: rare), then contents. */
-  function writeCampaigns(out: AnswerWriter, a: Allocation, withAds: boolean): void {
-    const ctx = contextOf(a)
-    const none = { kept: [] as ItemTemplate[], claims: [] as PayloadClaims[] }
-    const ads = withAds ? openable(a, ctx, a.ads) : none
-    const contents = a.contents ? openable(a, ctx, a.contents) : none
-    // One cipher call mints every payload of the answer.
-    const payloads = signer.signAll([...ads.claims, ...contents.claims])
-    const upstream = withAds ? a.upstream.map((ad, i) => JSON.stringify(upstreamItem(a, ad, i))) : []
-    out.bytes(OPEN)
-    let first = true
-    const comma = () => {
-      if (!first) out.bytes(COMMA)
-      first = false
-    }
-    let p = 0
-    for (const t of ads.kept) {
-      comma()
-      t.render(out, ctx, payloads[p++] ?? '')
-    }
-    for (const u of upstream) {
-      comma()
-      out.bytes(Buffer.from(u))
-    }
-    for (const t of contents.kept) {
-      comma()
-      t.render(out, ctx, payloads[p++] ?? '')
-    }
-    out.bytes(CLOSE)
-  }
-
-  /** An upstream network's ad: display-only (no rewards, its own click and impression URLs). */
-  function upstreamItem(a: Allocation, ad: UpstreamAd, index: number): ItemDto {
-    const id = UPSTREAM_ID_OFFSET + index + 1
-    const endsAt = a.now + 3_600_000
-    return {
-      action_reward: 0,
-      adchoice_url: '',
-      base_reward: 0,
-      category: '',
-      channel: null,
-      clean_mode: 0,
-      click_url: ad.click_url,
-      display_type: 'A',
-      ended_at: Math.floor(endsAt / 1000),
-      extra: NO_EXTRA,
-      first_display_priority: 0,
-      first_display_weight: WEIGHT_SCALE,
-      id,
-      image: ad.image,
-      ...(ad.impression_urls.length > 0 ? { impression_urls: ad.impression_urls } : {}),
-      ipu: 9999,
-      is_ad: true,
-      is_media: false,
-      landing_reward: 0,
-      landing_type: 'browser',
-      meta: null,
-      name: ad.title || `${ad.source}:${ad.external_id}`,
-      owner_id: 0,
-      payload: signer.signAll([{ d: a.request.device_id, u: a.unit.id, c: id }])[0] ?? '',
-      remove_after_impression: false,
-      slot: ALL_HOURS,
-      started_at: Math.floor(a.now / 1000),
-      source_url: '',
-      support_webp: true,
-      target_app: '',
-      timezone: a.unit.timezone,
-      tipu: 0,
-      type: UPSTREAM_TYPE[ad.revenue_type],
-      unit_price: 0,
-      unlock_reward: 0,
-      creative: null,
-      ad_report_data: '',
-    }
-  }
-
-  const writer = new AnswerWriter()
-
+function contextOf(a: Allocation): ItemContext {
+  const { unit, request } = a
   return {
-    /** The `POST /api/allocation/` answer, as JSON bytes. */
-    allocation(a: Allocation): Buffer {
-      const out = writer.reset().bytes(CAMPAIGNS)
-      writeCampaigns(out, a, true)
-      return out
-        .bytes(AFTER_CAMPAIGNS)
-        .bytes(Buffer.from(JSON.stringify(settings(a.unit, a.request))))
-        .bytes(END)
-        .finish()
-    },
-    /** The `POST /api/content_allocation/` answer: `campaigns` is null when the unit takes no contents. */
-    contentAllocation(a: Allocation): Buffer {
-      if (!a.contents) return Buffer.from('{"campaigns":null,"msg":"ok","code":200}')
-      const out = writer.reset().bytes(CAMPAIGNS)
-      writeCampaigns(out, a, false)
-      return out.bytes(CONTENT_END).finish()
-    },
+    adBaseReward: baseReward(unit, request, true),
+    contentBaseReward: unit.base_reward,
+    appId: String(request.app_id ?? unit.app_id),
+    deviceId: String(request.device_id),
+    ifa: queryEscape(request.ifa),
+    unitDeviceToken: queryEscape(request.unit_device_token),
+    currentSlot: a.currentSlot,
+  }
+}
+
+/** The templates of the entries an SDK can open (v1 drops long click URLs), with their payload claims. */
+function openable(a: Allocation, ctx: ItemContext, entries: readonly CatalogEntry[], templateOf: TemplateOf) {
+  const { request, unit } = a
+  const kept: ItemTemplate[] = []
+  const claims: PayloadClaims[] = []
+  for (const entry of entries) {
+    const template = templateOf(a, entry)
+    // Long contents always, long ads on Android ≤ 4.4W (API 20).
+    const tooLong = template.clickUrlLength(ctx) > MAX_CLICK_URL_LENGTH
+    if (tooLong && (!template.isAd || (request.device_os ?? 0) <= 20)) continue
+    kept.push(template)
+    const noBase = template.isAd && ctx.adBaseReward === 0 && unit.base_reward > 0
+    claims.push({ d: request.device_id, u: unit.id, c: entry.campaign.id, ...(noBase ? NO_BASE : {}) })
+  }
+  return { kept, claims }
+}
+
+/** Writes `[items…]`: ads, upstream ads (built as objects: rare), then contents. */
+function writeCampaigns(
+  out: AnswerWriter,
+  a: Allocation,
+  withAds: boolean,
+  templateOf: TemplateOf,
+  signer: PayloadSigner,
+): void {
+  const ctx = contextOf(a)
+  const none = { kept: [] as ItemTemplate[], claims: [] as PayloadClaims[] }
+  const ads = withAds ? openable(a, ctx, a.ads, templateOf) : none
+  const contents = a.contents ? openable(a, ctx, a.contents, templateOf) : none
+  // One cipher call mints every payload of the answer.
+  const payloads = signer.signAll([...ads.claims, ...contents.claims])
+  const upstream = withAds ? a.upstream.map((ad, i) => JSON.stringify(upstreamItem(a, ad, i, signer))) : []
+  out.bytes(OPEN)
+  let first = true
+  const comma = () => {
+    if (!first) out.bytes(COMMA)
+    first = false
+  }
+  let p = 0
+  for (const t of ads.kept) {
+    comma()
+    t.render(out, ctx, payloads[p++] ?? '')
+  }
+  for (const u of upstream) {
+    comma()
+    out.bytes(Buffer.from(u))
+  }
+  for (const t of contents.kept) {
+    comma()
+    t.render(out, ctx, payloads[p++] ?? '')
+  }
+  out.bytes(CLOSE)
+}
+
+/** An upstream network's ad: display-only (no rewards, its own click and impression URLs). */
+function upstreamItem(a: Allocation, ad: UpstreamAd, index: number, signer: PayloadSigner): ItemDto {
+  const id = UPSTREAM_ID_OFFSET + index + 1
+  const endsAt = a.now + 3_600_000
+  return {
+    action_reward: 0,
+    adchoice_url: '',
+    base_reward: 0,
+    category: '',
+    channel: null,
+    clean_mode: 0,
+    click_url: ad.click_url,
+    display_type: 'A',
+    ended_at: Math.floor(endsAt / 1000),
+    extra: NO_EXTRA,
+    first_display_priority: 0,
+    first_display_weight: WEIGHT_SCALE,
+    id,
+    image: ad.image,
+    ...(ad.impression_urls.length > 0 ? { impression_urls: ad.impression_urls } : {}),
+    ipu: 9999,
+    is_ad: true,
+    is_media: false,
+    landing_reward: 0,
+    landing_type: 'browser',
+    meta: null,
+    name: ad.title || `${ad.source}:${ad.external_id}`,
+    owner_id: 0,
+    payload: signer.signAll([{ d: a.request.device_id, u: a.unit.id, c: id }])[0] ?? '',
+    remove_after_impression: false,
+    slot: ALL_HOURS,
+    started_at: Math.floor(a.now / 1000),
+    source_url: '',
+    support_webp: true,
+    target_app: '',
+    timezone: a.unit.timezone,
+    tipu: 0,
+    type: UPSTREAM_TYPE[ad.revenue_type],
+    unit_price: 0,
+    unlock_reward: 0,
+    creative: null,
+    ad_report_data: '',
   }
 }
 
 /** The unit's base reward on an item; ads carry none for SDKs ≤ 1240 and in the US (v1 rule). */
 function baseReward(unit: Unit, request: AllocationRequest, isAd: boolean): number {
   if (!isAd) return unit.base_reward
-  const country = (request.country || unit.country).toUpperCase()
-  return request.sdk_version <= SDK_GATES.maxWithoutAdBaseReward || country === 'US' ? 0 : unit.base_reward
+  return adBaseWithheld(request.country || unit.country, request.sdk_version) ? 0 : unit.base_reward
 }
 
 function settings(unit: Unit, request: AllocationRequest): SettingsDto {

@@ -1,9 +1,7 @@
-import { timingSafeEqual } from 'node:crypto'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Static, TSchema } from '@sinclair/typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
-import { AllotError } from '../../domain/errors.js'
 import type { AdminResource, AdminService } from '../../services/admin.service.js'
 import {
   CampaignCreateSchema,
@@ -28,38 +26,10 @@ import {
   unitToDto,
 } from '../dto/admin.dto.js'
 import { errorResponses } from '../dto/common.dto.js'
-import type { LiveFigures } from '../dto/live.dto.js'
-import { strictJsonBodies } from '../validation.js'
-import { type InsightAdmin, insightRoutes } from './insight.routes.js'
-import { liveRoutes } from './live.routes.js'
-import { type PostbackAdmin, postbackRoutes } from './postback.routes.js'
-import { type ProfileAdmin, profileRoutes } from './profile.routes.js'
 
-type Deps = {
-  admin: AdminService
-  adminToken: string
-  postbacks?: PostbackAdmin
-  profiles?: ProfileAdmin
-  insight?: InsightAdmin
-  /** The dashboard's live figures (GET /admin/live). */
-  live?: () => Promise<LiveFigures>
-}
-
-/** `/admin/…`: bearer-token CRUD for units, campaigns, categories and channels. */
-export async function adminRoutes(
-  fastify: FastifyInstance,
-  { admin, adminToken, postbacks, profiles, insight, live }: Deps,
-): Promise<void> {
+/** CRUD for units, campaigns, categories and channels (registered inside the admin scope). */
+export async function catalogAdminRoutes(fastify: FastifyInstance, { admin }: { admin: AdminService }) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  // The admin API speaks JSON: numbers are JSON numbers, never strings read loosely.
-  strictJsonBodies(app)
-  const expected = Buffer.from(`Bearer ${adminToken}`)
-  app.addHook('onRequest', async (request) => {
-    const given = Buffer.from(request.headers.authorization ?? '')
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      throw new AllotError('Unauthorized', 'Authorization header must be "Bearer <ADMIN_TOKEN>"')
-    }
-  })
 
   const identity = <T>(x: T) => x
   registerResource(app, {
@@ -118,10 +88,6 @@ export async function adminRoutes(
     fromCreate: (body) => ({ icon_url: '', ...body }),
     fromPatch: identity,
   })
-  if (postbacks) await postbackRoutes(app, { postbacks })
-  if (profiles) await profileRoutes(app, { profiles })
-  if (insight) await insightRoutes(app, { insight })
-  if (live) await liveRoutes(app, { live })
 }
 
 /** One admin resource: its service, its schemas, and the mappings between them (typed by the schemas). */

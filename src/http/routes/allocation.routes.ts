@@ -1,6 +1,11 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
-import type { Allocation, AllocationService } from '../../services/allocation.service.js'
+import type {
+  Allocation,
+  AllocationRequest,
+  AllocationService,
+  Explanation,
+} from '../../services/allocation.service.js'
 import {
   AllocationRequestSchema,
   AllocationResponseText,
@@ -8,7 +13,13 @@ import {
   ContentAllocationRequestSchema,
   ContentAllocationResponseText,
 } from '../dto/allocation.dto.js'
-import { errorResponses } from '../dto/common.dto.js'
+import { errorResponses, optionalIdOf } from '../dto/common.dto.js'
+import {
+  ExplainRequestSchema,
+  ExplanationSchema,
+  explainRequestFromDto,
+  explanationToDto,
+} from '../dto/insight.dto.js'
 import type { AllocationPresenter } from '../presenters/allocation.presenter.js'
 
 type Deps = {
@@ -23,7 +34,7 @@ const JSON_TYPE = 'application/json; charset=utf-8'
 /** The allocation endpoints' route URLs (the `route` label of their request metrics). */
 export const ALLOCATION_ROUTES = ['/api/allocation/', '/api/content_allocation/'] as const
 
-/** The SDK's allocation endpoints (SDK-CONTRACT §2–§4), with and without the trailing slash. */
+/** The SDK's allocation endpoints (docs/architecture.md §W2–§W4), with and without the trailing slash. */
 export async function allocationRoutes(
   fastify: FastifyInstance,
   { allocation, presenter, onAllocated }: Deps,
@@ -62,6 +73,32 @@ export async function allocationRoutes(
       const text = presenter.contentAllocation(result)
       onAllocated?.(result, reply.elapsedTime)
       return reply.type(JSON_TYPE).send(text)
+    },
+  )
+}
+
+/** `POST /admin/explain` (registered inside the admin scope): allocation's own decision, campaign by campaign. */
+export async function explainRoutes(
+  fastify: FastifyInstance,
+  { explain }: { explain(request: AllocationRequest, campaignId?: number): Promise<Explanation> },
+): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
+  app.post(
+    '/explain',
+    {
+      schema: {
+        tags: ['insight'],
+        summary:
+          'Why a device gets (or does not get) each campaign: what allocation would decide, rule by rule',
+        body: ExplainRequestSchema,
+        response: { 200: ExplanationSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { request: fields, campaignId } = explainRequestFromDto(request.body)
+      const parsed = allocationRequestFromDto(fields)
+      const explanation = await explain(parsed, optionalIdOf('campaign_id', campaignId))
+      return explanationToDto(explanation, parsed.device_id, fields)
     },
   )
 }

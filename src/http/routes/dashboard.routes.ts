@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
  * The page holds no data (every figure comes from an /admin call with the token the user types), so it is
  * served without the token; scripts and styles from this origin only, nothing inline, no framing.
  */
-export const DASHBOARD_CSP = [
+const DASHBOARD_CSP = [
   "default-src 'none'",
   "script-src 'self'",
   "style-src 'self'",

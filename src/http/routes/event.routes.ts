@@ -1,7 +1,7 @@
-import type { RateLimitOptions } from '@fastify/rate-limit'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { AllotError } from '../../domain/errors.js'
 import type { EventService } from '../../services/event.service.js'
 import { errorResponses } from '../dto/common.dto.js'
 import {
@@ -16,40 +16,84 @@ import {
   unlockRequestFromDto,
 } from '../dto/event.dto.js'
 
-/** Per-route rate-limit settings (@fastify/rate-limit), applied to every event route when given. */
-export type EventRateLimit = RateLimitOptions
+/** The SDK events a device's rate is kept for, each in its own window. */
+export type EventKind = 'unlock' | 'landing' | 'reward' | 'impression'
 
-type Deps = { events: EventService; rateLimit?: EventRateLimit | undefined }
+/**
+ * Counts this request toward its rate for `kind` and says whether it is over: `device` (the device it names
+ * is over its limit), `address` (it names no device and its client address is over the ceiling for such
+ * requests) or false.
+ */
+export type EventLimiter = (request: FastifyRequest, kind: EventKind) => Promise<false | 'device' | 'address'>
+
+type Deps = {
+  events: EventService
+  limiter?: EventLimiter | undefined
+  /** Told what each event did (its kind and the outcome its answer reports), for the event metrics. */
+  onOutcome?: ((kind: EventKind, outcome: string) => void) | undefined
+}
+
+/** What a refused event asks the SDK to wait (seconds): the rate's window. */
+const RATE_WINDOW_SECONDS = 60
 
 /** v1 answers a stay reward with an empty body. */
 const EmptyBody = Type.Unsafe<undefined>({ description: 'empty body' })
 
-/** The SDK's event endpoints (SDK-CONTRACT §5, §6, §8, §9): unlocks, landings, stay rewards, impressions. */
-export async function eventRoutes(fastify: FastifyInstance, { events, rateLimit }: Deps): Promise<void> {
+/**
+ * The SDK's event endpoints (docs/architecture.md §W5, §W6, §W8, §W9): unlocks, landings, stay rewards,
+ * impressions.
+ */
+export async function eventRoutes(
+  fastify: FastifyInstance,
+  { events, limiter, onOutcome = () => {} }: Deps,
+): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   const tags = ['sdk']
-  const config: { rateLimit: RateLimitOptions | false } = { rateLimit: rateLimit ?? false }
+  /**
+   * Over their rate, unlocks and stay rewards are refused (429); so is any event that names no device. A
+   * landing or a beacon of a device over its rate is answered as usual (the user lands; the SDK gets v1's
+   * 200), counted and paid nothing.
+   */
+  const overRate = async (request: FastifyRequest, reply: FastifyReply, kind: EventKind) => {
+    const over = limiter ? await limiter(request, kind) : false
+    if (over === 'address' || (over === 'device' && (kind === 'unlock' || kind === 'reward'))) {
+      reply.header('retry-after', String(RATE_WINDOW_SECONDS))
+      throw new AllotError('RateLimited', 'too many events from this device; retry in a minute')
+    }
+    return over === 'device'
+  }
+  const refuseOverRate = (kind: EventKind) => async (request: FastifyRequest, reply: FastifyReply) => {
+    await overRate(request, reply, kind)
+  }
+
   // v1 registers the unlock under both names, and the landing with an `external` twin.
   for (const path of ['/api/impression/', '/api/unlock'])
     app.post(
       path,
       {
-        config,
+        preHandler: refuseOverRate('unlock'),
         schema: {
           tags,
           body: UnlockRequestSchema,
           response: { 200: UnlockResponseSchema, ...errorResponses },
         },
       },
-      async (request) => ({ reward_received: await events.unlock(unlockRequestFromDto(request.body)) }),
+      async (request) => {
+        const received = await events.unlock(unlockRequestFromDto(request.body))
+        onOutcome('unlock', received > 0 ? 'granted' : 'none')
+        return { reward_received: received }
+      },
     )
 
   for (const path of ['/api/click_redirect/', '/api/external/click_redirect/'])
     app.get(
       path,
-      { config, schema: { tags, querystring: ClickQuerySchema, response: errorResponses } },
+      { schema: { tags, querystring: ClickQuerySchema, response: errorResponses } },
       async (request, reply) => {
-        const { location, outcome } = await events.landing(landingRequestFromDto(request.query))
+        // Over its rate a device still lands (a phone's browser shows the answer), uncounted and unpaid.
+        const context = { limited: await overRate(request, reply, 'landing') }
+        const { location, outcome } = await events.landing(landingRequestFromDto(request.query), context)
+        onOutcome('landing', outcome)
         return reply
           .header('x-allot-reward', outcome)
           .header('cache-control', 'no-store')
@@ -60,11 +104,12 @@ export async function eventRoutes(fastify: FastifyInstance, { events, rateLimit 
   app.post(
     '/api/rewards',
     {
-      config,
+      preHandler: refuseOverRate('reward'),
       schema: { tags, body: StayRewardRequestSchema, response: { 200: EmptyBody, ...errorResponses } },
     },
     async (request, reply) => {
       await events.stayReward(stayRewardRequestFromDto(request.body))
+      onOutcome('reward', 'granted')
       return reply.status(200).send(undefined)
     },
   )
@@ -72,7 +117,6 @@ export async function eventRoutes(fastify: FastifyInstance, { events, rateLimit 
   app.get(
     '/api/content_impression/',
     {
-      config,
       schema: {
         tags,
         querystring: ImpressionQuerySchema,
@@ -80,7 +124,10 @@ export async function eventRoutes(fastify: FastifyInstance, { events, rateLimit 
       },
     },
     async (request, reply) => {
-      const outcome = await events.impression(request.query.data)
+      // v1's answer whatever happened (an SDK never retries a beacon); the header says what was counted.
+      const context = { limited: await overRate(request, reply, 'impression') }
+      const outcome = await events.impression(request.query.data, context)
+      onOutcome('impression', outcome)
       return reply.header('x-allot-counted', outcome).send({ msg: 'ok' as const, status: 200 as const })
     },
   )

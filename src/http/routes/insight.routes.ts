@@ -2,19 +2,13 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { type TObject, Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Targeting } from '../../domain/catalog.js'
-import type { AllocationRequest, Explanation } from '../../services/allocation.service.js'
 import type { ReachEstimate } from '../../services/reach.service.js'
 import type { CampaignDay, ReportRange, UnitDay } from '../../services/report.service.js'
-import { allocationRequestFromDto } from '../dto/allocation.dto.js'
 import { errorResponses, optionalIdOf } from '../dto/common.dto.js'
 import {
   CampaignReportQuerySchema,
   CampaignReportSchema,
   campaignReportToDto,
-  ExplainRequestSchema,
-  ExplanationSchema,
-  explainRequestFromDto,
-  explanationToDto,
   ReachRequestSchema,
   ReachSchema,
   reachToDto,
@@ -27,7 +21,6 @@ import { campaignReportCsv, unitReportCsv } from '../presenters/report-csv.prese
 
 /** What the ad-ops questions are answered from. */
 export type InsightAdmin = {
-  explain(request: AllocationRequest, campaignId?: number): Promise<Explanation>
   reports: {
     campaigns(range: ReportRange): Promise<CampaignDay[]>
     units(range: ReportRange): Promise<UnitDay[]>
@@ -54,31 +47,9 @@ function sendCsv(reply: FastifyReply, name: string, text: string) {
     .send(text)
 }
 
-/**
- * `POST /admin/explain`, `GET /admin/reports/{campaigns,units}`, `POST /admin/reach` (registered inside the
- * admin scope).
- */
+/** `GET /admin/reports/{campaigns,units}`, `POST /admin/reach` (registered inside the admin scope). */
 export async function insightRoutes(fastify: FastifyInstance, { insight }: { insight: InsightAdmin }) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
-  app.post(
-    '/explain',
-    {
-      schema: {
-        tags: ['insight'],
-        summary:
-          'Why a device gets (or does not get) each campaign: what allocation would decide, rule by rule',
-        body: ExplainRequestSchema,
-        response: { 200: ExplanationSchema, ...errorResponses },
-      },
-    },
-    async (request) => {
-      const { request: fields, campaignId } = explainRequestFromDto(request.body)
-      const parsed = allocationRequestFromDto(fields)
-      const explanation = await insight.explain(parsed, optionalIdOf('campaign_id', campaignId))
-      return explanationToDto(explanation, parsed.device_id, fields)
-    },
-  )
-
   app.get(
     '/reports/campaigns',
     {

@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Static } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
+import { INSTALLED_APPS_UPDATE_PERIOD } from '../../domain/sdk-v1.js'
 import type { InstalledApps } from '../../services/installed-apps.service.js'
 import { errorResponses } from '../dto/common.dto.js'
 import {
@@ -35,7 +36,7 @@ export async function installedAppsRoutes(fastify: FastifyInstance, { installedA
       const form = request.body
       const appId = appIdOf(form)
       await installedApps.update(appId, form.ifa, packagesFromUpload(form.installed_apps))
-      return { update_period: 86400 }
+      return { update_period: INSTALLED_APPS_UPDATE_PERIOD }
     },
   )
 }

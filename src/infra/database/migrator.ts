@@ -8,6 +8,10 @@ import * as opaqueContentConfig from './migrations/0006-opaque-content-config.js
 import * as durableCounters from './migrations/0007-durable-counters.js'
 import * as rewardHourLimits from './migrations/0008-reward-hour-limits.js'
 import * as insight from './migrations/0009-insight.js'
+import * as countedEvents from './migrations/0010-counted-events.js'
+import * as budgetLeases from './migrations/0011-budget-leases.js'
+import * as reportCounterShards from './migrations/0012-report-counter-shards.js'
+import * as fleetInstances from './migrations/0013-fleet-instances.js'
 import type { Database } from './schema.js'
 
 // Listed explicitly (not read from disk) so they work the same under tsx, in tests and in the image.
@@ -21,6 +25,10 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007-durable-counters': durableCounters,
   '0008-reward-hour-limits': rewardHourLimits,
   '0009-insight': insight,
+  '0010-counted-events': countedEvents,
+  '0011-budget-leases': budgetLeases,
+  '0012-report-counter-shards': reportCounterShards,
+  '0013-fleet-instances': fleetInstances,
 }
 
 /** Brings the schema to the latest migration; throws with the failing migration's name. */

@@ -97,7 +97,7 @@ export type CampaignsTable = {
 export type CategoriesTable = { id: string; name: string; icon_url: string; sort_order: number }
 export type ChannelsTable = { id: Generated<number>; category: string; name: string; icon_url: string }
 
-/** The v1 SDK's content config: three opaque strings, '' when never set (SDK-CONTRACT §10). */
+/** The v1 SDK's content config: three opaque strings, '' when never set (docs/architecture.md §W10). */
 export type DeviceContentConfigsTable = {
   device_id: number
   category: string
@@ -106,7 +106,7 @@ export type DeviceContentConfigsTable = {
   updated_at: number
 }
 
-/** Installed package names per app and advertising id, comma-separated (SDK-CONTRACT §1). */
+/** Installed package names per app and advertising id, comma-separated (docs/architecture.md §W1). */
 export type InstalledAppsTable = { app_id: number; ifa: string; packages: string; updated_at: number }
 
 /** One row (id 1) whose version moves with every catalog write, so other processes notice. */
@@ -187,6 +187,28 @@ export type DeliveryCountersTable = {
   updated_at: number
 }
 
+/** An event that counts once (see migration 0010): its key, and when the guard may go. */
+export type CountedEventsTable = { name: string; expires_at: number }
+
+/** A campaign's budget in one period (`t` total, `d:yyyymmdd` a UTC day): consumed plus still leased. */
+export type BudgetPoolsTable = {
+  campaign_id: number
+  period: string
+  committed: number
+  last_granted: number
+  updated_at: number
+}
+
+/** One process's slice of a budget pool. */
+export type BudgetLeasesTable = {
+  holder: string
+  campaign_id: number
+  period: string
+  granted: number
+  consumed: number
+  expires_at: number
+}
+
 /** A delivery report counter (see src/domain/report.ts): campaign_id is 0 on unit counters. */
 export type ReportCountersTable = {
   kind: string
@@ -194,6 +216,8 @@ export type ReportCountersTable = {
   unit_id: number
   campaign_id: number
   metric: string
+  /** The writer's connection's shard (MySQL); a report sums them. */
+  shard: Generated<number>
   value: number
   updated_at: number
 }
@@ -219,6 +243,9 @@ export type DeviceSeenTable = {
   custom_target_3: string | null
 }
 
+/** One instance's live figures for the fleet view (migration 0013): JSON, ignored after `expires_at`. */
+export type FleetInstancesTable = { instance_id: string; at: number; expires_at: number; figures: string }
+
 export type Database = {
   units: UnitsTable
   campaigns: CampaignsTable
@@ -233,8 +260,12 @@ export type Database = {
   reward_base_claims: RewardBaseClaimsTable
   postback_outbox: PostbackOutboxTable
   delivery_counters: DeliveryCountersTable
+  counted_events: CountedEventsTable
+  budget_pools: BudgetPoolsTable
+  budget_leases: BudgetLeasesTable
   reward_user_hours: RewardUserHoursTable
   installed_apps: InstalledAppsTable
   report_counters: ReportCountersTable
   device_seen: DeviceSeenTable
+  fleet_instances: FleetInstancesTable
 }

@@ -4,8 +4,9 @@ import { tableOptions } from './table-options.js'
 const CONFIG_COLUMNS = ['category', 'channel', 'campaign'] as const
 
 /**
- * Content configs become the v1 SDK's opaque strings (SDK-CONTRACT §10): a column nobody set reads as '', not
- * as the old JSON list '[]'. Installed package lists (§1, `POST /api/update_installed_apps/`) get their table.
+ * Content configs become the v1 SDK's opaque strings (docs/architecture.md §W10): a column nobody set reads
+ * as '', not as the old JSON list '[]'. Installed package lists (§1, `POST /api/update_installed_apps/`) get
+ * their table.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
   const mysql = db.getExecutor().adapter instanceof MysqlAdapter

@@ -4,7 +4,8 @@ import { catalogEntry } from '../../src/domain/catalog-snapshot.js'
 import { campaignDraft, unitDraft } from '../../src/domain/drafts.js'
 import type { ReportIncrement } from '../../src/domain/report.js'
 import type { Allocation } from '../../src/services/allocation.service.js'
-import { createAllocationTally } from '../../src/services/allocation-tally.service.js'
+import { createReportTally } from '../../src/services/report-tally.service.js'
+import { createManualScheduler } from '../helpers/manual-timers.js'
 
 const NOW = Date.UTC(2026, 10, 25, 16, 10) // the 26th in Seoul
 const quiet = { info() {}, warn() {}, error() {} }
@@ -37,9 +38,10 @@ const byMetric = (batch: readonly ReportIncrement[]) =>
 
 test('allocations are tallied in memory and written as one batch of increments on the local day', async () => {
   const batches: ReportIncrement[][] = []
-  const tally = createAllocationTally({
+  const tally = createReportTally({
     sink: { add: async (b) => void batches.push([...b]) },
     flushMs: 60_000,
+    scheduler: createManualScheduler(NOW).scheduler,
     logger: quiet,
   })
   tally.record(allocation([1, 2, 3, 4, 5, 6]), 3.5)
@@ -70,7 +72,7 @@ test('allocations are tallied in memory and written as one batch of increments o
 test('a failed flush keeps its figures for the next one; stop writes what is left', async () => {
   const batches: ReportIncrement[][] = []
   let down = true
-  const tally = createAllocationTally({
+  const tally = createReportTally({
     sink: {
       add: async (b) => {
         if (down) throw new Error('database down')
@@ -78,6 +80,7 @@ test('a failed flush keeps its figures for the next one; stop writes what is lef
       },
     },
     flushMs: 60_000,
+    scheduler: createManualScheduler(NOW).scheduler,
     logger: quiet,
   })
   tally.record(allocation([1]), 2)
@@ -93,16 +96,57 @@ test('a failed flush keeps its figures for the next one; stop writes what is lef
 
 test('a database that fails at shutdown costs the last figures (logged), never the shutdown', async () => {
   const warnings: string[] = []
-  const tally = createAllocationTally({
+  const tally = createReportTally({
     sink: {
       add: async () => {
         throw new Error('database down')
       },
     },
     flushMs: 60_000,
+    scheduler: createManualScheduler(NOW).scheduler,
     logger: { ...quiet, warn: (_obj: unknown, msg?: string) => void warnings.push(String(msg)) },
   })
   tally.record(allocation([1]), 2)
   await tally.stop()
   assert.deepEqual(warnings, ['report figures not written at shutdown; lost'])
+})
+
+test('started, the tally flushes every flushMs; a failed flush is reported and its figures go with the next', async () => {
+  const batches: ReportIncrement[][] = []
+  let down = false
+  const { scheduler, advance, errors } = createManualScheduler(NOW)
+  const tally = createReportTally({
+    sink: {
+      add: async (b) => {
+        if (down) throw new Error('database down')
+        batches.push([...b])
+      },
+    },
+    flushMs: 60_000,
+    scheduler,
+    logger: quiet,
+  })
+  tally.start()
+  tally.record(allocation([1]), 2)
+  await advance(59_999)
+  assert.equal(batches.length, 0)
+  await advance(1)
+  assert.equal(byMetric(batches[0] ?? [])['unit 0 2026-11-26 requests'], 1)
+  down = true
+  tally.record(allocation([1]), 2)
+  await advance(60_000)
+  assert.deepEqual(errors, [['report flush', 'database down']])
+  down = false
+  tally.record(allocation([1]), 2)
+  await advance(60_000)
+  assert.equal(batches.length, 2)
+  assert.equal(
+    byMetric(batches[1] ?? [])['unit 0 2026-11-26 requests'],
+    2,
+    'the failed batch and the new one',
+  )
+  await tally.stop()
+  tally.record(allocation([1]), 2)
+  await advance(600_000)
+  assert.equal(batches.length, 2, 'no flush after stop')
 })

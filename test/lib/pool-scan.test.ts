@@ -3,8 +3,8 @@ import { test } from 'node:test'
 import type { Campaign } from '../../src/domain/catalog.js'
 import { type CatalogEntry, catalogEntry } from '../../src/domain/catalog-snapshot.js'
 import { campaignDraft } from '../../src/domain/drafts.js'
-import { createContentWalker, pickAds } from '../../src/domain/pool-scan.js'
-import { rankContents } from '../../src/domain/ranking.js'
+import { contentScore, contentScoreBound, NO_AFFINITY_SLACK, rankContents } from '../../src/domain/ranking.js'
+import { createContentWalker, pickAds } from '../../src/lib/pool-scan.js'
 
 const NOW = Date.UTC(2026, 10, 25)
 let id = 1
@@ -135,13 +135,16 @@ test('the content walk returns the same top contents as ranking every servable c
   const totalsOf = (campaignId: number) => totals.get(campaignId) ?? { impressions: 0, clicks: 0 }
   const signals = (c: Campaign) => ({ ...totalsOf(c.id), affinity: 0, seen: false })
   const servable = (e: CatalogEntry) => e.campaign.id % 3 !== 0
-  const walk = createContentWalker(totalsOf)
+  const walk = createContentWalker((e: CatalogEntry, now: number) =>
+    contentScoreBound(e.campaign, totalsOf(e.campaign.id), now),
+  )
+  const score = (e: CatalogEntry) => contentScore(e.campaign, signals(e.campaign), NOW)
   const buckets = [contents.slice(0, 100), contents.slice(100)]
-  const walked = rankContents(walk(buckets, servable, signals, false, NOW, 25), signals, NOW, 25)
+  const walked = rankContents(walk(buckets, servable, score, NO_AFFINITY_SLACK, NOW, 25), signals, NOW, 25)
   const full = rankContents(contents.filter(servable), signals, NOW, 25)
   assert.deepEqual(
     walked.map((e) => e.campaign.id),
     full.map((e) => e.campaign.id),
   )
-  assert.ok(walk(buckets, servable, signals, false, NOW, 25).length < 200, 'the walk stopped early')
+  assert.ok(walk(buckets, servable, score, NO_AFFINITY_SLACK, NOW, 25).length < 200, 'the walk stopped early')
 })

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac } from 'node:crypto'
-import { PAYLOAD_GRACE_MS } from '../domain/sdk-v1.js'
+import { PAYLOAD_GRACE_MS } from './sdk-v1.js'
 
 /** What an item's payload binds: which device was shown which campaign on which unit. */
 export type PayloadClaims = {
@@ -9,6 +9,12 @@ export type PayloadClaims = {
   u: number
   /** campaign id as allocated (local id, or an upstream ad's wire id; below 2^32) */
   c: number
+  /**
+   * The item carried no base reward though the unit has one (ads for SDKs ≤ 1240 and in the US,
+   * docs/architecture.md §W3.2): an event through it is paid no base part, whatever it claims. Absent = the
+   * unit's base reward.
+   */
+  noBase?: true
 }
 
 export type PayloadSigner = {
@@ -19,14 +25,16 @@ export type PayloadSigner = {
 }
 
 const VERSION = 0x02
+/** Set in the version byte when the item carried no base reward. */
+const NO_BASE = 0x01
 const BLOCK = 16
 
 /**
  * Payload tokens: AES-128 (a keyed pseudorandom permutation; key derived from PAYLOAD_SECRET) of one
  * 16-byte block `version | device (7 bytes) | unit (4) | campaign (4)`, base64url (22 characters, URL-safe
- * so it survives the SDK's placeholder substitution). Without the key no one can produce the token of
- * another block; a token that does not decrypt to a well-formed block (version byte, ids in range: 13
- * redundant bits) is refused, and the event endpoints also match the ids against the request's. An
+ * so it survives the SDK's placeholder substitution). The version byte's lowest bit says the item carried
+ * no base reward. Without the key no one can produce the token of another block; a token that does not
+ * decrypt to a well-formed block (version bits, ids in range: 12 redundant bits) is refused, and the event endpoints also match the ids against the request's. An
  * allocation's tokens are one ECB call over all its blocks: one native call instead of a MAC per item.
  * Expiry is the campaign's own end + 7 days, as v1, checked where the campaign is known.
  */
@@ -54,8 +62,8 @@ export function createPayloadSigner(secret: string): PayloadSigner {
   }
 }
 
-function writeBlock(buffer: Buffer, at: number, { d, u, c }: PayloadClaims): void {
-  buffer[at] = VERSION
+function writeBlock(buffer: Buffer, at: number, { d, u, c, noBase }: PayloadClaims): void {
+  buffer[at] = noBase ? VERSION | NO_BASE : VERSION
   // The device id in 7 bytes: its high 21 bits (of 53) in 3, its low 32 in 4.
   buffer.writeUIntBE(Math.floor(d / 2 ** 32), at + 1, 3)
   buffer.writeUInt32BE(d % 2 ** 32, at + 4)
@@ -64,12 +72,13 @@ function writeBlock(buffer: Buffer, at: number, { d, u, c }: PayloadClaims): voi
 }
 
 function readBlock(block: Buffer): PayloadClaims | undefined {
-  if (block.length !== BLOCK || block[0] !== VERSION) return undefined
+  const version = block[0] ?? 0
+  if (block.length !== BLOCK || (version & ~NO_BASE) !== VERSION) return undefined
   const d = block.readUIntBE(1, 3) * 2 ** 32 + block.readUInt32BE(4)
   const u = block.readUInt32BE(8)
   const c = block.readUInt32BE(12)
   if (!Number.isSafeInteger(d) || d < 1 || u < 1 || u > 0x7fffffff || c < 1) return undefined
-  return { d, u, c }
+  return version & NO_BASE ? { d, u, c, noBase: true } : { d, u, c }
 }
 
 /** A payload as an event reads it: Allot's own, or one the legacy server minted before the cut-over. */
@@ -77,9 +86,15 @@ export type PayloadRead =
   | { kind: 'allot'; claims: PayloadClaims }
   | { kind: 'legacy'; unitId: number | undefined; expired: boolean }
 
-export type PayloadReader = { read(token: string, now: number): PayloadRead | undefined }
+export type PayloadReader = {
+  read(token: string, now: number): PayloadRead | undefined
+  /** Whether links the legacy server handed out are still honoured (the cut-over window is open). */
+  legacyOpen(now: number): boolean
+}
 
-/** The cut-over window for payloads of the legacy server (SDK-CONTRACT §7.1): its key and last day. */
+/**
+ * The cut-over window for payloads of the legacy server (docs/architecture.md §W7.1): its key and last day.
+ */
 export type LegacyPayloads = { key: string; until: number }
 
 /**
@@ -93,6 +108,7 @@ export function createPayloadReader(
 ): PayloadReader {
   const legacyKey = legacy && Buffer.from(legacy.key)
   return {
+    legacyOpen: (now) => legacy !== undefined && now <= legacy.until,
     read(token, now) {
       const claims = signer.verify(token)
       if (claims) return { kind: 'allot', claims }

@@ -1,12 +1,12 @@
 import type { CampaignInput } from '../domain/drafts.js'
 import { LANDING_TYPES } from '../domain/sdk-v1.js'
-import type { AdminService } from './admin.service.js'
+import type { AdminService } from '../services/admin.service.js'
 
 const DAY = 86_400_000
-export const DEMO_UNIT_ID = 1001
-export const DEMO_APP_ID = 100
+const DEMO_UNIT_ID = 1001
+const DEMO_APP_ID = 100
 /** The demo publisher: campaigns it owns are its own ("media", is_media true). */
-export const DEMO_PUBLISHER_ID = 77
+const DEMO_PUBLISHER_ID = 77
 
 /** Seeds the demo catalog of the embedded default once: unit 1001 and a mix of ads and contents. */
 export async function seedDemoData(admin: AdminService, now: number): Promise<boolean> {

@@ -3,9 +3,9 @@ import { test } from 'node:test'
 import type { Campaign } from '../../src/domain/catalog.js'
 import { catalogSnapshot } from '../../src/domain/catalog-snapshot.js'
 import { campaignDraft, unitDraft } from '../../src/domain/drafts.js'
+import { createPayloadSigner } from '../../src/domain/payload-signer.js'
 import { createAllocationPresenter } from '../../src/http/presenters/allocation.presenter.js'
 import type { Allocation } from '../../src/services/allocation.service.js'
-import { createPayloadSigner } from '../../src/services/payload-signer.js'
 import { assertWire, V1Allocation } from '../helpers/v1-wire.js'
 
 const NOW = Date.UTC(2026, 10, 25, 3, 30)

@@ -1,11 +1,20 @@
-import type { Campaign } from './catalog.js'
-import type { CatalogEntry } from './catalog-snapshot.js'
-import { CONTENT_WEIGHTS, type ContentSignals, contentScore } from './ranking.js'
+/**
+ * What the scans need of an item: a catalog entry (src/domain/catalog-snapshot.ts) has these fields; this
+ * folder imports nothing from the domain, so the shape is declared here.
+ */
+export type Scanned = {
+  readonly campaign: {
+    readonly id: number
+    readonly first_display_priority: number
+    readonly display_weight: number
+  }
+}
 
 /**
- * The ranked ads of the pool (DESIGN §4): higher `first_display_priority` tiers first; inside a tier, a
- * weighted random order by `display_weight`, drawn as a weighted sample without replacement (exponential
- * keys -ln(u) / w, smallest first; weight 0 goes last, ties by id). Buckets are sorted by priority.
+ * The ranked ads of the pool (docs/architecture.md, "Ranking"): higher `first_display_priority` tiers
+ * first; inside a tier, a weighted random order by `display_weight`, drawn as a weighted sample without
+ * replacement (exponential keys -ln(u) / w, smallest first; weight 0 goes last, ties by id). Buckets are
+ * sorted by priority.
  *
  * The rules are checked lazily: each tier's keys are drawn for every ad in it (a key costs far less than
  * the rules), then ads are taken in key order and only those reached are checked, until `limit` servable
@@ -13,29 +22,29 @@ import { CONTENT_WEIGHTS, type ContentSignals, contentScore } from './ranking.js
  * never checked. Which ads an unservable ad's key displaces does not change the sample: keys are
  * independent, so the servable ads' order is the weighted order among them alone.
  */
-export function pickAds(
-  buckets: readonly (readonly CatalogEntry[])[],
-  servable: (e: CatalogEntry) => boolean,
+export function pickAds<T extends Scanned>(
+  buckets: readonly (readonly T[])[],
+  servable: (e: T) => boolean,
   random: () => number,
   limit: number,
-): CatalogEntry[] {
+): T[] {
   const at = buckets.map(() => 0)
-  const out: CatalogEntry[] = []
-  const tier: CatalogEntry[] = []
+  const out: T[] = []
+  const tier: T[] = []
   while (out.length < limit) {
     let priority = Number.NEGATIVE_INFINITY
     for (let b = 0; b < buckets.length; b++) {
-      const head = (buckets[b] as readonly CatalogEntry[])[at[b] as number]
+      const head = (buckets[b] as readonly T[])[at[b] as number]
       if (head && head.campaign.first_display_priority > priority)
         priority = head.campaign.first_display_priority
     }
     if (priority === Number.NEGATIVE_INFINITY) break
     tier.length = 0
     for (let b = 0; b < buckets.length; b++) {
-      const list = buckets[b] as readonly CatalogEntry[]
+      const list = buckets[b] as readonly T[]
       let i = at[b] as number
-      for (; i < list.length && (list[i] as CatalogEntry).campaign.first_display_priority === priority; i++) {
-        tier.push(list[i] as CatalogEntry)
+      for (; i < list.length && (list[i] as T).campaign.first_display_priority === priority; i++) {
+        tier.push(list[i] as T)
       }
       at[b] = i
     }
@@ -48,24 +57,24 @@ export function pickAds(
  * Appends to `out`, best first, up to `wanted` servable ads of one tier: keys for all of them in a binary
  * min-heap of indices (built in O(n)), popped until enough servable ones are found.
  */
-function takeInKeyOrder(
-  tier: readonly CatalogEntry[],
-  servable: (e: CatalogEntry) => boolean,
+function takeInKeyOrder<T extends Scanned>(
+  tier: readonly T[],
+  servable: (e: T) => boolean,
   random: () => number,
   wanted: number,
-  out: CatalogEntry[],
+  out: T[],
 ): void {
   const n = tier.length
   const keys = new Float64Array(n)
   const heap = new Int32Array(n)
   for (let i = 0; i < n; i++) {
-    const w = (tier[i] as CatalogEntry).campaign.display_weight
+    const w = (tier[i] as T).campaign.display_weight
     keys[i] = w > 0 ? -Math.log(1 - random()) / w : Number.POSITIVE_INFINITY
     heap[i] = i
   }
   const before = (i: number, j: number) =>
     (keys[i] as number) < (keys[j] as number) ||
-    (keys[i] === keys[j] && (tier[i] as CatalogEntry).campaign.id < (tier[j] as CatalogEntry).campaign.id)
+    (keys[i] === keys[j] && (tier[i] as T).campaign.id < (tier[j] as T).campaign.id)
   let size = n
   const down = (from: number) => {
     let p = from
@@ -85,7 +94,7 @@ function takeInKeyOrder(
   for (let p = (n >> 1) - 1; p >= 0; p--) down(p)
   let taken = 0
   while (taken < wanted && size > 0) {
-    const entry = tier[heap[0] as number] as CatalogEntry
+    const entry = tier[heap[0] as number] as T
     size--
     heap[0] = heap[size] as number
     down(0)
@@ -99,24 +108,22 @@ function takeInKeyOrder(
 /** How long a content bucket's score bounds are reused (counters move between rebuilds). */
 const BOUND_TTL_MS = 1_000
 
-type Bounds = { at: number; entries: CatalogEntry[]; ub: Float64Array }
+type Bounds<T> = { at: number; entries: T[]; ub: Float64Array }
 
 /**
  * Walks content buckets best bound first and stops once no remaining item can enter the top `limit`.
- * A bucket's bound is the best score any device could give an item (favourite category, unseen) as of
- * its build; freshness only decays, so the bound holds until the counters move. Bounds are kept per
- * bucket array for BOUND_TTL_MS (a new snapshot brings new arrays; a clock going back rebuilds them).
+ * `upperBound` is the best score any device could give an item as of `now` (for contents: favourite
+ * category, unseen); it must only fall as time passes, so a bucket's bounds hold until the counters move.
+ * Bounds are kept per bucket array for BOUND_TTL_MS (a new snapshot brings new arrays; a clock going back
+ * rebuilds them).
  */
-export function createContentWalker(totals: (campaignId: number) => { impressions: number; clicks: number }) {
-  const bounds = new WeakMap<readonly CatalogEntry[], Bounds>()
+export function createContentWalker<T extends object>(upperBound: (e: T, now: number) => number) {
+  const bounds = new WeakMap<readonly T[], Bounds<T>>()
 
-  function boundsOf(bucket: readonly CatalogEntry[], now: number): Bounds {
+  function boundsOf(bucket: readonly T[], now: number): Bounds<T> {
     const known = bounds.get(bucket)
     if (known && now >= known.at && now - known.at < BOUND_TTL_MS) return known
-    const scored = bucket.map((e) => ({
-      e,
-      ub: contentScore(e.campaign, { ...totals(e.campaign.id), affinity: 1, seen: false }, now),
-    }))
+    const scored = bucket.map((e) => ({ e, ub: upperBound(e, now) }))
     scored.sort((a, b) => b.ub - a.ub)
     const fresh = { at: now, entries: scored.map((s) => s.e), ub: Float64Array.from(scored, (s) => s.ub) }
     bounds.set(bucket, fresh)
@@ -124,47 +131,47 @@ export function createContentWalker(totals: (campaignId: number) => { impression
   }
 
   /**
-   * The servable contents that can still reach the top `limit`; `hasAffinity` says whether the device
-   * has category scores (without them every bound drops by the same amount, so the order stays).
+   * The servable items that can still reach the top `limit` by `score` (this device's exact score).
+   * `slack` is what this device cannot reach of every bound alike (a device without category scores lacks
+   * the affinity term), so the order of the bounds stays and only the bar moves.
    */
   return function contentCandidates(
-    buckets: readonly (readonly CatalogEntry[])[],
-    servable: (e: CatalogEntry) => boolean,
-    signals: (c: Campaign) => ContentSignals,
-    hasAffinity: boolean,
+    buckets: readonly (readonly T[])[],
+    servable: (e: T) => boolean,
+    score: (e: T) => number,
+    slack: number,
     now: number,
     limit: number,
-  ): CatalogEntry[] {
+  ): T[] {
     const lists = buckets.map((b) => boundsOf(b, now))
     const at = lists.map(() => 0)
-    const slack = hasAffinity ? 0 : CONTENT_WEIGHTS.affinity
     // The best `limit` exact scores seen so far, ascending; best[0] is the bar to beat once full.
     const best: number[] = []
-    const out: CatalogEntry[] = []
+    const out: T[] = []
     for (;;) {
       let pick = -1
       for (let b = 0; b < lists.length; b++) {
-        const list = lists[b] as Bounds
+        const list = lists[b] as Bounds<T>
         const i = at[b] as number
         if (
           i < list.entries.length &&
-          (pick < 0 || (list.ub[i] as number) > ((lists[pick] as Bounds).ub[at[pick] as number] as number))
+          (pick < 0 || (list.ub[i] as number) > ((lists[pick] as Bounds<T>).ub[at[pick] as number] as number))
         )
           pick = b
       }
       if (pick < 0) break
-      const list = lists[pick] as Bounds
+      const list = lists[pick] as Bounds<T>
       const i = at[pick] as number
       at[pick] = i + 1
       if (best.length === limit && (list.ub[i] as number) - slack < (best[0] as number)) break
-      const entry = list.entries[i] as CatalogEntry
+      const entry = list.entries[i] as T
       if (!servable(entry)) continue
       out.push(entry)
-      const score = contentScore(entry.campaign, signals(entry.campaign), now)
-      if (best.length < limit) best.splice(sortedIndex(best, score), 0, score)
-      else if (score > (best[0] as number)) {
+      const exact = score(entry)
+      if (best.length < limit) best.splice(sortedIndex(best, exact), 0, exact)
+      else if (exact > (best[0] as number)) {
         best.shift()
-        best.splice(sortedIndex(best, score), 0, score)
+        best.splice(sortedIndex(best, exact), 0, exact)
       }
     }
     return out

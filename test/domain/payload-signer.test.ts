@@ -5,7 +5,7 @@ import {
   createPayloadReader,
   createPayloadSigner,
   type PayloadClaims,
-} from '../../src/services/payload-signer.js'
+} from '../../src/domain/payload-signer.js'
 
 const signer = createPayloadSigner('k'.repeat(32))
 const claims: PayloadClaims = { d: 9_007_199_254_740_991, u: 1001, c: 7 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { utcDay } from '../../src/domain/counter-keys.js'
+import { utcDay } from '../../src/lib/counter-keys.js'
 
 const byDate = (at: number) => new Date(at).toISOString().slice(0, 10).replaceAll('-', '')
 

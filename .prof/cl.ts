@@ -1,0 +1,10 @@
+import { startOwnRedisCluster } from '../test/helpers/redis-cluster.js'
+const t0 = Date.now()
+const c = await startOwnRedisCluster()
+console.log('ready in', Date.now() - t0)
+const [v] = await c.masters()
+const t = Date.now()
+await c.kill(v as number)
+await c.healthy()
+console.log('failed over in', Date.now() - t, await c.masters())
+await c.close()

@@ -1,0 +1,361 @@
+/**
+ * `npm run bench -- --only events` (issue #20): the SDK event paths in production-sql mode (MariaDB + Redis,
+ * profiles in SQL, `WORKERS=1`, no event rate limit). Beacons, unlocks and landings, each on one hot
+ * campaign and spread over 100 campaigns, on one Allot process and on two sharing MariaDB and Redis (the
+ * load alternates between them), beside a cold allocation of the demo answer measured the same way in the
+ * same run. Per scenario: req/s, p99, Allot CPU per event (summed over the Allot processes), MariaDB CPU per
+ * event (mariadbd's utime + stime), and per event the deltas of `SHOW GLOBAL STATUS` Com_commit,
+ * Handler_commit, Questions (less the bench's own status queries) and Innodb_row_lock_waits.
+ *
+ * Every unlock and landing is meant to be a grant: each (device, campaign) pair is sent once per action, so
+ * the ledger's once-per-slot-hour rule never makes a duplicate; the share of answers that were grants is
+ * printed beside the figures.
+ */
+import { type ChildProcess, execFileSync } from 'node:child_process'
+import { once } from 'node:events'
+import autocannon from 'autocannon'
+import { type Connection, createConnection } from 'mysql2/promise'
+import { freePort } from '../test/helpers/net.js'
+import {
+  allocateDevices,
+  allocationRequest,
+  type DeviceSet,
+  type EventCatalog,
+  type EventKind,
+  eventRequest,
+  goalOf,
+  HOT_UNIT,
+  outcomeOf,
+  type Prepared,
+  pairAt,
+  pairCount,
+  SPREAD_UNIT,
+  seedEventCatalog,
+} from './event-setup.js'
+import { coldBody, cpuSeconds, start, waitFor } from './harness.js'
+
+export type EventBenchOptions = {
+  duration: number
+  connections: number
+  /** MariaDB server URL (no database), for its global status. */
+  mysql: string
+  adminToken: string
+  payloadSecret: string
+  /** Devices allocated for each hot set (one pair per device and action): more than a scenario sends. */
+  hotDevices: number
+  /** Devices allocated for each spread set (100 pairs per device and action). */
+  spreadDevices: number
+  /** A throw-away database, dropped by the caller. */
+  newDatabase: () => Promise<string>
+  /** The production-sql environment (MariaDB + Redis) for that database. */
+  productionEnv: (database: string) => Record<string, string>
+}
+
+/** One measured scenario. */
+export type EventRow = {
+  name: string
+  kind: EventKind | 'allocation'
+  rps: number
+  p99: number
+  answers: number
+  allotCpuMs: number
+  mariadbCpuMs: number | undefined
+  commits: number
+  handlerCommits: number
+  statements: number
+  rowLockWaits: number
+  outcomes: Map<string, number>
+  errors: number
+  /** Connections of other MariaDB clients seen during the measurement (their work is in the global counters). */
+  otherClients: number
+}
+
+/** A request stream: the next request, and what an answer to it did. */
+type Load = {
+  kind: EventKind | 'allocation'
+  next(): Prepared
+  outcome(status: number, body: string, headers: Record<string, unknown>): string
+}
+
+type Allot = { origin: string; pid: number; stop(): Promise<void> }
+
+/** The scenarios, in order, for one instance count; then the same for two instances. */
+export async function eventBench(o: EventBenchOptions): Promise<EventRow[]> {
+  const database = await o.newDatabase()
+  const env = { ...o.productionEnv(database), PROFILE_STORE: 'sql', EVENT_RATE_LIMIT_PER_MINUTE: '0' }
+  const probe = await openProbe(o.mysql, database)
+  const servers: Allot[] = []
+  try {
+    servers.push(await startAllot(env, o))
+    const catalog = await seedEventCatalog(servers[0]?.origin as string, o.adminToken)
+    const cold = coldBody()
+    const allocation: Load = {
+      kind: 'allocation',
+      next: () => allocationRequest(cold()),
+      outcome: (status, body, headers) => outcomeOf('allocation', status, body, headers),
+    }
+    const rows = [
+      await measure('cold allocation, demo unit, a new device per request', servers, allocation, probe, o),
+    ]
+    rows.push(...(await eventScenarios(servers, catalog, probe, o, 0)))
+    servers.push(await startAllot(env, o))
+    rows.push(...(await eventScenarios(servers, catalog, probe, o, 1)))
+    return rows
+  } finally {
+    for (const server of servers) await server.stop()
+    await probe.close()
+  }
+}
+
+/** The compiled server, as the other production scenarios run it. */
+async function startAllot(env: Record<string, string>, o: EventBenchOptions): Promise<Allot> {
+  const port = await freePort()
+  const child: ChildProcess = start(['dist/server.js'], {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    OPS_PORT: String(await freePort()),
+    LOG_LEVEL: 'warn',
+    WORKERS: '1',
+    DEVICE_CACHE_TTL_MS: '3600000',
+    ADMIN_TOKEN: o.adminToken,
+    PAYLOAD_SECRET: o.payloadSecret,
+    ...env,
+  })
+  const origin = `http://127.0.0.1:${port}`
+  const stop = async () => {
+    if (child.exitCode !== null) return
+    child.kill('SIGTERM')
+    await once(child, 'exit')
+  }
+  try {
+    await waitFor(`${origin}/readyz`)
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  return { origin, pid: child.pid as number, stop }
+}
+
+/** Beacons, unlocks and landings, hot then spread, on `servers`, with devices allocated through them. */
+async function eventScenarios(
+  servers: Allot[],
+  catalog: EventCatalog,
+  probe: Probe,
+  o: EventBenchOptions,
+  round: number,
+): Promise<EventRow[]> {
+  const origins = servers.map((s) => s.origin)
+  // Device ids far above the cold allocation's (which start below 1.001e9), a range per set.
+  const firstId = (set: number) => 3_000_000_000 + (round * 2 + set) * 10_000_000
+  const started = Date.now()
+  const hot = await allocateDevices(origins, HOT_UNIT, firstId(0), o.hotDevices, new Set([catalog.hot]))
+  const spread = await allocateDevices(origins, SPREAD_UNIT, firstId(1), o.spreadDevices, catalog.all)
+  process.stderr.write(
+    `allocated ${o.hotDevices} + ${o.spreadDevices} devices through ${servers.length} instance(s) in ${Date.now() - started} ms\n`,
+  )
+  // Let the allocations' report and reach flushes (every 5 s) pass before measuring.
+  await new Promise((r) => setTimeout(r, 6000))
+  const label = servers.length === 1 ? '1 instance' : `${servers.length} instances`
+  const rows: EventRow[] = []
+  for (const kind of ['beacon', 'unlock', 'landing'] as const) {
+    for (const [placement, set] of [
+      ['one hot campaign', hot],
+      ['spread over 100 campaigns', spread],
+    ] as const) {
+      const name = `${kind}, ${placement}, ${label}`
+      rows.push(await measure(name, servers, eventLoad(kind, set, name), probe, o))
+    }
+  }
+  return rows
+}
+
+/** The set's pairs in order, each once (then again, as duplicates, with a warning). */
+function eventLoad(kind: EventKind, set: DeviceSet, name: string): Load {
+  let index = 0
+  const total = pairCount(set)
+  return {
+    kind,
+    next() {
+      if (index === total && kind !== 'beacon')
+        process.stderr.write(`${name}: all ${total} pairs sent; the rest repeat them (duplicates)\n`)
+      const { device, item } = pairAt(set, index++)
+      return eventRequest(kind, device, item)
+    },
+    outcome: (status, body, headers) => outcomeOf(kind, status, body, headers),
+  }
+}
+
+/** A JIT warm-up of 2 s, then the measured run between two samples of every counter. */
+async function measure(name: string, servers: Allot[], load: Load, probe: Probe, o: EventBenchOptions) {
+  await fire(servers, load, 2, o.connections)
+  const pids = servers.map((s) => s.pid)
+  const stopWatching = probe.watchOtherClients()
+  const before = await probe.sample(pids)
+  const { result, outcomes } = await fire(servers, load, o.duration, o.connections)
+  const after = await probe.sample(pids)
+  const otherClients = await stopWatching()
+  process.stderr.write(`measured: ${name}\n`)
+  const answers = Math.max(1, result.requests.total)
+  const per = (key: string) => ((after.status[key] ?? 0) - (before.status[key] ?? 0)) / answers
+  const row: EventRow = {
+    name,
+    kind: load.kind,
+    rps: result.requests.average,
+    p99: result.latency.p99,
+    answers: result.requests.total,
+    allotCpuMs: ((after.allotCpu - before.allotCpu) / answers) * 1000,
+    mariadbCpuMs:
+      after.mariadbCpu === undefined || before.mariadbCpu === undefined
+        ? undefined
+        : ((after.mariadbCpu - before.mariadbCpu) / answers) * 1000,
+    commits: per('Com_commit'),
+    handlerCommits: per('Handler_commit'),
+    // Questions counts every statement a client sent (BEGIN and COMMIT included), the probe's own too.
+    statements: per('Questions') - (after.sent - before.sent) / answers,
+    rowLockWaits: per('Innodb_row_lock_waits'),
+    outcomes,
+    errors: result.errors + result.timeouts,
+    otherClients,
+  }
+  return row
+}
+
+/** Runs `load` for `seconds` over `connections`, alternating between the servers; tallies the outcomes. */
+async function fire(servers: Allot[], load: Load, seconds: number, connections: number) {
+  const outcomes = new Map<string, number>()
+  const result = await autocannon({
+    // autocannon takes several URLs (its types say one): connection i goes to URL i mod n.
+    url: servers.map((s) => s.origin) as unknown as string,
+    connections,
+    duration: seconds,
+    requests: [
+      {
+        setupRequest: (request) => ({ ...request, ...load.next() }),
+        onResponse: (status, body, _context, headers) => {
+          const outcome = load.outcome(status, body, headers ?? {})
+          outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1)
+        },
+      },
+    ],
+  })
+  return { result, outcomes }
+}
+
+const STATUS = ['Com_commit', 'Handler_commit', 'Questions', 'Innodb_row_lock_waits']
+
+type Query = <T>(sql: string, values?: unknown[]) => Promise<T>
+type Sample = {
+  allotCpu: number
+  mariadbCpu: number | undefined
+  status: Record<string, number>
+  sent: number
+}
+type Probe = {
+  sample(pids: number[]): Promise<Sample>
+  /** Starts noting other clients' connections (twice a second); the stop returns how many were seen. */
+  watchOtherClients(): () => Promise<number>
+  close(): Promise<void>
+}
+
+/**
+ * The bench's own MariaDB connection (no database) for the global status, and mariadbd's pid when it runs on
+ * this machine; `database` is the one the Allot processes under test use.
+ */
+async function openProbe(mysql: string, database: string): Promise<Probe> {
+  const conn: Connection = await createConnection(mysql)
+  const mariadbPid = localMariadbPid()
+  let sent = 0
+  const query: Query = async <T>(sql: string, values: unknown[] = []): Promise<T> => {
+    sent++
+    return (await conn.query(sql, values))[0] as T
+  }
+  return {
+    async sample(pids) {
+      const allotCpu = pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0)
+      const mariadbCpu = mariadbPid === undefined ? undefined : cpuSeconds(mariadbPid)
+      // Questions counts this statement too: `sent` is read with it.
+      const rows = query<{ Variable_name: string; Value: string }[]>(
+        `show global status where Variable_name in (${STATUS.map((s) => `'${s}'`).join(',')})`,
+      )
+      const sample = { allotCpu, mariadbCpu, sent, status: {} as Record<string, number> }
+      for (const row of await rows) sample.status[row.Variable_name] = Number(row.Value)
+      return sample
+    },
+    watchOtherClients: () => watchOtherClients(query, database),
+    close: () => conn.end(),
+  }
+}
+
+/** Notes the connections of MariaDB clients other than this bench and the Allot processes under test. */
+function watchOtherClients(query: Query, database: string): () => Promise<number> {
+  const seen = new Set<number>()
+  const look = async () => {
+    const rows = await query<{ ID: number }[]>(
+      "select ID from information_schema.PROCESSLIST where ID <> connection_id() and USER <> 'system user' and COMMAND <> 'Daemon' and coalesce(DB, '') <> ?",
+      [database],
+    )
+    for (const row of rows) seen.add(row.ID)
+  }
+  let pending = look()
+  const timer = setInterval(() => {
+    pending = pending.then(look)
+  }, 500)
+  return async () => {
+    clearInterval(timer)
+    await pending
+    return seen.size
+  }
+}
+
+function localMariadbPid(): number | undefined {
+  try {
+    return Number(execFileSync('pgrep', ['-x', 'mariadbd'], { encoding: 'utf8' }).trim().split('\n')[0])
+  } catch {
+    return undefined
+  }
+}
+
+const fixed = (n: number | undefined, digits: number) => (n === undefined ? 'n/a' : n.toFixed(digits))
+
+/** The share of answers that did what the scenario is after, and what the others did. */
+function intended(row: EventRow): string {
+  const goal = goalOf(row.kind)
+  const total = [...row.outcomes.values()].reduce((a, b) => a + b, 0)
+  const others = [...row.outcomes].filter(([outcome]) => outcome !== goal)
+  const share = `${(((row.outcomes.get(goal) ?? 0) / Math.max(1, total)) * 100).toFixed(1)} % ${goal} of ${total}`
+  return others.length === 0 ? share : `${share} (${others.map(([o, n]) => `${o} ${n}`).join(', ')})`
+}
+
+/** Prints the event scenarios as one table: a row per scenario, then Allot CPU per event ÷ per cold allocation. */
+export function eventReport(rows: EventRow[], connections: number, duration: number): void {
+  const cold = rows.find((r) => r.kind === 'allocation')
+  const ratio = (r: EventRow) => (cold ? (r.allotCpuMs / cold.allotCpuMs).toFixed(2) : 'n/a')
+  console.log(
+    `\nEvents (issue #20): production-sql (MariaDB + Redis, profiles in SQL), WORKERS=1, EVENT_RATE_LIMIT_PER_MINUTE=0, ` +
+      `${connections} connections, ${duration} s per scenario; per event = per answer; statements = Questions\n`,
+  )
+  console.log(
+    '| scenario | req/s | p99 ms | Allot CPU ms / event | ÷ cold allocation | MariaDB CPU ms / event | commits / event | handler commits / event | statements / event | row-lock waits / event | answers as intended | other DB clients | errors |',
+  )
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |')
+  for (const r of rows) {
+    console.log(
+      `| ${r.name} | ${r.rps.toFixed(0)} | ${r.p99} | ${r.allotCpuMs.toFixed(3)} | ${ratio(r)} | ${fixed(r.mariadbCpuMs, 3)} | ` +
+        `${r.commits.toFixed(2)} | ${r.handlerCommits.toFixed(2)} | ${r.statements.toFixed(2)} | ${r.rowLockWaits.toFixed(3)} | ` +
+        `${intended(r)} | ${r.otherClients} | ${r.errors} |`,
+    )
+  }
+  for (const kind of ['beacon', 'unlock', 'landing'] as const) {
+    const ratios = rows.filter((r) => r.kind === kind).map((r) => `${shortName(r, kind)} ${ratio(r)}`)
+    console.log(
+      `| **Allot CPU per ${kind} ÷ per cold allocation** | | | | ${ratios.join('; ')} | | | | | | | | |`,
+    )
+  }
+}
+
+/** `unlock, one hot campaign, 2 instances` → `hot, 2 instances`. */
+const shortName = (r: EventRow, kind: EventKind) =>
+  r.name
+    .replace(`${kind}, `, '')
+    .replace('one hot campaign', 'hot')
+    .replace('spread over 100 campaigns', 'spread')
