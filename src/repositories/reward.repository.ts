@@ -37,7 +37,7 @@ export function createRewardRepository(db: Kysely<Database>, dialect: Dialect) {
     finishAttempt: (id: number, claim: string, outcome: AttemptOutcome, now: number) =>
       finishAttempt(db, dialect, id, claim, outcome, now),
     /** Hands back the rows still pending under `claim` (a worker stopping): due at `now`, for any worker. */
-    release: (claim: string, now: number) => release(db, claim, now),
+    release: (claim: string, now: number, keep: readonly number[] = []) => release(db, claim, now, keep),
     list: (status: PostbackStatus | undefined, limit: number, offset: number) =>
       list(db, status, limit, offset),
     /** Postbacks still to deliver, those given up on, and when the oldest pending one was written. */
@@ -346,13 +346,19 @@ async function finishAttempt(
   )
 }
 
-async function release(db: Kysely<Database>, claim: string, now: number): Promise<number> {
-  const result = await db
+async function release(
+  db: Kysely<Database>,
+  claim: string,
+  now: number,
+  keep: readonly number[],
+): Promise<number> {
+  let query = db
     .updateTable('postback_outbox')
     .set({ claim: null, next_attempt_at: now, updated_at: now })
     .where('claim', '=', claim)
     .where('status', '=', 'pending')
-    .executeTakeFirst()
+  if (keep.length > 0) query = query.where('id', 'not in', [...keep])
+  const result = await query.executeTakeFirst()
   return Number(result.numUpdatedRows)
 }
 

@@ -1,11 +1,16 @@
 import { randomUUID } from 'node:crypto'
-import type { PostbackStatus } from '../domain/postback.js'
+import type { AttemptOutcome, PostbackStatus } from '../domain/postback.js'
 import type { Outbox, OutboxItem, PostbackTransport } from './ports/events.ports.js'
 import type { Logger } from './ports/logger.ports.js'
 import type { ScheduledJob, Scheduler } from './scheduler.js'
 
 /** Waits after the 1st..5th failed attempt; a 6th failure marks the row failed. */
 export const RETRY_DELAYS_MS = [60_000, 600_000, 3_600_000, 3 * 3_600_000, 24 * 3_600_000] as const
+/**
+ * Waits between tries to record an outcome the publisher has already answered (about 12.7 s in all, inside
+ * the lease's 30 s margin): a row sent but not recorded is sent again once its lease ends.
+ */
+const RECORD_RETRY_MS = [50, 100, 200, 400, 800, 1_600, 3_200, 6_400] as const
 /** Statuses that mean "the publisher has it" (409: it already had it). */
 const DELIVERED = new Set([200, 204, 409])
 
@@ -42,7 +47,7 @@ export function createPostbackWorker({
   /** Aborts the deliveries still in flight when stop's wait is over. */
   const halt = new AbortController()
 
-  async function deliver(item: OutboxItem, claim: string): Promise<void> {
+  async function deliver(item: OutboxItem, claim: string, sent: number[]): Promise<void> {
     let httpStatus: number | null = null
     let error: string | null = null
     try {
@@ -53,14 +58,33 @@ export function createPostbackWorker({
       if (halt.signal.aborted) return
       error = (err as Error).message || String(err)
     }
+    sent.push(item.id)
     const now = clock()
     const attempt = item.attempts + 1
     const delay = RETRY_DELAYS_MS[attempt - 1]
     const status: PostbackStatus = error === null ? 'delivered' : delay === undefined ? 'failed' : 'pending'
     const nextAttemptAt = status === 'pending' ? now + (delay ?? 0) : now
-    const mine = await outbox.finishAttempt(item.id, claim, { status, nextAttemptAt, httpStatus, error }, now)
+    const mine = await record(item.id, claim, { status, nextAttemptAt, httpStatus, error }, now)
     if (!mine) logger.warn({ postback: item.id }, 'postback lease expired before its outcome was recorded')
     else if (error) logger.warn({ postback: item.id, attempt, status, error }, 'postback not delivered')
+  }
+
+  /**
+   * Records an attempt's outcome, trying again while the store fails (a timeout under load, a blip): the
+   * publisher has answered, so giving up would send the row again. Safe to repeat, as it only changes a
+   * row still under `claim`; a try that timed out but committed makes the next one find the claim gone.
+   */
+  async function record(id: number, claim: string, outcome: AttemptOutcome, now: number): Promise<boolean> {
+    for (let retry = 0; ; retry++) {
+      try {
+        return await outbox.finishAttempt(id, claim, outcome, now)
+      } catch (err) {
+        const wait = RECORD_RETRY_MS[retry]
+        if (wait === undefined || halt.signal.aborted) throw err
+        logger.warn({ postback: id, err }, 'postback outcome not recorded yet; trying again')
+        await new Promise((resolve) => setTimeout(resolve, wait))
+      }
+    }
   }
 
   /** Delivers what is due, batch by batch, until none is or stop() is called; resolves with the count. */
@@ -70,14 +94,18 @@ export function createPostbackWorker({
       const claim = randomUUID()
       const due = await outbox.claimDue(clock(), batchSize, leaseMs, claim)
       if (due.length === 0) break
+      const sent: number[] = []
       try {
         // Every delivery settles before the batch ends, so none is still sending when its row is released.
-        const results = stopping ? [] : await Promise.allSettled(due.map((item) => deliver(item, claim)))
+        const results = stopping
+          ? []
+          : await Promise.allSettled(due.map((item) => deliver(item, claim, sent)))
         for (const r of results)
           if (r.status === 'rejected') logger.warn({ err: r.reason }, 'postback outcome not recorded')
       } finally {
-        // Stopping: rows not sent, or cut off, are due again now rather than when their lease ends.
-        if (stopping) await outbox.release(claim, clock())
+        // Stopping: rows not sent, or cut off, are due again now rather than when their lease ends; a row
+        // sent whose outcome could not be recorded waits for its lease, in case the store comes back.
+        if (stopping) await outbox.release(claim, clock(), sent)
       }
       attempted += due.length
     }

@@ -2,11 +2,12 @@ import assert from 'node:assert/strict'
 import { after, before, beforeEach, describe, test } from 'node:test'
 import { MockAgent } from 'undici'
 import { parseDatabaseUrl } from '../../src/config/config.js'
+import { DependencyUnavailable } from '../../src/domain/errors.js'
 import { openDatabase, type SqlDatabase } from '../../src/infra/database/database.js'
 import { migrateToLatest } from '../../src/infra/database/migrator.js'
 import { createUndiciTransport } from '../../src/infra/http/postback-transport.js'
 import { createRewardRepository } from '../../src/repositories/reward.repository.js'
-import type { PostbackTransport } from '../../src/services/ports/events.ports.js'
+import type { Outbox, PostbackTransport } from '../../src/services/ports/events.ports.js'
 import { createPostbackWorker, RETRY_DELAYS_MS } from '../../src/services/postback-worker.service.js'
 import { createManualScheduler } from '../helpers/manual-timers.js'
 import { sqlBackends } from '../helpers/sql-backends.js'
@@ -306,6 +307,78 @@ for (const backend of await sqlBackends()) {
       await w.stop()
       assert.equal(manual.pending(), 0, 'stop cancels the poll')
       assert.deepEqual(manual.errors, [])
+    })
+
+    /** The reward repository as the outbox, its finishAttempt failing `failures` times (Infinity: always). */
+    const failingRecords = (failures: number) => {
+      let calls = 0
+      const outbox: Outbox = {
+        claimDue: (...args) => rewards.claimDue(...args),
+        release: (...args) => rewards.release(...args),
+        finishAttempt: async (...args) => {
+          if (calls++ < failures) throw new DependencyUnavailable('database', 'timeout')
+          return rewards.finishAttempt(...args)
+        },
+      }
+      return { outbox, calls: () => calls }
+    }
+    const countingPublisher = () => {
+      const sent = { n: 0 }
+      agent
+        .get(ORIGIN)
+        .intercept({ path: '/postback', method: 'POST' })
+        .reply(200, () => {
+          sent.n++
+          return 'ok'
+        })
+        .persist()
+      return sent
+    }
+
+    test('the store failing to record an outcome: tried again, so the publisher gets the row once', async () => {
+      await enqueue()
+      const sent = countingPublisher()
+      const failing = failingRecords(3)
+      const w = createPostbackWorker({
+        outbox: failing.outbox,
+        transport: createUndiciTransport(agent),
+        clock: () => now,
+        logger: quiet,
+        timeoutMs: 1_000,
+        pollMs: 60_000,
+        scheduler: createManualScheduler(T0).scheduler,
+      })
+      assert.equal(await w.runOnce(), 1)
+      assert.equal(failing.calls(), 4, 'three failed tries, then the one that recorded it')
+      const row = await only()
+      assert.deepEqual([row.status, row.attempts], ['delivered', 1])
+      now += 3_600_000
+      assert.equal(await worker().runOnce(), 0, 'nothing is due again, even after the lease')
+      assert.equal(sent.n, 1)
+    })
+
+    test('stop() while the outcome of a sent row cannot be recorded: the row is not handed back to send at once', async () => {
+      await enqueue()
+      const sent = countingPublisher()
+      const failing = failingRecords(Number.POSITIVE_INFINITY)
+      const w = createPostbackWorker({
+        outbox: failing.outbox,
+        transport: createUndiciTransport(agent),
+        clock: () => now,
+        logger: quiet,
+        timeoutMs: 1_000,
+        pollMs: 60_000,
+        scheduler: createManualScheduler(T0).scheduler,
+      })
+      const run = w.kick()
+      while (failing.calls() === 0) await new Promise((r) => setTimeout(r, 5))
+      await w.stop(50)
+      await run
+      assert.equal(sent.n, 1)
+      assert.equal(await worker().runOnce(), 0, 'still under its lease: not sent again now')
+      const row = await only()
+      assert.deepEqual([row.status, row.attempts], ['pending', 0])
+      assert.ok(row.next_attempt_at > now, 'due when its lease ends')
     })
 
     test('two workers at once never send one row twice', async () => {

@@ -55,8 +55,11 @@ export type OutboxItem = Pick<Postback, 'id' | 'url' | 'headers' | 'body' | 'att
 export type Outbox = {
   claimDue(now: number, limit: number, leaseMs: number, claim: string): Promise<OutboxItem[]>
   finishAttempt(id: number, claim: string, outcome: AttemptOutcome, now: number): Promise<boolean>
-  /** Hands back the rows still pending under `claim`: due at `now`, for any worker to claim at once. */
-  release(claim: string, now: number): Promise<number>
+  /**
+   * Hands back the rows still pending under `claim`: due at `now`, for any worker to claim at once; rows in
+   * `keep` (sent, outcome not recorded) stay claimed until their lease ends.
+   */
+  release(claim: string, now: number, keep?: readonly number[]): Promise<number>
 }
 
 /** Outbound HTTP (undici in production, MockAgent in tests); resolves with the status code. */
