@@ -222,8 +222,9 @@ async function unlock(ctx: Ctx, request: UnlockRequest): Promise<number> {
     await report(ctx, unit.id, campaign, CAMPAIGN_METRICS.ineligible, now)
     return 0
   }
-  await report(ctx, unit.id, campaign, CAMPAIGN_METRICS.unlocks, now)
+  // Reported once the grant has settled: an unlock answered 503 is sent again by the phone, and counts then.
   const result = await grant(ctx, 'u', request, unit, campaign, now, read)
+  await report(ctx, unit.id, campaign, CAMPAIGN_METRICS.unlocks, now)
   return typeof result === 'object' ? result.point : 0
 }
 

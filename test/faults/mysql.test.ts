@@ -74,5 +74,17 @@ describe('MySQL stalled (the network path stops answering), then resumed', { ski
     assert.deepEqual([...new Set(reads.map((r) => r.statusCode))], [200])
     assert.equal((await impression()).statusCode, 200)
     assert.equal((await t.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200)
+
+    // The phone sends the unlock that got a 503 again: paid now, and the report counts one unlock, not two.
+    const again = await unlock()
+    assert.equal(again.statusCode, 200, again.body)
+    assert.ok(again.json().reward_received > 0, again.body)
+    const day = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Asia/Seoul' }).format(Date.now())
+    const unlocks = async () => {
+      const res = await t.admin('GET', `/admin/reports/campaigns?from=${day}&to=${day}`)
+      return (res.json().rows as { unlocks: number }[]).reduce((n, r) => n + r.unlocks, 0)
+    }
+    assert.ok(await eventually(async () => (await unlocks()) > 0, 5_000), 'the paid unlock is reported')
+    assert.equal(await unlocks(), 1, 'the unlock answered 503 is not in the report')
   })
 })
