@@ -14,6 +14,23 @@ const DAY = 86_400_000
  * real one: most campaigns are narrowly targeted (60 % to one unit, 35 % to one country), 5 % run
  * everywhere; on top, a mix of gender, age, OS, language, week_slot, caps and budgets.
  */
+/** The mix of rules on top of the scope: gender, age, OS, language, week_slot, a cap and a budget. */
+function addRules(input: CampaignInput, random: () => number, pick: <T>(items: readonly T[]) => T): void {
+  if (random() < 0.3) input.target_gender = [pick(['M', 'F'])]
+  if (random() < 0.3) {
+    input.target_age_min = 18 + Math.floor(random() * 20)
+    input.target_age_max = (input.target_age_min ?? 18) + 10 + Math.floor(random() * 30)
+  }
+  if (random() < 0.2) input.target_os_min = 24 + Math.floor(random() * 8)
+  if (random() < 0.2) input.target_language = [pick(['ko', 'ja', 'en'])]
+  if (random() < 0.1) input.week_slot = Array.from({ length: 84 }, (_, h) => h * 2)
+  if (random() < 0.2) input.dipu = 1 + Math.floor(random() * 5)
+  if (random() < 0.1) {
+    input.budget_type = pick(['impression', 'click'] as const)
+    input.budget_daily = 1000 + Math.floor(random() * 100_000)
+  }
+}
+
 export async function seedSyntheticCatalog(databaseUrl: string, total: number): Promise<void> {
   const database = openDatabase(parseDatabaseUrl(databaseUrl, 4))
   const now = Date.now()
@@ -52,19 +69,7 @@ export async function seedSyntheticCatalog(databaseUrl: string, total: number): 
       }
       if (scope < 0.6) input.target_unit = [String(1001 + Math.floor(random() * UNITS))]
       else if (scope < 0.95) input.target_country = [pick(COUNTRIES)]
-      if (random() < 0.3) input.target_gender = [pick(['M', 'F'])]
-      if (random() < 0.3) {
-        input.target_age_min = 18 + Math.floor(random() * 20)
-        input.target_age_max = (input.target_age_min ?? 18) + 10 + Math.floor(random() * 30)
-      }
-      if (random() < 0.2) input.target_os_min = 24 + Math.floor(random() * 8)
-      if (random() < 0.2) input.target_language = [pick(['ko', 'ja', 'en'])]
-      if (random() < 0.1) input.week_slot = Array.from({ length: 84 }, (_, h) => h * 2)
-      if (random() < 0.2) input.dipu = 1 + Math.floor(random() * 5)
-      if (random() < 0.1) {
-        input.budget_type = pick(['impression', 'click'] as const)
-        input.budget_daily = 1000 + Math.floor(random() * 100_000)
-      }
+      addRules(input, random, pick)
       rows.push({ ...campaignToRow(campaignDraft(input), now), id: i + 1, created_at: now })
     }
     // Kysely builds one statement per chunk (SQLite caps bound variables per statement); one transaction.

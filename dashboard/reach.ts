@@ -43,6 +43,38 @@ export function createReach(onError: (err: unknown) => boolean) {
   let allocations: number | undefined
   let newTraffic = false
 
+  /** The estimate's tables: devices reached per window, then rule by rule over the widest window. */
+  function reachParts(r: Reach): Node[] {
+    const widest = r.windows.at(-1)
+    return [
+      table(
+        'Devices reached',
+        ['Seen in the last', 'Devices seen', 'Matching', '± (95 %)'],
+        r.windows.map((w) => [
+          `${w.days} day${w.days === 1 ? '' : 's'}`,
+          fmt.int(w.seen),
+          fmt.int(w.matching),
+          fmt.int(w.margin_95),
+        ]),
+        { numeric: [1, 2, 3] },
+      ),
+      widest && widest.rules.length > 0
+        ? table(
+            `Rule by rule, last ${widest.days} days`,
+            ['Rule', 'Removes', 'Remaining'],
+            widest.rules.map((rule) => [rule.field, fmt.int(rule.removes), fmt.int(rule.remaining)]),
+            { numeric: [1, 2] },
+          )
+        : el('p', { class: 'hint' }, 'No targeting rule in the draft: every device seen matches.'),
+      el(
+        'p',
+        { class: 'hint' },
+        `Sample: ${fmt.int(r.sample.devices)} devices (rate ${fmt.pct(r.sample.rate)}).`,
+        r.ignored.length ? ` Not evaluated: ${r.ignored.join(', ')}.` : '',
+      ),
+    ]
+  }
+
   async function estimate(): Promise<void> {
     // A field that is not a number says so beside itself; the last estimate stays until it is fixed.
     if (!checkNumberFields(form)) return
@@ -56,35 +88,7 @@ export function createReach(onError: (err: unknown) => boolean) {
     try {
       const r = await admin<Reach>('/reach', reachDraft(form), mine.signal)
       error.textContent = ''
-      const widest = r.windows.at(-1)
-      const parts: Node[] = [
-        table(
-          'Devices reached',
-          ['Seen in the last', 'Devices seen', 'Matching', '± (95 %)'],
-          r.windows.map((w) => [
-            `${w.days} day${w.days === 1 ? '' : 's'}`,
-            fmt.int(w.seen),
-            fmt.int(w.matching),
-            fmt.int(w.margin_95),
-          ]),
-          { numeric: [1, 2, 3] },
-        ),
-        widest && widest.rules.length > 0
-          ? table(
-              `Rule by rule, last ${widest.days} days`,
-              ['Rule', 'Removes', 'Remaining'],
-              widest.rules.map((rule) => [rule.field, fmt.int(rule.removes), fmt.int(rule.remaining)]),
-              { numeric: [1, 2] },
-            )
-          : el('p', { class: 'hint' }, 'No targeting rule in the draft: every device seen matches.'),
-        el(
-          'p',
-          { class: 'hint' },
-          `Sample: ${fmt.int(r.sample.devices)} devices (rate ${fmt.pct(r.sample.rate)}).`,
-          r.ignored.length ? ` Not evaluated: ${r.ignored.join(', ')}.` : '',
-        ),
-      ]
-      result.replaceChildren(...parts)
+      result.replaceChildren(...reachParts(r))
     } catch (err) {
       if (mine.signal.aborted) return
       if (!onError(err)) error.textContent = err instanceof ApiError ? err.message : String(err)

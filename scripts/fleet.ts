@@ -138,23 +138,27 @@ async function catalogEverywhere(s: Stack, catalog: FleetCatalog, f: Fleet): Pro
   const body = `unit_id=${catalog.unitId}&app_id=${catalog.unitId}&device_id=1&ifa=i&unit_device_token=u&sdk_version=3000&timezone=Asia%2FSeoul`
   const deadline = Date.now() + 15_000
   for (const instance of s.instances) {
-    for (;;) {
-      const res = await fetch(`http://127.0.0.1:${instance.port}/api/allocation/`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body,
-      })
-      const ids = res.status === 200 ? ((await res.json()) as { campaigns: { id: number }[] }).campaigns : []
-      // These answers are in the delivery report too.
-      for (const { id } of ids) {
-        const expected = f.tally.expected.get(id)
-        if (expected) expected.allocations++
-      }
-      if (ids.some((c) => c.id === catalog.capped)) break
+    while (!(await servesCatalog(instance.port, body, catalog, f))) {
       if (Date.now() > deadline) throw new Error(`${instance.name} did not serve the fleet catalog in 15 s`)
       await new Promise((r) => setTimeout(r, 200))
     }
   }
+}
+
+/** One allocation from one instance: whether it serves the capped ad; its items go in the tally. */
+async function servesCatalog(port: number, body: string, catalog: FleetCatalog, f: Fleet): Promise<boolean> {
+  const res = await fetch(`http://127.0.0.1:${port}/api/allocation/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body,
+  })
+  const ids = res.status === 200 ? ((await res.json()) as { campaigns: { id: number }[] }).campaigns : []
+  // These answers are in the delivery report too.
+  for (const { id } of ids) {
+    const expected = f.tally.expected.get(id)
+    if (expected) expected.allocations++
+  }
+  return ids.some((c) => c.id === catalog.capped)
 }
 
 /** Requests per kind so far (the first allocations are left out of the rates). */

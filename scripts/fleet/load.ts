@@ -112,18 +112,22 @@ export function createFleet(
     phones,
     tally,
     async run(workers, stop, first = false) {
-      const worker = async () => {
-        while (!stop()) {
-          if (first && next >= phones.length) return
-          const stay = ctx.stays[0]
-          if (!first && stay && stay.due <= Date.now()) {
-            ctx.stays.shift()
-            await stayReward(ctx, stay)
-            continue
-          }
-          const phone = phones[next++ % phones.length] as Phone
-          await (first ? allocate(ctx, phone) : session(ctx, phone))
+      // The first pass allocates once per phone; after it, stay rewards that came due go first.
+      const work = async (): Promise<boolean> => {
+        if (first) {
+          if (next >= phones.length) return false
+          await allocate(ctx, phones[next++] as Phone)
+          return true
         }
+        const stay = ctx.stays[0]
+        if (stay && stay.due <= Date.now()) {
+          ctx.stays.shift()
+          await stayReward(ctx, stay)
+        } else await session(ctx, phones[next++ % phones.length] as Phone)
+        return true
+      }
+      const worker = async () => {
+        while (!stop() && (await work())) {}
       }
       await Promise.all(Array.from({ length: workers }, worker))
       next = 0

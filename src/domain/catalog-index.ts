@@ -15,6 +15,17 @@ export type CampaignIndex<T> = {
 
 type ByCountry<T> = { any: T[]; byCountry: Map<string, T[]> }
 
+/** Files `item` in `group`: under every country it targets, or under any country. */
+function place<T>(group: ByCountry<T>, countries: string[] | undefined, item: T): void {
+  if (!countries) group.any.push(item)
+  else for (const country of new Set(countries)) push(group.byCountry, country, item)
+}
+
+function sortGroup<T>(group: ByCountry<T>, order: (a: T, b: T) => number): void {
+  group.any.sort(order)
+  for (const list of group.byCountry.values()) list.sort(order)
+}
+
 /**
  * Builds the unit × country index over `items`; `campaignOf` reads the campaign of an item. With `order`,
  * every bucket is sorted by it (stable), so a scan can stop early (ads: by priority).
@@ -31,19 +42,9 @@ export function buildCampaignIndex<T>(
     const units = restricting(c.target_unit)
     const countries = restricting(c.target_country)?.map((v) => normalizeTargetValue('country', v))
     const groups = units ? [...new Set(units.map((u) => u.trim()))].map((u) => groupOf(byUnit, u)) : [anyUnit]
-    for (const group of groups) {
-      if (!countries) group.any.push(item)
-      else for (const country of new Set(countries)) push(group.byCountry, country, item)
-    }
+    for (const group of groups) place(group, countries, item)
   }
-  if (order) {
-    const sortGroup = (g: ByCountry<T>) => {
-      g.any.sort(order)
-      for (const list of g.byCountry.values()) list.sort(order)
-    }
-    sortGroup(anyUnit)
-    for (const g of byUnit.values()) sortGroup(g)
-  }
+  if (order) for (const g of [anyUnit, ...byUnit.values()]) sortGroup(g, order)
   const EMPTY: T[] = []
   return {
     size: items.length,

@@ -149,16 +149,7 @@ export function createContentWalker<T extends object>(upperBound: (e: T, now: nu
     const best: number[] = []
     const out: T[] = []
     for (;;) {
-      let pick = -1
-      for (let b = 0; b < lists.length; b++) {
-        const list = lists[b] as Bounds<T>
-        const i = at[b] as number
-        if (
-          i < list.entries.length &&
-          (pick < 0 || (list.ub[i] as number) > ((lists[pick] as Bounds<T>).ub[at[pick] as number] as number))
-        )
-          pick = b
-      }
+      const pick = highestNext(lists, at)
       if (pick < 0) break
       const list = lists[pick] as Bounds<T>
       const i = at[pick] as number
@@ -167,14 +158,33 @@ export function createContentWalker<T extends object>(upperBound: (e: T, now: nu
       const entry = list.entries[i] as T
       if (!servable(entry)) continue
       out.push(entry)
-      const exact = score(entry)
-      if (best.length < limit) best.splice(sortedIndex(best, exact), 0, exact)
-      else if (exact > (best[0] as number)) {
-        best.shift()
-        best.splice(sortedIndex(best, exact), 0, exact)
-      }
+      keepBest(best, limit, score(entry))
     }
     return out
+  }
+}
+
+/** The list whose next bound is the highest, -1 when every list is used up. */
+function highestNext<T>(lists: readonly Bounds<T>[], at: readonly number[]): number {
+  let pick = -1
+  let top = Number.NEGATIVE_INFINITY
+  for (let b = 0; b < lists.length; b++) {
+    const list = lists[b] as Bounds<T>
+    const i = at[b] as number
+    if (i < list.entries.length && (pick < 0 || (list.ub[i] as number) > top)) {
+      pick = b
+      top = list.ub[i] as number
+    }
+  }
+  return pick
+}
+
+/** Adds `exact` to `best`, the ascending top `limit` scores, dropping the lowest when it is full. */
+function keepBest(best: number[], limit: number, exact: number): void {
+  if (best.length < limit) best.splice(sortedIndex(best, exact), 0, exact)
+  else if (exact > (best[0] as number)) {
+    best.shift()
+    best.splice(sortedIndex(best, exact), 0, exact)
   }
 }
 

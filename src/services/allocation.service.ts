@@ -282,21 +282,20 @@ function verdicts(counters: CounterValues, { snapshot, unit, rules, data, adGap,
   const signals = contentSignals(counters, data)
   const score = (c: Campaign) => (c.is_ad ? c.first_display_priority : contentScore(c, signals(c), rules.now))
   const cutoff = (pool: readonly CatalogEntry[]) => Math.min(...pool.map((e) => score(e.campaign)))
-  return (e: CatalogEntry): CampaignVerdict => {
+  const exclusionOf = (e: CatalogEntry): Exclusion => {
     const c = e.campaign
-    if (served.has(c.id)) return { campaign: c, served: true, exclusion: undefined }
     const gap = c.is_ad ? adGap : unit.content_type === 'none' ? 'content_type_none' : undefined
-    const rule = gap ? undefined : firstExclusion(rules, e)
-    let exclusion: Exclusion
-    if (gap) exclusion = { rule: 'supply', reason: gap }
-    else if (rule) exclusion = ruleDetail(rule, rules, e)
-    else if (!loaded.has(c.id)) exclusion = { rule: 'catalog' }
-    else {
-      const pool = c.is_ad ? ads : contents
-      exclusion = { rule: 'ranked_out', score: score(c), cutoff: cutoff(pool), poolSize: pool.length }
-    }
-    return { campaign: c, served: false, exclusion }
+    if (gap) return { rule: 'supply', reason: gap }
+    const rule = firstExclusion(rules, e)
+    if (rule) return ruleDetail(rule, rules, e)
+    if (!loaded.has(c.id)) return { rule: 'catalog' }
+    const pool = c.is_ad ? ads : contents
+    return { rule: 'ranked_out', score: score(c), cutoff: cutoff(pool), poolSize: pool.length }
   }
+  return (e: CatalogEntry): CampaignVerdict =>
+    served.has(e.campaign.id)
+      ? { campaign: e.campaign, served: true, exclusion: undefined }
+      : { campaign: e.campaign, served: false, exclusion: exclusionOf(e) }
 }
 
 /** Every campaign that may run on the unit (its target_unit allows it), ads first. */

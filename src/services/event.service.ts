@@ -246,6 +246,16 @@ async function landing(
     throw new AllotError('InvalidCheck', 'check does not match the click fields')
   if (request.unit_device_token === '')
     throw new AllotError('InvalidField', 'unit_device_token must not be empty')
+  return landOn(ctx, request, context, now)
+}
+
+/** Where a checked landing goes, and what it counted and paid on the way. */
+async function landOn(
+  ctx: Ctx,
+  request: LandingRequest,
+  context: EventContext,
+  now: number,
+): Promise<{ location: string; outcome: LandingOutcome }> {
   const unit = unitOf(ctx, request.unit_id)
   if (!unit) throw new AllotError('InvalidField', `unit_id ${request.unit_id} is unknown`)
   if (request.external_campaign_id && ctx.payloads.legacyOpen(now))
@@ -257,22 +267,34 @@ async function landing(
       `campaign_id ${request.campaign_id} is not a campaign Allot can land on`,
     )
   const location = campaignLocation(request, campaign)
+  return {
+    location,
+    outcome: await countLanding(ctx, request, context.limited === true, unit, campaign, now),
+  }
+}
+
+/** A landing on a known campaign: the click counted (once), then the landing reward granted (once). */
+async function countLanding(
+  ctx: Ctx,
+  request: LandingRequest,
+  limited: boolean,
+  unit: Unit,
+  campaign: Campaign,
+  now: number,
+): Promise<LandingOutcome> {
   const read = ctx.payloads.read(request.payload, now)
-  if (!read || !bound(read, request.device_id, unit.id, campaign)) return { location, outcome: 'payload' }
-  if (context.limited) return { location, outcome: 'limited' }
+  if (!read || !bound(read, request.device_id, unit.id, campaign)) return 'payload'
+  if (limited) return 'limited'
   const late = lateness(read, unit, campaign, now)
   if (late) {
     if (!request.false_click) await report(ctx, unit.id, campaign, CAMPAIGN_METRICS.ineligible, now)
-    return { location, outcome: late }
+    return late
   }
   if (!request.false_click && (await countClick(ctx, request, unit, campaign, now)) === 'budget')
-    return { location, outcome: 'budget' }
-  if (request.reward <= 0) return { location, outcome: 'none' }
+    return 'budget'
+  if (request.reward <= 0) return 'none'
   const result = await grant(ctx, 'l', request, unit, campaign, now, read)
-  return {
-    location,
-    outcome: typeof result === 'object' ? 'granted' : result === 'nothing' ? 'none' : result,
-  }
+  return typeof result === 'object' ? 'granted' : result === 'nothing' ? 'none' : result
 }
 
 /**

@@ -14,6 +14,16 @@ const RECORD_RETRY_MS = [50, 100, 200, 400, 800, 1_600, 3_200, 6_400] as const
 /** Statuses that mean "the publisher has it" (409: it already had it). */
 const DELIVERED = new Set([200, 204, 409])
 
+/** What the publisher answered: its status, or the error that stood for one. */
+type Answer = { httpStatus: number | null; error: string | null }
+
+/** The outcome of the `attempt`th try: delivered, due again after its retry delay, or failed for good. */
+function outcomeOf(attempt: number, { httpStatus, error }: Answer, now: number): AttemptOutcome {
+  const delay = RETRY_DELAYS_MS[attempt - 1]
+  const status: PostbackStatus = error === null ? 'delivered' : delay === undefined ? 'failed' : 'pending'
+  return { status, nextAttemptAt: status === 'pending' ? now + (delay ?? 0) : now, httpStatus, error }
+}
+
 type Deps = {
   outbox: Outbox
   transport: PostbackTransport
@@ -47,26 +57,31 @@ export function createPostbackWorker({
   /** Aborts the deliveries still in flight when stop's wait is over. */
   const halt = new AbortController()
 
-  async function deliver(item: OutboxItem, claim: string, sent: number[]): Promise<void> {
-    let httpStatus: number | null = null
-    let error: string | null = null
+  /** POSTs one row: the publisher's answer, or undefined when shutdown cut it off (not an attempt). */
+  async function send(item: OutboxItem): Promise<Answer | undefined> {
     try {
-      httpStatus = await transport.post(item.url, item.headers, item.body, timeoutMs, halt.signal)
-      if (!DELIVERED.has(httpStatus)) error = `publisher answered ${httpStatus}`
+      const httpStatus = await transport.post(item.url, item.headers, item.body, timeoutMs, halt.signal)
+      return { httpStatus, error: DELIVERED.has(httpStatus) ? null : `publisher answered ${httpStatus}` }
     } catch (err) {
-      // Cut off by shutdown: not an attempt. The run releases the row, so the next process sends it.
-      if (halt.signal.aborted) return
-      error = (err as Error).message || String(err)
+      // Cut off by shutdown: the run releases the row, so the next process sends it.
+      if (halt.signal.aborted) return undefined
+      return { httpStatus: null, error: (err as Error).message || String(err) }
     }
+  }
+
+  async function deliver(item: OutboxItem, claim: string, sent: number[]): Promise<void> {
+    const answer = await send(item)
+    if (!answer) return
     sent.push(item.id)
     const now = clock()
-    const attempt = item.attempts + 1
-    const delay = RETRY_DELAYS_MS[attempt - 1]
-    const status: PostbackStatus = error === null ? 'delivered' : delay === undefined ? 'failed' : 'pending'
-    const nextAttemptAt = status === 'pending' ? now + (delay ?? 0) : now
-    const mine = await record(item.id, claim, { status, nextAttemptAt, httpStatus, error }, now)
+    const outcome = outcomeOf(item.attempts + 1, answer, now)
+    const mine = await record(item.id, claim, outcome, now)
     if (!mine) logger.warn({ postback: item.id }, 'postback lease expired before its outcome was recorded')
-    else if (error) logger.warn({ postback: item.id, attempt, status, error }, 'postback not delivered')
+    else if (outcome.error)
+      logger.warn(
+        { postback: item.id, attempt: item.attempts + 1, status: outcome.status, error: outcome.error },
+        'postback not delivered',
+      )
   }
 
   /**
@@ -87,6 +102,20 @@ export function createPostbackWorker({
     }
   }
 
+  /** Delivers one claimed batch; every delivery settles before it ends, so none is sending when released. */
+  async function runBatch(due: OutboxItem[], claim: string): Promise<void> {
+    const sent: number[] = []
+    try {
+      const results = stopping ? [] : await Promise.allSettled(due.map((item) => deliver(item, claim, sent)))
+      for (const r of results)
+        if (r.status === 'rejected') logger.warn({ err: r.reason }, 'postback outcome not recorded')
+    } finally {
+      // Stopping: rows not sent, or cut off, are due again now rather than when their lease ends; a row
+      // sent whose outcome could not be recorded waits for its lease, in case the store comes back.
+      if (stopping) await outbox.release(claim, clock(), sent)
+    }
+  }
+
   /** Delivers what is due, batch by batch, until none is or stop() is called; resolves with the count. */
   async function runOnce(): Promise<number> {
     let attempted = 0
@@ -94,19 +123,7 @@ export function createPostbackWorker({
       const claim = randomUUID()
       const due = await outbox.claimDue(clock(), batchSize, leaseMs, claim)
       if (due.length === 0) break
-      const sent: number[] = []
-      try {
-        // Every delivery settles before the batch ends, so none is still sending when its row is released.
-        const results = stopping
-          ? []
-          : await Promise.allSettled(due.map((item) => deliver(item, claim, sent)))
-        for (const r of results)
-          if (r.status === 'rejected') logger.warn({ err: r.reason }, 'postback outcome not recorded')
-      } finally {
-        // Stopping: rows not sent, or cut off, are due again now rather than when their lease ends; a row
-        // sent whose outcome could not be recorded waits for its lease, in case the store comes back.
-        if (stopping) await outbox.release(claim, clock(), sent)
-      }
+      await runBatch(due, claim)
       attempted += due.length
     }
     return attempted
