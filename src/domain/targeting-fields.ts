@@ -274,6 +274,16 @@ function rangeField<
 /** An attribute the field owns, read from the request by `fromRequest`. */
 const attribute = <const K extends string, V>(key: K, fromRequest: (f: DeviceFacts) => V | undefined) =>
   ({ key, fromRequest }) satisfies Attribute<K, V>
+/** An attribute from one request text field: blank is not sent, else normalised. */
+const textAttribute = <const K extends string>(
+  key: K,
+  read: (f: DeviceFacts) => string | undefined,
+  normalize: (v: string) => string,
+) =>
+  attribute(key, (f) => {
+    const v = text(read(f))
+    return v && normalize(v)
+  })
 /** How a field reads the device's value: its own reader, else the attribute it owns. */
 function readerOf<V>(o: {
   value?: ((d: DeviceView) => V) | undefined
@@ -351,20 +361,14 @@ export const TARGETING_TABLE = [
   listField('gender', {
     rank: 1,
     normalize: genderOf,
-    attribute: attribute('gender', (f) => {
-      const v = text(f.request.sex)
-      return v && genderOf(v)
-    }),
+    attribute: textAttribute('gender', (f) => f.request.sex, genderOf),
     matches: single,
     reach: textColumn('gender'),
   }),
   listField('language', {
     rank: 3,
     normalize: languageOf,
-    attribute: attribute('language', (f) => {
-      const v = text(f.request.language?.split(',')[0])
-      return v && languageOf(v)
-    }),
+    attribute: textAttribute('language', (f) => f.request.language?.split(',')[0], languageOf),
     // v1 serves language-targeted campaigns to a device that sends no language (docs/architecture.md §W2.1).
     matches: (rule, value: string | undefined) => value === undefined || single(rule, value),
     reach: textColumn('language'),
@@ -372,20 +376,14 @@ export const TARGETING_TABLE = [
   listField('carrier', {
     rank: 7,
     normalize: carrierOf,
-    attribute: attribute('carrier', (f) => {
-      const v = text(f.request.carrier)
-      return v && carrierOf(v)
-    }),
+    attribute: textAttribute('carrier', (f) => f.request.carrier, carrierOf),
     matches: single,
     reach: textColumn('carrier'),
   }),
   listField('region', {
     rank: 8,
     normalize: regionOf,
-    attribute: attribute('region', (f) => {
-      const v = text(f.request.region)
-      return v && regionOf(v)
-    }),
+    attribute: textAttribute('region', (f) => f.request.region, regionOf),
     matches: (rule, value: string | undefined, d) => regional(rule, value, d.province),
     reach: {
       array: 'u32',

@@ -82,9 +82,10 @@ for (const backend of await sqlBackends()) {
       transport: PostbackTransport = createUndiciTransport(agent),
       timeoutMs = 1_000,
       manual?: ReturnType<typeof createManualScheduler>,
+      outbox: Outbox = rewards,
     ) =>
       createPostbackWorker({
-        outbox: rewards,
+        outbox,
         transport,
         clock: manual?.clock ?? (() => now),
         logger: quiet,
@@ -309,6 +310,7 @@ for (const backend of await sqlBackends()) {
       assert.deepEqual(manual.errors, [])
     })
 
+    const workerOn = (outbox: Outbox) => worker(createUndiciTransport(agent), 1_000, undefined, outbox)
     /** The reward repository as the outbox, its finishAttempt failing `failures` times (Infinity: always). */
     const failingRecords = (failures: number) => {
       let calls = 0
@@ -339,15 +341,7 @@ for (const backend of await sqlBackends()) {
       await enqueue()
       const sent = countingPublisher()
       const failing = failingRecords(3)
-      const w = createPostbackWorker({
-        outbox: failing.outbox,
-        transport: createUndiciTransport(agent),
-        clock: () => now,
-        logger: quiet,
-        timeoutMs: 1_000,
-        pollMs: 60_000,
-        scheduler: createManualScheduler(T0).scheduler,
-      })
+      const w = workerOn(failing.outbox)
       assert.equal(await w.runOnce(), 1)
       assert.equal(failing.calls(), 4, 'three failed tries, then the one that recorded it')
       const row = await only()
@@ -361,15 +355,7 @@ for (const backend of await sqlBackends()) {
       await enqueue()
       const sent = countingPublisher()
       const failing = failingRecords(Number.POSITIVE_INFINITY)
-      const w = createPostbackWorker({
-        outbox: failing.outbox,
-        transport: createUndiciTransport(agent),
-        clock: () => now,
-        logger: quiet,
-        timeoutMs: 1_000,
-        pollMs: 60_000,
-        scheduler: createManualScheduler(T0).scheduler,
-      })
+      const w = workerOn(failing.outbox)
       const run = w.kick()
       while (failing.calls() === 0) await new Promise((r) => setTimeout(r, 5))
       await w.stop(50)
