@@ -5,7 +5,7 @@
  * what the phones sent.
  */
 import { readFileSync } from 'node:fs'
-import { createConnection } from 'mysql2/promise'
+import { type Connection, createConnection } from 'mysql2/promise'
 import type { FleetCatalog } from './catalog.js'
 import type { Expected, Tally } from './load.js'
 import { ADMIN_TOKEN, type Stack } from './stack.js'
@@ -48,13 +48,8 @@ export async function runChecks(stack: Stack, catalog: FleetCatalog, tally: Tall
       'select attempts, last_status, last_error from postback_outbox where attempts > 1 limit 5',
     )
     checks.push(ledgerCheck(rows, tally), postbackCheck(rows, stack.postbacks, retried as unknown[]))
-    // After the report check: by then every process's batched counters are written.
     const report = await reportCheck(stack, catalog, tally)
-    const [counters] = await sql.query('select value from delivery_counters where name = ?', [
-      `imp:${catalog.capped - WIRE}`,
-    ])
-    const spent = Number((counters as { value: number }[])[0]?.value ?? 0)
-    checks.push(capCheck(catalog, tally, spent), report)
+    checks.push(capCheck(catalog, tally, await deliveryCounter(sql, catalog, tally)), report)
   } finally {
     await sql.end()
   }
@@ -127,6 +122,24 @@ function postbackCheck(
     detail:
       `${ids.size} grants, ${received.size} transaction ids received: ${missing} missing, ${twice} more than once, ${unknown} unknown` +
       (retried.length ? `; outbox rows sent more than once: ${JSON.stringify(retried)}` : ''),
+  }
+}
+
+/**
+ * The capped ad's impression counter in SQL once it has caught up: each process writes its increments every
+ * REPORT_FLUSH_MS (the report reads a process's unwritten figures at once, so its check passing says nothing
+ * of this flush); polled up to 10 s for the counted total, then whatever it says.
+ */
+async function deliveryCounter(sql: Connection, catalog: FleetCatalog, tally: Tally): Promise<number> {
+  const counted = [...tally.cappedCounted.values()].reduce((a, b) => a + b, 0)
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const [rows] = await sql.query('select value from delivery_counters where name = ?', [
+      `imp:${catalog.capped - WIRE}`,
+    ])
+    const spent = Number((rows as { value: number }[])[0]?.value ?? 0)
+    if (spent === counted || Date.now() > deadline) return spent
+    await new Promise((r) => setTimeout(r, 500))
   }
 }
 
