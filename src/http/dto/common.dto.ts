@@ -39,8 +39,10 @@ export const errorResponses = {
 /** ISO 8601 with an offset in, ISO 8601 UTC out; epoch ms inside. */
 export const IsoDateTime = Type.String({ format: 'date-time' })
 
+/** An id's text: a plain decimal integer, 1 to 16 digits, no leading 0 (the range is `requiredIdOf`'s). */
+export const ID_PATTERN = '^[1-9][0-9]{0,15}$'
 /** An id on the wire: a plain decimal integer from 1 to 2^53 − 1 (no sign, exponent, hex or spaces). */
-export const IdText = Type.String({ pattern: '^[1-9][0-9]{0,15}$', description: 'integer id, 1 to 2^53 − 1' })
+export const IdText = Type.String({ pattern: ID_PATTERN, description: 'integer id, 1 to 2^53 − 1' })
 /** An optional id: empty or 0 mean "not sent", as in v1. */
 export const OptionalIdText = Type.Optional(
   Type.String({ pattern: '^(0|[1-9][0-9]{0,15})?$', description: 'integer id, 1 to 2^53 − 1; 0 = none' }),

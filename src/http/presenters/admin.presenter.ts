@@ -8,7 +8,7 @@ import type {
   NumericIdParamsSchema,
   PageQuerySchema,
 } from '../dto/admin.dto.js'
-import { requiredIdOf } from '../numbers.js'
+import { intOf, requiredIdOf } from '../numbers.js'
 import { toIso, toIsoOrNull } from './iso-time.js'
 
 const TIME_FIELDS = ['start_date', 'end_date', 'published_at'] as const
@@ -47,9 +47,9 @@ export function profileToDto(p: DeviceProfile) {
   return { ...p, updated_at: toIso(p.updated_at) }
 }
 
-/** `?limit=&offset=` (plain decimals, checked by the schema) → numbers. */
+/** `?limit=&offset=` (plain decimals, checked by the schema, which also fills the defaults) → numbers. */
 export function pageOf(query: Static<typeof PageQuerySchema>): { limit: number; offset: number } {
-  return { limit: Number(query.limit), offset: Number(query.offset) }
+  return { limit: intOf(query.limit) ?? 100, offset: intOf(query.offset) ?? 0 }
 }
 
 /** The `:id` of a numeric resource, exactly (a 400 past 2^53 − 1). */

@@ -1,6 +1,7 @@
 import type { ContentChannel } from '../../domain/catalog.js'
 import { AllotError } from '../../domain/errors.js'
 import type { ChannelsResponseDto } from '../dto/content.dto.js'
+import { integerOf } from '../numbers.js'
 
 /**
  * The ids of `?ids=`: v1 split on commas and panicked on anything that was not an integer; Allot answers
@@ -11,8 +12,9 @@ export function channelIdsFromQuery(ids: string): number[] {
   for (const item of ids.split(',')) {
     const text = item.trim()
     if (text === '') continue
-    const id = /^[+-]?[0-9]{1,16}$/.test(text) ? Number(text) : Number.NaN
-    if (!Number.isSafeInteger(id)) {
+    // v1 read them with Go's strconv.Atoi, which takes a leading '+'.
+    const id = integerOf(text, { plus: true, maxDigits: 16 })
+    if (id === undefined || !Number.isSafeInteger(id)) {
       throw new AllotError('InvalidField', `querystring.ids: '${text.slice(0, 32)}' is not an integer id`)
     }
     parsed.push(id)

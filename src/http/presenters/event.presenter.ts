@@ -8,7 +8,7 @@ import type {
   UnlockRequest,
 } from '../../services/event.service.js'
 import type { ClickQueryDto, StayRewardRequestDto, UnlockRequestDto } from '../dto/event.dto.js'
-import { intOf, optionalIdOf, requiredIdOf } from '../numbers.js'
+import { integerOf, intOf, optionalIdOf, requiredIdOf } from '../numbers.js'
 import { toIso } from './iso-time.js'
 
 /** The client's own token when it substituted one, else the one the allocation knew (v1's GetUDT). */
@@ -84,7 +84,8 @@ export function landingRequestFromDto(dto: ClickQueryDto): LandingRequest {
     payload: dto.campaign_payload ?? '',
     external_campaign_id: dto.external_campaign_id,
     redirect_url: dto.redirect_url,
-    use_clean_mode: (intOf(/^-?\d+$/.test(dto.use_clean_mode ?? '') ? dto.use_clean_mode : '') ?? 0) > 0,
+    // Free text on the wire: an integer above 0 turns clean mode on, anything else leaves it off.
+    use_clean_mode: (integerOf(dto.use_clean_mode ?? '') ?? 0) > 0,
     false_click: dto.false_click === '1',
   }
 }
