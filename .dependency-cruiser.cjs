@@ -38,6 +38,14 @@ module.exports = {
       to: { path: '^src/(repositories|infra)/' },
     },
     {
+      name: 'dto-holds-schemas-only',
+      comment:
+        'http/dto/ holds the wire shapes (TypeBox schemas and their types); mapping them to and from the domain is http/presenters/ work, so dto/ imports only dto/ and domain/ vocabularies',
+      severity: 'error',
+      from: { path: '^src/http/dto/' },
+      to: { path: '^src/', pathNot: ['^src/http/dto/', '^src/domain/'] },
+    },
+    {
       name: 'adapters-only-from-composition-root',
       comment:
         'only the composition roots (files directly in src/, and the steps of src/app.ts in src/composition/) wire adapters; repositories may use infra',

@@ -4,6 +4,7 @@ import rateLimiter from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { dayPeriod } from '../domain/budget.js'
 import { createPayloadReader, createPayloadSigner } from '../domain/payload-signer.js'
+import { ID_PATTERN } from '../http/dto/common.dto.js'
 import { registerAdminRoutes } from '../http/routes/admin-scope.js'
 import { type EventKind, type EventLimiter, eventRoutes } from '../http/routes/event.routes.js'
 import { postbackRoutes } from '../http/routes/postback.routes.js'
@@ -199,6 +200,9 @@ async function eventLimiter(
   }
 }
 
+/** A device id as the event schemas take it (IdText); the key keeps the text, nothing is converted. */
+const DEVICE_ID_TEXT = new RegExp(ID_PATTERN)
+
 /** The device an SDK event is about (the beacon's bound in `data`, else `device_id`), else the caller's address. */
 function eventRateKey(request: FastifyRequest, kind: EventKind, events: EventService): string {
   const fields = { ...(request.query as object), ...(request.body as object) } as {
@@ -208,7 +212,7 @@ function eventRateKey(request: FastifyRequest, kind: EventKind, events: EventSer
   let device: number | string | undefined
   if (kind === 'impression')
     device = typeof fields.data === 'string' ? events.beaconDevice(fields.data) : undefined
-  else if (typeof fields.device_id === 'string' && /^[1-9][0-9]{0,15}$/.test(fields.device_id))
+  else if (typeof fields.device_id === 'string' && DEVICE_ID_TEXT.test(fields.device_id))
     device = fields.device_id
   return device === undefined ? `ip:${request.ip}` : `d:${device}`
 }

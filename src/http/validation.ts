@@ -1,6 +1,7 @@
 import AjvCompiler from '@fastify/ajv-compiler'
 import type { FastifyInstance } from 'fastify'
 import { AllotError } from '../domain/errors.js'
+import { decimalOf, integerOf } from './numbers.js'
 
 const base = { removeAdditional: false, useDefaults: true, allErrors: false } as const
 const coercing = AjvCompiler()({}, { customOptions: { ...base, coerceTypes: true } })
@@ -27,14 +28,11 @@ function numericFields(schema: unknown): { name: string; integer: boolean }[] {
     .map(([name, p]) => ({ name, integer: p.type === 'integer' }))
 }
 
-const INTEGER_TEXT = /^-?[0-9]{1,16}$/
-const NUMBER_TEXT = /^-?[0-9]{1,16}(\.[0-9]{1,16})?$/
-
 /**
  * Query strings, path parameters and form bodies are text that Ajv coerces to numbers, and it coerces
  * loosely: "1e309" becomes Infinity (and passes an integer check), "0x10" 16, " 5 " 5. Every route's
- * numeric fields given as text must be plain decimals (≤ 16 digits, so never past 2^53), else a 400
- * naming the field; other types are left to the schema.
+ * numeric fields given as text must be what numbers.ts reads (`integerOf` with ≤ 16 digits, `decimalOf`),
+ * else a 400 naming the field; Ajv then converts only such text. Other types are left to the schema.
  * Register before the routes: it reads each route's schema as the route is added.
  */
 export function plainDecimalNumbers(app: FastifyInstance): void {
@@ -57,7 +55,8 @@ export function plainDecimalNumbers(app: FastifyInstance): void {
           const plain =
             value === '' ||
             (typeof value === 'number' && Number.isFinite(value)) ||
-            (typeof value === 'string' && (integer ? INTEGER_TEXT : NUMBER_TEXT).test(value))
+            (typeof value === 'string' &&
+              (integer ? integerOf(value, { maxDigits: 16 }) : decimalOf(value)) !== undefined)
           if (!plain && (typeof value === 'string' || typeof value === 'number'))
             throw new AllotError(
               'InvalidField',

@@ -17,7 +17,7 @@ import {
   TARGETING_TABLE,
 } from '../../src/domain/targeting-fields.js'
 import { CampaignPatchSchema, CampaignSchema } from '../../src/http/dto/admin.dto.js'
-import { targetingFromDto } from '../../src/http/dto/insight.dto.js'
+import { targetingFromDto } from '../../src/http/presenters/insight.presenter.js'
 import { openDatabase } from '../../src/infra/database/database.js'
 import { migrateToLatest } from '../../src/infra/database/migrator.js'
 import { createCampaignRepository } from '../../src/repositories/campaign.repository.js'

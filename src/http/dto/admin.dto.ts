@@ -4,16 +4,13 @@ import {
   BUDGET_TYPES,
   CAMPAIGN_STATUSES,
   CAMPAIGN_TYPES,
-  type Campaign,
   DISPLAY_TYPES,
   REVENUE_TYPES,
   UNIT_SUPPLY,
-  type Unit,
 } from '../../domain/catalog.js'
-import type { CampaignDraft, CampaignInput } from '../../domain/drafts.js'
 import { MAX_CAMPAIGN_ID } from '../../domain/sdk-v1.js'
 import { TARGETING_BOUND_KEYS, TARGETING_LIST_KEYS } from '../../domain/targeting-fields.js'
-import { IdText, IsoDateTime, Nullable, requiredIdOf, StringEnum, toIso, toIsoOrNull } from './common.dto.js'
+import { IdText, IsoDateTime, Nullable, StringEnum } from './common.dto.js'
 
 const Id = Type.Integer({ minimum: 1, maximum: 2_147_483_647 })
 /**
@@ -105,32 +102,6 @@ export const CampaignSchema = Type.Object({
 export type CampaignCreateDto = Static<typeof CampaignCreateSchema>
 export type CampaignPatchDto = Static<typeof CampaignPatchSchema>
 
-const TIME_FIELDS = ['start_date', 'end_date', 'published_at'] as const
-
-/** Admin JSON → domain input: ISO times become epoch ms; everything else already has domain names. */
-export function campaignFromDto<T extends CampaignPatchDto>(
-  dto: T,
-): T extends CampaignCreateDto ? CampaignInput : Partial<CampaignDraft> {
-  const out: Record<string, unknown> = { ...dto }
-  for (const key of TIME_FIELDS) {
-    const value = dto[key]
-    if (typeof value === 'string') out[key] = Date.parse(value)
-  }
-  return out as never
-}
-
-/** Domain campaign → admin JSON. */
-export function campaignToDto(c: Campaign) {
-  return {
-    ...c,
-    start_date: toIso(c.start_date),
-    end_date: toIso(c.end_date),
-    published_at: toIsoOrNull(c.published_at),
-    created_at: toIso(c.created_at),
-    updated_at: toIso(c.updated_at),
-  }
-}
-
 const unitFields = {
   app_id: Id,
   name: Type.String({ maxLength: 255 }),
@@ -185,11 +156,6 @@ export const UnitSchema = Type.Object({
   updated_at: IsoDateTime,
 })
 
-/** Domain unit → admin JSON. */
-export function unitToDto(u: Unit) {
-  return { ...u, created_at: toIso(u.created_at), updated_at: toIso(u.updated_at) }
-}
-
 const categoryFields = {
   name: Type.String({ minLength: 1, maxLength: 255 }),
   icon_url: Url,
@@ -229,12 +195,5 @@ export const PageQuerySchema = Type.Object({
   limit: Type.String({ pattern: '^([1-9][0-9]{0,2}|1000)$', default: '100', description: '1 to 1000' }),
   offset: Type.String({ pattern: '^(0|[1-9][0-9]{0,8})$', default: '0', description: '0 to 999,999,999' }),
 })
-export function pageOf(query: Static<typeof PageQuerySchema>): { limit: number; offset: number } {
-  return { limit: Number(query.limit), offset: Number(query.offset) }
-}
 export const NumericIdParamsSchema = Type.Object({ id: IdText })
-/** The `:id` of a numeric resource, exactly (a 400 past 2^53 − 1). */
-export function numericIdOf(params: Static<typeof NumericIdParamsSchema>): number {
-  return requiredIdOf('id', params.id)
-}
 export const StringIdParamsSchema = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) })

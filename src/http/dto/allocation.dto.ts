@@ -1,7 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox'
-import { normalizeYearOfBirth } from '../../domain/sdk-v1.js'
-import type { AllocationRequest } from '../../services/allocation.service.js'
-import { IdText, IntText, intOf, OptionalIdText, optionalIdOf, requiredIdOf } from './common.dto.js'
+import { IdText, IntText, OptionalIdText } from './common.dto.js'
 
 const Text = (maxLength: number) => Type.Optional(Type.String({ maxLength }))
 
@@ -51,37 +49,6 @@ export const AllocationRequestSchema = Type.Object({
 /** `POST /api/content_allocation/`: the same fields, none of those three required. */
 export const ContentAllocationRequestSchema = Type.Object(allocationFields)
 export type AllocationRequestDto = Static<typeof ContentAllocationRequestSchema>
-
-/** Wire fields → the service's request: numbers parsed (ids exactly), two-digit years expanded. */
-export function allocationRequestFromDto(dto: AllocationRequestDto): AllocationRequest {
-  // Every field written out (no spread of the parsed body): one object shape on the hot path.
-  return {
-    unit_id: optionalIdOf('unit_id', dto.unit_id),
-    app_id: optionalIdOf('app_id', dto.app_id),
-    device_id: requiredIdOf('device_id', dto.device_id),
-    ifa: dto.ifa ?? '',
-    unit_device_token: dto.unit_device_token,
-    sdk_version: intOf(dto.sdk_version) ?? 0,
-    timezone: dto.timezone,
-    year_of_birth: normalizeYearOfBirth(intOf(dto.year_of_birth)),
-    sex: dto.sex,
-    region: dto.region,
-    carrier: dto.carrier,
-    country: dto.country,
-    language: dto.language,
-    device_os: intOf(dto.device_os),
-    device_name: dto.device_name,
-    registered_date: intOf(dto.registered_date),
-    custom_target_1: dto.custom_target_1,
-    custom_target_2: dto.custom_target_2,
-    custom_target_3: dto.custom_target_3,
-    categories: dto.categories,
-    filter_categories: dto.filter_categories,
-    filter_channel_ids: dto.filter_channel_ids,
-    settings_page_display_ratio: dto.settings_page_display_ratio,
-    excluded: dto.excluded,
-  }
-}
 
 const Strings = Type.Array(Type.String())
 const Nullable = <T extends ReturnType<typeof Type.Object>>(schema: T) => Type.Union([schema, Type.Null()])

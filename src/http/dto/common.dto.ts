@@ -1,5 +1,4 @@
 import { type TSchema, type TUnsafe, Type } from '@sinclair/typebox'
-import { AllotError } from '../../domain/errors.js'
 
 /** A string enum as plain JSON Schema `enum` (clearer validation messages than a union of literals). */
 export function StringEnum<const T extends readonly string[]>(
@@ -40,36 +39,13 @@ export const errorResponses = {
 /** ISO 8601 with an offset in, ISO 8601 UTC out; epoch ms inside. */
 export const IsoDateTime = Type.String({ format: 'date-time' })
 
-export function toIso(ms: number): string {
-  return new Date(ms).toISOString()
-}
-
-export function toIsoOrNull(ms: number | null): string | null {
-  return ms === null ? null : toIso(ms)
-}
-
+/** An id's text: a plain decimal integer, 1 to 16 digits, no leading 0 (the range is `requiredIdOf`'s). */
+export const ID_PATTERN = '^[1-9][0-9]{0,15}$'
 /** An id on the wire: a plain decimal integer from 1 to 2^53 − 1 (no sign, exponent, hex or spaces). */
-export const IdText = Type.String({ pattern: '^[1-9][0-9]{0,15}$', description: 'integer id, 1 to 2^53 − 1' })
+export const IdText = Type.String({ pattern: ID_PATTERN, description: 'integer id, 1 to 2^53 − 1' })
 /** An optional id: empty or 0 mean "not sent", as in v1. */
 export const OptionalIdText = Type.Optional(
   Type.String({ pattern: '^(0|[1-9][0-9]{0,15})?$', description: 'integer id, 1 to 2^53 − 1; 0 = none' }),
 )
 /** A plain decimal integer (empty = not sent). */
 export const IntText = Type.String({ pattern: '^(-?[0-9]{1,10})?$', description: 'decimal integer' })
-
-/** An id field's value; a 400 naming the field past 2^53 − 1 (it would silently round). */
-export function requiredIdOf(field: string, text: string): number {
-  const id = Number(text)
-  if (!Number.isSafeInteger(id) || id < 1)
-    throw new AllotError('InvalidField', `${field} must be an integer from 1 to ${Number.MAX_SAFE_INTEGER}`)
-  return id
-}
-
-export function optionalIdOf(field: string, text: string | undefined): number | undefined {
-  return text === undefined || text === '' || text === '0' ? undefined : requiredIdOf(field, text)
-}
-
-/** A decimal integer field, undefined when empty or absent. */
-export function intOf(text: string | undefined): number | undefined {
-  return text === undefined || text === '' ? undefined : Number(text)
-}

@@ -1,5 +1,4 @@
-import { Type } from '@sinclair/typebox'
-import { AllotError } from '../../domain/errors.js'
+import { type Static, Type } from '@sinclair/typebox'
 
 // v1 bound device_id as an int64 (required, non-zero); ids beyond 2^53 are not exact in JavaScript.
 const DeviceId = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })
@@ -63,22 +62,4 @@ export const ChannelsResponseSchema = Type.Object({
     }),
   ),
 })
-
-/**
- * The ids of `?ids=`: v1 split on commas and panicked on anything that was not an integer; Allot answers
- * 400 naming the item instead, and tolerates the empty items a trailing comma leaves ("1,2,").
- */
-export function channelIdsFromQuery(ids: string): number[] {
-  const parsed: number[] = []
-  for (const item of ids.split(',')) {
-    const text = item.trim()
-    if (text === '') continue
-    const id = /^[+-]?[0-9]{1,16}$/.test(text) ? Number(text) : Number.NaN
-    if (!Number.isSafeInteger(id)) {
-      throw new AllotError('InvalidField', `querystring.ids: '${text.slice(0, 32)}' is not an integer id`)
-    }
-    parsed.push(id)
-  }
-  if (parsed.length === 0) throw new AllotError('InvalidField', 'querystring.ids names no channel id')
-  return parsed
-}
+export type ChannelsResponseDto = Static<typeof ChannelsResponseSchema>

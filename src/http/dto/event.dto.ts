@@ -1,23 +1,6 @@
 import { type Static, Type } from '@sinclair/typebox'
-import { AllotError } from '../../domain/errors.js'
-import { PLACEHOLDER_CAMPAIGN_ID } from '../../domain/sdk-v1.js'
-import type {
-  LandingRequest,
-  RewardClaim,
-  StayRewardRequest,
-  UnlockRequest,
-} from '../../services/event.service.js'
 import { PageQuerySchema } from './admin.dto.js'
-import {
-  IdText,
-  IntText,
-  intOf,
-  Nullable,
-  OptionalIdText,
-  optionalIdOf,
-  requiredIdOf,
-  StringEnum,
-} from './common.dto.js'
+import { IdText, IntText, Nullable, OptionalIdText, StringEnum } from './common.dto.js'
 
 const Text = (maxLength: number) => Type.Optional(Type.String({ maxLength }))
 const Int = Type.Optional(IntText)
@@ -115,97 +98,6 @@ export const ImpressionQuerySchema = Type.Object({
 })
 
 export const ImpressionResponseSchema = Type.Object({ msg: Type.Literal('ok'), status: Type.Literal(200) })
-
-/** The client's own token when it substituted one, else the one the allocation knew (v1's GetUDT). */
-function clientToken(client: string | undefined, allocation: string | undefined): string {
-  return client && client !== '__unit_device_token__' ? client : (allocation ?? '')
-}
-
-const campaignIdOf = (text: string | undefined) => {
-  const id = intOf(text)
-  if (id !== undefined && !Number.isSafeInteger(id))
-    throw new AllotError('InvalidField', 'campaign_id must be an integer below 2^53')
-  return id || PLACEHOLDER_CAMPAIGN_ID
-}
-
-function claimOf(f: {
-  app_id?: string | undefined
-  device_id: string
-  ifa: string
-  unit_device_token: string
-  campaign_id?: string | undefined
-  campaign_type?: string | undefined
-  campaign_name?: string | undefined
-  campaign_owner_id?: string | undefined
-  campaign_is_media?: string | undefined
-  slot?: string | undefined
-  reward?: string | undefined
-  base_reward?: string | undefined
-  check?: string | undefined
-}): RewardClaim {
-  return {
-    app_id: optionalIdOf('app_id', f.app_id),
-    device_id: requiredIdOf('device_id', f.device_id),
-    ifa: f.ifa,
-    unit_device_token: f.unit_device_token,
-    campaign_id: campaignIdOf(f.campaign_id),
-    campaign_type: f.campaign_type ?? '',
-    campaign_name: f.campaign_name ?? '',
-    campaign_owner_id: f.campaign_owner_id ?? '',
-    campaign_is_media: String(intOf(f.campaign_is_media) ?? 0),
-    slot: intOf(f.slot) ?? 0,
-    reward: intOf(f.reward) ?? 0,
-    base_reward: intOf(f.base_reward) ?? 0,
-    check: f.check ?? '',
-  }
-}
-
-/** The unlock form → the service's request; `click_type` other than `u` is a 400 (v1). */
-export function unlockRequestFromDto(dto: UnlockRequestDto): UnlockRequest {
-  if (dto.click_type !== 'u') throw new AllotError('InvalidField', "click_type must be 'u' (an unlock)")
-  return {
-    ...claimOf({
-      ...dto,
-      campaign_id: dto.click_campaign_id,
-      campaign_type: dto.click_campaign_type,
-      campaign_name: dto.click_campaign_name,
-      campaign_owner_id: dto.click_campaign_owner_id,
-      campaign_is_media: dto.click_campaign_is_media,
-    }),
-    unit_id: optionalIdOf('unit_id', dto.unit_id),
-    payload: dto.click_campaign_payload ?? '',
-  }
-}
-
-/** The click query → the service's request. */
-export function landingRequestFromDto(dto: ClickQueryDto): LandingRequest {
-  return {
-    ...claimOf({
-      ...dto,
-      unit_device_token: clientToken(dto.client_unit_device_token, dto.unit_device_token),
-    }),
-    unit_id: requiredIdOf('unit_id', dto.unit_id),
-    allocation_unit_device_token: dto.unit_device_token ?? '',
-    payload: dto.campaign_payload ?? '',
-    external_campaign_id: dto.external_campaign_id,
-    redirect_url: dto.redirect_url,
-    use_clean_mode: (intOf(/^-?\d+$/.test(dto.use_clean_mode ?? '') ? dto.use_clean_mode : '') ?? 0) > 0,
-    false_click: dto.false_click === '1',
-  }
-}
-
-/** The rewards form → the service's request; the unit is unit_id, else app_id (v1's lockscreen fallback). */
-export function stayRewardRequestFromDto(dto: StayRewardRequestDto): StayRewardRequest {
-  const claim = claimOf({
-    ...dto,
-    unit_device_token: clientToken(dto.client_unit_device_token, dto.unit_device_token),
-  })
-  return {
-    ...claim,
-    unit_id: optionalIdOf('unit_id', dto.unit_id) ?? (claim.app_id as number),
-    allocation_unit_device_token: dto.unit_device_token,
-  }
-}
 
 export const PostbackSchema = Type.Object({
   id: Type.Integer(),

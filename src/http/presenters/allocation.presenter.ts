@@ -6,6 +6,7 @@ import {
   FIXED_SETTINGS,
   firstDisplayRatio,
   MAX_CLICK_URL_LENGTH,
+  normalizeYearOfBirth,
   pageDisplayRatio,
   queryEscape,
   slotHours,
@@ -13,9 +14,41 @@ import {
 } from '../../domain/sdk-v1.js'
 import type { Allocation, AllocationRequest } from '../../services/allocation.service.js'
 import type { UpstreamAd } from '../../services/ports/allocation.ports.js'
-import type { ItemDto, SettingsDto } from '../dto/allocation.dto.js'
+import type { AllocationRequestDto, ItemDto, SettingsDto } from '../dto/allocation.dto.js'
+import { intOf, optionalIdOf, requiredIdOf } from '../numbers.js'
 import { AnswerWriter } from './answer-writer.js'
 import { type ItemContext, type ItemTemplate, itemTemplate } from './item-template.js'
+
+/** Wire fields → the service's request: numbers parsed (ids exactly), two-digit years expanded. */
+export function allocationRequestFromDto(dto: AllocationRequestDto): AllocationRequest {
+  // Every field written out (no spread of the parsed body): one object shape on the hot path.
+  return {
+    unit_id: optionalIdOf('unit_id', dto.unit_id),
+    app_id: optionalIdOf('app_id', dto.app_id),
+    device_id: requiredIdOf('device_id', dto.device_id),
+    ifa: dto.ifa ?? '',
+    unit_device_token: dto.unit_device_token,
+    sdk_version: intOf(dto.sdk_version) ?? 0,
+    timezone: dto.timezone,
+    year_of_birth: normalizeYearOfBirth(intOf(dto.year_of_birth)),
+    sex: dto.sex,
+    region: dto.region,
+    carrier: dto.carrier,
+    country: dto.country,
+    language: dto.language,
+    device_os: intOf(dto.device_os),
+    device_name: dto.device_name,
+    registered_date: intOf(dto.registered_date),
+    custom_target_1: dto.custom_target_1,
+    custom_target_2: dto.custom_target_2,
+    custom_target_3: dto.custom_target_3,
+    categories: dto.categories,
+    filter_categories: dto.filter_categories,
+    filter_channel_ids: dto.filter_channel_ids,
+    settings_page_display_ratio: dto.settings_page_display_ratio,
+    excluded: dto.excluded,
+  }
+}
 
 type Deps = { signer: PayloadSigner; publicBaseUrl: string }
 

@@ -13,19 +13,21 @@ import {
   ChannelCreateSchema,
   ChannelPatchSchema,
   ChannelSchema,
-  campaignFromDto,
-  campaignToDto,
   NumericIdParamsSchema,
-  numericIdOf,
   PageQuerySchema,
-  pageOf,
   StringIdParamsSchema,
   UnitCreateSchema,
   UnitPatchSchema,
   UnitSchema,
-  unitToDto,
 } from '../dto/admin.dto.js'
 import { errorResponses } from '../dto/common.dto.js'
+import {
+  campaignFromDto,
+  campaignToDto,
+  numericIdOf,
+  pageOf,
+  unitToDto,
+} from '../presenters/admin.presenter.js'
 
 /** CRUD for units, campaigns, categories and channels (registered inside the admin scope). */
 export async function catalogAdminRoutes(fastify: FastifyInstance, { admin }: { admin: AdminService }) {

@@ -9,18 +9,14 @@ import type {
 import {
   AllocationRequestSchema,
   AllocationResponseText,
-  allocationRequestFromDto,
   ContentAllocationRequestSchema,
   ContentAllocationResponseText,
 } from '../dto/allocation.dto.js'
-import { errorResponses, optionalIdOf } from '../dto/common.dto.js'
-import {
-  ExplainRequestSchema,
-  ExplanationSchema,
-  explainRequestFromDto,
-  explanationToDto,
-} from '../dto/insight.dto.js'
-import type { AllocationPresenter } from '../presenters/allocation.presenter.js'
+import { errorResponses } from '../dto/common.dto.js'
+import { ExplainRequestSchema, ExplanationSchema } from '../dto/insight.dto.js'
+import { optionalIdOf } from '../numbers.js'
+import { type AllocationPresenter, allocationRequestFromDto } from '../presenters/allocation.presenter.js'
+import { explainRequestFromDto, explanationToDto } from '../presenters/insight.presenter.js'
 
 type Deps = {
   allocation: AllocationService

@@ -11,12 +11,10 @@ import {
   ContentConfigQuerySchema,
   ContentConfigResponseSchema,
   ContentConfigSavedSchema,
-  channelIdsFromQuery,
 } from '../dto/content.dto.js'
+import { channelIdsFromQuery, channelsToDto } from '../presenters/content.presenter.js'
 
 type Deps = { content: ContentService }
-
-type ChannelDto = Static<typeof ChannelsResponseSchema>['channels'][string]
 
 /** The SDK's content settings: `/api/content/config/`, `/api/content/channels/`, `/api/content/categories/`. */
 export async function contentRoutes(fastify: FastifyInstance, { content }: Deps): Promise<void> {
@@ -60,14 +58,8 @@ export async function contentRoutes(fastify: FastifyInstance, { content }: Deps)
         response: { 200: ChannelsResponseSchema, ...errorResponses },
       },
     },
-    async (request): Promise<Static<typeof ChannelsResponseSchema>> => {
-      const { ids } = request.query
-      const channels: Record<string, ChannelDto> = {}
-      for (const c of content.channels(channelIdsFromQuery(ids))) {
-        channels[String(c.id)] = { id: c.id, category: c.category, icon_url: c.icon_url, name: c.name }
-      }
-      return { status: 'success', channels }
-    },
+    async (request): Promise<Static<typeof ChannelsResponseSchema>> =>
+      channelsToDto(content.channels(channelIdsFromQuery(request.query.ids))),
   )
   app.get(
     '/api/content/categories/',

@@ -8,13 +8,15 @@ import {
   ClickQuerySchema,
   ImpressionQuerySchema,
   ImpressionResponseSchema,
-  landingRequestFromDto,
   StayRewardRequestSchema,
-  stayRewardRequestFromDto,
   UnlockRequestSchema,
   UnlockResponseSchema,
-  unlockRequestFromDto,
 } from '../dto/event.dto.js'
+import {
+  landingRequestFromDto,
+  stayRewardRequestFromDto,
+  unlockRequestFromDto,
+} from '../presenters/event.presenter.js'
 
 /** The SDK events a device's rate is kept for, each in its own window. */
 export type EventKind = 'unlock' | 'landing' | 'reward' | 'impression'

@@ -4,19 +4,22 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Targeting } from '../../domain/catalog.js'
 import type { ReachEstimate } from '../../services/reach.service.js'
 import type { CampaignDay, ReportRange, UnitDay } from '../../services/report.service.js'
-import { errorResponses, optionalIdOf } from '../dto/common.dto.js'
+import { errorResponses } from '../dto/common.dto.js'
 import {
   CampaignReportQuerySchema,
   CampaignReportSchema,
-  campaignReportToDto,
   ReachRequestSchema,
   ReachSchema,
-  reachToDto,
-  targetingFromDto,
   UnitReportQuerySchema,
   UnitReportSchema,
-  unitReportToDto,
 } from '../dto/insight.dto.js'
+import { optionalIdOf } from '../numbers.js'
+import {
+  campaignReportToDto,
+  reachToDto,
+  targetingFromDto,
+  unitReportToDto,
+} from '../presenters/insight.presenter.js'
 import { campaignReportCsv, unitReportCsv } from '../presenters/report-csv.presenter.js'
 
 /** What the ad-ops questions are answered from. */

@@ -5,11 +5,10 @@ import { INSTALLED_APPS_UPDATE_PERIOD } from '../../domain/sdk-v1.js'
 import type { InstalledApps } from '../../services/installed-apps.service.js'
 import { errorResponses } from '../dto/common.dto.js'
 import {
-  appIdOf,
-  packagesFromUpload,
   UpdateInstalledAppsFormSchema,
   UpdateInstalledAppsResponseSchema,
 } from '../dto/installed-apps.dto.js'
+import { appIdOf, packagesFromUpload } from '../presenters/installed-apps.presenter.js'
 
 type Deps = { installedApps: InstalledApps }
 

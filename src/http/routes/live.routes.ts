@@ -2,7 +2,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
 import type { FleetView } from '../../services/fleet.service.js'
 import { errorResponses } from '../dto/common.dto.js'
-import { type LiveFigures, LiveSchema, liveToDto } from '../dto/live.dto.js'
+import { LiveSchema } from '../dto/live.dto.js'
+import { type LiveFigures, liveToDto } from '../presenters/live.presenter.js'
 
 /** `GET /admin/live` (registered inside the admin scope): the dashboard's live panel. */
 export async function liveRoutes(

@@ -2,12 +2,12 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { AllotError } from '../../domain/errors.js'
-import type { Postback, PostbackStatus } from '../../domain/postback.js'
-import { NumericIdParamsSchema, numericIdOf, pageOf } from '../dto/admin.dto.js'
-import { errorResponses, toIso } from '../dto/common.dto.js'
+import type { PostbackStatus } from '../../domain/postback.js'
+import { NumericIdParamsSchema } from '../dto/admin.dto.js'
+import { errorResponses } from '../dto/common.dto.js'
 import { PostbackListQuerySchema, PostbackSchema } from '../dto/event.dto.js'
-
-type PostbackView = Omit<Postback, 'headers'>
+import { numericIdOf, pageOf } from '../presenters/admin.presenter.js'
+import { type PostbackView, postbackToDto } from '../presenters/event.presenter.js'
 
 /** The admin side of the postback outbox. */
 export type PostbackAdmin = {
@@ -15,13 +15,6 @@ export type PostbackAdmin = {
   get(id: number): Promise<PostbackView | undefined>
   retry(id: number): Promise<boolean>
 }
-
-const toDto = (p: PostbackView) => ({
-  ...p,
-  next_attempt_at: toIso(p.next_attempt_at),
-  created_at: toIso(p.created_at),
-  updated_at: toIso(p.updated_at),
-})
 
 /** `GET /admin/postbacks?status=…`, `POST /admin/postbacks/:id/retry` (registered inside the admin scope). */
 export async function postbackRoutes(fastify: FastifyInstance, { postbacks }: { postbacks: PostbackAdmin }) {
@@ -38,7 +31,7 @@ export async function postbackRoutes(fastify: FastifyInstance, { postbacks }: { 
     async (request) => {
       const q = request.query
       const { limit, offset } = pageOf(q)
-      return { items: (await postbacks.list(q.status, limit, offset)).map(toDto) }
+      return { items: (await postbacks.list(q.status, limit, offset)).map(postbackToDto) }
     },
   )
   app.post(
@@ -56,7 +49,7 @@ export async function postbackRoutes(fastify: FastifyInstance, { postbacks }: { 
         throw new AllotError('ResourceNotFound', `postback id ${id} does not exist`)
       const item = await postbacks.get(id)
       if (!item) throw new AllotError('ResourceNotFound', `postback id ${id} does not exist`)
-      return toDto(item)
+      return postbackToDto(item)
     },
   )
 }

@@ -3,8 +3,9 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import type { DeviceProfile } from '../../domain/device.js'
 import { AllotError } from '../../domain/errors.js'
-import { NumericIdParamsSchema, numericIdOf } from '../dto/admin.dto.js'
-import { errorResponses, toIso } from '../dto/common.dto.js'
+import { NumericIdParamsSchema } from '../dto/admin.dto.js'
+import { errorResponses } from '../dto/common.dto.js'
+import { numericIdOf, profileToDto } from '../presenters/admin.presenter.js'
 
 /** The admin side of device profiles (the embedded default has no other way to set them). */
 export type ProfileAdmin = {
@@ -32,8 +33,6 @@ const ProfileBodySchema = Type.Object(
   { additionalProperties: false },
 )
 
-const toDto = (p: DeviceProfile) => ({ ...p, updated_at: toIso(p.updated_at) })
-
 /** `GET|PUT /admin/devices/:id/profile` (registered inside the admin scope). */
 export async function profileRoutes(fastify: FastifyInstance, { profiles }: { profiles: ProfileAdmin }) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
@@ -50,7 +49,7 @@ export async function profileRoutes(fastify: FastifyInstance, { profiles }: { pr
       const id = numericIdOf(request.params)
       const profile = await profiles.getProfile(id)
       if (!profile) throw new AllotError('ResourceNotFound', `device id ${id} has no profile`)
-      return toDto(profile)
+      return profileToDto(profile)
     },
   )
   app.put(
@@ -68,7 +67,7 @@ export async function profileRoutes(fastify: FastifyInstance, { profiles }: { pr
       const { category_scores } = request.body
       const profile = { device_id: id, category_scores, updated_at: profiles.clock() }
       await profiles.putProfile(profile)
-      return toDto(profile)
+      return profileToDto(profile)
     },
   )
 }
