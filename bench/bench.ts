@@ -14,11 +14,19 @@
  * landings in production-sql mode, on one hot campaign and spread over 100, on one and on two instances,
  * as ratios to a cold allocation measured the same way.
  *
+ * Bytes on the wire (issue #22, item 6): every scenario records the bytes per answer autocannon read
+ * (headers included); the `gzip` scenario runs the embedded warm server with RESPONSE_COMPRESSION=gzip and
+ * drives it in turns with clients without and with `Accept-Encoding: gzip` (three rounds each, same
+ * process, so a busy machine shifts both alike); and the captured answer is gzipped in process
+ * (bench/compression-bench.ts) for its bytes and CPU µs at levels 1 and 6, as a ratio to the allocation's
+ * own CPU in the same run.
+ *
  *   npm run bench                       # everything (about 20 minutes on 2 cores)
  *   npm run bench -- --only reach --reach-devices 1000000
  *   npm run bench -- --only embedded,cold,production --duration 5
  *   npm run bench -- --only cold --profile   # also a CPU profile of each Allot scenario, by self time
  *   npm run bench -- --only events --duration 10   # the event scenarios alone (issue #20)
+ *   npm run bench -- --only gzip --duration 5   # bytes on the wire, plain and gzip (issue #22)
  *
  * With --profile the Allot servers run under `node --cpu-prof` (which costs throughput: read the figures of
  * such a run for the shares, not for the targets) and each scenario's top functions by self time follow
@@ -34,6 +42,7 @@ import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { createConnection } from 'mysql2/promise'
 import { freePort } from '../test/helpers/net.js'
+import { compressionReport, gzipCost, type WireRow } from './compression-bench.js'
 import { type EventRow, eventBench, eventReport } from './event-bench.js'
 import { allocationBody, coldBody, cpuSeconds, dropRedisKeys, hasTaskset, start, waitFor } from './harness.js'
 import { selfTimes } from './profile-summary.js'
@@ -47,7 +56,7 @@ const { values: args } = parseArgs({
     devices: { type: 'string', default: '10000' },
     only: {
       type: 'string',
-      default: 'reach,embedded,cold,production,production-sql,1000,10000,100000,events',
+      default: 'reach,embedded,gzip,cold,production,production-sql,1000,10000,100000,events',
     },
     'reach-devices': { type: 'string', default: '1000000' },
     'reach-sample': { type: 'string', default: '262144' },
@@ -75,6 +84,8 @@ type Result = {
   halfP50: number
   halfP99: number
   cpuPer1k: number
+  /** Bytes autocannon read per answer at full load, headers included. */
+  bytesPerAnswer: number
   rssMb: number
   rssBeforeDevicesMb?: number
   cachedDevices?: number
@@ -132,13 +143,22 @@ async function touchDevices(url: string, devices: number): Promise<void> {
   })
 }
 
-async function run(url: string, body: () => string, seconds: number, concurrency = connections) {
+/** Headers of a phone whose HTTP stack accepts gzip (Android's and iOS's do). */
+const ACCEPTS_GZIP = { 'accept-encoding': 'gzip' }
+
+async function run(
+  url: string,
+  body: () => string,
+  seconds: number,
+  concurrency = connections,
+  headers: Record<string, string> = {},
+) {
   return autocannon({
     url,
     connections: concurrency,
     duration: seconds,
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
     requests: [{ setupRequest: (req) => ({ ...req, body: body() }) }],
   })
 }
@@ -174,6 +194,7 @@ async function drive(name: string, url: string, pid: number, body: () => string)
     halfP50: half.latency.p50,
     halfP99: half.latency.p99,
     cpuPer1k: (cpu / Math.max(1, full.requests.total)) * 1000,
+    bytesPerAnswer: full.throughput.total / Math.max(1, full.requests.total),
     rssMb: rssMb(pid),
     errors: full.errors + full.timeouts + half.errors + half.timeouts,
     non2xx: full.non2xx + half.non2xx,
@@ -190,6 +211,8 @@ type Bench = {
   /** Where the CPU profiles go (with --profile). */
   profiles: string | undefined
   profileCount: number
+  /** The `gzip` scenario's served allocations, plain and gzipped (median of its rounds). */
+  wire?: { plain: WireRow; gzip: WireRow }
 }
 
 /** Stops `child` at the end of the run. */
@@ -239,6 +262,39 @@ async function withAllot<T>(
     allot.kill('SIGTERM')
     await once(allot, 'exit')
   }
+}
+
+/**
+ * Bytes on the wire: one warm embedded server with RESPONSE_COMPRESSION=gzip, driven in turns by clients
+ * that do not and that do accept gzip (full load, three rounds each); the median round of each.
+ */
+function measureWire(bench: Bench) {
+  const env = { DATABASE_URL: `sqlite:${join(bench.dir, 'gzip.sqlite')}`, RESPONSE_COMPRESSION: 'gzip' }
+  return withAllot(bench, env, async ({ url, ops, pid }) => {
+    await warmDevices(url, ops, deviceCount)
+    const body = allocationBody(deviceCount)
+    const rounds: Record<'plain' | 'gzip', WireRow[]> = { plain: [], gzip: [] }
+    for (const headers of [{}, ACCEPTS_GZIP]) await run(url, body, 2, connections, headers) // JIT warm-up
+    for (let round = 0; round < 3; round++) {
+      for (const [kind, headers] of [
+        ['plain', {}],
+        ['gzip', ACCEPTS_GZIP],
+      ] as const) {
+        const cpuBefore = cpuSeconds(pid)
+        const result = await run(url, body, duration, connections, headers)
+        const requests = Math.max(1, result.requests.total)
+        rounds[kind].push({
+          name: kind === 'plain' ? 'no Accept-Encoding: plain JSON' : 'Accept-Encoding: gzip',
+          rps: result.requests.average,
+          cpuPer1k: ((cpuSeconds(pid) - cpuBefore) / requests) * 1000,
+          bytesPerAnswer: result.throughput.total / requests,
+        })
+      }
+    }
+    const median = (rows: WireRow[]) => rows.sort((a, b) => a.cpuPer1k - b.cpuPer1k)[1] as WireRow
+    bench.wire = { plain: median(rounds.plain), gzip: median(rounds.gzip) }
+    process.stderr.write('measured: bytes on the wire\n')
+  })
 }
 
 /** Warm: every device allocated once and cached before the measured run. */
@@ -348,6 +404,7 @@ async function allocationScenarios(bench: Bench): Promise<void> {
       deviceCount,
     )
   }
+  if (only.has('gzip')) await measureWire(bench)
   if (only.has('cold')) {
     await measureCold(bench, 'allocation, embedded, cold (SQLite, demo catalog, a new device per request)', {
       DATABASE_URL: `sqlite:${join(bench.dir, 'cold.sqlite')}`,
@@ -447,6 +504,7 @@ async function main(): Promise<void> {
     if (baselines) {
       report(bench.results)
       memoryReport(bench.results)
+      wireReport(bench)
     }
     if (events.length > 0) eventReport(events, connections, duration)
     if (bench.profiles) profileReport(bench.results, bench.profiles)
@@ -464,14 +522,14 @@ function report(results: Result[]): void {
       `${hasTaskset ? 'server on CPU 0, load generator on CPU 1' : 'no taskset: unpinned'}\n`,
   )
   console.log(
-    '| target | req/s | ÷ AES floor | ÷ signed floor | p50 ms | p99 ms | about half load: conns | req/s | p50 ms | p99 ms | CPU ms / req | CPU ÷ floor | RSS MB | errors | non-2xx |',
+    '| target | req/s | ÷ AES floor | ÷ signed floor | p50 ms | p99 ms | about half load: conns | req/s | p50 ms | p99 ms | CPU ms / req | CPU ÷ floor | RSS MB | errors | non-2xx | bytes / answer |',
   )
   console.log(
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   )
   for (const r of results) {
     console.log(
-      `| ${r.name} | ${r.rps.toFixed(0)} | ${(r.rps / floor.rps).toFixed(2)} | ${(r.rps / signed.rps).toFixed(2)} | ${r.p50} | ${r.p99} | ${r.halfConnections} | ${r.halfRate.toFixed(0)} | ${r.halfP50} | ${r.halfP99} | ${r.cpuPer1k.toFixed(3)} | ${(r.cpuPer1k / floor.cpuPer1k).toFixed(2)} | ${r.rssMb.toFixed(0)} | ${r.errors} | ${r.non2xx} |`,
+      `| ${r.name} | ${r.rps.toFixed(0)} | ${(r.rps / floor.rps).toFixed(2)} | ${(r.rps / signed.rps).toFixed(2)} | ${r.p50} | ${r.p99} | ${r.halfConnections} | ${r.halfRate.toFixed(0)} | ${r.halfP50} | ${r.halfP99} | ${r.cpuPer1k.toFixed(3)} | ${(r.cpuPer1k / floor.cpuPer1k).toFixed(2)} | ${r.rssMb.toFixed(0)} | ${r.errors} | ${r.non2xx} | ${r.bytesPerAnswer.toFixed(0)} |`,
     )
   }
   targets(results, floor)
@@ -531,6 +589,11 @@ function targets(results: Result[], floor: Result): void {
   console.log('\n| target (issues #11, #22) | measured | met |')
   console.log('| --- | ---: | :---: |')
   for (const [what, met, value] of lines) console.log(`| ${what} | ${value} | ${met ? 'yes' : 'no'} |`)
+}
+
+/** Bytes on the wire: the captured answer gzipped in process, and the `gzip` scenario's served answers. */
+function wireReport(bench: Bench): void {
+  compressionReport(gzipCost(join(bench.dir, 'answer.json')), bench.wire)
 }
 
 /** Each profiled scenario's top functions by self time, as shares of its busy time (the whole process life: warming included). */

@@ -66,6 +66,18 @@ describe('configuration', () => {
     assert.deepEqual(config.database, { dialect: 'mysql', url: mysql, poolSize: 10 })
   })
 
+  test('RESPONSE_COMPRESSION is off unless set to gzip; another value is refused by name', () => {
+    assert.equal(loadConfig({ DATABASE_URL: sqlite }).responseCompression, 'off')
+    assert.equal(
+      loadConfig({ DATABASE_URL: sqlite, RESPONSE_COMPRESSION: 'gzip' }).responseCompression,
+      'gzip',
+    )
+    assert.throws(
+      () => loadConfig({ DATABASE_URL: sqlite, RESPONSE_COMPRESSION: 'br' }),
+      /RESPONSE_COMPRESSION/,
+    )
+  })
+
   test('empty variables count as unset', () => {
     assert.equal(loadConfig({ DATABASE_URL: sqlite, PORT: '' }).port, 8080)
   })

@@ -62,6 +62,11 @@ const EnvSchema = Type.Object({
   SEED_DEMO_DATA: Type.Optional(Type.Boolean()),
   MIGRATE_ON_START: Type.Optional(Type.Boolean()),
   TRUST_PROXY: Type.Boolean({ default: false }),
+  RESPONSE_COMPRESSION: Type.Union([Type.Literal('off'), Type.Literal('gzip')], {
+    default: 'off',
+    description:
+      'gzip: JSON answers of 1 KiB or more are gzipped (level 1) for clients that accept it; off behind nginx, which compresses at the edge',
+  }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, maximum: 120000, default: 10000 }),
   OPS_PORT: Type.Integer({
     minimum: 0,
@@ -258,6 +263,8 @@ export type Config = Readonly<{
   seedDemoData: boolean
   migrateOnStart: boolean
   trustProxy: boolean
+  /** Who compresses JSON answers: nginx at the edge (`off`), or Allot itself when it runs without the edge. */
+  responseCompression: 'off' | 'gzip'
   shutdownGraceMs: number
   workers: number
   /** `urls`: one server, or a cluster's seed nodes (`cluster`). */
@@ -319,6 +326,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     seedDemoData: env.SEED_DEMO_DATA ?? mode === 'embedded',
     migrateOnStart: env.MIGRATE_ON_START ?? mode === 'embedded',
     trustProxy: env.TRUST_PROXY,
+    responseCompression: env.RESPONSE_COMPRESSION,
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
     // Embedded counters live in one process, so the embedded default runs one unless told otherwise.
     workers: env.WORKERS ?? (mode === 'production' ? availableParallelism() : 1),

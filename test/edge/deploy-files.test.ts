@@ -146,6 +146,19 @@ describe('deployment files', () => {
     assert.match(dockerfile, /npm prune --omit=dev/, 'production dependencies only')
   })
 
+  test("nginx gzips Allot's JSON answers at level 1 from 1 KiB, with Vary, and nothing of legacy's", () => {
+    const location = nginxConf.match(/location ~ \S+ \{([^}]*)proxy_pass http:\/\/allot;/)?.[1] ?? ''
+    const directive = (name: string) => location.match(new RegExp(`^ *${name} ([^;]+);`, 'm'))?.[1]
+    assert.equal(directive('gzip'), 'on')
+    assert.equal(directive('gzip_comp_level'), '1')
+    assert.equal(directive('gzip_types'), 'application/json')
+    assert.equal(directive('gzip_min_length'), '1024', "Allot's own threshold (RESPONSE_COMPRESSION)")
+    assert.equal(directive('gzip_proxied'), 'any')
+    assert.equal(directive('gzip_vary'), 'on')
+    const outside = nginxConf.replace(location, '')
+    assert.doesNotMatch(outside, /^\s*gzip\w*\s/m, 'only in the Allot location: legacy answers as before')
+  })
+
   test('nginx sends every SDK path (docs/architecture.md §W1) to Allot, and nothing under /admin', () => {
     const allotLocation = nginxConf.match(/location ~ (\S+) \{[^}]*proxy_pass http:\/\/allot;/)?.[1]
     assert.ok(allotLocation, 'a regex location proxies to allot')

@@ -6,7 +6,7 @@ import { createServer as createHttpServer, type IncomingHttpHeaders, request, ty
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import { deflateSync } from 'node:zlib'
+import { deflateSync, gunzipSync } from 'node:zlib'
 import { freePort } from '../helpers/net.js'
 import { NGINX, type Nginx, startNginx } from '../helpers/nginx.js'
 import { requireComponent } from '../helpers/requirement.js'
@@ -20,7 +20,7 @@ const skip = requireComponent(
 
 const ADMIN_TOKEN = 'edge-admin-token-0123456789'
 
-type Answer = { status: number; headers: IncomingHttpHeaders; body: string }
+type Answer = { status: number; headers: IncomingHttpHeaders; body: string; raw: Buffer }
 
 /** A raw HTTP request (fetch would normalise `..` in the path before sending it). */
 function send(
@@ -33,13 +33,10 @@ function send(
     const req = request({ host: '127.0.0.1', port, method, path, headers: options.headers }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body: Buffer.concat(chunks).toString(),
-        }),
-      )
+      res.on('end', () => {
+        const raw = Buffer.concat(chunks)
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: raw.toString(), raw })
+      })
     })
     req.on('error', reject)
     if (options.body !== undefined) req.write(options.body)
@@ -151,6 +148,72 @@ describe('nginx in front of Allot and the legacy application (real nginx)', { sk
       assert.equal(json.status, 200, `${path} (JSON): ${json.body}`)
       assert.deepEqual(json.legacy, [])
     }
+  })
+
+  test('answers of 1 KiB or more go gzipped to a client that accepts gzip, byte-identical after inflating; others get plain JSON', async () => {
+    const gzip = { ...formHeaders, 'accept-encoding': 'gzip' }
+    const ask = (path: string, sdkVersion: number, headers: Record<string, string>) =>
+      through('POST', path, {
+        headers,
+        body: `unit_id=1001&device_id=21&ifa=i21&unit_device_token=u21&sdk_version=${sdkVersion}&timezone=Asia%2FSeoul`,
+      })
+    // An SDK below 1501 gets no ads, so no randomly ordered tier: the same request gets the same bytes (the
+    // contents' order is a score, the payloads deterministic tokens). One is asked before and one after the
+    // gzipped one, in case a second ticks in between.
+    for (const path of ['/api/allocation/', '/api/content_allocation/']) {
+      const before = await ask(path, 1500, formHeaders)
+      const gzipped = await ask(path, 1500, gzip)
+      const after = await ask(path, 1500, formHeaders)
+      for (const plain of [before, after]) {
+        assert.equal(plain.status, 200, plain.body)
+        assert.equal(plain.headers['content-encoding'], undefined, `${path}: plain without Accept-Encoding`)
+        assert.ok(JSON.parse(plain.body).campaigns.length > 10)
+      }
+      assert.ok(before.raw.length > 10_000, `${path}: a real answer (${before.raw.length} B)`)
+      assert.equal(gzipped.status, 200)
+      assert.equal(gzipped.headers['content-encoding'], 'gzip', path)
+      assert.match(String(gzipped.headers.vary), /Accept-Encoding/)
+      assert.match(String(gzipped.headers['content-type']), /^application\/json/)
+      assert.ok(
+        gzipped.raw.length < before.raw.length / 5,
+        `${path}: ${before.raw.length} B → ${gzipped.raw.length} B`,
+      )
+      const inflated = gunzipSync(gzipped.raw)
+      assert.ok(
+        inflated.equals(before.raw) || inflated.equals(after.raw),
+        `${path}: byte-identical after inflating`,
+      )
+      assert.deepEqual(gzipped.legacy, [])
+    }
+    // With ads (whose tie order is random per request), the same items and settings after inflating.
+    const byId = (text: string) => {
+      const answer = JSON.parse(text)
+      answer.campaigns.sort((a: { id: number }, b: { id: number }) => a.id - b.id)
+      return answer
+    }
+    const withAds = await ask('/api/allocation/', 3000, gzip)
+    assert.equal(withAds.headers['content-encoding'], 'gzip')
+    const inflated = gunzipSync(withAds.raw).toString()
+    assert.ok(JSON.parse(inflated).campaigns.some((c: { is_ad: boolean }) => c.is_ad))
+    assert.deepEqual(byId(inflated), byId((await ask('/api/allocation/', 3000, formHeaders)).body))
+    // Under 1 KiB stays plain: the categories list, an error.
+    const small = await through('GET', '/api/content/categories/', { headers: { 'accept-encoding': 'gzip' } })
+    assert.equal(small.status, 200)
+    assert.ok(small.raw.length < 1024, `${small.raw.length} B`)
+    assert.equal(small.headers['content-encoding'], undefined)
+    assert.ok(JSON.parse(small.body))
+    const refused = await through('POST', '/api/allocation/', { headers: gzip, body: 'unit_id=1001' })
+    assert.equal(refused.status, 400)
+    assert.equal(refused.headers['content-encoding'], undefined)
+    assert.equal(typeof JSON.parse(refused.body).code, 'number')
+    // The legacy application's answers are left as they were, even a large JSON one.
+    const path = `/accounts/?q=${'x'.repeat(3000)}`
+    const legacy = await through('GET', path, { headers: { 'accept-encoding': 'gzip' } })
+    assert.equal(legacy.status, 200)
+    assert.ok(legacy.raw.length > 3000)
+    assert.equal(legacy.headers['content-encoding'], undefined, 'legacy answers are not touched')
+    assert.equal(JSON.parse(legacy.body).url, path)
+    assert.equal(legacy.legacy[0]?.headers['accept-encoding'], 'gzip', 'and legacy sees the header as sent')
   })
 
   test('content endpoints reach Allot, query strings intact', async () => {
