@@ -28,6 +28,40 @@ function numericFields(schema: unknown): { name: string; integer: boolean }[] {
     .map(([name, p]) => ({ name, integer: p.type === 'integer' }))
 }
 
+type Parts = { query: unknown; params: unknown; body: unknown }
+
+/** The request's part a schema part describes. */
+function sourceOf(part: 'querystring' | 'params' | 'body', request: Parts): unknown {
+  return part === 'querystring' ? request.query : part === 'params' ? request.params : request.body
+}
+
+/** A 400 naming the first of `fields` in `source` that is a number-like value but not a plain one. */
+function checkPlain(
+  part: string,
+  fields: readonly { name: string; integer: boolean }[],
+  source: unknown,
+): void {
+  if (typeof source !== 'object' || source === null) return
+  for (const { name, integer } of fields) {
+    const value = (source as Record<string, unknown>)[name]
+    if ((typeof value === 'string' || typeof value === 'number') && !isPlain(value, integer))
+      throw new AllotError(
+        'InvalidField',
+        `${part}.${name} must be a plain decimal ${integer ? 'integer' : 'number'}`,
+      )
+  }
+}
+
+/**
+ * A JSON number is what it says (the schema checks it); text (query, path, form) must be plain ('' is v1's
+ * "not sent", left to the schema and the route).
+ */
+function isPlain(value: string | number, integer: boolean): boolean {
+  if (typeof value === 'number') return Number.isFinite(value)
+  if (value === '') return true
+  return (integer ? integerOf(value, { maxDigits: 16 }) : decimalOf(value)) !== undefined
+}
+
 /**
  * Query strings, path parameters and form bodies are text that Ajv coerces to numbers, and it coerces
  * loosely: "1e309" becomes Infinity (and passes an integer check), "0x10" 16, " 5 " 5. Every route's
@@ -43,27 +77,8 @@ export function plainDecimalNumbers(app: FastifyInstance): void {
       ['body', numericFields(route.schema?.body)],
     ] as const
     if (parts.every(([, fields]) => fields.length === 0)) return
-    const check = async (request: { query: unknown; params: unknown; body: unknown }) => {
-      for (const [part, fields] of parts) {
-        const source =
-          part === 'querystring' ? request.query : part === 'params' ? request.params : request.body
-        if (typeof source !== 'object' || source === null) continue
-        for (const { name, integer } of fields) {
-          const value = (source as Record<string, unknown>)[name]
-          // A JSON number is what it says (the schema checks it); text (query, path, form) must be plain
-          // ('' is v1's "not sent", left to the schema and the route).
-          const plain =
-            value === '' ||
-            (typeof value === 'number' && Number.isFinite(value)) ||
-            (typeof value === 'string' &&
-              (integer ? integerOf(value, { maxDigits: 16 }) : decimalOf(value)) !== undefined)
-          if (!plain && (typeof value === 'string' || typeof value === 'number'))
-            throw new AllotError(
-              'InvalidField',
-              `${part}.${name} must be a plain decimal ${integer ? 'integer' : 'number'}`,
-            )
-        }
-      }
+    const check = async (request: Parts) => {
+      for (const [part, fields] of parts) checkPlain(`${part}`, fields, sourceOf(part, request))
     }
     const existing = route.preValidation
     route.preValidation = existing ? [check, ...(Array.isArray(existing) ? existing : [existing])] : [check]
