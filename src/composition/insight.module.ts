@@ -53,7 +53,7 @@ export async function insightModule(
   const reports = createReportService({
     // What this process counted and has not written yet shows at once; other processes' within a flush.
     counters: {
-      read: async (query) => [...(await repos.reportCounters.read(query)), ...tally.unwritten(query)],
+      read: (query) => tally.withUnwritten(query, () => repos.reportCounters.read(query)),
     },
     catalog,
     campaigns: repos.campaigns,

@@ -83,41 +83,45 @@ export function createReportTally({ sink, flushMs, scheduler, logger }: Deps) {
     }
   }
 
-  /** A batch being written: still this process's to show in reports until the write is done. */
-  let writing: ReportIncrement[] = []
+  // A report adds this process's unwritten figures to the stored ones; reads and flushes take turns.
+  const turns = createTurns()
 
-  async function flushNow(): Promise<void> {
-    if (pending.size === 0 && events.size === 0) return
-    const batch = pending
-    const eventBatch = events
-    pending = new Map()
-    events = new Map()
-    writing = [...allocationIncrements(batch), ...eventBatch.values()]
-    try {
-      await sink.add(writing)
-    } catch (err) {
-      restore(batch)
-      addEvents(eventBatch.values())
-      throw err
-    } finally {
-      writing = []
-    }
+  function flushNow(): Promise<void> {
+    return turns.write(async () => {
+      if (pending.size === 0 && events.size === 0) return
+      const batch = pending
+      const eventBatch = events
+      pending = new Map()
+      events = new Map()
+      try {
+        await sink.add([...allocationIncrements(batch), ...eventBatch.values()])
+      } catch (err) {
+        restore(batch)
+        addEvents(eventBatch.values())
+        throw err
+      }
+    })
+  }
+
+  /** This process's figures not written yet, as report rows matching `query`. */
+  function unwritten(query: ReportCounterQuery): ReportCounterRow[] {
+    return [...allocationIncrements(pending), ...events.values()]
+      .filter((i) => matchesQuery(query, i))
+      .map((i) => ({ unitId: i.unitId, campaignId: i.campaignId, day: i.day, metric: i.metric, value: i.by }))
   }
 
   const flusher = createPeriodicFlush(scheduler, 'report flush', flushMs, flushNow)
 
   return {
-    /** What this process counted and has not written yet, as report rows matching `query`. */
-    unwritten(query: ReportCounterQuery): ReportCounterRow[] {
-      return [...allocationIncrements(pending), ...events.values(), ...writing]
-        .filter((i) => matchesQuery(query, i))
-        .map((i) => ({
-          unitId: i.unitId,
-          campaignId: i.campaignId,
-          day: i.day,
-          metric: i.metric,
-          value: i.by,
-        }))
+    /**
+     * The stored rows `readStored` finds, then what this process counted and has not written yet, each
+     * figure once: no flush runs between the two.
+     */
+    async withUnwritten(
+      query: ReportCounterQuery,
+      readStored: () => Promise<ReportCounterRow[]>,
+    ): Promise<ReportCounterRow[]> {
+      return turns.read(async () => [...(await readStored()), ...unwritten(query)])
     },
     /** Counts events' report increments; no I/O (written with the next flush). */
     add(increments: readonly ReportIncrement[]): void {
@@ -147,6 +151,43 @@ export function createReportTally({ sink, flushMs, scheduler, logger }: Deps) {
      */
     stop: (): Promise<void> =>
       flusher.stop().catch((err) => logger.warn({ err }, 'report figures not written at shutdown; lost')),
+  }
+}
+
+/**
+ * Reads and writes that take turns. A batch is in the store from its commit on, but its flush learns so only
+ * when the write answers: a read in between would count it twice (stored and unwritten), or not at all. So
+ * a read waits for the write in flight, and a write for the reads in progress.
+ */
+function createTurns() {
+  let writing: Promise<void> | undefined
+  let reads = 0
+  let readsOver: (() => void)[] = []
+  return {
+    async read<T>(work: () => Promise<T>): Promise<T> {
+      while (writing) await writing
+      reads++
+      try {
+        return await work()
+      } finally {
+        reads--
+        if (reads === 0) {
+          const waiting = readsOver
+          readsOver = []
+          for (const resume of waiting) resume()
+        }
+      }
+    },
+    async write(work: () => Promise<void>): Promise<void> {
+      while (reads > 0) await new Promise<void>((resolve) => readsOver.push(resolve))
+      const done = work()
+      writing = done.catch(() => undefined)
+      try {
+        await done
+      } finally {
+        writing = undefined
+      }
+    },
   }
 }
 

@@ -150,3 +150,66 @@ test('started, the tally flushes every flushMs; a failed flush is reported and i
   await advance(600_000)
   assert.equal(batches.length, 2, 'no flush after stop')
 })
+
+for (const commit of ['before', 'after'] as const)
+  test(`a report read while a flush is being written counts each figure once (the batch committed ${commit} its write answers)`, async () => {
+    const stored: ReportIncrement[] = []
+    let answer: () => void = () => {}
+    let writes = 0
+    const tally = createReportTally({
+      sink: {
+        // The write answers only when the test says so; the batch is in the store before or only then.
+        add: (b) => {
+          writes++
+          if (commit === 'before') stored.push(...b)
+          return new Promise<void>((resolve) => {
+            answer = () => {
+              if (commit === 'after') stored.push(...b)
+              resolve()
+            }
+          })
+        },
+      },
+      flushMs: 60_000,
+      scheduler: createManualScheduler(NOW).scheduler,
+      logger: quiet,
+    })
+    const query = { kind: 'campaign' as const, from: '2026-11-26', to: '2026-11-26' }
+    const allocations = (rows: { metric: string; value: number }[]) =>
+      rows.filter((r) => r.metric === 'allocations').reduce((n, r) => n + r.value, 0)
+    const readStored = async () =>
+      stored.map((i) => ({
+        unitId: i.unitId,
+        campaignId: i.campaignId,
+        day: i.day,
+        metric: i.metric,
+        value: i.by,
+      }))
+    tally.record(allocation([1]), 2)
+    tally.record(allocation([1]), 2)
+    const flushing = tally.flush()
+    await new Promise((r) => setImmediate(r))
+    assert.equal(writes, 1, 'the flush is in flight')
+    const reading = tally.withUnwritten(query, readStored)
+    tally.record(allocation([1]), 2)
+    answer()
+    await flushing
+    assert.equal(allocations(await reading), 3, 'two written and one not yet: each once')
+    // A flush waits for the reads in progress: the read sees the stored rows and the unwritten one, once each.
+    let release: () => void = () => {}
+    const slowRead = tally.withUnwritten(query, async () => {
+      const rows = await readStored()
+      await new Promise<void>((r) => (release = r))
+      return rows
+    })
+    await new Promise((r) => setImmediate(r))
+    const second = tally.flush()
+    await new Promise((r) => setImmediate(r))
+    assert.equal(writes, 1, 'the flush waits for the read')
+    release()
+    assert.equal(allocations(await slowRead), 3)
+    await new Promise((r) => setImmediate(r))
+    answer()
+    await second
+    assert.equal(writes, 2)
+  })
