@@ -61,7 +61,7 @@ for (const [what, region, creds] of [
   test(`the lean client signs a request as the AWS SDK's DynamoDBClient does: ${what}`, async () => {
     const sent = await sdkRequest(region, creds)
     const date = String(sent.headers['x-amz-date'])
-    const ours = createPostSigner(region, 'dynamodb')(
+    const ours = await createPostSigner(region, 'dynamodb')(
       String(sent.headers.host),
       { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': String(sent.headers['x-amz-target']) },
       sent.body,
@@ -77,7 +77,7 @@ for (const [what, region, creds] of [
       [],
       'the SDK signs only optional headers besides those the lean client signs',
     )
-    const resigned = createPostSigner(region, 'dynamodb')(
+    const resigned = await createPostSigner(region, 'dynamodb')(
       String(sent.headers.host),
       {
         'content-type': 'application/x-amz-json-1.0',
@@ -94,20 +94,20 @@ for (const [what, region, creds] of [
   })
 }
 
-test('a changed body, target or secret changes the signature; the cached key signs the same', () => {
+test('a changed body, target or secret changes the signature; the cached key signs the same', async () => {
   const sign = createPostSigner('us-east-1', 'dynamodb')
   const headers = { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.Query' }
   const at = new Date('2026-12-04T06:11:19Z')
-  const base = sign('h', headers, '{}', credentials, at).authorization
-  assert.notEqual(sign('h', headers, '{ }', credentials, at).authorization, base)
+  const base = (await sign('h', headers, '{}', credentials, at)).authorization
+  assert.notEqual((await sign('h', headers, '{ }', credentials, at)).authorization, base)
   assert.notEqual(
-    sign('h', { ...headers, 'x-amz-target': 'DynamoDB_20120810.PutItem' }, '{}', credentials, at)
+    (await sign('h', { ...headers, 'x-amz-target': 'DynamoDB_20120810.PutItem' }, '{}', credentials, at))
       .authorization,
     base,
   )
   assert.notEqual(
-    sign('h', headers, '{}', { ...credentials, secretAccessKey: 'other' }, at).authorization,
+    (await sign('h', headers, '{}', { ...credentials, secretAccessKey: 'other' }, at)).authorization,
     base,
   )
-  assert.equal(sign('h', headers, '{}', credentials, at).authorization, base)
+  assert.equal((await sign('h', headers, '{}', credentials, at)).authorization, base)
 })

@@ -60,7 +60,7 @@ export function openDynamoHttp(settings: DynamoHttpSettings): DynamoTransport {
   }
 
   async function attempt(operation: DynamoOperation, body: string, signal: AbortSignal) {
-    const headers = sign(
+    const headers = await sign(
       origin.host,
       { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': `DynamoDB_20120810.${operation}` },
       body,

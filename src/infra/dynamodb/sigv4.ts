@@ -1,4 +1,5 @@
-import { createHash, createHmac } from 'node:crypto'
+import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto'
+import { SignatureV4 } from '@smithy/signature-v4'
 
 export type AwsCredentials = {
   accessKeyId: string
@@ -6,48 +7,68 @@ export type AwsCredentials = {
   sessionToken?: string | undefined
 }
 
-const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest()
-const sha256 = (data: string) => createHash('sha256').update(data).digest('hex')
+type SourceData = string | ArrayBuffer | ArrayBufferView
+
+const bytes = (data: SourceData): Buffer | string =>
+  typeof data === 'string'
+    ? data
+    : ArrayBuffer.isView(data)
+      ? Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+      : Buffer.from(data)
+
+/** SHA-256 (HMAC-SHA256 with a secret) from node:crypto, in the shape the Smithy signer takes. */
+class NodeSha256 {
+  private readonly hash: Hash | Hmac
+  constructor(secret?: SourceData) {
+    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret))
+  }
+  update(data: SourceData): void {
+    this.hash.update(bytes(data))
+  }
+  async digest(): Promise<Uint8Array> {
+    return new Uint8Array(this.hash.digest())
+  }
+}
 
 /**
- * AWS Signature Version 4 for a JSON POST to `/` of one service (DynamoDB's whole data plane): the headers
- * to send, `authorization` included. The signing key is derived once per day, secret and scope.
+ * AWS Signature Version 4 for a JSON POST to `/` of one service (DynamoDB's whole data plane), by the AWS SDK's
+ * own signer (`@smithy/signature-v4`, which also caches the signing key per day and scope): the headers to
+ * send, `authorization` included.
  */
 export function createPostSigner(region: string, service: string) {
-  let cached: { scope: string; secret: string; key: Buffer } | undefined
-  const signingKey = (day: string, secret: string) => {
-    if (cached?.scope !== day || cached.secret !== secret) {
-      const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, day), region), service), 'aws4_request')
-      cached = { scope: day, secret, key }
+  const signers = new Map<string, SignatureV4>()
+  const signerFor = (credentials: AwsCredentials) => {
+    const key = `${credentials.accessKeyId}\n${credentials.secretAccessKey}\n${credentials.sessionToken ?? ''}`
+    let signer = signers.get(key)
+    if (!signer) {
+      // One signer per credentials: rotated credentials replace the old ones rather than pile up.
+      signers.clear()
+      signer = new SignatureV4({ credentials, region, service, sha256: NodeSha256, uriEscapePath: true })
+      signers.set(key, signer)
     }
-    return cached.key
+    return signer
   }
-  return function sign(
+  return async function sign(
     host: string,
     headers: Readonly<Record<string, string>>,
     body: string,
     credentials: AwsCredentials,
     now: Date,
-  ): Record<string, string> {
-    const amzDate = now.toISOString().replace(/[-:]|\.\d{3}/g, '')
-    const day = amzDate.slice(0, 8)
-    const all: Record<string, string> = { ...headers, host, 'x-amz-date': amzDate }
-    if (credentials.sessionToken) all['x-amz-security-token'] = credentials.sessionToken
-    const names = Object.keys(all)
-      .map((n) => n.toLowerCase())
-      .sort()
-    const lower = Object.fromEntries(Object.entries(all).map(([n, v]) => [n.toLowerCase(), v]))
-    const canonicalHeaders = names
-      .map((n) => `${n}:${String(lower[n]).trim().replace(/\s+/g, ' ')}\n`)
-      .join('')
-    const signedHeaders = names.join(';')
-    const canonical = `POST\n/\n\n${canonicalHeaders}\n${signedHeaders}\n${sha256(body)}`
-    const scope = `${day}/${region}/${service}/aws4_request`
-    const toSign = `AWS4-HMAC-SHA256\n${amzDate}\n${scope}\n${sha256(canonical)}`
-    const signature = createHmac('sha256', signingKey(day, credentials.secretAccessKey))
-      .update(toSign)
-      .digest('hex')
-    all.authorization = `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`
-    return all
+  ): Promise<Record<string, string>> {
+    const [hostname, port] = host.split(':')
+    const signed = await signerFor(credentials).sign(
+      {
+        method: 'POST',
+        protocol: 'https:',
+        hostname: hostname as string,
+        ...(port ? { port: Number(port) } : {}),
+        path: '/',
+        query: {},
+        headers: { ...headers, host },
+        body,
+      },
+      { signingDate: now },
+    )
+    return signed.headers
   }
 }
