@@ -40,7 +40,7 @@ async function main(): Promise<void> {
       const table = await ensureDeviceTable(dynamo.client, config.dynamo.table)
       console.log(`DynamoDB table ${config.dynamo.table}: ${table}`)
     } finally {
-      dynamo.close()
+      await dynamo.close()
     }
   }
 }

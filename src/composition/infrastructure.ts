@@ -53,11 +53,11 @@ export async function openInfrastructure(app: FastifyInstance, config: Config): 
   let dynamo: DynamoConnection | undefined
   if (config.profileStore === 'dynamodb') {
     const { openDynamo, ensureDeviceTable, pingDeviceTable } = await import('../infra/dynamodb/dynamodb.js')
-    const { region, endpoint, table, timeoutMs } = config.dynamo
-    const connection = openDynamo({ region, endpoint, timeoutMs })
-    app.addHook('onClose', async () => connection.close())
+    const { region, endpoint, table, timeoutMs, client } = config.dynamo
+    const connection = openDynamo({ region, endpoint, timeoutMs, client })
+    app.addHook('onClose', () => connection.close())
     if (config.migrateOnStart) await ensureDeviceTable(connection.client, table)
-    checks.dynamodb = () => pingDeviceTable(connection.doc, table, timeoutMs)
+    checks.dynamodb = () => pingDeviceTable(connection.transport, table, timeoutMs)
     dynamo = connection
   }
   return { database, redis, dynamo, checks, optionalChecks }

@@ -28,7 +28,7 @@ export async function createRepositories(
   const sqlDevices = createSqlDeviceRepository(database)
   const devices: Omit<typeof sqlDevices, 'purgeExpiredActivity'> = dynamo
     ? (await import('../repositories/dynamodb-device.repository.js')).createDynamoDeviceRepository(
-        dynamo.doc,
+        dynamo.transport,
         config.dynamo.table,
         config.dynamo.timeoutMs,
       )

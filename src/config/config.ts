@@ -124,6 +124,11 @@ const EnvSchema = Type.Object({
       description: 'DynamoDB endpoint override (DynamoDB Local, dynalite)',
     }),
   ),
+  DYNAMODB_CLIENT: Type.Union([Type.Literal('http'), Type.Literal('sdk')], {
+    default: 'http',
+    description:
+      "client of DynamoDB's data plane: http (Allot's lean SigV4 client over undici) or sdk (the AWS SDK v3)",
+  }),
   DYNAMODB_TIMEOUT_MS: Type.Integer({
     minimum: 10,
     maximum: 60_000,
@@ -272,7 +277,13 @@ export type Config = Readonly<{
     | Readonly<{ urls: readonly string[]; cluster: boolean; keyPrefix: string; timeoutMs: number }>
     | undefined
   profileStore: 'sql' | 'dynamodb'
-  dynamo: Readonly<{ table: string; region: string; endpoint: string | undefined; timeoutMs: number }>
+  dynamo: Readonly<{
+    table: string
+    region: string
+    endpoint: string | undefined
+    timeoutMs: number
+    client: 'http' | 'sdk'
+  }>
   deviceLoadsMax: number
   dailyCounterTtlSeconds: number
   sharedCacheTtlMs: number
@@ -344,6 +355,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
       region: env.DYNAMODB_REGION,
       endpoint: env.DYNAMODB_ENDPOINT,
       timeoutMs: env.DYNAMODB_TIMEOUT_MS,
+      client: env.DYNAMODB_CLIENT,
     }),
     deviceLoadsMax: env.DEVICE_LOADS_MAX,
     dailyCounterTtlSeconds: env.DAILY_COUNTER_TTL_SECONDS,

@@ -1,19 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import {
-  BatchWriteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-} from '@aws-sdk/lib-dynamodb'
-import {
   ACTIVITY_TTL_MS,
   type ActivityItem,
   type DeviceProfile,
   type StoredDevice,
 } from '../domain/device.js'
 import type { SeenDevice } from '../domain/reach.js'
+import { fromItem, toAttribute, toItem, type WireItem } from '../infra/dynamodb/attribute-values.js'
 import { dynamoCall } from '../infra/dynamodb/dynamodb.js'
+import type { DynamoTransport } from '../infra/dynamodb/dynamodb-http.js'
 import { activityFromRow } from './activity-row.js'
 
 /*
@@ -26,6 +21,7 @@ import { activityFromRow } from './activity-row.js'
  * uniform sample) are read with a few Queries instead of a Scan of every partition:
  *   seen#<device id>          d, s (sample hash), t (seen at), unit/app ids, attributes, expires_at
  * Only Get/Put/Query/BatchWrite are used, so DynamoDB Local and dynalite behave like the real service.
+ * Items go to and from the service's JSON here (attribute values written out), whichever client sends them.
  */
 const PROFILE = 'profile'
 const ACT = 'act#'
@@ -41,25 +37,25 @@ const pad = (at: number) => String(Math.max(0, Math.floor(at))).padStart(15, '0'
  * Device profiles, registrations and activity in DynamoDB (production profile store); each call lasts at
  * most `timeoutMs`.
  */
-export function createDynamoDeviceRepository(doc: DynamoDBDocumentClient, table: string, timeoutMs = 1_000) {
-  const t = tableCalls(doc, table, timeoutMs)
+export function createDynamoDeviceRepository(dynamo: DynamoTransport, table: string, timeoutMs = 1_000) {
+  const t = tableCalls(dynamo, table, timeoutMs)
   return {
     loadDevice: (deviceId: number, since: number) => loadDevice(t, deviceId, since),
 
     async getProfile(deviceId: number): Promise<DeviceProfile | undefined> {
-      const { Item } = await t.get({ TableName: table, Key: { device_id: deviceId, sk: PROFILE } })
-      return Item && profileFromItem(deviceId, Item)
+      const item = await t.get({ device_id: deviceId, sk: PROFILE })
+      return item && profileFromItem(deviceId, item)
     },
 
     async putProfile(profile: DeviceProfile): Promise<void> {
       await t.put({
         TableName: table,
-        Item: {
+        Item: toItem({
           device_id: profile.device_id,
           sk: PROFILE,
           category_scores: profile.category_scores,
           updated_at: profile.updated_at,
-        },
+        }),
       })
     },
 
@@ -88,7 +84,11 @@ export function createDynamoDeviceRepository(doc: DynamoDBDocumentClient, table:
       const items = await queryAll(t, {
         TableName: table,
         KeyConditionExpression: 'device_id = :d AND sk BETWEEN :from AND :to',
-        ExpressionAttributeValues: { ':d': deviceId, ':from': `${ACT}${pad(since)}`, ':to': `${ACT}~` },
+        ExpressionAttributeValues: toItem({
+          ':d': deviceId,
+          ':from': `${ACT}${pad(since)}`,
+          ':to': `${ACT}~`,
+        }),
         ProjectionExpression: '#t, campaign_id, #at',
         ExpressionAttributeNames: { '#t': 'type', '#at': 'at' },
       })
@@ -98,41 +98,70 @@ export function createDynamoDeviceRepository(doc: DynamoDBDocumentClient, table:
 }
 
 /** The table's name and the four calls this repository makes, each within `timeoutMs`. */
-function tableCalls(doc: DynamoDBDocumentClient, table: string, timeoutMs: number) {
+function tableCalls(dynamo: DynamoTransport, table: string, timeoutMs: number) {
   return {
     table,
-    get: (input: GetCommand['input']) => dynamoCall((o) => doc.send(new GetCommand(input), o), timeoutMs),
-    put: (input: PutCommand['input']) => dynamoCall((o) => doc.send(new PutCommand(input), o), timeoutMs),
-    query: (input: QueryCommand['input']) =>
-      dynamoCall((o) => doc.send(new QueryCommand(input), o), timeoutMs),
-    batchWrite: (input: BatchWriteCommand['input']) =>
-      dynamoCall((o) => doc.send(new BatchWriteCommand(input), o), timeoutMs),
+    /** One item by key, or undefined; `consistent` reads the latest write. */
+    async get(key: Item, consistent = false): Promise<Item | undefined> {
+      const { Item } = (await dynamoCall(
+        (signal) =>
+          dynamo.call(
+            'GetItem',
+            { TableName: table, Key: toItem(key), ...(consistent ? { ConsistentRead: true } : {}) },
+            signal,
+          ),
+        timeoutMs,
+      )) as { Item?: WireItem }
+      return Item && fromItem(Item)
+    },
+    put: (input: PutInput) => dynamoCall((signal) => dynamo.call('PutItem', input, signal), timeoutMs),
+    async query(input: QueryInput): Promise<{ Items: Item[]; LastEvaluatedKey: WireItem | undefined }> {
+      const page = (await dynamoCall((signal) => dynamo.call('Query', input, signal), timeoutMs)) as {
+        Items?: WireItem[]
+        LastEvaluatedKey?: WireItem
+      }
+      return { Items: (page.Items ?? []).map(fromItem), LastEvaluatedKey: page.LastEvaluatedKey }
+    },
+    batchWrite: (input: BatchWriteInput) =>
+      dynamoCall((signal) => dynamo.call('BatchWriteItem', input, signal), timeoutMs) as Promise<{
+        UnprocessedItems?: BatchWriteInput['RequestItems']
+      }>,
   }
 }
 
+type PutInput = { TableName: string; Item: WireItem; ConditionExpression?: string }
+type QueryInput = {
+  TableName: string
+  KeyConditionExpression: string
+  ExpressionAttributeValues: WireItem
+  ExpressionAttributeNames?: Record<string, string>
+  ProjectionExpression?: string
+  FilterExpression?: string
+  ExclusiveStartKey?: WireItem | undefined
+}
+type BatchWriteInput = { RequestItems: Record<string, { PutRequest: { Item: WireItem } }[]> }
 type TableCalls = ReturnType<typeof tableCalls>
 type Item = Record<string, unknown>
 type SeenCursor = { sample: number; deviceId: number }
 
 /** Every item a Query matches, page after page (a page ends at 1 MB); each page within the timeout. */
-async function queryAll(t: TableCalls, input: QueryCommand['input']): Promise<Item[]> {
-  const items: Item[] = []
-  let start: Item | undefined
-  do {
-    const page = await t.query({ ...input, ExclusiveStartKey: start })
-    items.push(...(page.Items ?? []))
-    start = page.LastEvaluatedKey
-  } while (start)
+async function queryAll(t: TableCalls, input: QueryInput): Promise<Item[]> {
+  let page = await t.query(input)
+  const items = page.Items
+  while (page.LastEvaluatedKey) {
+    page = await t.query({ ...input, ExclusiveStartKey: page.LastEvaluatedKey })
+    items.push(...page.Items)
+  }
   return items
 }
 
 /** Puts items 25 per BatchWriteItem; unprocessed ones are retried with backoff, five times at most. */
 async function putAll(t: TableCalls, items: readonly Item[], what: string): Promise<void> {
   for (let at = 0; at < items.length; at += 25) {
-    let requests = items.slice(at, at + 25).map((Item) => ({ PutRequest: { Item } }))
+    let requests = items.slice(at, at + 25).map((item) => ({ PutRequest: { Item: toItem(item) } }))
     for (let attempt = 0; requests.length > 0; attempt++) {
       const { UnprocessedItems } = await t.batchWrite({ RequestItems: { [t.table]: requests } })
-      requests = (UnprocessedItems?.[t.table] ?? []) as typeof requests
+      requests = UnprocessedItems?.[t.table] ?? []
       if (requests.length > 0 && attempt >= 5) throw new Error(`${requests.length} ${what} not written`)
       if (requests.length > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt))
     }
@@ -148,7 +177,7 @@ async function loadDevice(t: TableCalls, deviceId: number, since: number): Promi
   const items = await queryAll(t, {
     TableName: t.table,
     KeyConditionExpression: 'device_id = :d',
-    ExpressionAttributeValues: { ':d': deviceId },
+    ExpressionAttributeValues: { ':d': toAttribute(deviceId) },
   })
   for (const item of items) {
     const sk = String(item.sk)
@@ -172,18 +201,14 @@ async function registerDevice(t: TableCalls, deviceId: number, unitId: number, a
   try {
     await t.put({
       TableName: t.table,
-      Item: { device_id: deviceId, sk: `reg#${unitId}`, registered_at: at },
+      Item: toItem({ device_id: deviceId, sk: `reg#${unitId}`, registered_at: at }),
       ConditionExpression: 'attribute_not_exists(sk)',
     })
     return at
   } catch (err) {
     if ((err as Error).name !== 'ConditionalCheckFailedException') throw err
-    const { Item } = await t.get({
-      TableName: t.table,
-      Key: { device_id: deviceId, sk: `reg#${unitId}` },
-      ConsistentRead: true,
-    })
-    return Item ? Number(Item.registered_at) : at
+    const item = await t.get({ device_id: deviceId, sk: `reg#${unitId}` }, true)
+    return item ? Number(item.registered_at) : at
   }
 }
 
@@ -210,7 +235,7 @@ async function listSeen(
       KeyConditionExpression: 'device_id = :p AND begins_with(sk, :seen)',
       FilterExpression: '#t >= :since',
       ExpressionAttributeNames: { '#t': 't' },
-      ExpressionAttributeValues: { ':p': partition, ':seen': SEEN, ':since': since },
+      ExpressionAttributeValues: toItem({ ':p': partition, ':seen': SEEN, ':since': since }),
     })
     const found = items.map(seenFromItem).filter(isAfter)
     found.sort((a, b) => a.sample - b.sample || a.deviceId - b.deviceId)

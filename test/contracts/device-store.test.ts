@@ -28,16 +28,21 @@ for (const backend of await sqlBackends()) {
   })
 }
 
-describe('device store contract: DynamoDB (dynalite through the AWS SDK)', () => {
-  let dynamo: TestDynamo
-  let store: DeviceStore
-  before(async () => {
-    dynamo = await startDynamo()
-    store = createDynamoDeviceRepository(dynamo.connection.doc, dynamo.table)
+for (const [client, through] of [
+  ['http', "Allot's lean HTTP client"],
+  ['sdk', 'the AWS SDK v3'],
+] as const) {
+  describe(`device store contract: DynamoDB (dynalite through ${through})`, () => {
+    let dynamo: TestDynamo
+    let store: DeviceStore
+    before(async () => {
+      dynamo = await startDynamo(undefined, client)
+      store = createDynamoDeviceRepository(dynamo.connection.transport, dynamo.table)
+    })
+    after(async () => {
+      await dynamo?.close()
+    })
+    deviceStoreContract(() => store)
+    seenStoreContract(() => store)
   })
-  after(async () => {
-    await dynamo?.close()
-  })
-  deviceStoreContract(() => store)
-  seenStoreContract(() => store)
-})
+}

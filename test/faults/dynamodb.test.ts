@@ -93,7 +93,7 @@ describe('DynamoDB stalled (the profile store stops answering), then resumed', (
     await assertNotReady(t, 'dynamodb', /^timeout$/)
 
     proxy.resume()
-    const store = createDynamoDeviceRepository(dynamo.connection.doc, dynamo.table)
+    const store = createDynamoDeviceRepository(dynamo.connection.transport, dynamo.table)
     assert.ok(
       await eventually(
         async () => (await store.listActivity(1, 0)).some((a) => a.type === 'impression'),

@@ -1,6 +1,11 @@
 import type { AddressInfo } from 'node:net'
 import dynalite from 'dynalite'
-import { type DynamoConnection, ensureDeviceTable, openDynamo } from '../../src/infra/dynamodb/dynamodb.js'
+import {
+  type DynamoClientKind,
+  type DynamoConnection,
+  ensureDeviceTable,
+  openDynamo,
+} from '../../src/infra/dynamodb/dynamodb.js'
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
 
@@ -14,19 +19,25 @@ export type TestDynamo = {
 /** Test credentials for the local DynamoDB-compatible server (it accepts any). */
 export const TEST_AWS_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' }
 
-/** Starts dynalite in this process on a random port, with the device table created. */
-export async function startDynamo(table = `allot_test_${Date.now()}`): Promise<TestDynamo> {
+/**
+ * Starts dynalite in this process on a random port, with the device table created; `connection` speaks to it
+ * through `client` (Allot's lean HTTP client unless told).
+ */
+export async function startDynamo(
+  table = `allot_test_${Date.now()}`,
+  client: DynamoClientKind = 'http',
+): Promise<TestDynamo> {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  const connection = openDynamo({ region: 'us-east-1', endpoint, credentials: TEST_AWS_CREDENTIALS })
+  const connection = openDynamo({ region: 'us-east-1', endpoint, credentials: TEST_AWS_CREDENTIALS, client })
   await ensureDeviceTable(connection.client, table)
   return {
     endpoint,
     table,
     connection,
     async close() {
-      connection.close()
+      await connection.close()
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       // Idle keep-alive sockets of the service under test would delay the close by their timeout; a request
       // in flight is left to finish (dynalite closes its store once the server has closed).

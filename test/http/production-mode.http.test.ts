@@ -94,10 +94,10 @@ for (const deployment of deployments)
       assert.equal(res.headers['x-allot-counted'], 'counted')
       const localId = probe.id - 1_000_000_000
 
-      const stored = await createDynamoDeviceRepository(dynamo.connection.doc, dynamo.table).listActivity(
-        device,
-        0,
-      )
+      const stored = await createDynamoDeviceRepository(
+        dynamo.connection.transport,
+        dynamo.table,
+      ).listActivity(device, 0)
       assert.deepEqual(
         stored.map((i) => [i.type, i.campaign_id]),
         [['impression', localId]],

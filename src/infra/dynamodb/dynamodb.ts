@@ -1,12 +1,18 @@
+import { Agent } from 'node:http'
+import { Agent as HttpsAgent } from 'node:https'
 import {
+  BatchWriteItemCommand,
   CreateTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
   ResourceNotFoundException,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb'
-import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb'
 import { DependencyUnavailable } from '../../domain/errors.js'
+import { type DynamoOperation, type DynamoTransport, openDynamoHttp } from './dynamodb-http.js'
 
 export type DynamoSettings = {
   region: string
@@ -15,48 +21,106 @@ export type DynamoSettings = {
   credentials?: { accessKeyId: string; secretAccessKey: string } | undefined
   /** Longest one HTTP attempt may take to connect, and to answer (ms); see also dynamoCall. */
   timeoutMs?: number | undefined
+  /** Which client makes the data-plane calls: Allot's lean HTTP client (default) or the AWS SDK v3. */
+  client?: DynamoClientKind | undefined
 }
+
+export type DynamoClientKind = 'http' | 'sdk'
 
 export type DynamoConnection = {
-  doc: DynamoDBDocumentClient
+  /** The data plane: GetItem, PutItem, Query, BatchWriteItem. */
+  transport: DynamoTransport
+  /** The AWS SDK client: the table's creation (migrations) and the credential chain. */
   client: DynamoDBClient
-  close(): void
+  close(): Promise<void>
 }
 
-/** Opens the AWS SDK v3 client and its document-client wrapper. */
-export function openDynamo({ region, endpoint, credentials, timeoutMs }: DynamoSettings): DynamoConnection {
+/** Sockets kept open to DynamoDB per process (more than DEVICE_LOADS_MAX's default never wait long). */
+const SOCKETS = 64
+
+/**
+ * Opens the AWS SDK v3 client (table management, credentials from its default chain) and the data-plane
+ * transport: the lean HTTP client, or the SDK's own client with its CPU-saving settings.
+ */
+export function openDynamo({
+  region,
+  endpoint,
+  credentials,
+  timeoutMs,
+  client: kind = 'http',
+}: DynamoSettings): DynamoConnection {
   const client = new DynamoDBClient({
     region,
     ...(endpoint ? { endpoint } : {}),
     ...(credentials ? { credentials } : {}),
     // One retry at most: a slow store is not made slower by retrying it; callers degrade instead.
     maxAttempts: 2,
-    ...(timeoutMs
-      ? {
-          requestHandler: {
+    requestHandler: {
+      httpAgent: new Agent({ keepAlive: true, maxSockets: SOCKETS }),
+      httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: SOCKETS }),
+      ...(timeoutMs
+        ? {
             connectionTimeout: timeoutMs,
             requestTimeout: timeoutMs,
             throwOnRequestTimeout: true,
             socketAcquisitionWarningTimeout: 10 * timeoutMs,
-          },
-        }
-      : {}),
+          }
+        : {}),
+    },
   })
-  const doc = DynamoDBDocumentClient.from(client, {
-    marshallOptions: { removeUndefinedValues: true },
-  })
-  return { doc, client, close: () => client.destroy() }
+  const transport =
+    kind === 'sdk'
+      ? sdkTransport(client)
+      : openDynamoHttp({
+          region,
+          endpoint,
+          credentials: () => client.config.credentials(),
+          timeoutMs: timeoutMs ?? 5_000,
+          connections: SOCKETS,
+        })
+  return {
+    transport,
+    client,
+    async close() {
+      await transport.close()
+      client.destroy()
+    },
+  }
+}
+
+/** The data plane through the AWS SDK's low-level client: the same JSON in and out, its middleware between. */
+function sdkTransport(client: DynamoDBClient): DynamoTransport {
+  const commands = {
+    GetItem: GetItemCommand,
+    PutItem: PutItemCommand,
+    Query: QueryCommand,
+    BatchWriteItem: BatchWriteItemCommand,
+  } satisfies Record<DynamoOperation, unknown>
+  return {
+    async call(operation, input, signal) {
+      const Command = commands[operation] as unknown as new (input: object) => GetItemCommand
+      return (await client.send(new Command(input), { abortSignal: signal })) as unknown as Record<
+        string,
+        unknown
+      >
+    },
+    close: async () => {},
+  }
 }
 
 /** Resolves when the device table answers a one-item read (device 0, which never exists) within `timeoutMs`. */
 export async function pingDeviceTable(
-  doc: DynamoDBDocumentClient,
+  transport: DynamoTransport,
   table: string,
   timeoutMs: number,
 ): Promise<void> {
   await dynamoCall(
-    (options) =>
-      doc.send(new GetCommand({ TableName: table, Key: { device_id: 0, sk: 'profile' } }), options),
+    (signal) =>
+      transport.call(
+        'GetItem',
+        { TableName: table, Key: { device_id: { N: '0' }, sk: { S: 'profile' } } },
+        signal,
+      ),
     timeoutMs,
   )
 }
@@ -115,8 +179,26 @@ const THROTTLED = new Set([
   'RequestLimitExceeded',
   'LimitExceededException',
 ])
-const TIMED_OUT = new Set(['TimeoutError', 'AbortError', 'RequestTimeout', 'RequestTimeoutException'])
-const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND'])
+const TIMED_OUT = new Set([
+  'TimeoutError',
+  'AbortError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  // undici's own limits (the lean client): connecting, the answer's headers, its body.
+  'ConnectTimeoutError',
+  'HeadersTimeoutError',
+  'BodyTimeoutError',
+])
+const NETWORK = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+])
 
 /**
  * One DynamoDB call bounded by `timeoutMs` as a whole (retries and waiting for a socket included: the
@@ -124,11 +206,11 @@ const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EH
  * DependencyUnavailable('dynamodb'); the call's own errors (a failed condition, a bad request) pass through.
  */
 export async function dynamoCall<T>(
-  send: (options: { abortSignal: AbortSignal }) => Promise<T>,
+  send: (signal: AbortSignal) => Promise<T>,
   timeoutMs: number,
 ): Promise<T> {
   try {
-    return await send({ abortSignal: AbortSignal.timeout(timeoutMs) })
+    return await send(AbortSignal.timeout(timeoutMs))
   } catch (err) {
     const { name = '', code = '', $fault } = err as { name?: string; code?: string; $fault?: string }
     if (TIMED_OUT.has(name)) throw new DependencyUnavailable('dynamodb', 'timeout', err)
