@@ -123,6 +123,32 @@ for (const deployment of deployments)
       assert.deepEqual(gotOne, [])
     })
 
+    test('onSubscribed says when the subscription is in place: a message sent from then on arrives; again after a reconnection', async () => {
+      const name = `${redis.prefix}test-resync`
+      const one = redisChannel(a, name)
+      const two = redisChannel(b, name)
+      const got: string[] = []
+      let subscribed = 0
+      two.subscribe(
+        (m) => got.push(m),
+        () => subscribed++,
+      )
+      await until(async () => subscribed === 1)
+      assert.equal(subscribed, 1, 'told once the subscription is in place')
+      await one.publish('first')
+      await until(async () => got.includes('first'))
+      assert.deepEqual(got, ['first'], 'the first message after onSubscribed, not a retry, arrives')
+      // The subscriber's connection drops and comes back: onSubscribed again, and messages flow again.
+      b.subscriber().disconnect(true)
+      await until(async () => subscribed === 2)
+      assert.equal(subscribed, 2, 'told again after the reconnection')
+      await until(async () => {
+        await one.publish('again')
+        return got.includes('again')
+      })
+      assert.ok(got.includes('again'), 'messages arrive again')
+    })
+
     test('two processes with Redis: one records an event, the other allocates on fresh activity at once', async () => {
       const activity = new Map<number, ActivityItem[]>()
       let sourceReads = 0
