@@ -156,3 +156,22 @@ export function fleetTotal(instances: readonly InstanceFigures[]): FleetTotal {
       .sort((a, b) => a.network.localeCompare(b.network)),
   }
 }
+
+/**
+ * A snapshot of the figures the live dashboard shows, read from the metrics registry (the same numbers /metrics
+ * exposes): counters since the process started; the page derives rates from two snapshots.
+ */
+export type LiveSnapshot = {
+  at: number
+  allocation: {
+    /** Requests per allocation route and status. */
+    requests: { route: string; status: string; count: number }[]
+    /** Latency over every allocation route: bucket upper bounds (ms) and per-bucket counts (one more: +Inf). */
+    latency: { boundsMs: number[]; counts: number[] }
+    /** Answers with at least one item, and without any. */
+    answers: { filled: number; empty: number }
+  }
+  deviceCache: { hits: number; misses: number; entries: number }
+  postbacks: { pending: number; failed: number; oldestPendingAgeSeconds: number | null } | null
+  upstream: { network: string; state: 'closed' | 'half_open' | 'open' }[]
+}

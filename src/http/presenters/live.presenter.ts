@@ -1,23 +1,10 @@
-import { derive, type InstanceFigures, requestRate } from '../../domain/fleet.js'
+import { derive, type InstanceFigures, type LiveSnapshot, requestRate } from '../../domain/fleet.js'
 import type { FleetView } from '../../services/fleet.service.js'
 import type { LiveDto } from '../dto/live.dto.js'
 import { toIso } from './iso-time.js'
 
-/** What the live figures are read from: the metrics registry's snapshot. */
-export type LiveFigures = {
-  at: number
-  allocation: {
-    requests: { route: string; status: string; count: number }[]
-    latency: { boundsMs: number[]; counts: number[] }
-    answers: { filled: number; empty: number }
-  }
-  deviceCache: { hits: number; misses: number; entries: number }
-  postbacks: { pending: number; failed: number; oldestPendingAgeSeconds: number | null } | null
-  upstream: { network: string; state: 'closed' | 'half_open' | 'open' }[]
-}
-
 /** This process's figures and the fleet's → admin JSON (snake_case, ISO times). */
-export function liveToDto(f: LiveFigures, fleet: FleetView): LiveDto {
+export function liveToDto(f: LiveSnapshot, fleet: FleetView): LiveDto {
   return {
     at: toIso(f.at),
     at_ms: f.at,

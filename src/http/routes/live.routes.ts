@@ -1,14 +1,15 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { FastifyInstance } from 'fastify'
+import type { LiveSnapshot } from '../../domain/fleet.js'
 import type { FleetView } from '../../services/fleet.service.js'
 import { errorResponses } from '../dto/common.dto.js'
 import { LiveSchema } from '../dto/live.dto.js'
-import { type LiveFigures, liveToDto } from '../presenters/live.presenter.js'
+import { liveToDto } from '../presenters/live.presenter.js'
 
 /** `GET /admin/live` (registered inside the admin scope): the dashboard's live panel. */
 export async function liveRoutes(
   fastify: FastifyInstance,
-  { live, fleet }: { live: () => Promise<LiveFigures>; fleet: () => Promise<FleetView> },
+  { live, fleet }: { live: () => Promise<LiveSnapshot>; fleet: () => Promise<FleetView> },
 ) {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>()
   app.get(

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
+import type { LiveSnapshot } from '../../domain/fleet.js'
 
 /** The postback outbox's backlog (a SQL read per scrape); undefined when it could not be read. */
 export type PostbackBacklog = { pending: number; failed: number; oldestPendingAt: number | null } | undefined
@@ -8,25 +9,6 @@ const BREAKER_VALUES = { closed: 0, half_open: 1, open: 2 } as const
 
 /** The request histogram's bucket bounds (seconds). */
 const REQUEST_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1]
-
-/**
- * A snapshot of the figures the live dashboard shows, read from this registry (the same numbers /metrics
- * exposes): counters since the process started; the page derives rates from two snapshots.
- */
-export type LiveSnapshot = {
-  at: number
-  allocation: {
-    /** Requests per allocation route and status. */
-    requests: { route: string; status: string; count: number }[]
-    /** Latency over every allocation route: bucket upper bounds (ms) and per-bucket counts (one more: +Inf). */
-    latency: { boundsMs: number[]; counts: number[] }
-    /** Answers with at least one item, and without any. */
-    answers: { filled: number; empty: number }
-  }
-  deviceCache: { hits: number; misses: number; entries: number }
-  postbacks: { pending: number; failed: number; oldestPendingAgeSeconds: number | null } | null
-  upstream: { network: string; state: 'closed' | 'half_open' | 'open' }[]
-}
 
 /**
  * Prometheus metrics of one process: default process metrics, the request and event counters every part
