@@ -44,7 +44,7 @@ export type DeviceBase = {
   ]
 }
 
-/** What an allocation request says about the device (the v1 names, parsed but not normalised). */
+/** What an allocation request says about the device (the v1 names, parsed but not normalised); the allocation request extends it. */
 export type DeviceRequest = {
   app_id?: number | undefined
   sdk_version?: number | undefined
@@ -53,8 +53,10 @@ export type DeviceRequest = {
   region?: string | undefined
   carrier?: string | undefined
   country?: string | undefined
+  /** Comma list; the first language targets. */
   language?: string | undefined
   device_os?: number | undefined
+  /** Epoch seconds of the device's registration, overriding what Allot recorded. */
   registered_date?: number | undefined
   custom_target_1?: string | undefined
   custom_target_2?: string | undefined

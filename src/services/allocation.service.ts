@@ -18,7 +18,7 @@ import {
 import { localYear, upcomingSlots } from '../domain/schedule.js'
 import { localCampaignId, SDK_GATES } from '../domain/sdk-v1.js'
 import type { DeviceContext } from '../domain/targeting.js'
-import { deviceContext } from '../domain/targeting-fields.js'
+import { type DeviceRequest, deviceContext } from '../domain/targeting-fields.js'
 import { counterKeys, utcDay } from '../lib/counter-keys.js'
 import { createContentWalker, pickAds } from '../lib/pool-scan.js'
 import type { UpstreamAd, UpstreamQuery } from './ports/allocation.ports.js'
@@ -28,29 +28,15 @@ import type { CampaignLookup } from './ports/catalog.ports.js'
  * An allocation request as the v1 SDK sends it (docs/architecture.md §W2), already parsed: integers are
  * numbers, a two-digit year of birth is a four-digit one, and optional fields the SDK left out are undefined.
  */
-export type AllocationRequest = {
+export type AllocationRequest = DeviceRequest & {
   /** The unit; when absent or unknown, the app's lockscreen unit is used. */
   unit_id?: number | undefined
-  app_id?: number | undefined
   device_id: number
   ifa: string
   unit_device_token: string
   sdk_version: number
   timezone?: string | undefined
-  year_of_birth?: number | undefined
-  sex?: string | undefined
-  region?: string | undefined
-  carrier?: string | undefined
-  country?: string | undefined
-  /** Comma list; the first language targets. */
-  language?: string | undefined
-  device_os?: number | undefined
   device_name?: string | undefined
-  /** Epoch seconds of the device's registration, overriding what Allot recorded. */
-  registered_date?: number | undefined
-  custom_target_1?: string | undefined
-  custom_target_2?: string | undefined
-  custom_target_3?: string | undefined
   /** Comma lists: only these content categories; not these categories; not these channels. */
   categories?: string | undefined
   filter_categories?: string | undefined
