@@ -37,7 +37,12 @@ export type OwnRedisCluster = {
  */
 export async function startOwnRedisCluster(): Promise<OwnRedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'allot-cluster-'))
-  const ports = await Promise.all(Array.from({ length: 6 }, () => freePort()))
+  // Each node's cluster bus on a free port of its own: the default, port + 10000, may be taken, or past
+  // 65535 for a port above 55535 (redis-server then exits at once).
+  const free = new Set<number>()
+  while (free.size < 12) free.add(await freePort())
+  const [ports, buses] = [[...free].slice(0, 6), [...free].slice(6)]
+  const busPorts = new Map(ports.map((p, i) => [p, buses[i] as number]))
   const nodes = new Map<number, ChildProcess>()
   const start = async (port: number) => {
     const child = spawn(
@@ -45,7 +50,7 @@ export async function startOwnRedisCluster(): Promise<OwnRedisCluster> {
       [
         ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
         ...['--cluster-enabled', 'yes', '--cluster-node-timeout', '1000', '--repl-diskless-sync-delay', '0'],
-        ...['--repl-ping-replica-period', '1'],
+        ...['--repl-ping-replica-period', '1', '--cluster-port', String(busPorts.get(port))],
         ...['--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir],
       ],
       { stdio: 'ignore' },
