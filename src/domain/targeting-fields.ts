@@ -322,7 +322,7 @@ const customColumn = (i: 0 | 1 | 2): ReachColumn => ({
 })
 
 /** The values of a comma-separated SDK list, trimmed; undefined when none. */
-function commaSet(value: string | undefined): ReadonlySet<string> | undefined {
+export function commaSet(value: string | undefined): ReadonlySet<string> | undefined {
   if (value === undefined) return undefined
   const items = value
     .split(',')

@@ -18,7 +18,7 @@ import {
 import { localYear, upcomingSlots } from '../domain/schedule.js'
 import { localCampaignId, SDK_GATES } from '../domain/sdk-v1.js'
 import type { DeviceContext } from '../domain/targeting.js'
-import { type DeviceRequest, deviceContext } from '../domain/targeting-fields.js'
+import { commaSet, type DeviceRequest, deviceContext } from '../domain/targeting-fields.js'
 import { counterKeys, utcDay } from '../lib/counter-keys.js'
 import { createContentWalker, pickAds } from '../lib/pool-scan.js'
 import type { UpstreamAd, UpstreamQuery } from './ports/allocation.ports.js'
@@ -333,8 +333,8 @@ function eligibilityContext(
     excluded: parseIdList(request.excluded),
     filteredProviders: new Set(unit.filtered_providers),
     contentFilter: contentFilter({
-      categories: parseList(request.categories),
-      excludedCategories: parseList(request.filter_categories),
+      categories: commaSet(request.categories),
+      excludedCategories: commaSet(request.filter_categories),
       excludedChannels: parseIdSet(request.filter_channel_ids),
     }),
     activity: data.activity,
@@ -529,17 +529,8 @@ function describeDevice(
   })
 }
 
-function parseList(value: string | undefined): ReadonlySet<string> | undefined {
-  if (value === undefined) return undefined
-  const items = value
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '')
-  return items.length === 0 ? undefined : new Set(items)
-}
-
 function parseIdSet(value: string | undefined): ReadonlySet<number> | undefined {
-  const ids = [...(parseList(value) ?? [])].map(Number).filter(Number.isSafeInteger)
+  const ids = [...(commaSet(value) ?? [])].map(Number).filter(Number.isSafeInteger)
   return ids.length === 0 ? undefined : new Set(ids)
 }
 
