@@ -26,6 +26,18 @@ export type RewardGrant = {
   report_day: string
 }
 
+/** What the ledger recorded for a grant: its transaction id, its total (base part included) and the base part. */
+export type RecordedGrant = { transactionId: string; point: number; basePoint: number }
+
+/** A grant's postback, built once the grant's amounts are known. */
+export type PostbackDraft = { url: string; headers: Record<string, string>; body: string }
+
+/**
+ * A grant's outcome: recorded; 'duplicate' when the ledger already has its (device, campaign, action, period);
+ * 'nothing' when neither part is left to pay; 'limited' past the user's grants this hour.
+ */
+export type GrantOutcome = RecordedGrant | 'duplicate' | 'nothing' | 'limited'
+
 /**
  * What an event claims (docs/architecture.md §W8, §W5.2): the total, and the base part inside it (0 when not
  * sent).

@@ -1,5 +1,12 @@
-import { type Kysely, sql, type Transaction } from 'kysely'
-import type { ReportCounterQuery, ReportCounterRow, ReportIncrement } from '../domain/report.js'
+import { CompiledQuery, type Kysely, sql, type Transaction } from 'kysely'
+import {
+  CAMPAIGN_METRICS,
+  type ReportCounterQuery,
+  type ReportCounterRow,
+  type ReportIncrement,
+  rewardMetrics,
+} from '../domain/report.js'
+import type { RewardGrant } from '../domain/reward.js'
 import type { Database } from '../infra/database/schema.js'
 import { num, retryOnDeadlock } from './sql-resource.repository.js'
 
@@ -9,11 +16,8 @@ const CHUNK = 200
 /**
  * MySQL: each connection adds to its own shard of a counter (connection ids are consecutive, so the
  * connections open at one time get distinct shards), and two transactions never wait on one counter row.
- * SQLite has one writer at a time: shard 0.
  */
 const SHARDS = 1024
-const shardOf = (dialect: 'sqlite' | 'mysql') =>
-  dialect === 'mysql' ? sql<number>`connection_id() % ${sql.lit(SHARDS)}` : 0
 
 /**
  * Adds increments to the report counters with atomic upserts (one statement per chunk; a new counter
@@ -26,33 +30,72 @@ export async function addReportCounts(
   increments: readonly ReportIncrement[],
   now: number,
 ): Promise<void> {
-  const rows = merged(increments).map((i) => ({
-    kind: i.kind,
-    day: i.day,
-    unit_id: i.unitId,
-    campaign_id: i.campaignId,
-    metric: i.metric,
-    shard: shardOf(dialect),
-    value: i.by,
-    updated_at: now,
-  }))
-  for (let at = 0; at < rows.length; at += CHUNK) {
-    const insert = db.insertInto('report_counters').values(rows.slice(at, at + CHUNK))
-    if (dialect === 'sqlite')
-      await insert
-        .onConflict((oc) =>
-          oc.columns(['kind', 'day', 'unit_id', 'campaign_id', 'metric', 'shard']).doUpdateSet({
-            value: sql`report_counters.value + excluded.value`,
-            updated_at: sql`excluded.updated_at`,
-          }),
-        )
-        .execute()
-    // VALUES() is MariaDB's spelling (MySQL 8 still takes it, with a deprecation note).
-    else
-      await insert
-        .onDuplicateKeyUpdate({ value: sql`value + values(value)`, updated_at: sql`values(updated_at)` })
-        .execute()
+  const all = merged(increments)
+  for (let at = 0; at < all.length; at += CHUNK) {
+    const chunk = all.slice(at, at + CHUNK)
+    if (dialect === 'mysql') {
+      const upsert = reportCountsUpsert(chunk, now)
+      await db.executeQuery(CompiledQuery.raw(upsert.text, upsert.params))
+      continue
+    }
+    // SQLite has one writer at a time: shard 0.
+    const rows = chunk.map((i) => ({
+      kind: i.kind,
+      day: i.day,
+      unit_id: i.unitId,
+      campaign_id: i.campaignId,
+      metric: i.metric,
+      shard: 0,
+      value: i.by,
+      updated_at: now,
+    }))
+    await db
+      .insertInto('report_counters')
+      .values(rows)
+      .onConflict((oc) =>
+        oc.columns(['kind', 'day', 'unit_id', 'campaign_id', 'metric', 'shard']).doUpdateSet({
+          value: sql`report_counters.value + excluded.value`,
+          updated_at: sql`excluded.updated_at`,
+        }),
+      )
+      .execute()
   }
+}
+
+/**
+ * MySQL's upsert of report counters as text and parameters, for a caller that sends it in a batch with other
+ * statements (a grant): the increments merged and in key order, each row in the writer's connection's shard.
+ */
+export function reportCountsUpsert(
+  increments: readonly ReportIncrement[],
+  now: number,
+): { text: string; params: unknown[] } {
+  const rows = merged(increments)
+  const params = rows.flatMap((i) => [i.kind, i.day, i.unitId, i.campaignId, i.metric, i.by, now])
+  const values = rows.map(() => `(?, ?, ?, ?, ?, connection_id() % ${SHARDS}, ?, ?)`).join(', ')
+  // VALUES() is MariaDB's spelling (MySQL 8 still takes it, with a deprecation note).
+  const text =
+    `insert into report_counters (kind, day, unit_id, campaign_id, metric, shard, value, updated_at) values ${values} ` +
+    'on duplicate key update value = value + values(value), updated_at = values(updated_at)'
+  return { text, params }
+}
+
+/** A grant in the delivery report: one grant and its points by action type, and the postback written. */
+export function grantIncrements(entry: RewardGrant, point: number, withPostback: boolean): ReportIncrement[] {
+  const report = (metric: string, by: number): ReportIncrement => ({
+    kind: 'campaign',
+    unitId: entry.unit_id,
+    campaignId: entry.campaign_id,
+    day: entry.report_day,
+    metric,
+    by,
+  })
+  const metrics = rewardMetrics(entry.action_type)
+  return [
+    report(metrics.count, 1),
+    report(metrics.points, point),
+    ...(withPostback ? [report(CAMPAIGN_METRICS.postbacks, 1)] : []),
+  ]
 }
 
 /** Sums increments of one counter and sorts by key; zero sums are dropped. */

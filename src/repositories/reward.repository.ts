@@ -1,16 +1,11 @@
-import { type Kysely, sql, type Transaction } from 'kysely'
+import type { Kysely, Transaction } from 'kysely'
 import type { AttemptOutcome, Postback, PostbackStatus } from '../domain/postback.js'
-import { CAMPAIGN_METRICS, type ReportIncrement, rewardMetrics } from '../domain/report.js'
-import type { RewardGrant } from '../domain/reward.js'
+import { CAMPAIGN_METRICS } from '../domain/report.js'
+import type { GrantOutcome, PostbackDraft, RecordedGrant, RewardGrant } from '../domain/reward.js'
 import type { Database } from '../infra/database/schema.js'
-import { addReportCounts } from './report-counter.repository.js'
+import { grantOnMysql } from './mysql-grant.js'
+import { addReportCounts, grantIncrements } from './report-counter.repository.js'
 import { isUniqueViolation, num, retryOnDeadlock } from './sql-resource.repository.js'
-
-/** What a grant recorded: the row's transaction id, its total and the base part in it. */
-export type RecordedGrant = { transactionId: string; point: number; basePoint: number }
-
-/** A postback ready to send, built once the grant's amounts are known. */
-export type PostbackDraft = { url: string; headers: Record<string, string>; body: string }
 
 type Dialect = 'sqlite' | 'mysql'
 
@@ -21,9 +16,10 @@ export function createRewardRepository(db: Kysely<Database>, dialect: Dialect) {
      * Records one grant (campaign part plus the base part when it is still due in its period) and its
      * postback atomically. 'duplicate' when the ledger already has this (device, campaign, action, period),
      * however many callers race; 'nothing' when neither part is left to pay; 'limited' past the user's hour.
+     * MySQL: two round trips (mysql-grant.ts); SQLite, in process: one statement at a time.
      */
     grant: (entry: RewardGrant, postback: ((grant: RecordedGrant) => PostbackDraft) | undefined) =>
-      grant(db, dialect, entry, postback),
+      dialect === 'mysql' ? grantOnMysql(db, entry, postback) : grantOnSqlite(db, entry, postback),
     /**
      * Claims up to `limit` due postbacks for `leaseMs`: no other worker gets them until the lease ends, so a
      * worker that dies mid-delivery hands its rows back by itself.
@@ -56,36 +52,36 @@ class HourLimitReached extends Error {}
 /** The user's grants this hour (unit, user, UTC hour): the row the hourly limits count on. */
 type HourKey = { unit_id: number; user_id: string; hour: number }
 
-async function grant(
+/** The grant on SQLite: one transaction (SQLite has one writer at a time, in process: no round trips). */
+async function grantOnSqlite(
   db: Kysely<Database>,
-  dialect: Dialect,
   entry: RewardGrant,
   postback: ((grant: RecordedGrant) => PostbackDraft) | undefined,
-): Promise<RecordedGrant | 'duplicate' | 'nothing' | 'limited'> {
+): Promise<GrantOutcome> {
   const hourKey = {
     unit_id: entry.unit_id,
     user_id: entry.user_id,
     hour: Math.floor(entry.created_at / 3_600_000),
   }
   try {
-    // One transaction, one commit. Racing inserts of one unique key can make InnoDB pick a deadlock victim:
-    // retry, then it is a duplicate.
-    return await retryOnDeadlock(() =>
-      db.transaction().execute(async (trx) => {
-        if (!(await bumpHour(trx, dialect, hourKey, 'grants', entry.limits.hour)))
-          throw new HourLimitReached()
-        const basePoint = await claimBase(trx, dialect, entry, hourKey)
-        const point = entry.point + basePoint
-        if (point <= 0) throw new NothingToGrant()
-        const recorded = { transactionId: entry.transaction_id, point, basePoint }
-        const ledgerId = await insertLedgerRow(trx, entry, recorded)
-        if (postback) await insertOutboxRow(trx, entry, ledgerId, postback(recorded))
-        // The report counts the grant with the grant itself, last: hot counter rows stay locked only until
-        // the commit that follows.
-        await countGrant(trx, dialect, entry, point, postback !== undefined)
-        return recorded
-      }),
-    )
+    return await db.transaction().execute(async (trx) => {
+      if (!(await bumpHour(trx, hourKey, 'grants', entry.limits.hour))) throw new HourLimitReached()
+      const basePoint = await claimBase(trx, entry, hourKey)
+      const point = entry.point + basePoint
+      if (point <= 0) throw new NothingToGrant()
+      const recorded = { transactionId: entry.transaction_id, point, basePoint }
+      const ledgerId = await insertLedgerRow(trx, entry, recorded)
+      if (postback) await insertOutboxRow(trx, entry, ledgerId, postback(recorded))
+      // The report counts the grant with the grant itself, last: hot counter rows stay locked only until
+      // the commit that follows.
+      await addReportCounts(
+        trx,
+        'sqlite',
+        grantIncrements(entry, point, postback !== undefined),
+        entry.created_at,
+      )
+      return recorded
+    })
   } catch (err) {
     if (err instanceof NothingToGrant) return 'nothing'
     if (err instanceof HourLimitReached) return 'limited'
@@ -101,12 +97,20 @@ async function grant(
  */
 async function bumpHour(
   trx: Transaction<Database>,
-  dialect: Dialect,
   key: HourKey,
   column: 'grants' | 'base_grants',
   limit: number,
 ): Promise<boolean> {
-  const count = await incrementHour(trx, dialect, key, column)
+  const row = { ...key, grants: column === 'grants' ? 1 : 0, base_grants: column === 'base_grants' ? 1 : 0 }
+  const result = await trx
+    .insertInto('reward_user_hours')
+    .values(row)
+    .onConflict((oc) =>
+      oc.columns(['unit_id', 'user_id', 'hour']).doUpdateSet((eb) => ({ [column]: eb(column, '+', 1) })),
+    )
+    .returning(column)
+    .executeTakeFirstOrThrow()
+  const count = num((result as Record<string, unknown>)[column])
   if (limit <= 0 || count <= limit) return true
   if (column === 'base_grants')
     await trx
@@ -119,52 +123,20 @@ async function bumpHour(
   return false
 }
 
-/** The upsert behind bumpHour: the count after this increment. */
-async function incrementHour(
-  trx: Transaction<Database>,
-  dialect: Dialect,
-  key: HourKey,
-  column: 'grants' | 'base_grants',
-): Promise<number> {
-  const row = { ...key, grants: column === 'grants' ? 1 : 0, base_grants: column === 'base_grants' ? 1 : 0 }
-  const insert = trx.insertInto('reward_user_hours').values(row)
-  if (dialect === 'sqlite') {
-    const result = await insert
-      .onConflict((oc) =>
-        oc.columns(['unit_id', 'user_id', 'hour']).doUpdateSet((eb) => ({ [column]: eb(column, '+', 1) })),
-      )
-      .returning(column)
-      .executeTakeFirstOrThrow()
-    return num((result as Record<string, unknown>)[column])
-  }
-  // A new row says 1 (affected rows 1); an existing one reads its new count back through LAST_INSERT_ID.
-  const result = await insert
-    .onDuplicateKeyUpdate({ [column]: sql`last_insert_id(${sql.ref(column)} + 1)` })
-    .executeTakeFirst()
-  return Number(result.numInsertedOrUpdatedRows ?? 1n) === 1 ? 1 : Number(result.insertId ?? 1n)
-}
-
 /**
  * The base part this grant pays: the entry's when its period is still unclaimed for the device and unit and
  * the user is under its base parts this hour, else 0 (the period then stays unclaimed for another grant).
  */
-async function claimBase(
-  trx: Transaction<Database>,
-  dialect: Dialect,
-  entry: RewardGrant,
-  hourKey: HourKey,
-): Promise<number> {
+async function claimBase(trx: Transaction<Database>, entry: RewardGrant, hourKey: HourKey): Promise<number> {
   if (!entry.base || entry.base.point <= 0) return 0
   const claimKey = { device_id: entry.device_id, unit_id: entry.unit_id, period: entry.base.period }
-  const claim = trx
+  const { numInsertedOrUpdatedRows } = await trx
     .insertInto('reward_base_claims')
     .values({ ...claimKey, transaction_id: entry.transaction_id })
-  const { numInsertedOrUpdatedRows } = await (dialect === 'mysql'
-    ? claim.ignore()
-    : claim.onConflict((oc) => oc.doNothing())
-  ).executeTakeFirstOrThrow()
+    .onConflict((oc) => oc.doNothing())
+    .executeTakeFirstOrThrow()
   if (Number(numInsertedOrUpdatedRows ?? 0) === 0) return 0
-  if (await bumpHour(trx, dialect, hourKey, 'base_grants', entry.limits.baseHour)) return entry.base.point
+  if (await bumpHour(trx, hourKey, 'base_grants', entry.limits.baseHour)) return entry.base.point
   await trx
     .deleteFrom('reward_base_claims')
     .where('device_id', '=', claimKey.device_id)
@@ -222,35 +194,6 @@ async function insertOutboxRow(
       report_day: entry.report_day,
     })
     .execute()
-}
-
-/** The grant in the delivery report: one grant and its points by action type, and the postback written. */
-async function countGrant(
-  trx: Transaction<Database>,
-  dialect: Dialect,
-  entry: RewardGrant,
-  point: number,
-  withPostback: boolean,
-): Promise<void> {
-  const report = (metric: string, by: number): ReportIncrement => ({
-    kind: 'campaign',
-    unitId: entry.unit_id,
-    campaignId: entry.campaign_id,
-    day: entry.report_day,
-    metric,
-    by,
-  })
-  const metrics = rewardMetrics(entry.action_type)
-  await addReportCounts(
-    trx,
-    dialect,
-    [
-      report(metrics.count, 1),
-      report(metrics.points, point),
-      ...(withPostback ? [report(CAMPAIGN_METRICS.postbacks, 1)] : []),
-    ],
-    entry.created_at,
-  )
 }
 
 async function claimDue(

@@ -6,7 +6,13 @@ import type { ActivityItem } from '../domain/device.js'
 import { AllotError, DependencyUnavailable } from '../domain/errors.js'
 import type { PayloadRead, PayloadReader } from '../domain/payload-signer.js'
 import { CAMPAIGN_METRICS, type ReportIncrement } from '../domain/report.js'
-import { type RewardAction, type RewardGrant, rewardSplit } from '../domain/reward.js'
+import {
+  type GrantOutcome,
+  type RecordedGrant,
+  type RewardAction,
+  type RewardGrant,
+  rewardSplit,
+} from '../domain/reward.js'
 import { isLive, localDate, localHourStart } from '../domain/schedule.js'
 import {
   adBaseWithheld,
@@ -19,7 +25,7 @@ import {
 import { counterKeys, utcDay } from '../lib/counter-keys.js'
 import type { CampaignLookup } from './ports/catalog.ports.js'
 import type { DeviceLock } from './ports/devices.ports.js'
-import type { RecordedGrant, RewardLedger } from './ports/events.ports.js'
+import type { RewardLedger } from './ports/events.ports.js'
 
 /** Activity recording and the device's current activity (the device cache). */
 export type EventDevices = {
@@ -491,7 +497,7 @@ async function grant(
   campaign: Campaign,
   now: number,
   read: PayloadRead | undefined,
-): Promise<RecordedGrant | 'duplicate' | 'nothing' | 'limited'> {
+): Promise<GrantOutcome> {
   if (!isLive(campaign, now)) return 'nothing'
   const configured = action === 'u' ? (campaign.is_ad ? campaign.unlock_reward : 0) : campaign.landing_reward
   const { point, basePoint } = rewardSplit(configured, itemBase(unit, campaign, read), claim)

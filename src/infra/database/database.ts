@@ -176,6 +176,9 @@ function createDriver(config: DatabaseConfig, limits: DatabaseLimits | undefined
     supportBigNumbers: true,
     bigNumberStrings: false,
     decimalNumbers: true,
+    // A grant sends its statements in two batches (repositories/mysql-grant.ts). Every statement's values
+    // travel as parameters, never in its text.
+    multipleStatements: true,
     ...(limits ? { connectTimeout: limits.timeoutMs, queueLimit: limits.queueLimit } : {}),
   })
   return { kind: 'mysql', pool }

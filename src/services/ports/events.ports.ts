@@ -1,22 +1,17 @@
 import type { AttemptOutcome, Postback } from '../../domain/postback.js'
-import type { RewardGrant } from '../../domain/reward.js'
+import type { GrantOutcome, PostbackDraft, RecordedGrant, RewardGrant } from '../../domain/reward.js'
 
 /*
  * Ports of the events feature (events and money): the reward ledger and its postback outbox, the delivery
  * counters, the budget pools and leases (all SQL), the shared once-guard (Redis), outbound postback HTTP.
  */
 
-/** What the ledger recorded for a grant: its total (base part included) and the base part. */
-export type RecordedGrant = { transactionId: string; point: number; basePoint: number }
-
 /** The reward ledger + outbox port (SQL): exactly one row per (device, campaign, action, period). */
 export type RewardLedger = {
   grant(
     entry: RewardGrant,
-    postback:
-      | ((grant: RecordedGrant) => { url: string; headers: Record<string, string>; body: string })
-      | undefined,
-  ): Promise<RecordedGrant | 'duplicate' | 'nothing' | 'limited'>
+    postback: ((grant: RecordedGrant) => PostbackDraft) | undefined,
+  ): Promise<GrantOutcome>
 }
 
 /** One increment of a delivery counter; a new (or expired) counter expires after `ttlSeconds` when given. */

@@ -1,0 +1,16 @@
+import mysql from 'mysql2/promise'
+const c = await mysql.createConnection({ uri: 'mysql://root@127.0.0.1:3306/', multipleStatements: true })
+await c.query('create database if not exists allot_ms_probe; use allot_ms_probe; drop table if exists h; drop table if exists l; create table h (k int primary key, g int not null, b int not null); create table l (id int auto_increment primary key, u int unique); create table o (id int auto_increment primary key, lid int)')
+const [r1] = await c.query('start transaction; insert into h values (1,1,0) on duplicate key update g = last_insert_id(g+1); update h set b = last_insert_id(b+1) where k = 1', [])
+console.log(r1.map(x => [x.affectedRows, x.insertId]))
+const [r2] = await c.query('insert into h values (1,1,0) on duplicate key update g = last_insert_id(g+1); update h set b = last_insert_id(b+1) where k = 1')
+console.log(r2.map(x => [x.affectedRows, x.insertId]))
+const [r3] = await c.query('insert into l (u) values (?); insert into o (lid) values (last_insert_id()); commit', [7])
+console.log(r3.map(x => [x.affectedRows, x.insertId]))
+try { await c.query('start transaction; insert into l (u) values (?); insert into o (lid) values (last_insert_id()); commit', [7]) } catch (e) { console.log('err', e.code) }
+const [[tx]] = await c.query('select @@in_transaction as t')
+console.log('in trx after error', tx)
+await c.query('rollback')
+console.log((await c.query('select * from o'))[0])
+await c.query('drop database allot_ms_probe')
+await c.end()

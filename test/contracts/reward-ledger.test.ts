@@ -1,0 +1,203 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
+import { parseDatabaseUrl } from '../../src/config/config.js'
+import type { RewardGrant } from '../../src/domain/reward.js'
+import { openDatabase, type SqlDatabase } from '../../src/infra/database/database.js'
+import { migrateToLatest } from '../../src/infra/database/migrator.js'
+import { createReportCounterRepository } from '../../src/repositories/report-counter.repository.js'
+import { createRewardRepository } from '../../src/repositories/reward.repository.js'
+import { sqlBackends } from '../helpers/sql-backends.js'
+
+// The ledger's grant, straight against each SQL backend: MySQL writes it in two batches of statements,
+// SQLite one statement at a time; both must leave the same rows for every outcome.
+const T0 = Date.UTC(2026, 10, 25, 3)
+const HOUR = Math.floor(T0 / 3_600_000)
+
+for (const backend of await sqlBackends()) {
+  describe(`the reward ledger's grant on ${backend.name}`, { skip: backend.skip }, () => {
+    let database: SqlDatabase
+    let rewards: ReturnType<typeof createRewardRepository>
+    let reports: ReturnType<typeof createReportCounterRepository>
+    before(async () => {
+      database = openDatabase(parseDatabaseUrl(await backend.createDatabaseUrl(), 8))
+      await migrateToLatest(database.db)
+      rewards = createRewardRepository(database.db, database.dialect)
+      reports = createReportCounterRepository(database.db, database.dialect, () => T0)
+    })
+    after(async () => {
+      await database?.close()
+      await backend.cleanup()
+    })
+
+    let n = 0
+    /**
+     * A grant of 5 plus a base part of 2 to the unit's `device` (the ledger's key names no unit: each unit's
+     * devices are its own) for its one user.
+     */
+    const entry = (
+      unit: number,
+      device: number,
+      campaign: number,
+      over: Partial<RewardGrant> = {},
+    ): RewardGrant => ({
+      transaction_id: `t${++n}`,
+      device_id: unit * 1000 + device,
+      unit_id: unit,
+      campaign_id: campaign,
+      action_type: 'u',
+      period: '2026-11-25',
+      point: 5,
+      base: { period: '2026-11-25', point: 2 },
+      user_id: `user-${unit}`,
+      limits: { hour: 0, baseHour: 0 },
+      created_at: T0,
+      report_day: '2026-11-25',
+      ...over,
+    })
+    const postback = (g: { transactionId: string; point: number; basePoint: number }) => ({
+      url: 'https://publisher.test/postback',
+      headers: { 'x-probe': '1' },
+      body: `transaction_id=${g.transactionId}&point=${g.point}&base_point=${g.basePoint}`,
+    })
+    /** What the store holds for a unit: its ledger rows, their outbox rows, its hour row and base claims. */
+    const stored = async (unit: number) => {
+      const ledger = await database.db
+        .selectFrom('reward_ledger')
+        .select(['id', 'transaction_id', 'device_id', 'campaign_id', 'point', 'base_point'])
+        .where('unit_id', '=', unit)
+        .orderBy('id')
+        .execute()
+      const outbox = await database.db
+        .selectFrom('postback_outbox')
+        .select(['ledger_id', 'transaction_id', 'body', 'headers', 'status', 'campaign_id', 'report_day'])
+        .where('unit_id', '=', unit)
+        .orderBy('id')
+        .execute()
+      const hours = await database.db
+        .selectFrom('reward_user_hours')
+        .select(['grants', 'base_grants'])
+        .where('unit_id', '=', unit)
+        .where('hour', '=', HOUR)
+        .execute()
+      const claims = await database.db
+        .selectFrom('reward_base_claims')
+        .select(['device_id', 'transaction_id'])
+        .where('unit_id', '=', unit)
+        .orderBy('device_id')
+        .execute()
+      return {
+        ledger: ledger.map((r) => [
+          r.transaction_id,
+          Number(r.device_id),
+          Number(r.point),
+          Number(r.base_point),
+        ]),
+        outbox,
+        ledgerIds: ledger.map((r) => Number(r.id)),
+        hours: hours.map((h) => [Number(h.grants), Number(h.base_grants)]),
+        claims: claims.map((c) => [Number(c.device_id), c.transaction_id]),
+      }
+    }
+    const reported = async (unit: number) =>
+      Object.fromEntries(
+        (await reports.read({ kind: 'campaign', from: '2026-11-25', to: '2026-11-25', unitId: unit })).map(
+          (r) => [`${r.campaignId} ${r.metric}`, r.value],
+        ),
+      )
+
+    test('a grant writes its ledger row, the postback of that row, the hour, the base claim and the report', async () => {
+      const grant = entry(100, 1, 7)
+      assert.deepEqual(await rewards.grant(grant, postback), {
+        transactionId: grant.transaction_id,
+        point: 7,
+        basePoint: 2,
+      })
+      const s = await stored(100)
+      assert.deepEqual(s.ledger, [[grant.transaction_id, 100_001, 7, 2]])
+      assert.equal(s.outbox.length, 1)
+      assert.equal(Number(s.outbox[0]?.ledger_id), s.ledgerIds[0], 'the outbox row points at its ledger row')
+      assert.equal(s.outbox[0]?.body, `transaction_id=${grant.transaction_id}&point=7&base_point=2`)
+      assert.deepEqual(JSON.parse(String(s.outbox[0]?.headers)), { 'x-probe': '1' })
+      assert.equal(s.outbox[0]?.status, 'pending')
+      assert.deepEqual([Number(s.outbox[0]?.campaign_id), s.outbox[0]?.report_day], [7, '2026-11-25'])
+      assert.deepEqual(s.hours, [[1, 1]])
+      assert.deepEqual(s.claims, [[100_001, grant.transaction_id]])
+      assert.deepEqual(await reported(100), { '7 rewards_u': 1, '7 points_u': 7, '7 postbacks': 1 })
+    })
+
+    test('a repeat is a duplicate and changes nothing; without a postback no outbox row is written', async () => {
+      const first = entry(101, 1, 7)
+      assert.notEqual(typeof (await rewards.grant(first, undefined)), 'string')
+      const before = await stored(101)
+      assert.equal(await rewards.grant({ ...first, transaction_id: 'again' }, postback), 'duplicate')
+      assert.deepEqual(await stored(101), before)
+      assert.deepEqual(before.outbox, [])
+      assert.deepEqual(await reported(101), { '7 rewards_u': 1, '7 points_u': 7 })
+    })
+
+    test('a base part already claimed in its period is not paid twice, and its hourly count is given back', async () => {
+      const first = entry(102, 1, 7)
+      const second = entry(102, 1, 8)
+      await rewards.grant(first, undefined)
+      assert.deepEqual(await rewards.grant(second, undefined), {
+        transactionId: second.transaction_id,
+        point: 5,
+        basePoint: 0,
+      })
+      const s = await stored(102)
+      assert.deepEqual(s.hours, [[2, 1]], 'two grants, one base part')
+      assert.deepEqual(s.claims, [[102_001, first.transaction_id]])
+    })
+
+    test("past the user's base parts this hour: the campaign part is paid, the base claim taken back", async () => {
+      const limits = { hour: 0, baseHour: 1 }
+      await rewards.grant(entry(103, 1, 7, { limits }), undefined)
+      const other = entry(103, 2, 7, { limits })
+      assert.deepEqual(await rewards.grant(other, undefined), {
+        transactionId: other.transaction_id,
+        point: 5,
+        basePoint: 0,
+      })
+      const s = await stored(103)
+      assert.deepEqual(s.hours, [[2, 1]])
+      assert.deepEqual(
+        s.claims.map(([device]) => device),
+        [103_001],
+        "device 2's period stays unclaimed for a later grant",
+      )
+    })
+
+    test("past the user's grants this hour: limited, and nothing is written", async () => {
+      const limits = { hour: 2, baseHour: 0 }
+      await rewards.grant(entry(104, 1, 7, { limits }), postback)
+      await rewards.grant(entry(104, 2, 7, { limits }), postback)
+      const before = await stored(104)
+      assert.equal(await rewards.grant(entry(104, 3, 7, { limits }), postback), 'limited')
+      assert.deepEqual(await stored(104), before)
+      assert.deepEqual(before.hours, [[2, 2]])
+    })
+
+    test('nothing to pay (no campaign part, the base part taken): nothing, and nothing is written', async () => {
+      await rewards.grant(entry(105, 1, 7), undefined)
+      const before = await stored(105)
+      assert.equal(await rewards.grant(entry(105, 1, 8, { point: 0 }), postback), 'nothing')
+      assert.deepEqual(await stored(105), before)
+    })
+
+    test('racing copies of one grant: exactly one is recorded, the others are duplicates', async () => {
+      const grant = entry(106, 1, 7, { limits: { hour: 12, baseHour: 1 } })
+      const outcomes = await Promise.all(
+        Array.from({ length: 16 }, (_, i) =>
+          rewards.grant({ ...grant, transaction_id: `race-${i}` }, postback),
+        ),
+      )
+      assert.equal(outcomes.filter((o) => typeof o === 'object').length, 1, JSON.stringify(outcomes))
+      assert.equal(outcomes.filter((o) => o === 'duplicate').length, 15, JSON.stringify(outcomes))
+      const s = await stored(106)
+      assert.equal(s.ledger.length, 1)
+      assert.equal(s.outbox.length, 1)
+      assert.deepEqual(s.hours, [[1, 1]])
+      assert.deepEqual(await reported(106), { '7 rewards_u': 1, '7 points_u': 7, '7 postbacks': 1 })
+    })
+  })
+}
