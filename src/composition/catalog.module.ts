@@ -49,12 +49,9 @@ export async function catalogModule(
       changes?.publish('changed').catch((err) => core.degraded('catalog change publish', err))
     },
   })
-  const reload = () => {
-    catalog.reload().catch((err) => logger.warn({ err }, 'catalog reload failed'))
-  }
   // Also once the subscription is in place (and after Redis reconnected): a change announced while it was
   // not would otherwise wait for the next poll (CATALOG_REFRESH_MS).
-  changes?.subscribe(reload, reload)
+  changes?.subscribe(catalog.reloadUntilDone, catalog.reloadUntilDone)
   if (config.seedDemoData && (await seedDemoData(admin, clock())))
     logger.info('seeded the demo catalog (unit 1001)')
   await catalog.reload()

@@ -168,19 +168,19 @@ function createRegistrationQueue(db: SqlDatabase['db'], insertIgnoreMany: SqlDat
     'registered_at',
   ])
   let queued: QueuedRegistration[] = []
+  async function write(batch: readonly QueuedRegistration[]): Promise<void> {
+    const inserted = await insertRegistrations(batch.map((r) => [r.deviceId, r.unitId, r.at]))
+    // All new: every caller's time stands. Otherwise a racing registration won somewhere: read them back.
+    if (inserted === batch.length) for (const r of batch) r.done(r.at)
+    else for (const r of batch) r.done((await firstRegistration(db, r.deviceId, r.unitId)) ?? r.at)
+  }
   function flush(): void {
     const batch = queued
     queued = []
-    insertRegistrations(batch.map((r) => [r.deviceId, r.unitId, r.at])).then(
-      async (inserted) => {
-        // All new: every caller's time stands. Otherwise a racing registration won somewhere: read them back.
-        if (inserted === batch.length) for (const r of batch) r.done(r.at)
-        else for (const r of batch) r.done((await firstRegistration(db, r.deviceId, r.unitId)) ?? r.at)
-      },
-      (err) => {
-        for (const r of batch) r.fail(err)
-      },
-    )
+    // A failed write or read-back fails every caller still waiting (one already answered keeps its answer).
+    write(batch).catch((err) => {
+      for (const r of batch) r.fail(err)
+    })
   }
   return (deviceId: number, unitId: number, at: number): Promise<number> =>
     new Promise((done, fail) => {

@@ -6,6 +6,12 @@ export type CatalogService = {
   current(): CatalogSnapshot
   /** Reloads now (after an admin change); resolves when the new snapshot is in place. */
   reload(): Promise<void>
+  /**
+   * Reloads after a change was announced (a notice from another process): if that fails (the database slow
+   * or down), again every RETRY_MS until one succeeds, instead of serving the stale snapshot until the next
+   * poll. Failed attempts after the first are reported through the scheduler.
+   */
+  reloadUntilDone(): void
   /** When the store was last seen (a successful version check or load), epoch ms: readiness reads it. */
   checkedAt(): number
   /** Starts the background poll that picks up changes made by other processes. */
@@ -23,6 +29,9 @@ type Deps = { store: CatalogStore; refreshMs: number; clock: () => number; sched
  */
 const MAX_SNAPSHOT_AGE_MS = 15 * 60_000
 
+/** How soon an announced change that failed to load is tried again. */
+const RETRY_MS = 1000
+
 /** Holds the catalog snapshot, rebuilt when the store's version moves and every MAX_SNAPSHOT_AGE_MS. */
 export function createCatalogService({ store, refreshMs, clock, scheduler }: Deps): CatalogService {
   let snapshot = catalogSnapshot({
@@ -34,6 +43,8 @@ export function createCatalogService({ store, refreshMs, clock, scheduler }: Dep
     channels: [],
   })
   let polling: ScheduledJob | undefined
+  let retrying: ScheduledJob | undefined
+  let stopped = false
   let inflight: Promise<void> | undefined
   let checkedAt = 0
 
@@ -50,13 +61,18 @@ export function createCatalogService({ store, refreshMs, clock, scheduler }: Dep
     checkedAt = now
   }
 
-  // Concurrent reload requests share one build; a request arriving mid-build gets a fresh one after it.
+  // A reload requested mid-build runs after it. `inflight` only orders builds and never rejects: a build's
+  // failure goes to its caller alone (a rejection nobody awaits would end the process).
   function reload(): Promise<void> {
-    const run = (inflight ?? Promise.resolve()).catch(() => {}).then(build)
-    inflight = run.finally(() => {
-      if (inflight === tracked) inflight = undefined
+    const run = (inflight ?? Promise.resolve()).then(build)
+    const settled = run.then(
+      () => {},
+      () => {},
+    )
+    inflight = settled
+    settled.then(() => {
+      if (inflight === settled) inflight = undefined
     })
-    const tracked = inflight
     return run
   }
 
@@ -67,17 +83,39 @@ export function createCatalogService({ store, refreshMs, clock, scheduler }: Dep
     if (version !== snapshot.version || checkedAt - snapshot.loadedAt > MAX_SNAPSHOT_AGE_MS) await reload()
   }
 
+  /** Ends the retries; not awaited from inside a retry (stop waits for the run in flight: that run). */
+  function stopRetrying(): Promise<void> {
+    const job = retrying
+    retrying = undefined
+    return job?.stop() ?? Promise.resolve()
+  }
+
+  function reloadUntilDone(): void {
+    reload().then(
+      () => void stopRetrying(),
+      () => {
+        if (stopped) return
+        retrying ??= scheduler.every('catalog reload after a notice', RETRY_MS, async () => {
+          await reload()
+          void stopRetrying()
+        })
+      },
+    )
+  }
+
   return {
     current: () => snapshot,
     checkedAt: () => checkedAt,
     reload,
+    reloadUntilDone,
     start() {
       polling ??= scheduler.every('catalog refresh', refreshMs, poll)
     },
     async stop() {
+      stopped = true
       const job = polling
       polling = undefined
-      await job?.stop()
+      await Promise.all([job?.stop(), stopRetrying()])
     },
   }
 }

@@ -22,6 +22,9 @@ function fakeStore() {
   return { store, state }
 }
 
+/** Lets the promise callbacks already due run (the failed first attempt schedules the retries). */
+const afterCallbacks = () => new Promise((resolve) => setImmediate(resolve))
+
 describe('catalog service', () => {
   test('an unchanged catalog is not rebuilt by the poll; a version change is picked up', async () => {
     const { store, state } = fakeStore()
@@ -54,5 +57,55 @@ describe('catalog service', () => {
     await catalog.stop()
     await advance(60_000)
     assert.equal(catalog.checkedAt(), clock() - 60_000, 'no poll after stop')
+  })
+
+  test('an announced change that fails to load is tried again every second until it loads, then no more', async () => {
+    const { store, state } = fakeStore()
+    const { scheduler, clock, advance, errors } = createManualScheduler()
+    const catalog = createCatalogService({ store, refreshMs: 600_000, clock, scheduler })
+    await catalog.reload()
+    state.version = 2
+    state.fail = true
+    catalog.reloadUntilDone()
+    await afterCallbacks()
+    await advance(1000)
+    assert.equal(catalog.current().version, 1, 'the database is still down')
+    assert.deepEqual(errors, [['catalog reload after a notice', 'database down']])
+    state.fail = false
+    await advance(1000)
+    assert.equal(catalog.current().version, 2, 'loaded a second later, not at the 10-minute poll')
+    const loads = state.loads
+    await advance(10_000)
+    assert.equal(state.loads, loads, 'no retry once loaded')
+    state.fail = true
+    catalog.reloadUntilDone()
+    await catalog.stop()
+    await afterCallbacks()
+    await advance(10_000)
+    assert.equal(errors.length, 1, 'nothing is tried after stop')
+  })
+
+  test('a failed reload rejects to its caller only: nothing is left unhandled (that would end the process)', async () => {
+    const { store, state } = fakeStore()
+    const { scheduler, clock } = createManualScheduler()
+    const catalog = createCatalogService({ store, refreshMs: 1000, clock, scheduler })
+    const unhandled: unknown[] = []
+    const note = (reason: unknown) => unhandled.push(reason)
+    process.on('unhandledRejection', note)
+    try {
+      state.fail = true
+      await assert.rejects(catalog.reload(), /database down/)
+      // Two at once: the second runs after the first, and each caller hears of its own failure.
+      const [first, second] = [catalog.reload(), catalog.reload()]
+      await assert.rejects(first, /database down/)
+      await assert.rejects(second, /database down/)
+      await new Promise((resolve) => setImmediate(resolve))
+      assert.deepEqual(unhandled, [])
+      state.fail = false
+      await catalog.reload()
+      assert.equal(catalog.current().version, 1, 'the next reload builds as usual')
+    } finally {
+      process.off('unhandledRejection', note)
+    }
   })
 })
