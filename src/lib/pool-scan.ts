@@ -32,12 +32,8 @@ export function pickAds<T extends Scanned>(
   const out: T[] = []
   const tier: T[] = []
   while (out.length < limit) {
-    let priority = Number.NEGATIVE_INFINITY
-    for (let b = 0; b < buckets.length; b++) {
-      const head = (buckets[b] as readonly T[])[at[b] as number]
-      if (head && head.campaign.first_display_priority > priority)
-        priority = head.campaign.first_display_priority
-    }
+    const from = at.slice()
+    const priority = nextPriority(buckets, at)
     if (priority === Number.NEGATIVE_INFINITY) break
     tier.length = 0
     for (let b = 0; b < buckets.length; b++) {
@@ -48,9 +44,112 @@ export function pickAds<T extends Scanned>(
       }
       at[b] = i
     }
-    takeInKeyOrder(tier, servable, random, limit - out.length, out)
+    const wanted = limit - out.length
+    if (tier.length < SAMPLED_TIER) takeInKeyOrder(tier, servable, random, wanted, out, undefined)
+    else sampleTier(buckets, from, at, tier, servable, random, wanted, out)
   }
   return out
+}
+
+/** The highest priority at the buckets' heads; -Infinity when every bucket is used up. */
+function nextPriority(buckets: readonly (readonly Scanned[])[], at: readonly number[]): number {
+  let priority = Number.NEGATIVE_INFINITY
+  for (let b = 0; b < buckets.length; b++) {
+    const head = (buckets[b] as readonly Scanned[])[at[b] as number]
+    if (head && head.campaign.first_display_priority > priority)
+      priority = head.campaign.first_display_priority
+  }
+  return priority
+}
+
+/** Tiers at least this large are drawn from prefix sums (a draw per ad reached), smaller ones keyed whole. */
+export const SAMPLED_TIER = 256
+
+/** Each bucket's running sums of weight: sums[i] is the weight of the bucket's ads before the i-th. */
+const prefixSums = new WeakMap<readonly Scanned[], Float64Array>()
+
+function sumsOf(bucket: readonly Scanned[]): Float64Array {
+  let sums = prefixSums.get(bucket)
+  if (!sums) {
+    sums = new Float64Array(bucket.length + 1)
+    for (let i = 0; i < bucket.length; i++)
+      sums[i + 1] = (sums[i] as number) + Math.max(0, (bucket[i] as Scanned).campaign.display_weight)
+    prefixSums.set(bucket, sums)
+  }
+  return sums
+}
+
+/**
+ * A large tier, as takeInKeyOrder would order it, without a key per ad: successive weighted draws (each ad
+ * not yet drawn with probability weight ÷ weight left) from the buckets' prefix sums, an ad drawn twice
+ * drawn again. Successive draws and exponential keys give the same distribution of orders. Each draw is a
+ * binary search, so the cost follows the ads reached, not the tier's size. When draws keep landing on ads
+ * already drawn (most of the tier unservable, or only weight-0 ads left), the rest of the tier is keyed whole,
+ * which continues the same distribution: what is left is ordered as if the drawn ads had never been there.
+ */
+function sampleTier<T extends Scanned>(
+  buckets: readonly (readonly T[])[],
+  from: readonly number[],
+  to: readonly number[],
+  tier: readonly T[],
+  servable: (e: T) => boolean,
+  random: () => number,
+  wanted: number,
+  out: T[],
+): void {
+  const sums = buckets.map((b) => sumsOf(b))
+  const weights = buckets.map((_, b) => {
+    const s = sums[b] as Float64Array
+    return (s[to[b] as number] as number) - (s[from[b] as number] as number)
+  })
+  const total = weights.reduce((a, w) => a + w, 0)
+  const drawn = new Set<T>()
+  let taken = 0
+  let misses = 0
+  while (taken < wanted && total > 0 && misses < 2 * wanted + 16) {
+    const entry = draw(buckets, sums, from, to, weights, random() * total)
+    if (!entry || drawn.has(entry)) {
+      misses++
+      continue
+    }
+    drawn.add(entry)
+    if (servable(entry)) {
+      out.push(entry)
+      taken++
+    }
+  }
+  if (taken < wanted) takeInKeyOrder(tier, servable, random, wanted - taken, out, drawn)
+}
+
+/** The ad whose share of the tier's weight holds `point` (0 ≤ point < the tier's total). */
+function draw<T extends Scanned>(
+  buckets: readonly (readonly T[])[],
+  sums: readonly Float64Array[],
+  from: readonly number[],
+  to: readonly number[],
+  weights: readonly number[],
+  point: number,
+): T | undefined {
+  let left = point
+  for (let b = 0; b < buckets.length; b++) {
+    const w = weights[b] as number
+    if (left >= w) {
+      left -= w
+      continue
+    }
+    const s = sums[b] as Float64Array
+    const target = (s[from[b] as number] as number) + left
+    // The first ad of the bucket's part of the tier whose running sum after it passes the target.
+    let lo = from[b] as number
+    let hi = (to[b] as number) - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if ((s[mid + 1] as number) > target) hi = mid
+      else lo = mid + 1
+    }
+    return (buckets[b] as readonly T[])[lo]
+  }
+  return undefined
 }
 
 /**
@@ -63,18 +162,20 @@ function takeInKeyOrder<T extends Scanned>(
   random: () => number,
   wanted: number,
   out: T[],
+  skip: ReadonlySet<T> | undefined,
 ): void {
-  const n = tier.length
+  const left = skip ? tier.filter((e) => !skip.has(e)) : tier
+  const n = left.length
   const keys = new Float64Array(n)
   const heap = new Int32Array(n)
   for (let i = 0; i < n; i++) {
-    const w = (tier[i] as T).campaign.display_weight
+    const w = (left[i] as T).campaign.display_weight
     keys[i] = w > 0 ? -Math.log(1 - random()) / w : Number.POSITIVE_INFINITY
     heap[i] = i
   }
   const before = (i: number, j: number) =>
     (keys[i] as number) < (keys[j] as number) ||
-    (keys[i] === keys[j] && (tier[i] as T).campaign.id < (tier[j] as T).campaign.id)
+    (keys[i] === keys[j] && (left[i] as T).campaign.id < (left[j] as T).campaign.id)
   let size = n
   const down = (from: number) => {
     let p = from
@@ -94,7 +195,7 @@ function takeInKeyOrder<T extends Scanned>(
   for (let p = (n >> 1) - 1; p >= 0; p--) down(p)
   let taken = 0
   while (taken < wanted && size > 0) {
-    const entry = tier[heap[0] as number] as T
+    const entry = left[heap[0] as number] as T
     size--
     heap[0] = heap[size] as number
     down(0)

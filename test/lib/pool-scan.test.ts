@@ -4,7 +4,7 @@ import type { Campaign } from '../../src/domain/catalog.js'
 import { type CatalogEntry, catalogEntry } from '../../src/domain/catalog-snapshot.js'
 import { campaignDraft } from '../../src/domain/drafts.js'
 import { contentScore, contentScoreBound, NO_AFFINITY_SLACK, rankContents } from '../../src/domain/ranking.js'
-import { createContentWalker, pickAds } from '../../src/lib/pool-scan.js'
+import { createContentWalker, pickAds, SAMPLED_TIER } from '../../src/lib/pool-scan.js'
 
 const NOW = Date.UTC(2026, 10, 25)
 let id = 1
@@ -114,6 +114,63 @@ test('the ad pick answers as sorting every tier would, over random catalogs', ()
       `round ${round}`,
     )
   }
+})
+
+test('a large tier is drawn with the distribution of the keyed order (the oracle), over many draws', () => {
+  // Two buckets, one tier of 2 × SAMPLED_TIER ads, weights 1 and 3, a tenth of them unservable, one lower
+  // tier beside: how many heavy ads reach the top 8, and how often one given heavy ad is first.
+  const ads = Array.from({ length: 2 * SAMPLED_TIER }, (_, i) =>
+    entry({ first_display_priority: 7, display_weight: i % 2 ? 3 : 1 }),
+  )
+  const lower = Array.from({ length: 10 }, () => entry({ first_display_priority: 2, display_weight: 1 }))
+  const buckets = [
+    [...ads.slice(0, SAMPLED_TIER + 40), ...lower.slice(0, 5)],
+    [...ads.slice(SAMPLED_TIER + 40), ...lower.slice(5)],
+  ]
+  const refused = new Set(ads.filter((_, i) => i % 10 === 3).map((e) => e.campaign.id))
+  const servable = (e: CatalogEntry) => !refused.has(e.campaign.id)
+  const marked = ads[1] as CatalogEntry
+  const runs = 4000
+  const tally = (pick: typeof pickAds) => {
+    const rnd = seeded(99)
+    let heavy = 0
+    let markedFirst = 0
+    for (let r = 0; r < runs; r++) {
+      const got = pick(buckets, servable, seeded(1 + Math.floor(rnd() * 2_000_000)), 8)
+      assert.equal(new Set(got).size, 8)
+      assert.ok(got.every(servable))
+      heavy += got.filter((e) => e.campaign.display_weight === 3).length
+      if (got[0] === marked) markedFirst++
+    }
+    return { heavy: heavy / runs, markedFirst: markedFirst / runs }
+  }
+  const sampled = tally(pickAds)
+  const keyed = tally(pickBySorting)
+  // Servable: 205 heavy (weight 3) and 256 light ads. A heavy first pick: 615 / 871 ≈ 0.706, so ≈ 5.64 heavy
+  // in 8 picks (the standard error of each mean ≈ 0.02, of the difference ≈ 0.03); one heavy ad first: 3 / 871.
+  assert.ok(Math.abs(sampled.heavy - keyed.heavy) < 0.15, JSON.stringify({ sampled, keyed }))
+  assert.ok(Math.abs(sampled.heavy - 5.64) < 0.15, JSON.stringify({ sampled, keyed }))
+  assert.ok(Math.abs(sampled.markedFirst - 3 / 871) < 0.003, JSON.stringify({ sampled, keyed }))
+})
+
+test('a large tier where almost nothing is servable still yields every servable ad, weight 0 last', () => {
+  const tier = Array.from({ length: SAMPLED_TIER * 2 }, (_, i) =>
+    entry({ first_display_priority: 4, display_weight: i === 7 ? 0 : 1 + (i % 3) }),
+  )
+  const keep = new Set([7, 40, 41, 300, 301, 511].map((i) => (tier[i] as CatalogEntry).campaign.id))
+  let checked = 0
+  const got = pickAds(
+    [tier],
+    (e) => {
+      checked++
+      return keep.has(e.campaign.id)
+    },
+    seeded(11),
+    10,
+  )
+  assert.deepEqual(new Set(got.map((e) => e.campaign.id)), keep)
+  assert.equal(got.at(-1), tier[7], 'the weight-0 ad comes last')
+  assert.ok(checked <= tier.length, 'no ad is checked twice')
 })
 
 test('the content walk returns the same top contents as ranking every servable content', () => {
