@@ -6,6 +6,7 @@ import { openDatabase, type SqlDatabase } from '../../src/infra/database/databas
 import { migrateToLatest } from '../../src/infra/database/migrator.js'
 import { createReportCounterRepository } from '../../src/repositories/report-counter.repository.js'
 import { createRewardRepository } from '../../src/repositories/reward.repository.js'
+import { rewardGrant } from '../helpers/reward-grant.js'
 import { sqlBackends } from '../helpers/sql-backends.js'
 
 const T0 = Date.UTC(2026, 10, 25, 3)
@@ -95,20 +96,13 @@ for (const backend of await sqlBackends()) {
 
     const grant = (device: number, campaignId: number, withPostback: boolean) =>
       rewards.grant(
-        {
+        rewardGrant({
           transaction_id: `tx-${device}-${campaignId}`,
           device_id: device,
           unit_id: 1,
           campaign_id: campaignId,
-          action_type: 'u',
-          period: 'h1',
-          point: 5,
-          base: { period: 'b1', point: 2 },
-          user_id: `user-${device}`,
-          limits: { hour: 0, baseHour: 0 },
           created_at: T0,
-          report_day: '2026-11-25',
-        },
+        }),
         withPostback ? () => ({ url: 'http://publisher.test/', headers: {}, body: 'x' }) : undefined,
       )
 

@@ -6,6 +6,7 @@ import { openDatabase, type SqlDatabase } from '../../src/infra/database/databas
 import { migrateToLatest } from '../../src/infra/database/migrator.js'
 import { createReportCounterRepository } from '../../src/repositories/report-counter.repository.js'
 import { createRewardRepository } from '../../src/repositories/reward.repository.js'
+import { rewardGrant } from '../helpers/reward-grant.js'
 import { sqlBackends } from '../helpers/sql-backends.js'
 
 // The ledger's grant, straight against each SQL backend: MySQL writes it in two batches of statements,
@@ -34,26 +35,16 @@ for (const backend of await sqlBackends()) {
      * A grant of 5 plus a base part of 2 to the unit's `device` (the ledger's key names no unit: each unit's
      * devices are its own) for its one user.
      */
-    const entry = (
-      unit: number,
-      device: number,
-      campaign: number,
-      over: Partial<RewardGrant> = {},
-    ): RewardGrant => ({
-      transaction_id: `t${++n}`,
-      device_id: unit * 1000 + device,
-      unit_id: unit,
-      campaign_id: campaign,
-      action_type: 'u',
-      period: '2026-11-25',
-      point: 5,
-      base: { period: '2026-11-25', point: 2 },
-      user_id: `user-${unit}`,
-      limits: { hour: 0, baseHour: 0 },
-      created_at: T0,
-      report_day: '2026-11-25',
-      ...over,
-    })
+    const entry = (unit: number, device: number, campaign: number, over: Partial<RewardGrant> = {}) =>
+      rewardGrant({
+        transaction_id: `t${++n}`,
+        device_id: unit * 1000 + device,
+        unit_id: unit,
+        campaign_id: campaign,
+        user_id: `user-${unit}`,
+        created_at: T0,
+        ...over,
+      })
     const postback = (g: { transactionId: string; point: number; basePoint: number }) => ({
       url: 'https://publisher.test/postback',
       headers: { 'x-probe': '1' },

@@ -131,7 +131,7 @@ test('a large tier is drawn with the distribution of the keyed order (the oracle
   const servable = (e: CatalogEntry) => !refused.has(e.campaign.id)
   const marked = ads[1] as CatalogEntry
   const runs = 4000
-  const tally = (pick: typeof pickAds) => {
+  const tally = (pick: typeof pickBySorting) => {
     const rnd = seeded(99)
     let heavy = 0
     let markedFirst = 0
