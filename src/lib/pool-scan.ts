@@ -18,7 +18,7 @@ export type Scanned = {
  *
  * The rules are checked lazily: each tier's keys are drawn for every ad in it (a key costs far less than
  * the rules), then ads are taken in key order and only those reached are checked, until `limit` servable
- * ads are found. A 100,000-campaign catalog has thousands of ads per tier and a pool of 25, so most ads are
+ * ads are found. A tier of SAMPLED_TIER ads or more draws no key per ad: see sampleTier. A 100,000-campaign catalog has thousands of ads per tier and a pool of 25, so most ads are
  * never checked. Which ads an unservable ad's key displaces does not change the sample: keys are
  * independent, so the servable ads' order is the weighted order among them alone.
  */
@@ -30,25 +30,34 @@ export function pickAds<T extends Scanned>(
 ): T[] {
   const at = buckets.map(() => 0)
   const out: T[] = []
-  const tier: T[] = []
   while (out.length < limit) {
     const from = at.slice()
     const priority = nextPriority(buckets, at)
     if (priority === Number.NEGATIVE_INFINITY) break
-    tier.length = 0
+    let size = 0
     for (let b = 0; b < buckets.length; b++) {
-      const list = buckets[b] as readonly T[]
-      let i = at[b] as number
-      for (; i < list.length && (list[i] as T).campaign.first_display_priority === priority; i++) {
-        tier.push(list[i] as T)
-      }
-      at[b] = i
+      at[b] = tierEnd(buckets[b] as readonly T[], at[b] as number, priority)
+      size += (at[b] as number) - (from[b] as number)
     }
+    // The tier as one list, in bucket order; built only where it is keyed whole.
+    const tier = () => buckets.flatMap((list, b) => list.slice(from[b], at[b]))
     const wanted = limit - out.length
-    if (tier.length < SAMPLED_TIER) takeInKeyOrder(tier, servable, random, wanted, out, undefined)
+    if (size < SAMPLED_TIER) takeInKeyOrder(tier(), servable, random, wanted, out, undefined)
     else sampleTier(buckets, from, at, tier, servable, random, wanted, out)
   }
   return out
+}
+
+/** Where the ads of `priority` starting at `from` end in a bucket sorted by priority, highest first. */
+function tierEnd(list: readonly Scanned[], from: number, priority: number): number {
+  let lo = from
+  let hi = list.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if ((list[mid] as Scanned).campaign.first_display_priority >= priority) lo = mid + 1
+    else hi = mid
+  }
+  return lo
 }
 
 /** The highest priority at the buckets' heads; -Infinity when every bucket is used up. */
@@ -91,7 +100,7 @@ function sampleTier<T extends Scanned>(
   buckets: readonly (readonly T[])[],
   from: readonly number[],
   to: readonly number[],
-  tier: readonly T[],
+  tier: () => readonly T[],
   servable: (e: T) => boolean,
   random: () => number,
   wanted: number,
@@ -118,7 +127,7 @@ function sampleTier<T extends Scanned>(
       taken++
     }
   }
-  if (taken < wanted) takeInKeyOrder(tier, servable, random, wanted - taken, out, drawn)
+  if (taken < wanted) takeInKeyOrder(tier(), servable, random, wanted - taken, out, drawn)
 }
 
 /** The ad whose share of the tier's weight holds `point` (0 ≤ point < the tier's total). */
