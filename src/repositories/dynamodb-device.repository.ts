@@ -83,6 +83,8 @@ export function createDynamoDeviceRepository(dynamo: DynamoTransport, table: str
     async listActivity(deviceId: number, since: number): Promise<ActivityItem[]> {
       const items = await queryAll(t, {
         TableName: table,
+        // Read by the cap check only: it must see the impression another process wrote a moment ago.
+        ConsistentRead: true,
         KeyConditionExpression: 'device_id = :d AND sk BETWEEN :from AND :to',
         ExpressionAttributeValues: toItem({
           ':d': deviceId,
@@ -137,6 +139,7 @@ type QueryInput = {
   ExpressionAttributeNames?: Record<string, string>
   ProjectionExpression?: string
   FilterExpression?: string
+  ConsistentRead?: boolean
   ExclusiveStartKey?: WireItem | undefined
 }
 type BatchWriteInput = { RequestItems: Record<string, { PutRequest: { Item: WireItem } }[]> }

@@ -365,20 +365,15 @@ function createLoader({
     return { profile: stored.profile ?? null, registrations: stored.registrations, activity }
   }
 
+  /**
+   * The device's activity for a cap check: always its store of record (a strongly consistent read) plus
+   * what this process has not written yet, never a cache. A Redis failover may promote a replica that
+   * missed the last appends of the shared copy: a check against that copy would count a capped impression
+   * twice (the fleet run saw it).
+   */
   async function freshActivity(deviceId: number): Promise<ActivityItem[]> {
     const since = clock() - ACTIVITY_TTL_MS
-    let cached: DeviceRecord | undefined
-    if (shared && !stale.has(deviceId))
-      cached = await shared.read(deviceId).then(
-        (r) => r.record,
-        (err) => {
-          onDegraded('shared device cache read', err)
-          return undefined
-        },
-      )
-    const items = cached
-      ? cached.activity
-      : withUnwritten(await source.listActivity(deviceId, since), writer.unwritten(deviceId))
+    const items = withUnwritten(await source.listActivity(deviceId, since), writer.unwritten(deviceId))
     return items.filter((a) => a.at >= since)
   }
 

@@ -149,7 +149,8 @@ for (const deployment of deployments)
       assert.ok(got.includes('again'), 'messages arrive again')
     })
 
-    test('two processes with Redis: one records an event, the other allocates on fresh activity at once', async () => {
+    /** Two device caches on one store (a map) and this Redis, as two Allot processes have them. */
+    function twoProcesses() {
       const activity = new Map<number, ActivityItem[]>()
       let sourceReads = 0
       const source: DeviceSource = {
@@ -184,14 +185,35 @@ for (const deployment of deployments)
           ttlMs: 60_000,
         })
       }
-      const p1 = make(a)
-      const p2 = make(b)
+      return { p1: make(a), p2: make(b), sourceReads: () => sourceReads }
+    }
+
+    test('two processes with Redis: one records an event, the other allocates on fresh activity at once', async () => {
+      const { p1, p2, sourceReads } = twoProcesses()
       const d = device()
       await p1.load(d, 1001, NOW)
       await p2.load(d, 1001, NOW)
-      assert.equal(sourceReads, 1, 'the second process found the device in Redis')
+      assert.equal(sourceReads(), 1, 'the second process found the device in Redis')
       await p1.recordActivity(d, imp(42))
       await until(async () => (await p2.load(d, 1001, NOW)).activity.length === 1)
       assert.deepEqual((await p2.load(d, 1001, NOW)).activity, [imp(42)])
+    })
+
+    test('a cap check reads the store, not Redis: a failover that lost the last append of the shared copy does not hide an impression', async () => {
+      const { p1, p2 } = twoProcesses()
+      const d = device()
+      await p1.load(d, 1001, NOW)
+      await p2.load(d, 1001, NOW)
+      await p1.recordActivity(d, imp(42), { now: true })
+      // The promoted replica never got that append: the shared copy is as it was before it (the fleet run's
+      // Redis master kill). The device's copy is still there, only without the impression.
+      await a.client.rpop(`${redis.prefix}{d${d}}:act`)
+      await a.client.decr(`${redis.prefix}{d${d}}:st`)
+      assert.ok((await createRedisDeviceCache(b.client, redis.prefix, 60_000).read(d)).record, 'still cached')
+      assert.deepEqual(
+        await p2.freshActivity(d),
+        [imp(42)],
+        'the capped impression is seen by the other process',
+      )
     })
   })

@@ -17,7 +17,7 @@ export type ProfileStore = {
 export type ActivityStore = {
   /** Many devices' items at once (written in batches by the device cache). */
   recordActivities(items: readonly { deviceId: number; item: ActivityItem }[]): Promise<void>
-  /** The device's items at or after `since` (epoch ms), oldest first. */
+  /** The device's items at or after `since` (epoch ms), oldest first; strongly consistent (a cap check reads it). */
   listActivity(deviceId: number, since: number): Promise<ActivityItem[]>
 }
 
