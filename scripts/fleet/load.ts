@@ -7,15 +7,7 @@
  */
 import { deflateSync } from 'node:zlib'
 import { Pool } from 'undici'
-import {
-  type Answer,
-  currentHour,
-  type Device,
-  formBody,
-  type Send,
-  sdk,
-  sdkCheck,
-} from '../../test/helpers/sdk.js'
+import { type Answer, type Device, type Send, sdk } from '../../test/helpers/sdk.js'
 import type { V1ItemType } from '../../test/helpers/v1-wire.js'
 import type { FleetCatalog } from './catalog.js'
 
@@ -243,24 +235,7 @@ async function land(ctx: Ctx, phone: Phone): Promise<void> {
 /** `POST /api/rewards` after a stay on the landing page (SDK-CONTRACT §9): 200 paid, 409 duplicate, 422 not due. */
 async function stayReward(ctx: Ctx, stay: Stay): Promise<void> {
   const { phone, item } = stay
-  const fields = {
-    app_id: phone.device.app_id,
-    unit_id: phone.device.unit_id,
-    device_id: phone.device.device_id,
-    ifa: phone.device.ifa,
-    unit_device_token: phone.device.unit_device_token,
-    type: 'imp',
-    campaign_id: item.id,
-    campaign_type: item.type,
-    campaign_name: item.name,
-    campaign_owner_id: String(item.owner_id),
-    campaign_is_media: item.is_media ? 1 : 0,
-    slot: currentHour(Date.now()),
-    reward: item.landing_reward + item.base_reward,
-    base_reward: item.base_reward,
-  }
-  const form = formBody({ ...fields, check: sdkCheck(fields) })
-  const res = await timed(ctx, 'stay reward', () => ctx.send('POST', '/api/rewards', form))
+  const res = await timed(ctx, 'stay reward', () => phone.client.stayReward(item))
   outcome(ctx, 'stay reward', `HTTP ${res?.statusCode ?? 'error'}`)
   if (res?.statusCode === 200) told(ctx, phone, item, 'l')
   else if (res?.statusCode === 422 && stay.tries > 1)

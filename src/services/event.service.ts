@@ -30,7 +30,7 @@ import type { RewardLedger } from './ports/events.ports.js'
 /** Activity recording and the device's current activity (the device cache). */
 export type EventDevices = {
   load(deviceId: number, unitId: number, now: number): Promise<{ activity: readonly ActivityItem[] }>
-  /** The device's activity as every process sees it now (the shared level or the store, not this process's copy). */
+  /** The device's activity in its store of record (never a cache) with what this process has not written yet. */
   freshActivity(deviceId: number): Promise<readonly ActivityItem[]>
   /** `options.now`: written to the store before this resolves (a capped campaign's impression). */
   recordActivity(deviceId: number, item: ActivityItem, options?: { now?: boolean }): Promise<void>
@@ -316,8 +316,7 @@ async function stayReward(ctx: Ctx, request: StayRewardRequest): Promise<void> {
   if (request.reward === 0) return
   const campaign = await findCampaign(ctx, request.campaign_id)
   if (!campaign) throw new AllotError('Unprocessable', `campaign_id ${request.campaign_id} is not a campaign`)
-  const { activity } = await ctx.devices.load(request.device_id, unit.id, now)
-  if (!summarizeActivity(activity, now).clicked.has(campaign.id))
+  if (!(await landedOn(ctx, request.device_id, unit.id, campaign.id, now)))
     throw new AllotError('Unprocessable', `device_id ${request.device_id} has no landing on this campaign`)
   const result = await grant(ctx, 'l', request, unit, campaign, now, undefined)
   if (result === 'duplicate')
@@ -325,6 +324,16 @@ async function stayReward(ctx: Ctx, request: StayRewardRequest): Promise<void> {
   if (result === 'nothing') throw new AllotError('Unprocessable', 'nothing is due for this landing')
   if (result === 'limited')
     throw new AllotError('Unprocessable', "the user reached the unit's hourly reward limit (hour_limit)")
+}
+
+/**
+ * Whether the device landed on the campaign: its cached activity, and when that has no such click, its store
+ * of record (a Redis failover may have lost the click from the shared copy; a reward is not refused for it).
+ */
+async function landedOn(ctx: Ctx, deviceId: number, unitId: number, campaignId: number, now: number) {
+  const { activity } = await ctx.devices.load(deviceId, unitId, now)
+  if (summarizeActivity(activity, now).clicked.has(campaignId)) return true
+  return summarizeActivity(await ctx.devices.freshActivity(deviceId), now).clicked.has(campaignId)
 }
 
 /**

@@ -243,5 +243,27 @@ export function sdk(target: TestApp | Send, device: Device, clock: () => number 
     return send('GET', path)
   }
 
-  return { device, allocate, pool, unlockForm, unlock, landingPath, land, impress }
+  /**
+   * `POST /api/rewards` after a stay on the item's landing page (SDK-CONTRACT §9): the landing reward the SDK
+   * held back when it landed with a claim of 0.
+   */
+  async function stayReward(item: V1ItemType, claim: { slot?: number } = {}): Promise<Answer> {
+    const fields = {
+      app_id: device.app_id,
+      unit_id: device.unit_id,
+      ...common(),
+      type: 'imp',
+      campaign_id: item.id,
+      campaign_type: item.type,
+      campaign_name: item.name,
+      campaign_owner_id: String(item.owner_id),
+      campaign_is_media: item.is_media ? 1 : 0,
+      slot: claim.slot ?? currentHour(clock()),
+      reward: item.landing_reward + item.base_reward,
+      base_reward: item.base_reward,
+    }
+    return send('POST', '/api/rewards', formBody({ ...fields, check: sdkCheck(fields) }))
+  }
+
+  return { device, allocate, pool, unlockForm, unlock, landingPath, land, impress, stayReward }
 }

@@ -430,27 +430,9 @@ for (const backend of await sqlBackends()) {
       const device = 116
       const story = await item(device, 'story')
       assert.equal(story.landing_reward, 4)
-      const rewardsForm = () => {
-        const fields = {
-          app_id: 9,
-          unit_id: 1500,
-          device_id: device,
-          ifa: `ifa-${device}`,
-          unit_device_token: `user-${device}`,
-          type: 'imp',
-          campaign_id: story.id,
-          campaign_type: story.type,
-          campaign_name: story.name,
-          campaign_owner_id: String(story.owner_id),
-          campaign_is_media: story.is_media ? 1 : 0,
-          slot: 12,
-          reward: 6,
-          base_reward: 2,
-        }
-        return formBody({ ...fields, check: sdkCheck(fields) })
-      }
-      const post = () =>
-        t.app.inject({ method: 'POST', url: '/api/rewards', headers: FORM, payload: rewardsForm() })
+      assert.equal(story.base_reward, 2)
+      // reward 6 (4 + base 2) for slot 12, as the SDK sends it after the stay.
+      const post = () => phone(device).stayReward(story, { slot: 12 })
       const early = await post()
       assert.equal(early.statusCode, 422, `no landing yet: ${early.body}`)
       // The SDK lands with no immediate reward (the stay decides), then asks for it.

@@ -2,11 +2,14 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { Redis } from 'ioredis'
 import { createConnection } from 'mysql2/promise'
+import { openRedis } from '../../src/infra/redis/redis.js'
 import { createDynamoDeviceRepository } from '../../src/repositories/dynamodb-device.repository.js'
+import { createRedisDeviceCache } from '../../src/repositories/redis-device-cache.repository.js'
 import { startDynamo, TEST_AWS_CREDENTIALS, type TestDynamo } from '../helpers/dynamo.js'
 import { eventually } from '../helpers/faults.js'
 import { redisBackend } from '../helpers/redis.js'
 import { redisDeployments } from '../helpers/redis-cluster.js'
+import { sdk } from '../helpers/sdk.js'
 import { sqlBackends } from '../helpers/sql-backends.js'
 import { type AllocatedItemView, allocateDemo, startTestApp, type TestApp } from '../helpers/test-app.js'
 
@@ -29,12 +32,14 @@ for (const deployment of deployments)
     let a: TestApp
     let b: TestApp
     let stopRedis = async () => {}
+    let shared = { url: '', cluster: false, prefix: '' }
     before(async () => {
       dynamo = await startDynamo()
       const url = await (mariadb ?? assert.fail('no MariaDB backend')).createDatabaseUrl()
       databaseUrl = url
       const redis = await deployment.start()
       stopRedis = redis.stop
+      shared = redis
       const env = {
         REDIS_URL: redis.url,
         REDIS_CLUSTER: String(redis.cluster),
@@ -156,6 +161,45 @@ for (const deployment of deployments)
       const outcomes = answers.map((r) => r.headers['x-allot-counted'])
       assert.equal(outcomes.filter((o) => o === 'counted').length, 1, String(outcomes))
       assert.equal(outcomes.filter((o) => o === 'cap').length, 19, String(outcomes))
+    })
+
+    test("a stay reward is paid when a Redis failover lost the landing's click from the shared copy of the device", async () => {
+      const device = 616161
+      const phone = (t: TestApp) =>
+        sdk(t, {
+          device_id: device,
+          ifa: `ifa-${device}`,
+          unit_device_token: `user-${device}`,
+          unit_id: 1001,
+          app_id: 1001,
+        })
+      const item = (await phone(b).pool()).find((c) => c.is_ad && c.landing_reward > 0)
+      assert.ok(item, 'an ad with a landing reward')
+      await phone(a).pool()
+      // The SDK lands claiming nothing (the stay decides); the click reaches DynamoDB with a's next flush.
+      const landed = await phone(a).land(item, { reward: 0, base_reward: 0 })
+      assert.equal(landed.statusCode, 302)
+      assert.equal(landed.headers['x-allot-reward'], 'none')
+      const store = createDynamoDeviceRepository(dynamo.connection.transport, dynamo.table)
+      const clicked = async () => (await store.listActivity(device, 0)).some((i) => i.type === 'click')
+      assert.ok(await eventually(clicked, 10_000), 'the click is in the store of record')
+      // The Redis master dies before its replica got the click's append: the promoted copy lacks it.
+      const redis = await openRedis({ urls: shared.url.split(','), cluster: shared.cluster, timeoutMs: 1000 })
+      try {
+        await redis.client.rpop(`${shared.prefix}{d${device}}:act`)
+        const copy = await createRedisDeviceCache(redis.client, shared.prefix, 60_000).read(device)
+        assert.ok(copy.record, 'the device is still in Redis')
+        assert.deepEqual(
+          copy.record.activity.filter((i) => i.type === 'click'),
+          [],
+          "Redis' copy has no click",
+        )
+      } finally {
+        await redis.close()
+      }
+      const paid = await phone(b).stayReward(item)
+      assert.equal(paid.statusCode, 200, `the user is paid for the stay: ${paid.body}`)
+      assert.equal((await phone(b).stayReward(item)).statusCode, 409, 'once')
     })
   })
 
