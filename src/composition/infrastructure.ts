@@ -46,7 +46,7 @@ export async function openInfrastructure(app: FastifyInstance, config: Config): 
       connection,
       prefix,
       devices: redisChannel(connection, `${prefix}devices`),
-      catalog: redisChannel(connection, `${prefix}catalog`),
+      catalog: redisChannel(connection, `${prefix}catalog`, { publishTries: 3 }),
     }
   }
 

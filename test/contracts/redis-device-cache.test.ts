@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import type { ActivityItem } from '../../src/domain/device.js'
 import { redisChannel } from '../../src/infra/redis/pubsub.js'
-import { openRedis, type RedisConnection } from '../../src/infra/redis/redis.js'
+import { openRedis, type RedisClient, type RedisConnection } from '../../src/infra/redis/redis.js'
 import { createRedisDeviceCache } from '../../src/repositories/redis-device-cache.repository.js'
 import { createDeviceCache } from '../../src/services/device-cache.service.js'
 import type { DeviceSource } from '../../src/services/ports/devices.ports.js'
@@ -18,6 +18,32 @@ const record = (activity: ActivityItem[] = []) => ({
 })
 const until = async (check: () => boolean | Promise<boolean>) => {
   for (let i = 0; i < 200 && !(await check()); i++) await new Promise((r) => setTimeout(r, 10))
+}
+
+/**
+ * `conn` with its first `command` on the command connection or the subscriber failing (what a timeout or a
+ * subscriber connection ending mid-command does); everything else goes to the real connection.
+ */
+function failingOnce(
+  conn: RedisConnection,
+  on: 'client' | 'subscriber',
+  command: 'publish' | 'subscribe',
+): RedisConnection {
+  let failed = false
+  const wrap = (client: RedisClient) =>
+    new Proxy(client, {
+      get(target, key) {
+        if (key === command && !failed)
+          return () => {
+            failed = true
+            return Promise.reject(new Error(`${command} failed (injected)`))
+          }
+        const value = Reflect.get(target, key, target)
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+  const subscriber = on === 'subscriber' ? wrap(conn.subscriber()) : conn.subscriber()
+  return { ...conn, client: on === 'client' ? wrap(conn.client) : conn.client, subscriber: () => subscriber }
 }
 
 const deployments = await redisDeployments()
@@ -147,6 +173,36 @@ for (const deployment of deployments)
         return got.includes('again')
       })
       assert.ok(got.includes('again'), 'messages arrive again')
+    })
+
+    test('a SUBSCRIBE that fails is sent again: the subscription holds and messages arrive', async () => {
+      const name = `${redis.prefix}test-subscribe-retry`
+      const got: string[] = []
+      let subscribed = 0
+      redisChannel(failingOnce(b, 'subscriber', 'subscribe'), name).subscribe(
+        (m) => got.push(m),
+        () => subscribed++,
+      )
+      await until(() => subscribed === 1)
+      assert.equal(subscribed, 1, 'subscribed on the second try')
+      await redisChannel(a, name).publish('after')
+      await until(() => got.includes('after'))
+      assert.deepEqual(got, ['after'])
+    })
+
+    test('a PUBLISH that Redis fails is sent again up to publishTries', async () => {
+      const name = `${redis.prefix}test-publish-retry`
+      const got: string[] = []
+      let subscribed = 0
+      redisChannel(b, name).subscribe(
+        (m) => got.push(m),
+        () => subscribed++,
+      )
+      await until(() => subscribed === 1)
+      await assert.rejects(redisChannel(failingOnce(a, 'client', 'publish'), name).publish('lost'))
+      await redisChannel(failingOnce(a, 'client', 'publish'), name, { publishTries: 3 }).publish('kept')
+      await until(() => got.includes('kept'))
+      assert.deepEqual(got, ['kept'], 'the retried message arrives; the one tried once is lost')
     })
 
     /** Two device caches on one store (a map) and this Redis, as two Allot processes have them. */
