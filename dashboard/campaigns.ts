@@ -37,11 +37,21 @@ function localDay(timezone: string): string {
   }).format(new Date())
 }
 
-/** The day reports read: the chosen unit's, else the units' timezone when they share one, else UTC. */
+/**
+ * The day reports read: the chosen unit's local date, else the local date of the timezone most units use
+ * (a tie goes to the zone listed first). Each unit's figures are kept by its own local date, so with units in
+ * several zones "today" is one zone's day; UTC's would be a day with no traffic yet (or already over) for
+ * most of them during part of every day (Seoul's date runs ahead of UTC's from 15:00 to 24:00 UTC).
+ */
 function reportDay(units: readonly Unit[], unitId: string): { day: string; timezone: string } {
   const chosen = units.find((u) => String(u.id) === unitId)
-  const zones = new Set(units.map((u) => u.timezone))
-  const timezone = chosen?.timezone ?? (zones.size === 1 ? ([...zones][0] as string) : 'UTC')
+  const counts = new Map<string, number>()
+  for (const u of units) counts.set(u.timezone, (counts.get(u.timezone) ?? 0) + 1)
+  let timezone = chosen?.timezone ?? 'UTC'
+  if (!chosen) {
+    let most = 0
+    for (const [zone, n] of counts) if (n > most) [timezone, most] = [zone, n]
+  }
   return { day: localDay(timezone), timezone }
 }
 
