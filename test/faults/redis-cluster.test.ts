@@ -4,7 +4,7 @@ import { createConnection } from 'mysql2/promise'
 import { eventually } from '../helpers/faults.js'
 import { type OwnRedisCluster, startOwnRedisCluster } from '../helpers/redis-cluster.js'
 import { ownRedisSkip } from '../helpers/redis-server.js'
-import { sdk } from '../helpers/sdk.js'
+import { demoPhone } from '../helpers/sdk.js'
 import { sqlBackends } from '../helpers/sql-backends.js'
 import { startTestApp, type TestApp } from '../helpers/test-app.js'
 import type { V1ItemType } from '../helpers/v1-wire.js'
@@ -55,14 +55,7 @@ describe('Redis Cluster: a master killed under load, two instances', { skip }, (
     await mariadb?.cleanup()
   })
 
-  const phone = (t: TestApp, device: number) =>
-    sdk(t, {
-      device_id: device,
-      ifa: `ifa-${device}`,
-      unit_device_token: `user-${device}`,
-      unit_id: 1001,
-      app_id: 1,
-    })
+  const phone = demoPhone
 
   test('0 × 5xx, every grant once, caps and budget exact, and Allot reconnects', async () => {
     const items = new Map<number, V1ItemType>()

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { allocation, eventually, timed } from '../helpers/faults.js'
 import { type OwnRedis, ownRedisSkip, startOwnRedis } from '../helpers/redis-server.js'
-import { sdk } from '../helpers/sdk.js'
+import { demoPhone } from '../helpers/sdk.js'
 import { sqlBackends } from '../helpers/sql-backends.js'
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js'
 import { startTestApp, type TestApp } from '../helpers/test-app.js'
@@ -52,14 +52,7 @@ async function startRedisApp(redisUrl: string): Promise<TestApp> {
   return t
 }
 
-const phoneOf = (t: TestApp, device: number) =>
-  sdk(t, {
-    device_id: device,
-    ifa: `ifa-${device}`,
-    unit_device_token: `user-${device}`,
-    unit_id: 1001,
-    app_id: 1,
-  })
+const phoneOf = demoPhone
 
 async function cappedItem(t: TestApp, device: number): Promise<V1ItemType> {
   // A capped ad sits out an allocation whose device data missed the deadline (a cold device on a busy

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import type { LightMyRequestResponse } from 'fastify'
-import { type Answer, sdk } from './sdk.js'
+import { type Answer, demoPhone } from './sdk.js'
 import { demoAllocationFields, form, type TestApp } from './test-app.js'
 
 /** Runs `work` and says how long it took. */
@@ -44,13 +44,7 @@ export async function prepareImpression(
  * `device`: its grant is one SQL transaction), prepared while the stores are healthy.
  */
 export async function prepareUnlock(t: TestApp, device: number): Promise<() => Promise<Answer>> {
-  const phone = sdk(t, {
-    device_id: device,
-    ifa: `ifa-${device}`,
-    unit_device_token: `user-${device}`,
-    unit_id: 1001,
-    app_id: 1,
-  })
+  const phone = demoPhone(t, device)
   const item = (await phone.pool()).find((c) => c.is_ad && c.unlock_reward > 0)
   assert.ok(item, 'an ad with an unlock reward was allocated')
   return () => phone.unlock(item)

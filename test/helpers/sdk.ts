@@ -105,6 +105,16 @@ export function viaHttp(origin: string): Send {
   }
 }
 
+/** The SDK of `device` on the demo unit (1001, app 1), named as the tests name devices: ifa-N, user-N. */
+export const demoPhone = (target: TestApp | Send, device: number) =>
+  sdk(target, {
+    device_id: device,
+    ifa: `ifa-${device}`,
+    unit_device_token: `user-${device}`,
+    unit_id: 1001,
+    app_id: 1,
+  })
+
 /** The SDK, bound to one Allot (a test app, or any `Send`) and one device. */
 export function sdk(target: TestApp | Send, device: Device, clock: () => number = Date.now) {
   const send = typeof target === 'function' ? target : viaInject(target)

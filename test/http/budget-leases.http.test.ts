@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { sdk } from '../helpers/sdk.js'
+import { demoPhone } from '../helpers/sdk.js'
 import { sqlBackends } from '../helpers/sql-backends.js'
 import { startTestApp, type TestApp } from '../helpers/test-app.js'
 import type { V1ItemType } from '../helpers/v1-wire.js'
@@ -28,14 +28,7 @@ for (const backend of (await sqlBackends()).filter((b) => b.name === 'mariadb'))
       await backend.cleanup()
     })
 
-    const phone = (t: TestApp, device: number) =>
-      sdk(t, {
-        device_id: device,
-        ifa: `ifa-${device}`,
-        unit_device_token: `u-${device}`,
-        unit_id: 1001,
-        app_id: 1,
-      })
+    const phone = demoPhone
     const budgeted = async (name: string, budget: Record<string, number | string>) => {
       const res = await a.admin('POST', '/admin/campaigns', {
         name,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
 import { MockAgent } from 'undici'
 import type { LiveDto } from '../../src/http/dto/live.dto.js'
-import { sdk } from '../helpers/sdk.js'
+import { demoPhone } from '../helpers/sdk.js'
 import { sqlBackends } from '../helpers/sql-backends.js'
 import { demoAllocationFields, form, startTestApp, type TestApp } from '../helpers/test-app.js'
 
@@ -88,13 +88,7 @@ for (const backend of await sqlBackends()) {
       assert.deepEqual((await live()).postbacks, { pending: 0, failed: 0, oldest_pending_age_seconds: null })
       const unit = await t.admin('PATCH', '/admin/units/1001', { postback_url: `${PUBLISHER}/pb` })
       assert.equal(unit.statusCode, 200, unit.body)
-      const phone = sdk(t, {
-        device_id: 77,
-        ifa: 'ifa-77',
-        unit_device_token: 'user-77',
-        unit_id: 1001,
-        app_id: 1,
-      })
+      const phone = demoPhone(t, 77)
       const items = await phone.pool()
       const ad = items.find((i) => i.is_ad && i.unlock_reward > 0) ?? items.find((i) => i.is_ad)
       assert.ok(ad, 'an ad to unlock through')

@@ -9,7 +9,7 @@ import { startDynamo, TEST_AWS_CREDENTIALS, type TestDynamo } from '../helpers/d
 import { eventually } from '../helpers/faults.js'
 import { redisBackend } from '../helpers/redis.js'
 import { redisDeployments } from '../helpers/redis-cluster.js'
-import { sdk } from '../helpers/sdk.js'
+import { demoPhone } from '../helpers/sdk.js'
 import { sqlBackends } from '../helpers/sql-backends.js'
 import { type AllocatedItemView, allocateDemo, startTestApp, type TestApp } from '../helpers/test-app.js'
 
@@ -165,14 +165,7 @@ for (const deployment of deployments)
 
     test("a stay reward is paid when a Redis failover lost the landing's click from the shared copy of the device", async () => {
       const device = 616161
-      const phone = (t: TestApp) =>
-        sdk(t, {
-          device_id: device,
-          ifa: `ifa-${device}`,
-          unit_device_token: `user-${device}`,
-          unit_id: 1001,
-          app_id: 1001,
-        })
+      const phone = (t: TestApp) => demoPhone(t, device)
       const item = (await phone(b).pool()).find((c) => c.is_ad && c.landing_reward > 0)
       assert.ok(item, 'an ad with a landing reward')
       await phone(a).pool()
