@@ -418,7 +418,7 @@ async function allocationScenarios(bench: Bench): Promise<void> {
     if (!only.has(scenario)) continue
     const db = await mariadbDatabase(bench)
     const dynamoPort = await freePort()
-    stopAtEnd(bench, start(['node_modules/dynalite/cli.js', '--port', String(dynamoPort)], {}))
+    stopAtEnd(bench, start(['node_modules/dynalite/cli.js', '--port', String(dynamoPort)], {}, '0,1'))
     await measureCold(
       bench,
       `allocation, production, cold (MariaDB + Redis + DynamoDB-compatible through ${through}, demo catalog, a new device per request)`,
@@ -478,6 +478,7 @@ function eventScenarios(bench: Bench): Promise<EventRow[]> {
     spreadDevices: Math.max(100, Math.ceil(Number(args['event-devices']) / 50)),
     newDatabase: () => mariadbDatabase(bench),
     productionEnv: production,
+    profileDir: bench.profiles && join(bench.profiles, 'events'),
   })
 }
 

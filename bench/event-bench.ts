@@ -49,6 +49,8 @@ export type EventBenchOptions = {
   newDatabase: () => Promise<string>
   /** The production-sql environment (MariaDB + Redis) for that database. */
   productionEnv: (database: string) => Record<string, string>
+  /** With --profile: each Allot process runs under `node --cpu-prof`, its profile written here. */
+  profileDir?: string | undefined
 }
 
 /** One measured scenario. */
@@ -110,7 +112,8 @@ export async function eventBench(o: EventBenchOptions): Promise<EventRow[]> {
 /** The compiled server, as the other production scenarios run it. */
 async function startAllot(env: Record<string, string>, o: EventBenchOptions): Promise<Allot> {
   const port = await freePort()
-  const child: ChildProcess = start(['dist/server.js'], {
+  const profile = o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : []
+  const child: ChildProcess = start([...profile, 'dist/server.js'], {
     PORT: String(port),
     HOST: '127.0.0.1',
     OPS_PORT: String(await freePort()),

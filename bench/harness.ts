@@ -17,10 +17,13 @@ export const hasTaskset = (() => {
   }
 })()
 
-/** Starts `node <args>` pinned to CPU 0 (when taskset exists), its stdout ignored. */
-export function start(args: string[], env: Record<string, string>): ChildProcess {
+/**
+ * Starts `node <args>` pinned to `cpus` (CPU 0, the server's, by default; when taskset exists), its stdout
+ * ignored.
+ */
+export function start(args: string[], env: Record<string, string>, cpus = '0'): ChildProcess {
   const cmd = [process.execPath, ...args]
-  const [file, ...rest] = hasTaskset ? ['taskset', '-c', '0', ...cmd] : cmd
+  const [file, ...rest] = hasTaskset ? ['taskset', '-c', cpus, ...cmd] : cmd
   return spawn(file as string, rest, {
     env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -130,12 +130,24 @@ for (const backend of await sqlBackends()) {
       const first = entry(102, 1, 7)
       const second = entry(102, 1, 8)
       await rewards.grant(first, undefined)
-      assert.deepEqual(await rewards.grant(second, undefined), {
+      assert.deepEqual(await rewards.grant(second, postback), {
         transactionId: second.transaction_id,
         point: 5,
         basePoint: 0,
       })
       const s = await stored(102)
+      assert.deepEqual(
+        s.outbox.map((o) => o.body),
+        [`transaction_id=${second.transaction_id}&point=5&base_point=0`],
+        'the postback of the grant as paid: no base part',
+      )
+      assert.deepEqual(await reported(102), {
+        '7 rewards_u': 1,
+        '7 points_u': 7,
+        '8 rewards_u': 1,
+        '8 points_u': 5,
+        '8 postbacks': 1,
+      })
       assert.deepEqual(s.hours, [[2, 1]], 'two grants, one base part')
       assert.deepEqual(s.claims, [[102_001, first.transaction_id]])
     })
@@ -163,16 +175,23 @@ for (const backend of await sqlBackends()) {
       await rewards.grant(entry(104, 1, 7, { limits }), postback)
       await rewards.grant(entry(104, 2, 7, { limits }), postback)
       const before = await stored(104)
+      const reportBefore = await reported(104)
       assert.equal(await rewards.grant(entry(104, 3, 7, { limits }), postback), 'limited')
       assert.deepEqual(await stored(104), before)
+      assert.deepEqual(await reported(104), reportBefore)
       assert.deepEqual(before.hours, [[2, 2]])
     })
 
     test('nothing to pay (no campaign part, the base part taken): nothing, and nothing is written', async () => {
       await rewards.grant(entry(105, 1, 7), undefined)
       const before = await stored(105)
+      const reportBefore = await reported(105)
       assert.equal(await rewards.grant(entry(105, 1, 8, { point: 0 }), postback), 'nothing')
       assert.deepEqual(await stored(105), before)
+      assert.deepEqual(await reported(105), reportBefore)
+      // A user's first grant of the hour with nothing to pay leaves no hour row behind.
+      assert.equal(await rewards.grant(entry(107, 1, 8, { point: 0, base: undefined }), postback), 'nothing')
+      assert.deepEqual(await stored(107), { ledger: [], outbox: [], ledgerIds: [], hours: [], claims: [] })
     })
 
     test('racing copies of one grant: exactly one is recorded, the others are duplicates', async () => {
@@ -189,6 +208,66 @@ for (const backend of await sqlBackends()) {
       assert.equal(s.outbox.length, 1)
       assert.deepEqual(s.hours, [[1, 1]])
       assert.deepEqual(await reported(106), { '7 rewards_u': 1, '7 points_u': 7, '7 postbacks': 1 })
+    })
+
+    // Grants with a campaign part only (no base part): on MySQL those met in one event-loop iteration leave in
+    // one batch, one transaction each.
+    const plain = (unit: number, device: number, campaign: number, over: Partial<RewardGrant> = {}) =>
+      entry(unit, device, campaign, { base: undefined, ...over })
+
+    test('plain grants at once: each recorded with its postback and report; past the hour limit, limited', async () => {
+      const limits = { hour: 12, baseHour: 0 }
+      const grants = Array.from({ length: 20 }, (_, i) => plain(108, i + 1, 7, { limits }))
+      const outcomes = await Promise.all(grants.map((g) => rewards.grant(g, postback)))
+      const recorded = outcomes.filter((o) => typeof o === 'object')
+      assert.equal(recorded.length, 12, JSON.stringify(outcomes))
+      assert.equal(outcomes.filter((o) => o === 'limited').length, 8, JSON.stringify(outcomes))
+      for (const o of recorded) assert.deepEqual([o.point, o.basePoint], [5, 0])
+      const s = await stored(108)
+      assert.equal(s.ledger.length, 12)
+      assert.deepEqual(
+        s.outbox.map((o) => [Number(o.ledger_id), o.transaction_id, o.body]),
+        s.ledger.map((l, i) => [s.ledgerIds[i], l[0], `transaction_id=${l[0]}&point=5&base_point=0`]),
+        'one outbox row per ledger row, pointing at it',
+      )
+      assert.deepEqual(s.hours, [[12, 0]])
+      assert.deepEqual(await reported(108), { '7 rewards_u': 12, '7 points_u': 60, '7 postbacks': 12 })
+    })
+
+    test('a duplicate among plain grants at once: the others recorded, the duplicate paid once', async () => {
+      const first = plain(109, 1, 7)
+      assert.notEqual(typeof (await rewards.grant(first, postback)), 'string')
+      const others = [plain(109, 2, 7), plain(109, 3, 7), plain(109, 4, 7)]
+      const outcomes = await Promise.all([
+        rewards.grant(others[0] as RewardGrant, postback),
+        rewards.grant({ ...first, transaction_id: 'again-109' }, postback),
+        rewards.grant(others[1] as RewardGrant, postback),
+        rewards.grant(others[2] as RewardGrant, postback),
+      ])
+      assert.deepEqual(
+        outcomes.map((o) => (typeof o === 'object' ? o.transactionId : o)),
+        [others[0]?.transaction_id, 'duplicate', others[1]?.transaction_id, others[2]?.transaction_id],
+      )
+      const s = await stored(109)
+      assert.deepEqual(s.ledger.map((l) => l[1]).sort(), [109_001, 109_002, 109_003, 109_004])
+      assert.equal(s.outbox.length, 4)
+      assert.deepEqual(s.hours, [[4, 0]], 'the duplicate took no hourly count')
+      assert.deepEqual(await reported(109), { '7 rewards_u': 4, '7 points_u': 20, '7 postbacks': 4 })
+    })
+
+    test('racing copies of one plain grant: exactly one is recorded, the others are duplicates', async () => {
+      const grant = plain(110, 1, 7)
+      const outcomes = await Promise.all(
+        Array.from({ length: 16 }, (_, i) =>
+          rewards.grant({ ...grant, transaction_id: `race-p${i}` }, postback),
+        ),
+      )
+      assert.equal(outcomes.filter((o) => typeof o === 'object').length, 1, JSON.stringify(outcomes))
+      assert.equal(outcomes.filter((o) => o === 'duplicate').length, 15, JSON.stringify(outcomes))
+      const s = await stored(110)
+      assert.deepEqual([s.ledger.length, s.outbox.length], [1, 1])
+      assert.deepEqual(s.hours, [[1, 0]])
+      assert.deepEqual(await reported(110), { '7 rewards_u': 1, '7 points_u': 5, '7 postbacks': 1 })
     })
   })
 }
