@@ -1,4 +1,4 @@
-import { createCipheriv, createHash, createHmac, randomBytes } from 'node:crypto'
+import { createCipheriv, createHash, createHmac, randomUUID } from 'node:crypto'
 import type { Campaign, Unit } from '../domain/catalog.js'
 import type { CatalogSnapshot } from '../domain/catalog-snapshot.js'
 import { hasCaps, summarizeActivity, withinCaps } from '../domain/delivery.js'
@@ -511,7 +511,8 @@ async function grant(
   const configured = action === 'u' ? (campaign.is_ad ? campaign.unlock_reward : 0) : campaign.landing_reward
   const { point, basePoint } = rewardSplit(configured, itemBase(unit, campaign, read), claim)
   const entry: RewardGrant = {
-    transaction_id: randomBytes(16).toString('hex'),
+    // 32 hex characters (v1's length); randomUUID draws from a cached pool of entropy, randomBytes does not.
+    transaction_id: randomUUID().replaceAll('-', ''),
     device_id: claim.device_id,
     unit_id: unit.id,
     campaign_id: campaign.id,

@@ -101,3 +101,14 @@ test('legacy payloads are read during the cut-over only, and expire 7 days after
   assert.equal(reader.read(legacyPayload({ cou: 'KR' }), NOW), undefined)
   assert.equal(reader.read('__campaign_payload__', NOW), undefined)
 })
+
+test('one signer serves interleaved calls: garbage between them changes no later answer', () => {
+  const fresh = createPayloadSigner('k'.repeat(32))
+  const batch = Array.from({ length: 5 }, (_, i) => ({ d: 10 + i, u: 1001, c: 200 + i }))
+  const tokens = signer.signAll(batch)
+  // Well-formed tokens of random bytes: they decrypt (to garbage, refused) through the same decipher.
+  for (let i = 0; i < 50; i++) signer.verify(Buffer.alloc(16, i * 5).toString('base64url'))
+  for (const [i, t] of tokens.entries()) assert.deepEqual(signer.verify(t), batch[i])
+  assert.deepEqual(signer.signAll(batch), fresh.signAll(batch), 'as minted by a signer never used before')
+  assert.deepEqual(signer.verify(fresh.signAll([claims])[0] as string), claims)
+})
