@@ -80,25 +80,6 @@ export function reportCountsUpsert(
   return { text, params }
 }
 
-/**
- * The same upsert for a batch that decides in SQL whether its grant is recorded: the rows are added only when
- * `condition` (an SQL expression) holds. Merged and in key order.
- */
-export function conditionalCountsUpsert(
-  increments: readonly ReportIncrement[],
-  now: number,
-  condition: string,
-): { text: string; params: unknown[] } {
-  const rows = merged(increments)
-  const params = rows.flatMap((i) => [i.kind, i.day, i.unitId, i.campaignId, i.metric, i.by, now])
-  const selects = rows.map(() => 'select ? k, ? d, ? u, ? c, ? m, ? v, ? t').join(' union all ')
-  const text =
-    'insert into report_counters (kind, day, unit_id, campaign_id, metric, shard, value, updated_at) ' +
-    `select k, d, u, c, m, connection_id() % ${SHARDS}, v, t from (${selects}) as increments where ${condition} ` +
-    'on duplicate key update value = value + values(value), updated_at = values(updated_at)'
-  return { text, params }
-}
-
 /** A grant in the delivery report: one grant and its points by action type, and the postback written. */
 export function grantIncrements(entry: RewardGrant, point: number, withPostback: boolean): ReportIncrement[] {
   const report = (metric: string, by: number): ReportIncrement => ({

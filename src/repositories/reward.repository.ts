@@ -3,7 +3,7 @@ import type { AttemptOutcome, Postback, PostbackStatus } from '../domain/postbac
 import { CAMPAIGN_METRICS } from '../domain/report.js'
 import type { GrantOutcome, PostbackDraft, RecordedGrant, RewardGrant } from '../domain/reward.js'
 import type { Database } from '../infra/database/schema.js'
-import { createMysqlGrants } from './mysql-grant.js'
+import { grantOnMysql } from './mysql-grant.js'
 import { addReportCounts, grantIncrements } from './report-counter.repository.js'
 import { isUniqueViolation, num, retryOnDeadlock } from './sql-resource.repository.js'
 
@@ -11,17 +11,15 @@ type Dialect = 'sqlite' | 'mysql'
 
 /** The reward ledger and the postback outbox, written together in one transaction. */
 export function createRewardRepository(db: Kysely<Database>, dialect: Dialect) {
-  const grantOnMysql = dialect === 'mysql' ? createMysqlGrants(db) : undefined
   return {
     /**
      * Records one grant (campaign part plus the base part when it is still due in its period) and its
      * postback atomically. 'duplicate' when the ledger already has this (device, campaign, action, period),
      * however many callers race; 'nothing' when neither part is left to pay; 'limited' past the user's hour.
-     * MySQL: grants met in one event-loop iteration in one round trip, one transaction each; a grant with a
-     * base part in two (mysql-grant.ts). SQLite, in process: one statement at a time.
+     * MySQL: two round trips (mysql-grant.ts); SQLite, in process: one statement at a time.
      */
     grant: (entry: RewardGrant, postback: ((grant: RecordedGrant) => PostbackDraft) | undefined) =>
-      grantOnMysql ? grantOnMysql(entry, postback) : grantOnSqlite(db, entry, postback),
+      dialect === 'mysql' ? grantOnMysql(db, entry, postback) : grantOnSqlite(db, entry, postback),
     /**
      * Claims up to `limit` due postbacks for `leaseMs`: no other worker gets them until the lease ends, so a
      * worker that dies mid-delivery hands its rows back by itself.
