@@ -31,7 +31,11 @@
  *
  * With --profile the Allot servers run under `node --cpu-prof` (which costs throughput: read the figures of
  * such a run for the shares, not for the targets) and each scenario's top functions by self time follow
- * the tables; the .cpuprofile files stay in the printed directory for Chrome DevTools.
+ * the tables; the .cpuprofile files stay in the printed directory for Chrome DevTools. The event scenarios'
+ * servers (one profile per process, every scenario it served) write theirs under `events/` there.
+ *
+ * The stores run where the machine puts them: MariaDB and Redis are the machine's services, and dynalite is
+ * started on either core, never pinned to the server's CPU 0 (where it took CPU from the server it serves).
  */
 import { type ChildProcess, execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
