@@ -142,8 +142,13 @@ export function createDeviceCache({
       await writer.add(deviceId, item, options?.now === true)
       const cached = l1.peek(deviceId)
       if (cached) {
+        // Appended in place (a copy per event made a busy device's events cost its whole history); the
+        // expired items go when the oldest one has expired (readers skip expired items anyway).
         const since = clock() - ACTIVITY_TTL_MS
-        cached.activity = [...cached.activity.filter((a) => a.at >= since), item]
+        const oldest = cached.activity[0]
+        if (oldest !== undefined && oldest.at < since)
+          cached.activity = cached.activity.filter((a) => a.at >= since)
+        cached.activity.push(item)
       }
       await changed(deviceId, item)
     },

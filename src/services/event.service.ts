@@ -354,13 +354,16 @@ async function impression(ctx: Ctx, data: string, context: EventContext): Promis
     await report(ctx, claims.u, campaign, CAMPAIGN_METRICS.ineligible, now)
     return late
   }
-  const shared = hasCaps(campaign) && ctx.deviceLock !== undefined
+  const capped = hasCaps(campaign)
+  const shared = capped && ctx.deviceLock !== undefined
   const count = async (): Promise<ImpressionOutcome> => {
-    // Across processes, a capped campaign's check must see every process's impressions.
-    const activity = shared
-      ? await ctx.devices.freshActivity(claims.d)
-      : (await ctx.devices.load(claims.d, claims.u, now)).activity
-    if (!withinCaps(campaign, summarizeActivity(activity, now))) return 'cap'
+    if (capped) {
+      // Across processes, a capped campaign's check must see every process's impressions.
+      const activity = shared
+        ? await ctx.devices.freshActivity(claims.d)
+        : (await ctx.devices.load(claims.d, claims.u, now)).activity
+      if (!withinCaps(campaign, summarizeActivity(activity, now))) return 'cap'
+    }
     if ((await countDelivery(ctx, campaign, 'impression', now)) === 'budget') return 'budget'
     // A capped campaign's impression is in the store at once: another process checks the cap against it.
     await ctx.devices.recordActivity(
@@ -372,9 +375,12 @@ async function impression(ctx: Ctx, data: string, context: EventContext): Promis
   }
   let outcome: ImpressionOutcome
   try {
-    outcome = await ctx.serialized(claims.d, () =>
-      shared && ctx.deviceLock ? ctx.deviceLock.run(claims.d, count) : count(),
-    )
+    // Without a cap there is nothing to check, so nothing to order: no activity read, no device queue.
+    outcome = !capped
+      ? await count()
+      : await ctx.serialized(claims.d, () =>
+          shared && ctx.deviceLock ? ctx.deviceLock.run(claims.d, count) : count(),
+        )
   } catch (err) {
     if (err instanceof DependencyUnavailable && err.dependency === 'device lock') return 'unavailable'
     throw err

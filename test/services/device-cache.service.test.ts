@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type { ActivityItem, DeviceProfile } from '../../src/domain/device.js'
+import { ACTIVITY_TTL_MS, type ActivityItem, type DeviceProfile } from '../../src/domain/device.js'
 import { DependencyUnavailable } from '../../src/domain/errors.js'
 import { createDeviceCache } from '../../src/services/device-cache.service.js'
 import type {
@@ -143,6 +143,26 @@ describe('device cache', () => {
     await cache.recordActivity(7, imp(3))
     await cache.recordActivity(7, imp(4))
     assert.deepEqual((await cache.load(7, 1001, NOW)).activity, [imp(3), imp(4)])
+    assert.equal(reads.load, 1)
+  })
+
+  test('recording on a cached device keeps its history and drops the items that expired', async () => {
+    const { source, reads } = fakeSource()
+    let now = NOW
+    const cache = createDeviceCache({ source, clock: () => now, scheduler, maxDevices: 10, ttlMs: 60_000 })
+    const at = (campaign_id: number, t: number): ActivityItem => ({ type: 'impression', campaign_id, at: t })
+    await source.recordActivities([{ deviceId: 8, item: at(1, NOW - ACTIVITY_TTL_MS + 10) }])
+    await cache.load(8, 1001, NOW)
+    await cache.recordActivity(8, at(2, NOW))
+    await cache.recordActivity(8, at(3, NOW + 5))
+    assert.deepEqual((await cache.load(8, 1001, NOW)).activity, [
+      at(1, NOW - ACTIVITY_TTL_MS + 10),
+      at(2, NOW),
+      at(3, NOW + 5),
+    ])
+    now = NOW + 20
+    await cache.recordActivity(8, at(4, now))
+    assert.deepEqual((await cache.load(8, 1001, now)).activity, [at(2, NOW), at(3, NOW + 5), at(4, now)])
     assert.equal(reads.load, 1)
   })
 
