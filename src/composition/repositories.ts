@@ -46,7 +46,7 @@ export async function createRepositories(
     // Budgets are leased in slices from pools in the SQL database, their store of record.
     budgetLeases: createBudgetLeaseRepository(db, dialect),
     reportCounters: createReportCounterRepository(db, dialect, clock),
-    rewards: createRewardRepository(db, dialect),
+    rewards: createRewardRepository(database),
     installedApps: createInstalledAppsRepository(database),
     devices,
     /** Deletes expired activity from the SQL profile store; DynamoDB drops it itself (its TTL attribute). */

@@ -17,7 +17,7 @@ const CHUNK = 200
  * MySQL: each connection adds to its own shard of a counter (connection ids are consecutive, so the
  * connections open at one time get distinct shards), and two transactions never wait on one counter row.
  */
-const SHARDS = 1024
+export const REPORT_SHARDS = 1024
 
 /**
  * Adds increments to the report counters with atomic upserts (one statement per chunk; a new counter
@@ -66,13 +66,13 @@ export async function addReportCounts(
  * MySQL's upsert of report counters as text and parameters, for a caller that sends it in a batch with other
  * statements (a grant): the increments merged and in key order, each row in the writer's connection's shard.
  */
-export function reportCountsUpsert(
+function reportCountsUpsert(
   increments: readonly ReportIncrement[],
   now: number,
 ): { text: string; params: unknown[] } {
   const rows = merged(increments)
   const params = rows.flatMap((i) => [i.kind, i.day, i.unitId, i.campaignId, i.metric, i.by, now])
-  const values = rows.map(() => `(?, ?, ?, ?, ?, connection_id() % ${SHARDS}, ?, ?)`).join(', ')
+  const values = rows.map(() => `(?, ?, ?, ?, ?, connection_id() % ${REPORT_SHARDS}, ?, ?)`).join(', ')
   // VALUES() is MariaDB's spelling (MySQL 8 still takes it, with a deprecation note).
   const text =
     `insert into report_counters (kind, day, unit_id, campaign_id, metric, shard, value, updated_at) values ${values} ` +

@@ -2,24 +2,26 @@ import type { Kysely, Transaction } from 'kysely'
 import type { AttemptOutcome, Postback, PostbackStatus } from '../domain/postback.js'
 import { CAMPAIGN_METRICS } from '../domain/report.js'
 import type { GrantOutcome, PostbackDraft, RecordedGrant, RewardGrant } from '../domain/reward.js'
+import type { SqlDatabase } from '../infra/database/database.js'
 import type { Database } from '../infra/database/schema.js'
-import { grantOnMysql } from './mysql-grant.js'
+import { createMysqlGrant } from './mysql-grant.js'
 import { addReportCounts, grantIncrements } from './report-counter.repository.js'
 import { isUniqueViolation, num, retryOnDeadlock } from './sql-resource.repository.js'
 
 type Dialect = 'sqlite' | 'mysql'
 
 /** The reward ledger and the postback outbox, written together in one transaction. */
-export function createRewardRepository(db: Kysely<Database>, dialect: Dialect) {
+export function createRewardRepository({ db, dialect, prepare }: SqlDatabase) {
+  const grantOnMysql = dialect === 'mysql' ? createMysqlGrant(prepare) : undefined
   return {
     /**
      * Records one grant (campaign part plus the base part when it is still due in its period) and its
      * postback atomically. 'duplicate' when the ledger already has this (device, campaign, action, period),
      * however many callers race; 'nothing' when neither part is left to pay; 'limited' past the user's hour.
-     * MySQL: two round trips (mysql-grant.ts); SQLite, in process: one statement at a time.
+     * MySQL: one round trip, a stored procedure (mysql-grant.ts); SQLite, in process: one statement at a time.
      */
     grant: (entry: RewardGrant, postback: ((grant: RecordedGrant) => PostbackDraft) | undefined) =>
-      dialect === 'mysql' ? grantOnMysql(db, entry, postback) : grantOnSqlite(db, entry, postback),
+      grantOnMysql ? grantOnMysql(entry, postback) : grantOnSqlite(db, entry, postback),
     /**
      * Claims up to `limit` due postbacks for `leaseMs`: no other worker gets them until the lease ends, so a
      * worker that dies mid-delivery hands its rows back by itself.

@@ -20,7 +20,7 @@ for (const backend of await sqlBackends()) {
       database = openDatabase(parseDatabaseUrl(await backend.createDatabaseUrl(), 8))
       await migrateToLatest(database.db)
       reports = createReportCounterRepository(database.db, database.dialect, () => T0)
-      rewards = createRewardRepository(database.db, database.dialect)
+      rewards = createRewardRepository(database)
     })
     after(async () => {
       await database?.close()

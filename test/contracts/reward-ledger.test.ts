@@ -22,7 +22,7 @@ for (const backend of await sqlBackends()) {
     before(async () => {
       database = openDatabase(parseDatabaseUrl(await backend.createDatabaseUrl(), 8))
       await migrateToLatest(database.db)
-      rewards = createRewardRepository(database.db, database.dialect)
+      rewards = createRewardRepository(database)
       reports = createReportCounterRepository(database.db, database.dialect, () => T0)
     })
     after(async () => {

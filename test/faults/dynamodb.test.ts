@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test'
 import { createDynamoDeviceRepository } from '../../src/repositories/dynamodb-device.repository.js'
 import { startDynamo, TEST_AWS_CREDENTIALS, type TestDynamo } from '../helpers/dynamo.js'
 import {
+  addCappedAd,
   allocation,
   assertNotReady,
   assertUnavailable,
@@ -123,14 +124,16 @@ describe('DynamoDB gone (connections refused), then a new device', () => {
   })
 
   test('allocation still answers, an event that must read the device is a 503 with Retry-After, /readyz names DynamoDB', async () => {
-    // A second process on the same stores, which never held device 1: to count its beacon it must load the
-    // device from DynamoDB. (A process that holds the device counts it and keeps the activity for later.)
+    // A second process on the same stores, which never held device 1: to count a capped ad's beacon it must
+    // load the device's activity from DynamoDB. (A process that holds the device counts it and keeps the
+    // activity for later; an uncapped ad's beacon reads no activity at all.)
+    await addCappedAd(t)
     const other = await startTestApp(t.databaseUrl, {
       seed: false,
       env: { PROFILE_STORE: 'dynamodb', DYNAMODB_TABLE: dynamo.table, DYNAMODB_ENDPOINT: dynamo.endpoint },
     })
     try {
-      const impression = await prepareImpression(t, 1, other)
+      const impression = await prepareImpression(t, 1, other, 'capped')
       await dynamo.close()
       // A device this process never saw: its load fails as "unreachable", and allocation serves without it.
       const cold = await timed(() => allocation(t, 7_001))

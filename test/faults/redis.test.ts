@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { allocation, eventually, timed } from '../helpers/faults.js'
+import { addCappedAd, allocation, eventually, timed } from '../helpers/faults.js'
 import { type OwnRedis, ownRedisSkip, startOwnRedis } from '../helpers/redis-server.js'
 import { demoPhone } from '../helpers/sdk.js'
 import { sqlBackends } from '../helpers/sql-backends.js'
@@ -25,23 +25,6 @@ async function someCampaign(t: TestApp): Promise<number> {
   const res = await t.admin('GET', '/admin/campaigns?limit=1')
   const body = res.json()
   return (body.items ?? body)[0].id
-}
-
-/** A capped ad on the demo unit: its beacons take the device lock. */
-async function addCappedAd(t: TestApp): Promise<void> {
-  const res = await t.admin('POST', '/admin/campaigns', {
-    name: 'capped',
-    type: 'I',
-    is_ad: true,
-    first_display_priority: 99,
-    tipu: 50,
-    unlock_reward: 2,
-    landing_reward: 3,
-    start_date: new Date(Date.now() - 86_400_000).toISOString(),
-    end_date: new Date(Date.now() + 86_400_000).toISOString(),
-    click_url: 'https://advertiser.test/capped?ifa={ifa}',
-  })
-  assert.equal(res.statusCode, 201, res.body)
 }
 
 /** The demo catalog plus the capped ad, on a fresh SQLite database, with Redis at `redisUrl`. */

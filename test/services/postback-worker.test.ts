@@ -37,7 +37,7 @@ for (const backend of await sqlBackends()) {
     before(async () => {
       database = openDatabase(parseDatabaseUrl(await backend.createDatabaseUrl(), 5))
       await migrateToLatest(database.db)
-      rewards = createRewardRepository(database.db, database.dialect)
+      rewards = createRewardRepository(database)
     })
     after(async () => {
       await database?.close()

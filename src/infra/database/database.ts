@@ -141,19 +141,48 @@ const UPSERT_CHUNK = 500
 
 type Driver = { kind: 'sqlite'; sqlite: SQLite.Database } | { kind: 'mysql'; pool: Pool }
 
-/** mysql2 keeps the prepared statement per connection; the query's own timeout bounds it. */
+/**
+ * mysql2 keeps the prepared statement per connection. With limits, one timer bounds waiting for a connection and
+ * the answer together; a connection whose statement timed out or failed at the connection level is destroyed,
+ * never handed back (a later statement would queue behind the stuck one, where no timeout of its own starts).
+ */
 function executeWith(limits: DatabaseLimits | undefined) {
   return (pool: Pool, text: string): PreparedQuery =>
     (params) =>
       new Promise((resolve, reject) => {
-        pool.execute(
-          {
-            sql: text,
-            values: params as (string | number | null)[],
-            ...(limits ? { timeout: limits.timeoutMs } : {}),
-          },
-          (err, rows) => (err ? reject(databaseError(err)) : resolve(rows as Record<string, unknown>[])),
-        )
+        const values = params as (string | number | null)[]
+        if (!limits) {
+          pool.execute({ sql: text, values }, (err, rows) =>
+            err ? reject(databaseError(err)) : resolve(rows as Record<string, unknown>[]),
+          )
+          return
+        }
+        let settled = false
+        let running: PoolConnection | undefined
+        const settle = (err: unknown, rows?: unknown) => {
+          if (settled) return
+          settled = true
+          clearTimeout(timer)
+          if (err) reject(err)
+          else resolve(rows as Record<string, unknown>[])
+        }
+        const timer = setTimeout(() => {
+          running?.destroy()
+          settle(new DependencyUnavailable('database', 'timeout'))
+        }, limits.timeoutMs)
+        pool.getConnection((err, connection) => {
+          if (settled) return connection?.release()
+          if (err) return settle(databaseError(err))
+          running = connection
+          connection.execute({ sql: text, values }, (failure, rows) => {
+            running = undefined
+            if (settled) return
+            const mapped = failure && databaseError(failure)
+            if (mapped instanceof DependencyUnavailable) connection.destroy()
+            else connection.release()
+            settle(mapped, rows)
+          })
+        })
       })
 }
 
@@ -176,9 +205,9 @@ function createDriver(config: DatabaseConfig, limits: DatabaseLimits | undefined
     supportBigNumbers: true,
     bigNumberStrings: false,
     decimalNumbers: true,
-    // A grant sends its statements in two batches (repositories/mysql-grant.ts). Every statement's values
-    // travel as parameters, never in its text.
-    multipleStatements: true,
+    // One statement per query: the grant, once two batches of statements, is now one stored procedure
+    // (repositories/mysql-grant.ts).
+    multipleStatements: false,
     ...(limits ? { connectTimeout: limits.timeoutMs, queueLimit: limits.queueLimit } : {}),
   })
   return { kind: 'mysql', pool }

@@ -12,6 +12,7 @@ import * as countedEvents from './migrations/0010-counted-events.js'
 import * as budgetLeases from './migrations/0011-budget-leases.js'
 import * as reportCounterShards from './migrations/0012-report-counter-shards.js'
 import * as fleetInstances from './migrations/0013-fleet-instances.js'
+import * as grantProcedure from './migrations/0014-grant-procedure.js'
 import type { Database } from './schema.js'
 
 // Listed explicitly (not read from disk) so they work the same under tsx, in tests and in the image.
@@ -29,6 +30,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0011-budget-leases': budgetLeases,
   '0012-report-counter-shards': reportCounterShards,
   '0013-fleet-instances': fleetInstances,
+  '0014-grant-procedure': grantProcedure,
 }
 
 /** Brings the schema to the latest migration; throws with the failing migration's name. */
