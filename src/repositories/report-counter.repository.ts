@@ -63,8 +63,8 @@ export async function addReportCounts(
 }
 
 /**
- * MySQL's upsert of report counters as text and parameters, for a caller that sends it in a batch with other
- * statements (a grant): the increments merged and in key order, each row in the writer's connection's shard.
+ * MySQL's upsert of report counters as text and parameters: the increments merged and in key order, each row
+ * in the writer's connection's shard.
  */
 function reportCountsUpsert(
   increments: readonly ReportIncrement[],
