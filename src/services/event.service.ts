@@ -489,13 +489,24 @@ async function countClick(
   campaign: Campaign,
   now: number,
 ): Promise<'counted' | 'duplicate' | 'budget'> {
-  // Activity first: a retry after a failed count records it again (harmless), never counts it twice.
-  await ctx.devices.recordActivity(request.device_id, { type: 'click', campaign_id: campaign.id, at: now })
   const once = {
     key: `clk:${request.device_id}:${campaign.id}:${slotHour(unit, now)}`,
     ttlMs: 2 * 3_600_000,
   }
-  const outcome = await countDelivery(ctx, campaign, 'click', now, once)
+  // The activity is queued at once and its shared copy written while the once-key is claimed (one pipeline
+  // to Redis, one round trip). Either may fail without a click counted twice: the once-key decides the count,
+  // and a retry records the activity again (harmless).
+  const recorded = ctx.devices.recordActivity(request.device_id, {
+    type: 'click',
+    campaign_id: campaign.id,
+    at: now,
+  })
+  let outcome: 'counted' | 'duplicate' | 'budget'
+  try {
+    outcome = await countDelivery(ctx, campaign, 'click', now, once)
+  } finally {
+    await recorded
+  }
   if (outcome === 'counted') await report(ctx, unit.id, campaign, CAMPAIGN_METRICS.clicks, now)
   return outcome
 }
