@@ -134,12 +134,18 @@ describe('DynamoDB gone (connections refused), then a new device', () => {
     })
     try {
       const impression = await prepareImpression(t, 1, other, 'capped')
+      const uncapped = await prepareImpression(t, 1, other, 'Morning coffee coupon')
       await dynamo.close()
       // A device this process never saw: its load fails as "unreachable", and allocation serves without it.
       const cold = await timed(() => allocation(t, 7_001))
       assert.equal(cold.value.statusCode, 200, cold.value.body)
       assert.ok(cold.ms < 1_000, `answered in ${Math.round(cold.ms)} ms`)
       assertUnavailable(await timed(impression), 1_000)
+      // An uncapped ad's beacon reads no activity: it counts at once, its activity written in a later batch.
+      const plain = await timed(uncapped)
+      assert.equal(plain.value.statusCode, 200, plain.value.body)
+      assert.equal(plain.value.headers['x-allot-counted'], 'counted')
+      assert.ok(plain.ms < 1_000, `the uncapped beacon answered in ${Math.round(plain.ms)} ms`)
       await assertNotReady(t, 'dynamodb', /^(unreachable|timeout)$/)
     } finally {
       await other.close()
