@@ -501,6 +501,8 @@ async function countClick(
     campaign_id: campaign.id,
     at: now,
   })
+  // Awaited below; this keeps a failure that comes while the once-key is still out from counting as unhandled.
+  recorded.catch(() => {})
   let outcome: 'counted' | 'duplicate' | 'budget'
   try {
     outcome = await countDelivery(ctx, campaign, 'click', now, once)
