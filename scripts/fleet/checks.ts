@@ -62,10 +62,7 @@ function edgeCheck(stack: Stack, tally: Tally): Check {
   const statuses = lines.map((l) => Number(l.match(/" (\d{3}) /)?.[1]))
   const fives = statuses.filter((s) => s >= 500).length
   const sent = [...tally.kinds.values()].reduce((n, k) => n + k.ms.length, 0)
-  const upstream = readFileSync(stack.errorLog, 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('upstream') && !/connect\(\) failed|temporarily disabled/.test(l))
-    .map((l) => l.replace(/^\S+ \S+ /, '').slice(0, 240))
+  const upstream = upstreamSummary(readFileSync(stack.errorLog, 'utf8'))
   return {
     name: 'nginx answered 0 × 5xx to phones',
     ok: fives === 0 && tally.failureCount === 0 && lines.length === sent,
@@ -73,9 +70,27 @@ function edgeCheck(stack: Stack, tally: Tally): Check {
       `${lines.length} requests in nginx's access log (${sent} sent), ${fives} × 5xx; phones saw ${tally.failureCount} ` +
       `failures${tally.failures.length ? `: ${tally.failures.slice(0, 5).join(' | ')}` : ''}` +
       (fives || tally.failureCount
-        ? `\n      nginx's error log (upstream lines): ${upstream.slice(0, 8).join('\n        ')}`
+        ? `\n      nginx's error log, upstream events (first time, count): ${upstream.join('\n        ')}`
         : ''),
   }
+}
+
+/**
+ * nginx's upstream error lines grouped by what happened and to which instance, each with the first time it
+ * happened and how often: which instance failed how, and when nginx took it out, in the order it happened.
+ */
+function upstreamSummary(log: string): string[] {
+  const kinds = new Map<string, { first: string; count: number }>()
+  for (const line of log.split('\n')) {
+    if (!line.includes('upstream')) continue
+    const what = line.match(/\[\w+\] \d+#\d+: \*\d+ (.*?)(?: while |, client:)/)?.[1] ?? line.slice(20, 120)
+    const server = line.match(/upstream: "http:\/\/([^/"]+)/)?.[1] ?? '?'
+    const key = `${what.replace(/\(\d+: /, '(')} at ${server}`
+    const seen = kinds.get(key)
+    if (seen) seen.count++
+    else kinds.set(key, { first: line.slice(11, 19), count: 1 })
+  }
+  return [...kinds].slice(0, 16).map(([key, { first, count }]) => `${first} ×${count} ${key}`)
 }
 
 /** The ledger holds exactly the grants the phones were told about: same keys, same counts. */

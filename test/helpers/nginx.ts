@@ -12,15 +12,26 @@ export type EdgePorts = { edge: number; allot: readonly number[]; legacy: number
 
 /**
  * The config nginx runs from a temporary prefix `dir`: deploy/nginx/allot.conf with its `upstream allot`
- * listing one line per port in `ports.allot` (the shipped line's options kept), legacy and listen replaced.
+ * listing one line per port in `ports.allot` (the shipped primary line's options kept) and, when the shipped
+ * file has backup lines, one backup line per port (the shipped backup line's options kept); legacy and listen
+ * replaced.
  */
 export function nginxConfig(dir: string, ports: EdgePorts, workerConnections = 256): string {
   const shipped = readFileSync('deploy/nginx/allot.conf', 'utf8')
-  const line = shipped.match(/^( *)server allot-1:8080(.*)$/m)
-  assert.ok(line, 'deploy/nginx/allot.conf lists allot-1:8080')
-  const servers = ports.allot.map((p) => `${line[1]}server 127.0.0.1:${p}${line[2]}`).join('\n')
+  const lines = [...shipped.matchAll(/^( *)server allot-\d+:8080(.*)$/gm)]
+  const primary = lines.find((l) => !/\bbackup\b/.test(l[2] ?? ''))
+  const backup = lines.find((l) => /\bbackup\b/.test(l[2] ?? ''))
+  assert.ok(primary, 'deploy/nginx/allot.conf lists allot-1:8080')
+  const linesFor = (options: string) =>
+    ports.allot.map((p) => `${primary[1]}server 127.0.0.1:${p}${options}\n`)
+  const servers = [...linesFor(primary[2] ?? ''), ...(backup ? linesFor(backup[2] ?? '') : [])].join('')
+  let first = true
   const site = shipped
-    .replace(/^ *server allot-1:8080.*\n(?: *server allot-\d+:8080.*\n)*/m, `${servers}\n`)
+    .replace(/^ *server allot-\d+:8080.*\n/gm, () => {
+      const replacement = first ? servers : ''
+      first = false
+      return replacement
+    })
     .replace(/server legacy:8000/, `server 127.0.0.1:${ports.legacy}`)
     .replace(/listen 80;/, `listen 127.0.0.1:${ports.edge};`)
     .replace(/access_log \S+/, `access_log ${join(dir, 'access.log')}`)
@@ -46,9 +57,17 @@ ${site}
 
 export type Nginx = { child: ChildProcess; stop(): Promise<void> }
 
-/** Writes the config into `dir` and runs the real nginx in the foreground until its port accepts connections. */
-export async function startNginx(dir: string, ports: EdgePorts, workerConnections?: number): Promise<Nginx> {
-  writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, ports, workerConnections))
+/**
+ * Writes the config into `dir` (through `edit` when given: a test's variant of the shipped file) and runs the
+ * real nginx in the foreground until its port accepts connections.
+ */
+export async function startNginx(
+  dir: string,
+  ports: EdgePorts,
+  workerConnections?: number,
+  edit: (config: string) => string = (config) => config,
+): Promise<Nginx> {
+  writeFileSync(join(dir, 'nginx.conf'), edit(nginxConfig(dir, ports, workerConnections)))
   const child = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')], {
     stdio: ['ignore', 'inherit', 'inherit'],
   })
