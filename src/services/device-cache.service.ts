@@ -136,9 +136,15 @@ export function createDeviceCache({
 
     /**
      * Records one item: queued for the next batch, or written before this resolves with `options.now`
-     * (an item another process must see in the store: a capped campaign's impression).
+     * (an item another process must see in the store: a capped campaign's impression). The shared copy
+     * gets it at once; the other processes are told to drop their own copies unless `options.quiet` (an
+     * item whose readers look past this process's copy when it is not there: a landing's click).
      */
-    async recordActivity(deviceId: number, item: ActivityItem, options?: { now?: boolean }): Promise<void> {
+    async recordActivity(
+      deviceId: number,
+      item: ActivityItem,
+      options?: { now?: boolean; quiet?: boolean },
+    ): Promise<void> {
       await writer.add(deviceId, item, options?.now === true)
       const cached = l1.peek(deviceId)
       if (cached) {
@@ -150,7 +156,7 @@ export function createDeviceCache({
           cached.activity = cached.activity.filter((a) => a.at >= since)
         cached.activity.push(item)
       }
-      await changed(deviceId, item)
+      await changed(deviceId, item, options?.quiet === true)
     },
 
     /** The device's profile: the cached copy when there is one, else the source's. */
@@ -390,7 +396,8 @@ function createLoader({
  * hide the write from every process for its whole ttl), and the other processes are told to drop theirs
  * (not awaited: their copies expire within ttlMs anyway, and a write never waits on the bus). The write
  * stands when the shared level fails: the device's shared copy is dropped as soon as it answers again
- * (until then this process reads that device past it), so Redis down never fails an event.
+ * (until then this process reads that device past it), so Redis down never fails an event. `quiet`: the
+ * shared copy is updated, the other processes are not told.
  */
 function changeNotifier(
   shared: SharedDeviceCache | undefined,
@@ -398,12 +405,12 @@ function changeNotifier(
   stale: { dropLater(deviceId: number): void },
   onDegraded: (what: string, err: unknown) => void,
 ) {
-  return async function changed(deviceId: number, item?: ActivityItem): Promise<void> {
+  return async function changed(deviceId: number, item?: ActivityItem, quiet = false): Promise<void> {
     if (shared)
       await (item ? shared.appendActivity(deviceId, item) : shared.invalidate(deviceId)).catch((err) => {
         onDegraded('shared device cache write', err)
         stale.dropLater(deviceId)
       })
-    bus?.publish(deviceId).catch((err) => onDegraded('device invalidation publish', err))
+    if (!quiet) bus?.publish(deviceId).catch((err) => onDegraded('device invalidation publish', err))
   }
 }

@@ -32,8 +32,15 @@ export type EventDevices = {
   load(deviceId: number, unitId: number, now: number): Promise<{ activity: readonly ActivityItem[] }>
   /** The device's activity in its store of record (never a cache) with what this process has not written yet. */
   freshActivity(deviceId: number): Promise<readonly ActivityItem[]>
-  /** `options.now`: written to the store before this resolves (a capped campaign's impression). */
-  recordActivity(deviceId: number, item: ActivityItem, options?: { now?: boolean }): Promise<void>
+  /**
+   * `options.now`: written to the store before this resolves (a capped campaign's impression). `options.quiet`:
+   * the other processes keep their copies of the device (the shared copy and the store get the item).
+   */
+  recordActivity(
+    deviceId: number,
+    item: ActivityItem,
+    options?: { now?: boolean; quiet?: boolean },
+  ): Promise<void>
 }
 
 /** Delivery counters (CTR, pacing): counted in memory at once, written in batches (the counter mirror). */
@@ -496,11 +503,13 @@ async function countClick(
   // The activity is queued at once and its shared copy written while the once-key is claimed (one pipeline
   // to Redis, one round trip). Either may fail without a click counted twice: the once-key decides the count,
   // and a retry records the activity again (harmless).
-  const recorded = ctx.devices.recordActivity(request.device_id, {
-    type: 'click',
-    campaign_id: campaign.id,
-    at: now,
-  })
+  // Quiet: a click counts toward no cap, and its one reader (the stay reward's landedOn) reads the shared copy
+  // when its process's copy has no click, so other processes need not drop and reload the device for it.
+  const recorded = ctx.devices.recordActivity(
+    request.device_id,
+    { type: 'click', campaign_id: campaign.id, at: now },
+    { quiet: true },
+  )
   // Awaited below; this keeps a failure that comes while the once-key is still out from counting as unhandled.
   recorded.catch(() => {})
   let outcome: 'counted' | 'duplicate' | 'budget'
@@ -575,12 +584,14 @@ function checkMatches(claim: RewardClaim, unitId: number, tokens: readonly strin
   if (claim.campaign_name === '') return false
   const given = claim.check
   const lower = given.toLowerCase()
-  const appIds = claim.app_id === undefined ? [unitId] : [claim.app_id, unitId]
+  const matches = (hash: string) => given === hash || lower === hash
+  const appIds = claim.app_id === undefined || claim.app_id === unitId ? [unitId] : [claim.app_id, unitId]
   for (const token of tokens) {
     for (const app_id of appIds) {
       const source = checkSource({ ...claim, app_id, unit_device_token: token })
-      for (const hash of [md5(source), md5(source.replaceAll(' ', '+'))])
-        if (given === hash || lower === hash) return true
+      // The second form only differs when there is a space (v1 SDKs that encoded it as '+').
+      if (matches(md5(source))) return true
+      if (source.includes(' ') && matches(md5(source.replaceAll(' ', '+')))) return true
     }
   }
   return false

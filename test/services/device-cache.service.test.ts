@@ -240,6 +240,27 @@ describe('device cache', () => {
     assert.deepEqual((await a.load(9, 1001, NOW)).profile?.category_scores, { news: 1 })
   })
 
+  test('a quiet item (a click) reaches the shared copy; the other process keeps its own copy', async () => {
+    const { source } = fakeSource()
+    const { shared, bus, reads } = fakeShared()
+    const published: number[] = []
+    const counted = { ...bus, publish: async (d: number) => void published.push(d) }
+    const options = { source, shared, clock: () => NOW, scheduler, maxDevices: 10, ttlMs: 60_000 }
+    const a = createDeviceCache({ ...options, bus: counted })
+    const b = createDeviceCache({ ...options, bus })
+    await a.load(9, 1001, NOW)
+    await b.load(9, 1001, NOW)
+    const sharedReads = reads()
+    const click = { type: 'click' as const, campaign_id: 5, at: NOW }
+    await a.recordActivity(9, click, { quiet: true })
+    assert.deepEqual(published, [], 'no invalidation sent')
+    assert.deepEqual((await b.load(9, 1001, NOW)).activity, [], "b's copy kept: no reload")
+    assert.equal(reads(), sharedReads, 'b did not read the shared level again')
+    assert.deepEqual(await b.freshActivity(9), [click], 'the shared copy has the click for a reader past b')
+    await a.recordActivity(9, imp(6))
+    assert.deepEqual(published, [9], 'an impression still tells the other processes')
+  })
+
   test('the first level holds at most DEVICE_CACHE_SIZE devices', async () => {
     const { source } = fakeSource()
     const cache = createDeviceCache({ source, clock: () => NOW, scheduler, maxDevices: 3, ttlMs: 60_000 })
