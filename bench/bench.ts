@@ -66,7 +66,7 @@ const { values: args } = parseArgs({
     'reach-devices': { type: 'string', default: '1000000' },
     'reach-sample': { type: 'string', default: '262144' },
     // Hot devices allocated per instance count, one grant each per action: more than a hot scenario sends.
-    'event-devices': { type: 'string', default: '20000' },
+    'event-devices': { type: 'string', default: '50000' },
     mysql: { type: 'string', default: process.env.MYSQL_TEST_URL ?? 'mysql://root@127.0.0.1:3306' },
     redis: { type: 'string', default: process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379' },
     profile: { type: 'boolean', default: false },
