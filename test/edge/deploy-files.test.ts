@@ -77,13 +77,14 @@ describe('deployment files', () => {
     assert.ok(services.nginx?.volumes?.some((v) => v.startsWith('./nginx/allot.conf:/etc/nginx/conf.d/')))
     const upstream = (name: string) => [
       ...(nginxConf.match(new RegExp(`upstream ${name} \\{([^}]*)\\}`))?.[1] ?? '').matchAll(
-        /server ([\w.-]+):(\d+)/g,
+        /^\s*server ([\w.-]+):(\d+)([^;]*);/gm,
       ),
     ]
     const allot = upstream('allot')
+    // Each instance twice: a primary line, and a backup nginx never counts out (test/edge/nginx-failover.test.ts).
     assert.deepEqual(
-      allot.map((m) => m[1]),
-      ['allot-1', 'allot-2'],
+      allot.map((m) => `${m[1]}${/\bbackup\b/.test(m[3] ?? '') ? ' backup' : ''}`),
+      ['allot-1', 'allot-2', 'allot-1 backup', 'allot-2 backup'],
     )
     for (const m of allot) assert.equal(m[2], services[m[1] ?? '']?.environment?.PORT, `${m[1]} port`)
     const legacy = upstream('legacy')
