@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { sql } from 'kysely'
 import { parseDatabaseUrl } from '../../src/config/config.js'
 import type { RewardGrant } from '../../src/domain/reward.js'
 import { openDatabase, type SqlDatabase } from '../../src/infra/database/database.js'
-import * as grantBatchMigration from '../../src/infra/database/migrations/0015-grant-batch-procedure.js'
 import { migrateToLatest } from '../../src/infra/database/migrator.js'
 import { createReportCounterRepository } from '../../src/repositories/report-counter.repository.js'
 import { createRewardRepository } from '../../src/repositories/reward.repository.js'
@@ -272,100 +270,5 @@ for (const backend of await sqlBackends()) {
       assert.deepEqual(s.hours, [[1, 0]])
       assert.deepEqual(await reported(110), { '7 rewards_u': 1, '7 points_u': 5, '7 postbacks': 1 })
     })
-
-    // MySQL/MariaDB: the grants asked for in one turn of the event loop go as one CALL (mysql-grant.ts).
-    const mariadbOnly = { skip: backend.name !== 'mariadb' && 'MySQL/MariaDB only (stored procedures)' }
-    /** A repository whose prepared statements note each call's text. */
-    const counting = () => {
-      const calls: string[] = []
-      const repository = createRewardRepository({
-        ...database,
-        prepare: (text) => {
-          const query = database.prepare(text)
-          return (params) => {
-            calls.push(text.replace(/\(.*$/, ''))
-            return query(params)
-          }
-        },
-      })
-      return { calls, repository }
-    }
-
-    test(
-      'grants asked for at once are one CALL of allot_grant_batch; a grant alone is one allot_grant',
-      mariadbOnly,
-      async () => {
-        const { calls, repository } = counting()
-        const grants = Array.from({ length: 5 }, (_, i) => plain(111, i + 1, 7))
-        const outcomes = await Promise.all(grants.map((g) => repository.grant(g, postback)))
-        assert.deepEqual(
-          outcomes.map((o) => (typeof o === 'object' ? [o.transactionId, o.point] : o)),
-          grants.map((g) => [g.transaction_id, 5]),
-        )
-        assert.deepEqual(calls, ['call allot_grant_batch'])
-        assert.notEqual(typeof (await repository.grant(plain(111, 6, 7), postback)), 'string')
-        assert.deepEqual(calls, ['call allot_grant_batch', 'call allot_grant'])
-        const s = await stored(111)
-        assert.deepEqual([s.ledger.length, s.outbox.length], [6, 6])
-        assert.deepEqual(s.hours, [[6, 0]])
-      },
-    )
-
-    test(
-      'a grant the batch cannot record fails alone: the grants before and after it are recorded',
-      mariadbOnly,
-      async () => {
-        const { calls, repository } = counting()
-        // campaign_id is an INTEGER column: 3,000,000,000 is out of its range (MySQL error 1264) in strict mode.
-        const [first, bad, last] = [plain(112, 1, 7), plain(112, 2, 3_000_000_000), plain(112, 3, 7)]
-        const outcomes = await Promise.allSettled(
-          [first, bad, last].map((g) => repository.grant(g as RewardGrant, postback)),
-        )
-        assert.deepEqual(calls, ['call allot_grant_batch'])
-        assert.equal(outcomes[0]?.status, 'fulfilled')
-        assert.equal(outcomes[2]?.status, 'fulfilled')
-        assert.equal(outcomes[1]?.status, 'rejected')
-        assert.equal((outcomes[1] as PromiseRejectedResult).reason.errno, 1264)
-        const s = await stored(112)
-        assert.deepEqual(
-          s.ledger.map((l) => l[1]),
-          [112_001, 112_003],
-        )
-        assert.deepEqual(s.hours, [[2, 0]], 'the failed grant was rolled back whole, its hourly count too')
-      },
-    )
-
-    test(
-      'a server without allot_grant_batch (not migrated yet): one allot_grant per grant',
-      mariadbOnly,
-      async () => {
-        await sql`drop procedure allot_grant_batch`.execute(database.db)
-        try {
-          const { calls, repository } = counting()
-          const grants = [
-            plain(113, 1, 7),
-            plain(113, 2, 7),
-            plain(113, 1, 7, { transaction_id: 'again-113' }),
-          ]
-          const outcomes = await Promise.all(grants.map((g) => repository.grant(g, postback)))
-          assert.deepEqual(
-            outcomes.map((o) => (typeof o === 'object' ? o.transactionId : o)),
-            [grants[0]?.transaction_id, grants[1]?.transaction_id, 'duplicate'],
-          )
-          assert.deepEqual(calls, [
-            'call allot_grant_batch',
-            'call allot_grant',
-            'call allot_grant',
-            'call allot_grant',
-          ])
-          assert.notEqual(typeof (await repository.grant(plain(113, 3, 7), postback)), 'string')
-          await Promise.all([plain(113, 4, 7), plain(113, 5, 7)].map((g) => repository.grant(g, postback)))
-          assert.equal(calls.filter((c) => c === 'call allot_grant_batch').length, 1, 'not asked again')
-          assert.equal((await stored(113)).ledger.length, 5)
-        } finally {
-          await grantBatchMigration.up(database.db as never)
-        }
-      },
-    )
   })
 }
