@@ -175,6 +175,30 @@ for (const deployment of deployments)
       assert.ok(got.includes('again'), 'messages arrive again')
     })
 
+    test('a subscription lost without a word (the connection lives, the channel is gone) is found by the probe and made again', async () => {
+      const name = `${redis.prefix}test-silent-loss`
+      const one = redisChannel(a, name)
+      const got: string[] = []
+      let subscribed = 0
+      redisChannel(b, name).subscribe(
+        (m) => got.push(m),
+        () => subscribed++,
+      )
+      await until(() => subscribed === 1)
+      // What ioredis' cluster client can leave behind: a live subscriber connection without the channel.
+      await b.subscriber().unsubscribe(name)
+      await one.publish('missed')
+      // Found within two probes: subscribed again, and the resync reads again what was missed.
+      for (let i = 0; i < 50 && subscribed < 2; i++) await new Promise((r) => setTimeout(r, 100))
+      assert.ok(subscribed >= 2, 'resynced after the probe did not come back')
+      await until(async () => {
+        await one.publish('after')
+        return got.includes('after')
+      })
+      assert.ok(got.includes('after'), 'messages arrive again')
+      assert.ok(!got.includes(''), 'probes never reach the handlers')
+    })
+
     test('a SUBSCRIBE that fails is sent again: the subscription holds and messages arrive', async () => {
       const name = `${redis.prefix}test-subscribe-retry`
       const got: string[] = []

@@ -15,12 +15,23 @@ export type Channel = {
 const FIRST_RETRY_MS = 100
 const MAX_RETRY_MS = 2_000
 const PUBLISH_RETRY_MS = 200
+/** How often a subscribed process checks that its own probe comes back (see below). */
+const PROBE_MS = 1_000
+/** A probe's text: no message of the application is empty. */
+const PROBE = ''
 
 /**
  * A Redis pub/sub channel. Each process tags what it publishes with its own id and ignores its own
  * messages, since it already applied the change locally. `publishTries`: a message Redis failed (a timeout,
  * a failover) is sent again, 200 ms apart, up to that many times in all (for rare messages that matter: a
  * lost catalog notice leaves the other instances on the old catalog until their next poll).
+ *
+ * A subscription can also end without a word: ioredis' cluster client moves its subscriber connection to
+ * another node when the slot map changes and subscribes there again only if the old connection had its
+ * SUBSCRIBE answered, so a move at the wrong moment leaves a live connection that receives nothing (seen in
+ * CI: an instance that never heard of a new campaign). So a subscribed process publishes a probe to itself
+ * every `PROBE_MS`; when the previous one has not come back, it subscribes again and resyncs as after a
+ * reconnection. Every process ignores the others' probes.
  */
 export function redisChannel(
   redis: RedisConnection,
@@ -51,12 +62,9 @@ export function redisChannel(
       const resync = () => {
         for (const r of resyncs) r()
       }
+      const probe = probeSubscription(redis, sub, name, self, resync)
       sub.on('message', (channel: string, raw: string) => {
-        if (channel !== name) return
-        const space = raw.indexOf(' ')
-        if (raw.slice(0, space) === self) return
-        const message = raw.slice(space + 1)
-        for (const h of handlers) h(message)
+        if (channel === name) deliver(raw, self, probe, handlers)
       })
       // SUBSCRIBE can fail (a cluster's subscriber connection ending while it is sent, before ioredis knows
       // the channel to carry over): it is sent again until it holds, or the connection is closed for good.
@@ -73,6 +81,48 @@ export function redisChannel(
           },
         )
       void attempt(FIRST_RETRY_MS)
+    },
+  }
+}
+
+/** A message to the handlers, unless it is this process's own (its probe coming back) or another's probe. */
+function deliver(raw: string, self: string, probe: { back(): void }, handlers: ((m: string) => void)[]) {
+  const space = raw.indexOf(' ')
+  const message = raw.slice(space + 1)
+  if (raw.slice(0, space) === self) {
+    if (message === PROBE) probe.back()
+    return
+  }
+  if (message === PROBE) return
+  for (const h of handlers) h(message)
+}
+
+/**
+ * Publishes a probe to this process every `PROBE_MS`; when the last one has not come back (`back`), subscribes
+ * again (a no-op on a connection that still has the channel) and resyncs what may have been missed. Stops when
+ * the subscriber connection is closed for good.
+ */
+function probeSubscription(
+  redis: RedisConnection,
+  sub: ReturnType<RedisConnection['subscriber']>,
+  name: string,
+  self: string,
+  resync: () => void,
+): { back(): void } {
+  let out = false
+  const timer = setInterval(() => {
+    if (sub.status === 'end') return clearInterval(timer)
+    if (out) sub.subscribe(name).then(resync, () => {})
+    out = true
+    redisCall(redis.client.publish(name, `${self} ${PROBE}`)).catch(() => {
+      // Not sent (Redis unreachable): nothing to wait for; the reconnection resyncs by itself.
+      out = false
+    })
+  }, PROBE_MS)
+  timer.unref()
+  return {
+    back() {
+      out = false
     },
   }
 }
