@@ -110,9 +110,17 @@ function probeSubscription(
   resync: () => void,
 ): { back(): void } {
   let out = false
+  // One SUBSCRIBE at a time: while Redis is away they would queue up, one a second, and each resync.
+  let again: Promise<void> | undefined
   const timer = setInterval(() => {
     if (sub.status === 'end') return clearInterval(timer)
-    if (out) sub.subscribe(name).then(resync, () => {})
+    if (out && !again)
+      again = sub
+        .subscribe(name)
+        .then(resync, () => {})
+        .finally(() => {
+          again = undefined
+        })
     out = true
     redisCall(redis.client.publish(name, `${self} ${PROBE}`)).catch(() => {
       // Not sent (Redis unreachable): nothing to wait for; the reconnection resyncs by itself.
