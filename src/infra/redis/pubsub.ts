@@ -17,6 +17,8 @@ const MAX_RETRY_MS = 2_000
 const PUBLISH_RETRY_MS = 200
 /** How often a subscribed process checks that its own probe comes back (see below). */
 const PROBE_MS = 1_000
+/** Probes in a row that did not come back before the subscription counts as lost. */
+const PROBE_MISSES = 2
 /** A probe's text: no message of the application is empty. */
 const PROBE = ''
 
@@ -30,8 +32,8 @@ const PROBE = ''
  * another node when the slot map changes and subscribes there again only if the old connection had its
  * SUBSCRIBE answered, so a move at the wrong moment leaves a live connection that receives nothing (seen in
  * CI: an instance that never heard of a new campaign). So a subscribed process publishes a probe to itself
- * every `PROBE_MS`; when the previous one has not come back, it subscribes again and resyncs as after a
- * reconnection. Every process ignores the others' probes.
+ * every `PROBE_MS`; when `PROBE_MISSES` in a row have not come back, it subscribes again and resyncs as after
+ * a reconnection. Every process ignores the others' probes.
  */
 export function redisChannel(
   redis: RedisConnection,
@@ -98,7 +100,7 @@ function deliver(raw: string, self: string, probe: { back(): void }, handlers: (
 }
 
 /**
- * Publishes a probe to this process every `PROBE_MS`; when the last one has not come back (`back`), subscribes
+ * Publishes a probe to this process every `PROBE_MS`; when the last ones have not come back (`back`), subscribes
  * again (a no-op on a connection that still has the channel) and resyncs what may have been missed. Stops when
  * the subscriber connection is closed for good.
  */
@@ -110,27 +112,35 @@ function probeSubscription(
   resync: () => void,
 ): { back(): void } {
   let out = false
+  let misses = 0
   // One SUBSCRIBE at a time: while Redis is away they would queue up, one a second, and each resync.
   let again: Promise<void> | undefined
-  const timer = setInterval(() => {
+  const check = () => {
     if (sub.status === 'end') return clearInterval(timer)
-    if (out && !again)
+    if (out) misses++
+    if (misses >= PROBE_MISSES && !again) {
+      misses = 0
       again = sub
         .subscribe(name)
         .then(resync, () => {})
         .finally(() => {
           again = undefined
         })
+    }
     out = true
     redisCall(redis.client.publish(name, `${self} ${PROBE}`)).catch(() => {
       // Not sent (Redis unreachable): nothing to wait for; the reconnection resyncs by itself.
       out = false
     })
-  }, PROBE_MS)
+  }
+  // Checked after the event loop's I/O phase: a probe that came back while the loop was busy is read first,
+  // so a slow loop is not taken for a lost subscription (a resync reloads the whole catalog).
+  const timer = setInterval(() => setImmediate(check), PROBE_MS)
   timer.unref()
   return {
     back() {
       out = false
+      misses = 0
     },
   }
 }
