@@ -32,7 +32,8 @@ export async function devicesModule(
     shared: repos.shared?.deviceCache,
     bus: bus && {
       publish: (deviceId) => bus.publish(String(deviceId)),
-      subscribe: (handler) => bus.subscribe((message) => handler(Number(message))),
+      subscribe: (handler, onSubscribed) =>
+        bus.subscribe((message) => handler(Number(message)), onSubscribed),
     },
     clock,
     scheduler: core.scheduler,

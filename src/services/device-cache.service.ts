@@ -60,7 +60,7 @@ export function createDeviceCache({
     l1.delete(deviceId)
     loading.delete(deviceId)
   }
-  bus?.subscribe(drop)
+  bus?.subscribe(drop, () => dropAll(l1, loading))
   const inFlight = () => loading.size + registrar.pending()
 
   /** Fails at once when the store already has `maxLoads` calls of this process to answer. */
@@ -182,6 +182,15 @@ export function createDeviceCache({
     /** Device loads and registrations waiting on the stores now (for metrics and tests). */
     pendingLoads: inFlight,
   }
+}
+
+/**
+ * Each time the invalidation bus is (again) subscribed, after a reconnection or a lost subscription, the drops
+ * sent meanwhile were missed: every copy of this process may be stale, so all go (the shared level answers next).
+ */
+function dropAll(l1: { clear(): void }, loading: { clear(): void }): void {
+  l1.clear()
+  loading.clear()
 }
 
 /** Items of the store with this process's unwritten ones after them (time order kept). */

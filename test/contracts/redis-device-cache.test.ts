@@ -257,7 +257,7 @@ for (const deployment of deployments)
           shared: createRedisDeviceCache(conn.client, redis.prefix, 60_000),
           bus: {
             publish: (d) => bus.publish(String(d)),
-            subscribe: (h) => bus.subscribe((m) => h(Number(m))),
+            subscribe: (h, onSubscribed) => bus.subscribe((m) => h(Number(m)), onSubscribed),
           },
           clock: () => NOW,
           scheduler: createManualScheduler(NOW).scheduler,
@@ -277,6 +277,29 @@ for (const deployment of deployments)
       await p1.recordActivity(d, imp(42))
       await until(async () => (await p2.load(d, 1001, NOW)).activity.length === 1)
       assert.deepEqual((await p2.load(d, 1001, NOW)).activity, [imp(42)])
+    })
+
+    test("a subscription lost without a word: the drops sent meanwhile were missed, so the process's copies all go once the probe finds it", async () => {
+      const { p1, p2 } = twoProcesses()
+      const d = device()
+      await p1.load(d, 1001, NOW)
+      await p2.load(d, 1001, NOW)
+      // A first write reaches p2: its subscription is in place.
+      await p1.recordActivity(d, imp(6))
+      await until(async () => (await p2.load(d, 1001, NOW)).activity.length === 1)
+      // p2's subscriber connection lives on without the channel (what ioredis' cluster client can leave).
+      await b.subscriber().unsubscribe(`${redis.prefix}devices`)
+      await p1.recordActivity(d, imp(7))
+      await new Promise((r) => setTimeout(r, 300))
+      assert.deepEqual(
+        (await p2.load(d, 1001, NOW)).activity,
+        [imp(6)],
+        'the drop was missed: p2 kept its copy',
+      )
+      // Found within two probes (about 3 s); p2 then drops its copies and reads the shared one.
+      for (let i = 0; i < 60 && (await p2.load(d, 1001, NOW)).activity.length === 1; i++)
+        await new Promise((r) => setTimeout(r, 100))
+      assert.deepEqual((await p2.load(d, 1001, NOW)).activity, [imp(6), imp(7)], 'the missed write is seen')
     })
 
     test('a cap check reads the store, not Redis: a failover that lost the last append of the shared copy does not hide an impression', async () => {

@@ -56,10 +56,13 @@ export type SharedDeviceCache = {
   rememberRegistration(deviceId: number, unitId: number, at: number): Promise<void>
 }
 
-/** Tells the other processes to drop their first-level copy of a device (Redis pub/sub in production). */
+/**
+ * Tells the other processes to drop their first-level copy of a device (Redis pub/sub in production).
+ * `onSubscribed` runs each time the subscription is (again) in place: messages sent before then were missed.
+ */
 export type InvalidationBus = {
   publish(deviceId: number): Promise<void>
-  subscribe(handler: (deviceId: number) => void): void
+  subscribe(handler: (deviceId: number) => void, onSubscribed?: () => void): void
 }
 
 /**
