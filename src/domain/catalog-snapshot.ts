@@ -1,6 +1,11 @@
 import type { Campaign, ContentCategory, ContentChannel, Unit } from './catalog.js'
 import { buildCampaignIndex, type CampaignIndex } from './catalog-index.js'
-import { compileTargeting, type TargetingPredicate } from './targeting.js'
+import {
+  compileTargeting,
+  type TargetingCache,
+  type TargetingPredicate,
+  targetingCache,
+} from './targeting.js'
 
 /** A campaign with its targeting compiled once per snapshot. */
 export type CatalogEntry = {
@@ -10,14 +15,23 @@ export type CatalogEntry = {
   slots: Uint8Array | undefined
 }
 
-/** Compiles one campaign for the snapshot. */
-export function catalogEntry(campaign: Campaign): CatalogEntry {
-  let slots: Uint8Array | undefined
-  if (campaign.week_slot.length > 0) {
-    slots = new Uint8Array(168)
-    for (const s of campaign.week_slot) slots[s] = 1
-  }
-  return { campaign, matches: compileTargeting(campaign), slots }
+/** What the entries of one snapshot share: compiled targetings, and week_slot tables by their hours. */
+type EntryCache = TargetingCache & { slots: Map<string, Uint8Array> }
+
+/** Compiles one campaign for the snapshot; with `cache`, sharing what an earlier campaign compiled alike. */
+export function catalogEntry(campaign: Campaign, cache?: EntryCache): CatalogEntry {
+  return { campaign, matches: compileTargeting(campaign, cache), slots: slotsOf(campaign.week_slot, cache) }
+}
+
+function slotsOf(weekSlot: readonly number[], cache: EntryCache | undefined): Uint8Array | undefined {
+  if (weekSlot.length === 0) return undefined
+  const key = weekSlot.join(',')
+  const found = cache?.slots.get(key)
+  if (found) return found
+  const slots = new Uint8Array(168)
+  for (const s of weekSlot) slots[s] = 1
+  cache?.slots.set(key, slots)
+  return slots
 }
 
 /** An immutable view of the servable catalog; allocation never touches the database. */
@@ -56,7 +70,8 @@ export function catalogSnapshot({
   categories,
   channels,
 }: SnapshotInput): CatalogSnapshot {
-  const entries = campaigns.map(catalogEntry)
+  const cache: EntryCache = { ...targetingCache(), slots: new Map() }
+  const entries = campaigns.map((c) => catalogEntry(c, cache))
   const ads = entries.filter((e) => e.campaign.is_ad)
   const contents = entries.filter((e) => !e.campaign.is_ad)
   const lockscreenUnitsByApp = new Map<number, Unit>()

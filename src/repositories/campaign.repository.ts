@@ -20,16 +20,38 @@ type Row = Omit<CampaignsTable, 'id'> & { id: number }
 
 // Most targeting lists are empty; sharing one frozen empty list keeps 100,000 campaigns small in memory.
 const EMPTY: string[] = Object.freeze([]) as unknown as string[]
-const list = <T>(text: unknown): T[] =>
-  text === '[]' || text === '' ? (EMPTY as T[]) : parseJson<T[]>(text, EMPTY as T[])
+
+/**
+ * Equal values of one listing made one (frozen) value: across a large catalog the same lists (one unit, one
+ * country, the same week_slot) and the same enum texts repeat in most rows, and each copy costs heap.
+ */
+type Shared = Map<string, unknown>
+function shared<T>(seen: Shared | undefined, key: string, make: () => T): T {
+  if (!seen) return make()
+  let value = seen.get(key) as T | undefined
+  if (value === undefined) {
+    value = make()
+    seen.set(key, typeof value === 'object' && value !== null ? Object.freeze(value) : value)
+  }
+  return value
+}
+const list = <T>(text: unknown, seen?: Shared): T[] =>
+  text === '[]' || text === '' || typeof text !== 'string'
+    ? (EMPTY as T[])
+    : shared(seen, `l${text}`, () => parseJson<T[]>(text, EMPTY as T[]))
+const word = <T extends string | null>(text: T, seen?: Shared): T =>
+  text === null ? text : shared(seen, `w${text}`, () => text)
 const SERVABLE_PAGE = 2000
 const EMPTY_EXTRA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>
 
-/** The one place a campaign row becomes a domain campaign. */
-function campaignFromRow(raw: Record<string, unknown>): Campaign {
+/** The one place a campaign row becomes a domain campaign; `seen` shares equal values within one listing. */
+function campaignFromRow(raw: Record<string, unknown>, seen?: Shared): Campaign {
   const row = raw as Row
   const lists = parseJson<Record<string, string[]>>(row.target_lists, {})
-  const l = (key: ListKey) => (lists[key]?.length ? (lists[key] as string[]) : EMPTY)
+  const l = (key: ListKey) => {
+    const values = lists[key]
+    return values?.length ? shared(seen, `t${JSON.stringify(values)}`, () => values) : EMPTY
+  }
   // Every field is written out (no spread): a literal with a fixed shape keeps V8's fast property access
   // on the allocation hot path; spreading a row-sized object would make it a slow dictionary object.
   return {
@@ -62,28 +84,28 @@ function campaignFromRow(raw: Record<string, unknown>): Campaign {
     owner_id: numOrNull(row.owner_id),
     provider_id: numOrNull(row.provider_id),
     channel_id: numOrNull(row.channel_id),
-    categories: list(row.categories),
+    categories: list(row.categories, seen),
     title: row.title,
     description: row.description,
     image: row.image,
     click_url: row.click_url,
     impression_urls: list(row.impression_urls),
     landing_type: num(row.landing_type),
-    display_type: row.display_type as DisplayType,
+    display_type: word(row.display_type, seen) as DisplayType,
     display_weight: num(row.display_weight),
     first_display_priority: num(row.first_display_priority),
-    status: row.status as CampaignStatus,
+    status: word(row.status, seen) as CampaignStatus,
     start_date: num(row.start_date),
     end_date: num(row.end_date),
     published_at: numOrNull(row.published_at),
-    week_slot: list(row.week_slot),
+    week_slot: list(row.week_slot, seen),
     ipu: numOrNull(row.ipu),
     dipu: numOrNull(row.dipu),
     tipu: numOrNull(row.tipu),
-    budget_type: row.budget_type as BudgetType | null,
+    budget_type: word(row.budget_type, seen) as BudgetType | null,
     budget_daily: numOrNull(row.budget_daily),
     budget_total: numOrNull(row.budget_total),
-    budget_pacing: row.budget_pacing as BudgetPacing,
+    budget_pacing: word(row.budget_pacing, seen) as BudgetPacing,
     unlock_reward: num(row.unlock_reward),
     landing_reward: num(row.landing_reward),
     action_reward: num(row.action_reward),
@@ -104,7 +126,7 @@ function campaignFromRow(raw: Record<string, unknown>): Campaign {
     clean_link: row.clean_link ?? '',
     clean_mode: num(row.clean_mode ?? 0),
     extra: row.extra === null || row.extra === '{}' ? EMPTY_EXTRA : parseJson(row.extra, EMPTY_EXTRA),
-    revenue_type: (row.revenue_type ?? null) as RevenueType | null,
+    revenue_type: word(row.revenue_type ?? null, seen) as RevenueType | null,
     created_at: num(row.created_at),
     updated_at: num(row.updated_at),
   }
@@ -133,7 +155,13 @@ export function campaignToRow(draft: CampaignDraft, now: number): Omit<Row, 'id'
 export function createCampaignRepository(db: Kysely<Database>, clock: () => number) {
   const crud = createSqlResourceRepository<Campaign, number, CampaignDraft>(
     db,
-    { table: 'campaigns', toRow: campaignToRow, fromRow: campaignFromRow, stamped: true, catalog: true },
+    {
+      table: 'campaigns',
+      toRow: campaignToRow,
+      fromRow: (row) => campaignFromRow(row),
+      stamped: true,
+      catalog: true,
+    },
     clock,
   )
   return {
@@ -141,6 +169,7 @@ export function createCampaignRepository(db: Kysely<Database>, clock: () => numb
     /** Active, unended campaigns, read in pages by id so a large catalog never blocks the process for long. */
     async listServableCampaigns(now: number): Promise<Campaign[]> {
       const campaigns: Campaign[] = []
+      const seen: Shared = new Map()
       for (let after = 0; ; ) {
         const rows = await db
           .selectFrom('campaigns')
@@ -151,7 +180,7 @@ export function createCampaignRepository(db: Kysely<Database>, clock: () => numb
           .orderBy('id')
           .limit(SERVABLE_PAGE)
           .execute()
-        for (const row of rows) campaigns.push(campaignFromRow(row))
+        for (const row of rows) campaigns.push(campaignFromRow(row, seen))
         if (rows.length < SERVABLE_PAGE) return campaigns
         after = num(rows[rows.length - 1]?.id)
         // Let requests run between pages (better-sqlite3 reads synchronously).

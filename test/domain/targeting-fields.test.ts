@@ -186,4 +186,37 @@ describe('the campaign store keeps every targeting key (SQLite)', () => {
       await database.close()
     }
   })
+
+  test('the servable campaigns of one listing share equal lists (frozen), and each reads back as written', async () => {
+    const database = openDatabase(parseDatabaseUrl(`sqlite:${join(dir, 'shared.sqlite')}`, 2))
+    try {
+      await migrateToLatest(database.db)
+      const repo = createCampaignRepository(database.db, () => NOW)
+      const draft = (fields: Partial<Campaign>) => {
+        const { id: _, created_at: __, updated_at: ___, ...rest } = campaign({ status: 'active', ...fields })
+        return rest
+      }
+      const alike = {
+        target_unit: ['1001'],
+        target_gender: ['F'],
+        week_slot: [1, 2, 3],
+        categories: ['news'],
+      }
+      await repo.create(draft(alike))
+      await repo.create(draft(alike))
+      await repo.create(draft({ ...alike, target_unit: ['1002'], week_slot: [4] }))
+      const [a, b, c] = await repo.listServableCampaigns(NOW)
+      assert.ok(a && b && c)
+      for (const key of ['target_unit', 'target_gender', 'week_slot', 'categories'] as const) {
+        assert.equal(a[key], b[key], `${key}: one list for both`)
+        assert.ok(Object.isFrozen(a[key]), `${key}: frozen, so no campaign can change another's`)
+        assert.deepEqual(a[key], alike[key])
+      }
+      assert.notEqual(c.target_unit, a.target_unit)
+      assert.deepEqual([c.target_unit, c.week_slot, c.target_gender], [['1002'], [4], ['F']])
+      assert.equal(c.target_gender, a.target_gender)
+    } finally {
+      await database.close()
+    }
+  })
 })

@@ -3,7 +3,12 @@ import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import type { Campaign } from '../../src/domain/catalog.js'
 import { campaignDraft } from '../../src/domain/drafts.js'
-import { compileTargeting, type DeviceContext, TARGETING_FIELDS } from '../../src/domain/targeting.js'
+import {
+  compileTargeting,
+  type DeviceContext,
+  TARGETING_FIELDS,
+  targetingCache,
+} from '../../src/domain/targeting.js'
 
 function campaign(fields: Partial<Campaign>): Campaign {
   const draft = campaignDraft({ name: 'c', type: 'I', start_date: 0, end_date: 1 })
@@ -208,5 +213,46 @@ describe('targeting: the first field a device misses', () => {
       { numRuns: 5_000, seed: 13 },
     )
     assert.equal(TARGETING_FIELDS.length, 16)
+    // A catalog build shares compiled targeting between campaigns: each campaign's shared predicate answers
+    // as its own would, on every device, whatever the campaigns compiled before it.
+    const cache = targetingCache()
+    const catalog = fc.array(fc.record({ ...lists, ...ranges }), { minLength: 1, maxLength: 40 })
+    fc.assert(
+      fc.property(catalog, fc.array(devices, { minLength: 1, maxLength: 10 }), (campaigns, ds) => {
+        for (const fields of campaigns) {
+          const c = campaign(
+            Object.fromEntries(
+              Object.entries(fields).filter(([, v]) => v !== undefined),
+            ) as Partial<Campaign>,
+          )
+          const shared = compileTargeting(c, cache)
+          const own = compileTargeting(c)
+          assert.deepEqual(shared.fields, own.fields)
+          for (const d of ds as DeviceContext[]) {
+            assert.equal(shared(d), own(d))
+            assert.deepEqual(shared.firstMiss(d), own.firstMiss(d))
+          }
+        }
+      }),
+      { numRuns: 500, seed: 17 },
+    )
+  })
+
+  test('campaigns of one build with the same targeting share one predicate, and one rule per field value', () => {
+    const cache = targetingCache()
+    const a = compileTargeting(campaign({ target_unit: ['1001'], target_gender: ['F'] }), cache)
+    const b = compileTargeting(campaign({ id: 2, target_unit: ['1001'], target_gender: ['F'] }), cache)
+    const c = compileTargeting(campaign({ target_unit: ['1001'], target_gender: ['M'] }), cache)
+    assert.equal(a, b, 'the same targeting: one predicate')
+    assert.notEqual(a, c)
+    assert.equal(c(device), false)
+    assert.equal(a(device), true)
+    assert.equal(cache.predicates.size, 2)
+    assert.equal(cache.rules.size, 3, 'target_unit 1001 compiled once, each gender once')
+    assert.equal(
+      compileTargeting(campaign({}), cache),
+      compileTargeting(campaign({ id: 3 })),
+      'no targeting: one',
+    )
   })
 })
