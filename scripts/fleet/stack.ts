@@ -150,7 +150,8 @@ function allotInstance(name: string, port: number, env: Record<string, string>, 
       })
       child = started
       for (let i = 0; ; i++) {
-        if (started.exitCode !== null) throw new Error(`${name} exited with ${started.exitCode}`)
+        if (started.exitCode !== null)
+          throw new Error(`${name} exited with ${started.exitCode}:\n${logTail(join(dir, `${name}.log`))}`)
         if (i > 600) throw new Error(`${name} was not ready in 60 s`)
         const ready = await fetch(`${origin}/readyz`).then(
           (r) => r.status === 200,
@@ -216,4 +217,13 @@ async function startReceiver() {
     await new Promise((r) => server.close(r))
   }
   return { received, url, stop }
+}
+
+/** The last lines of an instance's log, for a failure that names it. */
+function logTail(file: string, lines = 30): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+  } catch (err) {
+    return `(no log: ${String(err)})`
+  }
 }
