@@ -250,14 +250,30 @@ for (const deployment of deployments)
         },
       }
       const channel = `${redis.prefix}devices`
-      const make = (conn: RedisConnection) => {
+      // Each process's subscriptions in place, and drops sent and received: a test can wait until both
+      // processes listen and every drop sent has landed.
+      const drops = { subscribed: [0, 0], sent: [0, 0], received: [0, 0] }
+      const make = (conn: RedisConnection, p: 0 | 1) => {
         const bus = redisChannel(conn, channel)
         return createDeviceCache({
           source,
           shared: createRedisDeviceCache(conn.client, redis.prefix, 60_000),
           bus: {
-            publish: (d) => bus.publish(String(d)),
-            subscribe: (h, onSubscribed) => bus.subscribe((m) => h(Number(m)), onSubscribed),
+            publish: (d) => {
+              drops.sent[p]++
+              return bus.publish(String(d))
+            },
+            subscribe: (h, onSubscribed) =>
+              bus.subscribe(
+                (m) => {
+                  drops.received[p]++
+                  h(Number(m))
+                },
+                () => {
+                  onSubscribed?.()
+                  drops.subscribed[p]++
+                },
+              ),
           },
           clock: () => NOW,
           scheduler: createManualScheduler(NOW).scheduler,
@@ -265,7 +281,7 @@ for (const deployment of deployments)
           ttlMs: 60_000,
         })
       }
-      return { p1: make(a), p2: make(b), sourceReads: () => sourceReads }
+      return { p1: make(a, 0), p2: make(b, 1), sourceReads: () => sourceReads, drops }
     }
 
     test('two processes with Redis: one records an event, the other allocates on fresh activity at once', async () => {
@@ -280,13 +296,16 @@ for (const deployment of deployments)
     })
 
     test("a subscription lost without a word: the drops sent meanwhile were missed, so the process's copies all go once the probe finds it", async () => {
-      const { p1, p2 } = twoProcesses()
+      const { p1, p2, drops } = twoProcesses()
+      await until(() => drops.subscribed[0] > 0 && drops.subscribed[1] > 0)
       const d = device()
       await p1.load(d, 1001, NOW)
       await p2.load(d, 1001, NOW)
-      // A first write reaches p2: its subscription is in place.
+      // A first write reaches p2: its subscription is in place. Every drop p1 sent has landed before p2
+      // caches its copy again (a drop landing later would take the copy away, and the test would prove nothing).
       await p1.recordActivity(d, imp(6))
-      await until(async () => (await p2.load(d, 1001, NOW)).activity.length === 1)
+      await until(() => drops.received[1] === drops.sent[0])
+      assert.deepEqual((await p2.load(d, 1001, NOW)).activity, [imp(6)])
       // p2's subscriber connection lives on without the channel (what ioredis' cluster client can leave).
       await b.subscriber().unsubscribe(`${redis.prefix}devices`)
       await p1.recordActivity(d, imp(7))
