@@ -252,7 +252,11 @@ for (const deployment of deployments)
       const channel = `${redis.prefix}devices`
       // Each process's subscriptions in place, and drops sent and received: a test can wait until both
       // processes listen and every drop sent has landed.
-      const drops = { subscribed: [0, 0], sent: [0, 0], received: [0, 0] }
+      const drops: Record<'subscribed' | 'sent' | 'received', [number, number]> = {
+        subscribed: [0, 0],
+        sent: [0, 0],
+        received: [0, 0],
+      }
       const make = (conn: RedisConnection, p: 0 | 1) => {
         const bus = redisChannel(conn, channel)
         return createDeviceCache({
