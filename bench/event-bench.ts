@@ -141,7 +141,10 @@ async function startAllot(env: Record<string, string>, o: EventBenchOptions): Pr
   return { origin, pid: child.pid as number, stop }
 }
 
-/** Beacons, unlocks and landings, hot and spread in alternation (hot, spread, spread, hot), on `servers`, with devices allocated through them. */
+/**
+ * Beacons, unlocks and landings, hot and spread in alternation (hot, spread, spread, hot), on `servers`, with
+ * devices allocated through them.
+ */
 async function eventScenarios(
   servers: Allot[],
   catalog: EventCatalog,
