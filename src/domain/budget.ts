@@ -1,5 +1,5 @@
 import { utcDay } from '../lib/counter-keys.js'
-import type { Campaign } from './catalog.js'
+import type { ServedCampaign } from './catalog.js'
 
 /** A budget pool: a campaign's budget in one period (`t` its total, `d:yyyymmdd` a UTC day) and its limit. */
 export type Pool = { campaignId: number; period: string; limit: number }
@@ -10,7 +10,7 @@ export function dayPeriod(now: number): string {
 }
 
 /** The pools one delivery of a budgeted campaign spends from at `now`: its total and its day, as it has them. */
-export function budgetPools(c: Campaign, now: number): Pool[] {
+export function budgetPools(c: ServedCampaign, now: number): Pool[] {
   const pools: Pool[] = []
   if (c.budget_total !== null) pools.push({ campaignId: c.id, period: 't', limit: c.budget_total })
   if (c.budget_daily !== null) pools.push({ campaignId: c.id, period: dayPeriod(now), limit: c.budget_daily })

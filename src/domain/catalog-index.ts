@@ -1,4 +1,4 @@
-import { type Campaign, GLOB } from './catalog.js'
+import { GLOB, type ServedCampaign } from './catalog.js'
 import { normalizeTargetValue } from './targeting.js'
 
 /**
@@ -32,7 +32,7 @@ function sortGroup<T>(group: ByCountry<T>, order: (a: T, b: T) => number): void 
  */
 export function buildCampaignIndex<T>(
   items: readonly T[],
-  campaignOf: (item: T) => Campaign,
+  campaignOf: (item: T) => ServedCampaign,
   order?: (a: T, b: T) => number,
 ): CampaignIndex<T> {
   const anyUnit: ByCountry<T> = { any: [], byCountry: new Map() }

@@ -1,4 +1,4 @@
-import type { Campaign, ContentCategory, ContentChannel, Unit } from './catalog.js'
+import type { Campaign, ContentCategory, ContentChannel, ServedCampaign, Unit } from './catalog.js'
 import { buildCampaignIndex, type CampaignIndex } from './catalog-index.js'
 import {
   compileTargeting,
@@ -9,7 +9,7 @@ import {
 
 /** A campaign with its targeting compiled once per snapshot. */
 export type CatalogEntry = {
-  campaign: Campaign
+  campaign: ServedCampaign
   matches: TargetingPredicate
   /** week_slot as a 168-entry lookup table (1 = allowed); undefined = every hour. */
   slots: Uint8Array | undefined
@@ -20,7 +20,56 @@ type EntryCache = TargetingCache & { slots: Map<string, Uint8Array> }
 
 /** Compiles one campaign for the snapshot; with `cache`, sharing what an earlier campaign compiled alike. */
 export function catalogEntry(campaign: Campaign, cache?: EntryCache): CatalogEntry {
-  return { campaign, matches: compileTargeting(campaign, cache), slots: slotsOf(campaign.week_slot, cache) }
+  return {
+    campaign: servedCampaign(campaign),
+    matches: compileTargeting(campaign, cache),
+    slots: slotsOf(campaign.week_slot, cache),
+  }
+}
+
+/** The fields a snapshot keeps, in one object literal: every served campaign shares one shape. */
+function servedCampaign(c: Campaign): ServedCampaign {
+  return {
+    id: c.id,
+    is_ad: c.is_ad,
+    name: c.name,
+    type: c.type,
+    owner_id: c.owner_id,
+    provider_id: c.provider_id,
+    channel_id: c.channel_id,
+    categories: c.categories,
+    title: c.title,
+    description: c.description,
+    image: c.image,
+    click_url: c.click_url,
+    impression_urls: c.impression_urls,
+    landing_type: c.landing_type,
+    display_type: c.display_type,
+    display_weight: c.display_weight,
+    first_display_priority: c.first_display_priority,
+    status: c.status,
+    start_date: c.start_date,
+    end_date: c.end_date,
+    published_at: c.published_at,
+    week_slot: c.week_slot,
+    ipu: c.ipu,
+    dipu: c.dipu,
+    tipu: c.tipu,
+    budget_type: c.budget_type,
+    budget_daily: c.budget_daily,
+    budget_total: c.budget_total,
+    budget_pacing: c.budget_pacing,
+    unlock_reward: c.unlock_reward,
+    landing_reward: c.landing_reward,
+    action_reward: c.action_reward,
+    clean_link: c.clean_link,
+    clean_mode: c.clean_mode,
+    extra: c.extra,
+    revenue_type: c.revenue_type,
+    target_unit: c.target_unit,
+    target_country: c.target_country,
+    target_app: c.target_app,
+  }
 }
 
 function slotsOf(weekSlot: readonly number[], cache: EntryCache | undefined): Uint8Array | undefined {

@@ -70,6 +70,17 @@ export type Campaign = Targeting & {
   updated_at: number
 }
 
+/**
+ * What a catalog snapshot keeps of a campaign: every field but the targeting rules compiled into its
+ * predicate (unit, country and installed apps stay: the index, the explanation and the item read them) and
+ * the row's timestamps. About half the fields: with 100,000 campaigns, ≈ 30 MB less heap.
+ */
+export type ServedCampaign = Omit<Campaign, CompiledAway>
+type CompiledAway =
+  | Exclude<keyof Targeting, 'target_unit' | 'target_country' | 'target_app'>
+  | 'created_at'
+  | 'updated_at'
+
 /** One upstream ad network of a unit. */
 export type AdSource = {
   name: string

@@ -1,4 +1,4 @@
-import type { Campaign } from './catalog.js'
+import type { ServedCampaign } from './catalog.js'
 
 /**
  * The content filters an SDK sends with an allocation (docs/architecture.md §W2): comma lists, ads
@@ -14,7 +14,7 @@ export type ContentFilters = {
 }
 
 /** Whether a campaign passes the request's content filters (ads always do). */
-export type ContentFilter = (c: Campaign) => boolean
+export type ContentFilter = (c: ServedCampaign) => boolean
 
 /** Compiles the request's filters once per allocation. */
 export function contentFilter({

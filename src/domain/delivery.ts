@@ -1,4 +1,4 @@
-import type { Campaign } from './catalog.js'
+import type { ServedCampaign } from './catalog.js'
 import { ACTIVITY_TTL_MS, type ActivityItem } from './device.js'
 
 const HOUR_MS = 3_600_000
@@ -51,12 +51,12 @@ export function capOf(value: number | null): number | null {
 }
 
 /** Whether the campaign has a per-device cap at all (and so needs the device's activity). */
-export function hasCaps(c: Campaign): boolean {
+export function hasCaps(c: ServedCampaign): boolean {
   return capOf(c.ipu) !== null || capOf(c.dipu) !== null || capOf(c.tipu) !== null
 }
 
 /** A cap of N allows N impressions: the campaign is allocated while the count is below it. */
-export function withinCaps(c: Campaign, activity: ActivitySummary): boolean {
+export function withinCaps(c: ServedCampaign, activity: ActivitySummary): boolean {
   const below = (value: number | null, counts: ReadonlyMap<number, number>) => {
     const cap = capOf(value)
     return cap === null || (counts.get(c.id) ?? 0) < cap
@@ -73,7 +73,7 @@ export type Delivery = { total: number; today: number }
 const PACING_SLACK_SHARE = 0.02
 
 /** Whether a campaign with a budget may still be delivered at `now`. */
-export function withinBudget(c: Campaign, delivered: Delivery, now: number): boolean {
+export function withinBudget(c: ServedCampaign, delivered: Delivery, now: number): boolean {
   if (c.budget_total !== null && delivered.total >= c.budget_total) return false
   if (c.budget_daily === null) return true
   if (delivered.today >= c.budget_daily) return false

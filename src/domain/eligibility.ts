@@ -1,4 +1,4 @@
-import type { Campaign } from './catalog.js'
+import type { ServedCampaign } from './catalog.js'
 import type { CatalogEntry } from './catalog-snapshot.js'
 import type { ContentFilter } from './content-filter.js'
 import { type ActivitySummary, type Delivery, hasCaps, withinBudget, withinCaps } from './delivery.js'
@@ -20,7 +20,7 @@ export type EligibilityContext = {
   activity: ActivitySummary | undefined
   device: DeviceContext
   /** What a budgeted campaign delivered, in its budget's unit. */
-  delivery(c: Campaign): Delivery
+  delivery(c: ServedCampaign): Delivery
 }
 
 type Rule = (x: EligibilityContext, e: CatalogEntry) => boolean

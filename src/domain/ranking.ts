@@ -1,5 +1,5 @@
 import { topK } from '../lib/top-k.js'
-import type { Campaign } from './catalog.js'
+import type { ServedCampaign } from './catalog.js'
 
 /* Ads are ranked as they are picked, tier by tier: see pickAds in src/lib/pool-scan.ts. */
 
@@ -25,7 +25,7 @@ const FRESHNESS_HALF_LIFE_HOURS = 12
  * + 1·freshness − 2·seen, with smoothed CTR = (clicks + 1) / (impressions + 50) and
  * freshness = 2^(−age hours / 12).
  */
-export function contentScore(c: Campaign, s: ContentSignals, now: number): number {
+export function contentScore(c: ServedCampaign, s: ContentSignals, now: number): number {
   const prior = CTR_PRIOR.clicks / CTR_PRIOR.impressions
   const ctr = (s.clicks + CTR_PRIOR.clicks) / (s.impressions + CTR_PRIOR.impressions)
   const ageHours = Math.max(0, now - (c.published_at ?? c.start_date)) / 3_600_000
@@ -45,7 +45,7 @@ export function contentScore(c: Campaign, s: ContentSignals, now: number): numbe
  * bound that only falls as time passes, so a bucket of contents can be walked best bound first.
  */
 export function contentScoreBound(
-  c: Campaign,
+  c: ServedCampaign,
   totals: { impressions: number; clicks: number },
   now: number,
 ): number {
@@ -56,13 +56,13 @@ export function contentScoreBound(
 export const NO_AFFINITY_SLACK = CONTENT_WEIGHTS.affinity
 
 /** The best `limit` contents, best score first (ties: newer first, then lower id). */
-export function rankContents<T extends { readonly campaign: Campaign }>(
+export function rankContents<T extends { readonly campaign: ServedCampaign }>(
   contents: Iterable<T>,
-  signals: (c: Campaign) => ContentSignals,
+  signals: (c: ServedCampaign) => ContentSignals,
   now: number,
   limit: number,
 ): T[] {
-  const scored: { c: Campaign; item: T; score: number }[] = []
+  const scored: { c: ServedCampaign; item: T; score: number }[] = []
   for (const item of contents) {
     const c = item.campaign
     scored.push({ c, item, score: contentScore(c, signals(c), now) })

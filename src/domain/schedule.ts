@@ -1,4 +1,4 @@
-import type { Campaign } from './catalog.js'
+import type { ServedCampaign } from './catalog.js'
 
 const HOUR_MS = 3_600_000
 const QUARTER_MS = 900_000
@@ -136,7 +136,7 @@ export function localDayShare(timezone: string, at: number): number {
 }
 
 /** Whether the campaign is switched on and inside its [start_date, end_date) window. */
-export function isLive(campaign: Campaign, now: number): boolean {
+export function isLive(campaign: ServedCampaign, now: number): boolean {
   return campaign.status === 'active' && campaign.start_date <= now && now < campaign.end_date
 }
 

@@ -1,4 +1,4 @@
-import { type Campaign, type ContentChannel, GLOB, type Unit } from '../domain/catalog.js'
+import { type ContentChannel, GLOB, type ServedCampaign, type Unit } from '../domain/catalog.js'
 import { type CatalogEntry, type CatalogSnapshot, catalogEntry } from '../domain/catalog-snapshot.js'
 import { contentFilter } from '../domain/content-filter.js'
 import { type ActivitySummary, type Delivery, summarizeActivity } from '../domain/delivery.js'
@@ -63,7 +63,7 @@ export type Allocation = {
 }
 
 /** One campaign in an explanation: served, or the first thing that kept it out. */
-export type CampaignVerdict = { campaign: Campaign; served: boolean; exclusion: Exclusion | undefined }
+export type CampaignVerdict = { campaign: ServedCampaign; served: boolean; exclusion: Exclusion | undefined }
 
 /** What the allocation of a request would decide, campaign by campaign (the decision explainer). */
 export type Explanation = {
@@ -131,7 +131,7 @@ type Deps = {
   devices: DeviceDataSource
   counters: CounterValues
   /** Whether this process found a campaign's budget pool empty (it then sits out allocations meanwhile). */
-  budgetExhausted?: ((c: Campaign) => boolean) | undefined
+  budgetExhausted?: ((c: ServedCampaign) => boolean) | undefined
   /** Each per-device read that takes longer is dropped from this allocation (ms). */
   deadlineMs: number
   onDeadline?: (what: string) => void
@@ -266,7 +266,8 @@ function verdicts(counters: CounterValues, { snapshot, unit, rules, data, adGap,
   const served = new Set([...ads, ...contents].map((e) => e.campaign.id))
   const loaded = new Set([...snapshot.ads, ...snapshot.contents].map((e) => e.campaign.id))
   const signals = contentSignals(counters, data)
-  const score = (c: Campaign) => (c.is_ad ? c.first_display_priority : contentScore(c, signals(c), rules.now))
+  const score = (c: ServedCampaign) =>
+    c.is_ad ? c.first_display_priority : contentScore(c, signals(c), rules.now)
   const cutoff = (pool: readonly CatalogEntry[]) => Math.min(...pool.map((e) => score(e.campaign)))
   const exclusionOf = (e: CatalogEntry): Exclusion => {
     const c = e.campaign
@@ -444,7 +445,7 @@ function withinDeadline<T>(
 }
 
 /** What a budgeted campaign delivered, in its budget's unit (impressions or clicks). */
-function deliveryOf(counters: CounterValues, c: Campaign, day: string): Delivery {
+function deliveryOf(counters: CounterValues, c: ServedCampaign, day: string): Delivery {
   return c.budget_type === 'click'
     ? {
         total: counters.value(counterKeys.clicks(c.id)),
@@ -456,7 +457,7 @@ function deliveryOf(counters: CounterValues, c: Campaign, day: string): Delivery
       }
 }
 
-function contentSignals(counters: CounterValues, data: DeviceData): (c: Campaign) => ContentSignals {
+function contentSignals(counters: CounterValues, data: DeviceData): (c: ServedCampaign) => ContentSignals {
   const scores = data.profile?.category_scores ?? {}
   const top = topScore(scores)
   const seen = data.activity?.seen

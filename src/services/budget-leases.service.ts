@@ -1,5 +1,5 @@
 import { budgetPools, dayPeriod } from '../domain/budget.js'
-import type { Campaign } from '../domain/catalog.js'
+import type { ServedCampaign } from '../domain/catalog.js'
 import type { BudgetLeaseStore, BudgetPool, LeaseUse } from './ports/events.ports.js'
 import type { Scheduler } from './scheduler.js'
 
@@ -72,7 +72,7 @@ export function createBudgetLeases(deps: Deps) {
      * Takes one unit of `c`'s budget for a delivery of `kind` (impression or click); 'budget' when a pool has
      * nothing left. A campaign without a budget in that unit is always 'ok'.
      */
-    async spend(c: Campaign, kind: 'impression' | 'click'): Promise<'ok' | 'budget'> {
+    async spend(c: ServedCampaign, kind: 'impression' | 'click'): Promise<'ok' | 'budget'> {
       if (c.budget_type !== kind) return 'ok'
       const pools = budgetPools(c, deps.clock())
       // Each round either spends or asks the store, which grants at least one unit or says the pool is empty;
@@ -90,7 +90,7 @@ export function createBudgetLeases(deps: Deps) {
       }
     },
     /** Whether this process last found one of `c`'s pools empty (allocation skips it meanwhile). */
-    exhausted(c: Campaign): boolean {
+    exhausted(c: ServedCampaign): boolean {
       const now = deps.clock()
       return budgetPools(c, now).some((pool) => {
         const lease = leases.get(`${pool.campaignId}|${pool.period}`)

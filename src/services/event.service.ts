@@ -1,5 +1,5 @@
 import { createCipheriv, createHash, createHmac, randomUUID } from 'node:crypto'
-import type { Campaign, Unit } from '../domain/catalog.js'
+import type { ServedCampaign, Unit } from '../domain/catalog.js'
 import type { CatalogSnapshot } from '../domain/catalog-snapshot.js'
 import { hasCaps, summarizeActivity, withinCaps } from '../domain/delivery.js'
 import type { ActivityItem } from '../domain/device.js'
@@ -47,7 +47,9 @@ export type EventDevices = {
 export type EventCounters = { add(key: string, by: number, ttlSeconds?: number): void }
 
 /** Budgets spent from leased slices (budget-leases.service.ts): 'budget' when a pool has nothing left. */
-export type EventBudgets = { spend(c: Campaign, kind: 'impression' | 'click'): Promise<'ok' | 'budget'> }
+export type EventBudgets = {
+  spend(c: ServedCampaign, kind: 'impression' | 'click'): Promise<'ok' | 'budget'>
+}
 
 /** Whether an event is seen for the first time in its period (once-guard.service.ts). */
 export type EventOnce = { first(key: string, ttlMs: number): Promise<boolean> }
@@ -175,13 +177,13 @@ type Ctx = Deps & {
   /** Runs `work` after every earlier event of this device in this process (caps are check-then-record). */
   serialized<T>(deviceId: number, work: () => Promise<T>): Promise<T>
   /** A local campaign by id: the snapshot's, else the store's (ended or paused ones). */
-  campaignById(id: number): Promise<Campaign | undefined>
+  campaignById(id: number): Promise<ServedCampaign | undefined>
 }
 
 function eventContext(deps: Deps): Ctx {
   const locks = new Map<number, Promise<unknown>>()
   let byIdFor: CatalogSnapshot | undefined
-  let byId = new Map<number, Campaign>()
+  let byId = new Map<number, ServedCampaign>()
   return {
     ...deps,
     serialized<T>(deviceId: number, work: () => Promise<T>): Promise<T> {
@@ -292,7 +294,7 @@ async function countLanding(
   request: LandingRequest,
   limited: boolean,
   unit: Unit,
-  campaign: Campaign,
+  campaign: ServedCampaign,
   now: number,
 ): Promise<LandingOutcome> {
   const read = ctx.payloads.read(request.payload, now)
@@ -397,7 +399,7 @@ async function impression(ctx: Ctx, data: string, context: EventContext): Promis
 }
 
 /** The local campaign behind a wire id (ads: id + 1,000,000,000); undefined for anything else. */
-async function findCampaign(ctx: Ctx, wireId: number): Promise<Campaign | undefined> {
+async function findCampaign(ctx: Ctx, wireId: number): Promise<ServedCampaign | undefined> {
   const local = localCampaignId(wireId)
   const campaign = local && (await ctx.campaignById(local.id))
   return campaign && campaign.is_ad === local?.isAd ? campaign : undefined
@@ -413,25 +415,25 @@ function activeUnit(ctx: Ctx, unitId: number): Unit {
 }
 
 /** Whether events through this unit and campaign may count now: an active unit and a live campaign. */
-function eligible(unit: Unit | undefined, campaign: Campaign, now: number): boolean {
+function eligible(unit: Unit | undefined, campaign: ServedCampaign, now: number): boolean {
   return unit?.is_active === true && isLive(campaign, now)
 }
 
 /** Why an event cannot count: its payload expired, or its campaign or unit stopped; null when it can. */
-function lateness(read: PayloadRead, unit: Unit | undefined, campaign: Campaign, now: number) {
+function lateness(read: PayloadRead, unit: Unit | undefined, campaign: ServedCampaign, now: number) {
   if (expired(read, campaign, now)) return 'expired' as const
   return eligible(unit, campaign, now) ? null : ('inactive' as const)
 }
 
 /** Whether an Allot payload was minted for this device, unit and campaign (legacy ones bind nothing). */
-function bound(read: PayloadRead, deviceId: number, unitId: number, campaign: Campaign): boolean {
+function bound(read: PayloadRead, deviceId: number, unitId: number, campaign: ServedCampaign): boolean {
   if (read.kind === 'legacy') return true
   const { claims } = read
   return claims.d === deviceId && claims.u === unitId && claims.c === campaign.id
 }
 
 /** The base reward the item behind `read` carried (v1 withholds it on some ads: adBaseWithheld). */
-function itemBase(unit: Unit, campaign: Campaign, read: PayloadRead | undefined): number {
+function itemBase(unit: Unit, campaign: ServedCampaign, read: PayloadRead | undefined): number {
   if (!campaign.is_ad) return unit.base_reward
   if (read?.kind === 'allot') return read.claims.noBase ? 0 : unit.base_reward
   // A legacy payload, or none (a stay reward): only the unit's own country is known here.
@@ -439,7 +441,13 @@ function itemBase(unit: Unit, campaign: Campaign, read: PayloadRead | undefined)
 }
 
 /** Adds one to the campaign's report counters on the unit's local day (and to its budget spend). */
-async function report(ctx: Ctx, unitId: number, c: Campaign, metric: string, now: number): Promise<void> {
+async function report(
+  ctx: Ctx,
+  unitId: number,
+  c: ServedCampaign,
+  metric: string,
+  now: number,
+): Promise<void> {
   if (!ctx.reports) return
   const timezone = unitOf(ctx, unitId)?.timezone ?? 'UTC'
   const count = { kind: 'campaign' as const, unitId, campaignId: c.id, day: localDate(timezone, now), by: 1 }
@@ -473,7 +481,7 @@ async function countUnpaidUnlock(ctx: Ctx, read: PayloadRead, deviceId: number, 
  */
 async function countDelivery(
   ctx: Ctx,
-  c: Campaign,
+  c: ServedCampaign,
   kind: 'impression' | 'click',
   now: number,
   once?: { key: string; ttlMs: number },
@@ -493,7 +501,7 @@ async function countClick(
   ctx: Ctx,
   request: LandingRequest,
   unit: Unit,
-  campaign: Campaign,
+  campaign: ServedCampaign,
   now: number,
 ): Promise<'counted' | 'duplicate' | 'budget'> {
   const once = {
@@ -531,7 +539,7 @@ async function grant(
   action: RewardAction,
   claim: RewardClaim,
   unit: Unit,
-  campaign: Campaign,
+  campaign: ServedCampaign,
   now: number,
   read: PayloadRead | undefined,
 ): Promise<GrantOutcome> {
@@ -562,13 +570,13 @@ async function grant(
 }
 
 /** Where a landing goes: the campaign's own URL (its clean link with use_clean_mode), `{ifa}` filled in. */
-function campaignLocation(request: LandingRequest, campaign: Campaign): string {
+function campaignLocation(request: LandingRequest, campaign: ServedCampaign): string {
   const target = request.use_clean_mode && campaign.clean_link ? campaign.clean_link : campaign.click_url
   return webUrl('the campaign click_url', target.replaceAll('{ifa}', encodeURIComponent(request.ifa)))
 }
 
 /** v1's expiry: a payload is good until its campaign's end + 7 days (a legacy one carries its own end). */
-function expired(read: PayloadRead, campaign: Campaign | undefined, now: number): boolean {
+function expired(read: PayloadRead, campaign: ServedCampaign | undefined, now: number): boolean {
   if (read.kind === 'legacy') return read.expired
   return campaign !== undefined && campaign.end_date + PAYLOAD_GRACE_MS <= now
 }
@@ -617,7 +625,7 @@ function basePeriod(unit: Unit, at: number): string {
 }
 
 /** An ad's revenue type for the publisher (docs/architecture.md §W13); contents have none. */
-function revenueType(c: Campaign): string | null {
+function revenueType(c: ServedCampaign): string | null {
   if (!c.is_ad) return null
   return c.revenue_type ?? (c.type === 'B' ? 'cpa' : 'cpe')
 }
@@ -629,7 +637,7 @@ function revenueType(c: Campaign): string | null {
  */
 function postbackDraft(
   unit: Unit,
-  campaign: Campaign,
+  campaign: ServedCampaign,
   userId: string,
   entry: RewardGrant,
   recorded: RecordedGrant,

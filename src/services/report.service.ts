@@ -1,4 +1,4 @@
-import type { Campaign } from '../domain/catalog.js'
+import type { ServedCampaign } from '../domain/catalog.js'
 import type { CatalogSnapshot } from '../domain/catalog-snapshot.js'
 import { evenPacingLine } from '../domain/delivery.js'
 import { AllotError } from '../domain/errors.js'
@@ -80,9 +80,9 @@ type Deps = {
 /** Delivery reports, computed from the durable report counters (never from raw events). */
 export function createReportService({ counters, catalog, campaigns, clock }: Deps) {
   /** Campaigns by id for one report: the snapshot's, else the store's (ended, paused), each looked up once. */
-  function campaignLookup(): (id: number) => Promise<Campaign | undefined> {
+  function campaignLookup(): (id: number) => Promise<ServedCampaign | undefined> {
     const snapshot = catalog.current()
-    const known = new Map<number, Campaign | undefined>(
+    const known = new Map<number, ServedCampaign | undefined>(
       [...snapshot.ads, ...snapshot.contents].map((e) => [e.campaign.id, e.campaign]),
     )
     return async (id) => {
@@ -157,7 +157,7 @@ function groupCampaignRows(rows: readonly ReportCounterRow[], unitId: number | u
 }
 
 /** A campaign's day from its counters; `elapsed` is the share of the day passed (for the pacing line). */
-function campaignDayOf(g: CampaignGroup, c: Campaign | undefined, elapsed: number): CampaignDay {
+function campaignDayOf(g: CampaignGroup, c: ServedCampaign | undefined, elapsed: number): CampaignDay {
   const m = (name: string) => g.metrics.get(name) ?? 0
   const delivered = m(CAMPAIGN_METRICS.postbacksDelivered)
   const failed = m(CAMPAIGN_METRICS.postbacksFailed)
@@ -197,7 +197,7 @@ function rewardsOf(metrics: ReadonlyMap<string, number>): CampaignDay['rewards']
 }
 
 /** The budget block: spend against the even-pacing line; null for a campaign without a budget. */
-function budgetOf(c: Campaign | undefined, spent: number, elapsed: number): CampaignDay['budget'] {
+function budgetOf(c: ServedCampaign | undefined, spent: number, elapsed: number): CampaignDay['budget'] {
   if (!c?.budget_type) return null
   const line = c.budget_daily === null ? null : evenPacingLine(c.budget_daily, elapsed)
   return {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { Campaign } from '../../src/domain/catalog.js'
+import type { Campaign, ServedCampaign } from '../../src/domain/catalog.js'
 import { type CatalogEntry, catalogEntry } from '../../src/domain/catalog-snapshot.js'
 import { campaignDraft } from '../../src/domain/drafts.js'
 import { contentScore, contentScoreBound, NO_AFFINITY_SLACK, rankContents } from '../../src/domain/ranking.js'
@@ -190,7 +190,7 @@ test('the content walk returns the same top contents as ranking every servable c
     ]),
   )
   const totalsOf = (campaignId: number) => totals.get(campaignId) ?? { impressions: 0, clicks: 0 }
-  const signals = (c: Campaign) => ({ ...totalsOf(c.id), affinity: 0, seen: false })
+  const signals = (c: ServedCampaign) => ({ ...totalsOf(c.id), affinity: 0, seen: false })
   const servable = (e: CatalogEntry) => e.campaign.id % 3 !== 0
   const walk = createContentWalker((e: CatalogEntry, now: number) =>
     contentScoreBound(e.campaign, totalsOf(e.campaign.id), now),

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import type { Campaign, Unit } from '../../src/domain/catalog.js'
-import { catalogSnapshot } from '../../src/domain/catalog-snapshot.js'
+import { catalogEntry, catalogSnapshot } from '../../src/domain/catalog-snapshot.js'
 import type { ActivityItem, DeviceProfile } from '../../src/domain/device.js'
 import { type CampaignInput, campaignDraft, unitDraft } from '../../src/domain/drafts.js'
 import { AllotError } from '../../src/domain/errors.js'
@@ -144,7 +144,11 @@ describe('decision explainer (service)', () => {
     const x = await svc.explain(req())
     const byId = new Map(x.verdicts.map((v) => [v.campaign.id, v]))
     assert.equal(byId.has(elsewhere.id), false, 'a campaign for another unit is not one of this unit')
-    assert.deepEqual(byId.get(live.id), { campaign: live, served: true, exclusion: undefined })
+    assert.deepEqual(byId.get(live.id), {
+      campaign: catalogEntry(live).campaign,
+      served: true,
+      exclusion: undefined,
+    })
     assert.deepEqual(byId.get(paused.id)?.exclusion, {
       rule: 'schedule',
       status: 'paused',
