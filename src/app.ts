@@ -40,6 +40,9 @@ export type AppOptions = {
 /** dist/dashboard beside src/ and dist/: the same directory whether this file runs compiled or through tsx. */
 const BUILT_DASHBOARD = fileURLToPath(new URL('../dist/dashboard/', import.meta.url))
 
+/** The longest the app may take to wire itself, catalog load included, before the boot fails. */
+const BOOT_TIMEOUT_MS = 120_000
+
 /** Builds Allot without listening: tests call this and use `app.inject`. */
 export async function createApp({
   config,
@@ -63,6 +66,9 @@ export async function createApp({
     // arrives on an open socket is served (with `connection: close`) instead of getting a 503.
     forceCloseConnections: 'idle',
     return503OnClosing: false,
+    // The app's plugin loads the catalog before it is ready; Fastify's default of 10 s failed the boot of a
+    // 100,000-campaign catalog on a busy 2-core machine. Each store call has its own timeout.
+    pluginTimeout: BOOT_TIMEOUT_MS,
     routerOptions: { ignoreTrailingSlash: true },
     ajv: {
       // No array coercion: `device_id=[5]` is not the id 5.
