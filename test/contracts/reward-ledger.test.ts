@@ -256,6 +256,55 @@ for (const backend of await sqlBackends()) {
       assert.deepEqual(await reported(109), { '7 rewards_u': 4, '7 points_u': 20, '7 postbacks': 4 })
     })
 
+    // MariaDB sends the grants of one event-loop turn as one CALL of allot_grant_batch (migration 0015). A grant
+    // that fails must fail alone, the others recorded: whether MariaDB refuses its argument to the CALL (before
+    // any grant ran) or its row inside the procedure (the grants after it in the batch still run).
+    const failures = [
+      // Longer than the hour row's user_id (255): the CALL's argument is refused (strict mode).
+      {
+        unit: 111,
+        what: 'an argument the CALL refuses',
+        over: { user_id: 'u'.repeat(300) },
+        code: 'ER_DATA_TOO_LONG',
+      },
+      // Beyond the ledger's campaign_id (a 32-bit integer): its insert fails inside the procedure.
+      {
+        unit: 112,
+        what: 'a row refused inside the procedure',
+        over: { campaign_id: 2 ** 40 },
+        code: 'ER_WARN_DATA_OUT_OF_RANGE',
+      },
+    ]
+    for (const { unit, what, over, code } of failures)
+      test(`grants at once, one of them failing (${what}): it fails alone, the others are recorded`, {
+        skip: backend.name !== 'mariadb',
+      }, async () => {
+        const good = [plain(unit, 1, 7), plain(unit, 2, 7), plain(unit, 3, 7)]
+        const failing = plain(unit, 4, 7, over)
+        const outcomes = await Promise.allSettled([
+          rewards.grant(good[0] as RewardGrant, postback),
+          rewards.grant(failing, postback),
+          rewards.grant(good[1] as RewardGrant, postback),
+          rewards.grant(good[2] as RewardGrant, postback),
+        ])
+        assert.deepEqual(
+          outcomes.map((o) =>
+            o.status === 'fulfilled' ? (o.value as { transactionId: string }).transactionId : 'rejected',
+          ),
+          [good[0]?.transaction_id, 'rejected', good[1]?.transaction_id, good[2]?.transaction_id],
+        )
+        const rejected = outcomes[1] as PromiseRejectedResult
+        assert.equal((rejected.reason as { code?: string }).code, code, String(rejected.reason))
+        const s = await stored(unit)
+        assert.deepEqual(
+          s.ledger.map((l) => l[1]).sort(),
+          [1, 2, 3].map((d) => unit * 1000 + d),
+        )
+        assert.equal(s.outbox.length, 3)
+        assert.deepEqual(s.hours, [[3, 0]], 'the failed grant took no hourly count')
+        assert.deepEqual(await reported(unit), { '7 rewards_u': 3, '7 points_u': 15, '7 postbacks': 3 })
+      })
+
     test('racing copies of one plain grant: exactly one is recorded, the others are duplicates', async () => {
       const grant = plain(110, 1, 7)
       const outcomes = await Promise.all(

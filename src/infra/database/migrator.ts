@@ -13,6 +13,7 @@ import * as budgetLeases from './migrations/0011-budget-leases.js'
 import * as reportCounterShards from './migrations/0012-report-counter-shards.js'
 import * as fleetInstances from './migrations/0013-fleet-instances.js'
 import * as grantProcedure from './migrations/0014-grant-procedure.js'
+import * as grantBatch from './migrations/0015-grant-batch.js'
 import type { Database } from './schema.js'
 
 // Listed explicitly (not read from disk) so they work the same under tsx, in tests and in the image.
@@ -31,6 +32,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0012-report-counter-shards': reportCounterShards,
   '0013-fleet-instances': fleetInstances,
   '0014-grant-procedure': grantProcedure,
+  '0015-grant-batch': grantBatch,
 }
 
 /** Brings the schema to the latest migration; throws with the failing migration's name. */
