@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import { sql } from 'kysely'
 import { parseDatabaseUrl } from '../../src/config/config.js'
 import type { RewardGrant } from '../../src/domain/reward.js'
 import { openDatabase, type SqlDatabase } from '../../src/infra/database/database.js'
@@ -304,6 +305,36 @@ for (const backend of await sqlBackends()) {
         assert.deepEqual(s.hours, [[3, 0]], 'the failed grant took no hourly count')
         assert.deepEqual(await reported(unit), { '7 rewards_u': 3, '7 points_u': 15, '7 postbacks': 3 })
       })
+
+    // A schema rolled back below migration 0015 (its `down`) has no allot_grant_batch: grants at once still go
+    // through, each in its own CALL allot_grant.
+    test('grants at once on a schema without the batch procedure: each recorded through allot_grant alone', {
+      skip: backend.name !== 'mariadb',
+    }, async () => {
+      const other = openDatabase(parseDatabaseUrl(await backend.createDatabaseUrl(), 8))
+      try {
+        await migrateToLatest(other.db)
+        await sql`drop procedure allot_grant_batch`.execute(other.db)
+        const ledger = createRewardRepository(other)
+        const grants = [1, 2, 3, 4, 5].map((d) => plain(113, d, 7))
+        const outcomes = await Promise.all(grants.map((g) => ledger.grant(g, postback)))
+        assert.deepEqual(
+          outcomes.map((o) => (typeof o === 'object' ? o.transactionId : o)),
+          grants.map((g) => g.transaction_id),
+        )
+        const rows = await other.db
+          .selectFrom('reward_ledger')
+          .select('device_id')
+          .where('unit_id', '=', 113)
+          .execute()
+        assert.deepEqual(
+          rows.map((r) => Number(r.device_id)).sort(),
+          [1, 2, 3, 4, 5].map((d) => 113_000 + d),
+        )
+      } finally {
+        await other.close()
+      }
+    })
 
     test('racing copies of one plain grant: exactly one is recorded, the others are duplicates', async () => {
       const grant = plain(110, 1, 7)
