@@ -18,6 +18,7 @@ import { retryOnDeadlock } from './sql-resource.repository.js'
  * fails mid-way is rolled back inside the procedure: no transaction ever stays open on a pooled connection, and
  * a call that times out here either committed whole (a retry is then a duplicate) or not at all.
  *
+ * Grants asked for in one turn of the event loop leave together: up to GRANT_BATCH_SLOTS in one
  * `CALL allot_grant_batch(…)` (migration 0015), which runs `allot_grant` for each in order, each in its own
  * transaction with its own answer. A grant of the batch that failed inside it is retried alone, and so is each
  * grant of a CALL refused as a whole (one grant's arguments out of range); a batch that met a timeout or a lost
