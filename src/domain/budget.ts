@@ -9,6 +9,14 @@ export function dayPeriod(now: number): string {
   return `d:${utcDay(now)}`
 }
 
+/**
+ * Whether a delivery of `kind` (an impression or a click) spends from one of `c`'s budgets, so that it can find
+ * nothing left: the campaign's budget is counted in that unit, and it has a total or a daily budget.
+ */
+export function spendsBudget(c: ServedCampaign, kind: 'impression' | 'click'): boolean {
+  return c.budget_type === kind && (c.budget_total !== null || c.budget_daily !== null)
+}
+
 /** The pools one delivery of a budgeted campaign spends from at `now`: its total and its day, as it has them. */
 export function budgetPools(c: ServedCampaign, now: number): Pool[] {
   const pools: Pool[] = []

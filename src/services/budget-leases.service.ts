@@ -1,4 +1,4 @@
-import { budgetPools, dayPeriod } from '../domain/budget.js'
+import { budgetPools, dayPeriod, spendsBudget } from '../domain/budget.js'
 import type { ServedCampaign } from '../domain/catalog.js'
 import type { BudgetLeaseStore, BudgetPool, LeaseUse } from './ports/events.ports.js'
 import type { Scheduler } from './scheduler.js'
@@ -73,7 +73,7 @@ export function createBudgetLeases(deps: Deps) {
      * nothing left. A campaign without a budget in that unit is always 'ok'.
      */
     async spend(c: ServedCampaign, kind: 'impression' | 'click'): Promise<'ok' | 'budget'> {
-      if (c.budget_type !== kind) return 'ok'
+      if (!spendsBudget(c, kind)) return 'ok'
       const pools = budgetPools(c, deps.clock())
       // Each round either spends or asks the store, which grants at least one unit or says the pool is empty;
       // budgets are finite, so this ends (a unit granted here may be taken by a racing spend: ask again).

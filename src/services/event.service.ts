@@ -1,4 +1,5 @@
 import { createCipheriv, createHash, createHmac, randomUUID } from 'node:crypto'
+import { spendsBudget } from '../domain/budget.js'
 import type { ServedCampaign, Unit } from '../domain/catalog.js'
 import type { CatalogSnapshot } from '../domain/catalog-snapshot.js'
 import { hasCaps, summarizeActivity, withinCaps } from '../domain/delivery.js'
@@ -305,10 +306,22 @@ async function countLanding(
     if (!request.false_click) await report(ctx, unit.id, campaign, CAMPAIGN_METRICS.ineligible, now)
     return late
   }
-  if (!request.false_click && (await countClick(ctx, request, unit, campaign, now)) === 'budget')
-    return 'budget'
+  const click = () => (request.false_click ? undefined : countClick(ctx, request, unit, campaign, now))
+  if (request.reward > 0 && !spendsBudget(campaign, 'click')) {
+    // The click cannot stop the grant here (no click budget to run out), so both leave at once: the landing
+    // waits for the slower of Redis and the ledger, not for one after the other, and the grants of one turn
+    // of the event loop meet in one batch. Each still decides alone: the once-key the click, the ledger the
+    // reward.
+    const [, result] = await Promise.all([click(), grant(ctx, 'l', request, unit, campaign, now, read)])
+    return landingOutcome(result)
+  }
+  if ((await click()) === 'budget') return 'budget'
   if (request.reward <= 0) return 'none'
-  const result = await grant(ctx, 'l', request, unit, campaign, now, read)
+  return landingOutcome(await grant(ctx, 'l', request, unit, campaign, now, read))
+}
+
+/** What a landing's grant answers, as its `x-allot-reward`. */
+function landingOutcome(result: GrantOutcome): LandingOutcome {
   return typeof result === 'object' ? 'granted' : result === 'nothing' ? 'none' : result
 }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
+import SQLite from 'better-sqlite3'
 import { addCappedAd, allocation, eventually, timed } from '../helpers/faults.js'
 import { type OwnRedis, ownRedisSkip, startOwnRedis } from '../helpers/redis-server.js'
 import { demoPhone } from '../helpers/sdk.js'
@@ -151,6 +152,91 @@ describe('Redis stalled (the network path stops answering), then resumed', { ski
     await assertEventsServed(t, 11, item)
     await assertDegraded(t)
     proxy.resume()
+  })
+})
+
+describe('Redis slow: what a landing waits for', { skip }, () => {
+  let redis: OwnRedis
+  let proxy: TcpProxy
+  let t: TestApp
+  before(async () => {
+    redis = await startOwnRedis()
+    proxy = await startTcpProxy(redis.port)
+    const url = await (sqlite ?? assert.fail('no sqlite')).createDatabaseUrl()
+    // Redis commands wait up to 5 s here, far longer than the checks below.
+    t = await startTestApp(url, {
+      seed: true,
+      env: { REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_TIMEOUT_MS: '5000' },
+    })
+    await addCappedAd(t)
+    const res = await t.admin('POST', '/admin/campaigns', {
+      name: 'paid per click',
+      type: 'I',
+      is_ad: true,
+      first_display_priority: 99,
+      landing_reward: 3,
+      budget_type: 'click',
+      budget_total: 1_000,
+      start_date: new Date(Date.now() - 86_400_000).toISOString(),
+      end_date: new Date(Date.now() + 86_400_000).toISOString(),
+      click_url: 'https://advertiser.test/per-click?ifa={ifa}',
+    })
+    assert.equal(res.statusCode, 201, res.body)
+  })
+  after(async () => {
+    proxy?.resume()
+    await t?.close()
+    await proxy?.close()
+    await redis?.close()
+  })
+
+  /** Landing rewards in the ledger of this device (the store of record, read past the app). */
+  const landingGrants = (device: number): number => {
+    const db = new SQLite(t.databaseUrl.replace(/^sqlite:/, ''), { readonly: true })
+    try {
+      const row = db
+        .prepare("select count(*) as n from reward_ledger where device_id = ? and action_type = 'l'")
+        .get(device) as { n: number }
+      return row.n
+    } finally {
+      db.close()
+    }
+  }
+
+  /** An item of campaign `name` allocated to `device` while Redis answers. */
+  async function itemOf(device: number, name: string): Promise<V1ItemType> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const found = (await phoneOf(t, device).pool()).find((c) => c.name === name)
+      if (found) return found
+    }
+    assert.fail(`${name} is allocated to device ${device}`)
+  }
+
+  test('without a click budget the grant does not wait for the click: it is in the ledger while Redis stalls', async () => {
+    const item = await itemOf(31, 'capped')
+    proxy.stall()
+    const landing = phoneOf(t, 31).land(item)
+    // The click's once-key waits on Redis (up to 5 s); the reward does not depend on it.
+    const granted = await eventually(async () => landingGrants(31) === 1, 2_500)
+    proxy.resume()
+    const res = await landing
+    assert.ok(granted, 'the landing reward was written while the click still waited on Redis')
+    assert.equal(res.statusCode, 302, res.body)
+    assert.equal(res.headers['x-allot-reward'], 'granted')
+  })
+
+  test('with a click budget the grant waits for the click (its budget may have run out)', async () => {
+    const item = await itemOf(32, 'paid per click')
+    proxy.stall()
+    const landing = phoneOf(t, 32).land(item)
+    await new Promise((r) => setTimeout(r, 1_000))
+    const early = landingGrants(32)
+    proxy.resume()
+    const res = await landing
+    assert.equal(early, 0, 'no reward before the click was counted against its budget')
+    assert.equal(res.statusCode, 302, res.body)
+    assert.equal(res.headers['x-allot-reward'], 'granted')
+    assert.equal(landingGrants(32), 1)
   })
 })
 
