@@ -55,7 +55,8 @@ export function createCore(app: FastifyInstance, { config, clock, random, dispat
     closing = true
   })
   const debugRequests = ['debug', 'trace'].includes(config.logLevel)
-  app.addHook('onResponse', async (request, reply) => {
+  // Callbacks, not async functions, on every answer (see prepareHttp).
+  app.addHook('onResponse', (request, reply, done) => {
     const labels = { route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }
     metrics.requests.observe(labels, reply.elapsedTime / 1000)
     if (debugRequests)
@@ -63,10 +64,12 @@ export function createCore(app: FastifyInstance, { config, clock, random, dispat
         { method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime },
         'request completed',
       )
+    done()
   })
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, _payload, done) => {
     // Answers sent while closing end their keep-alive connection cleanly after the response.
     if (closing) reply.header('connection', 'close')
+    done()
   })
   return {
     config,
