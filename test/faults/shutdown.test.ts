@@ -161,8 +161,16 @@ describe('SIGTERM with postbacks and requests in flight', () => {
           body: `unit_id=1001&device_id=${100 + i}&ifa=i${i}&unit_device_token=u${i}&sdk_version=3000&timezone=UTC&country=KR`,
           dispatcher: agent,
         }).then(
-          async (res) => ({ status: res.status, body: await res.text() }),
-          (err: Error) => ({ status: 0, body: String((err.cause as Error | undefined)?.message ?? err) }),
+          async (res) => ({
+            status: res.status,
+            body: await res.text(),
+            connection: res.headers.get('connection'),
+          }),
+          (err: Error) => ({
+            status: 0,
+            body: String((err.cause as Error | undefined)?.message ?? err),
+            connection: null,
+          }),
         ),
       )
       // SIGTERM only once every allocation is in flight: each has reached the slow ad network.
@@ -212,8 +220,11 @@ describe('SIGTERM with postbacks and requests in flight', () => {
     const { answers, rows, posted } = result
     assert.equal(result.readiness.status, 503, 'while draining, /readyz on the ops listener says not ready')
     assert.match(result.readiness.body, /shutting down/)
-    for (const a of answers)
+    for (const a of answers) {
       assert.equal(a.status, 200, `an in-flight allocation answered ${a.status}: ${a.body}`)
+      // Answered after SIGTERM: the keep-alive connection ends with it, so the client opens a new one elsewhere.
+      assert.equal(a.connection, 'close', 'an answer sent while closing says connection: close')
+    }
     for (const a of result.lateAnswers)
       assert.ok(
         a.status === 200 || /ECONNREFUSED/.test(a.body),
