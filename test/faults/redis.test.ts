@@ -29,23 +29,44 @@ async function someCampaign(t: TestApp): Promise<number> {
 }
 
 /** The demo catalog plus the capped ad, on a fresh SQLite database, with Redis at `redisUrl`. */
-async function startRedisApp(redisUrl: string): Promise<TestApp> {
+async function startRedisApp(redisUrl: string, env: Record<string, string> = {}): Promise<TestApp> {
   const url = await (sqlite ?? assert.fail('no sqlite')).createDatabaseUrl()
-  const t = await startTestApp(url, { seed: true, env: { REDIS_URL: redisUrl } })
+  const t = await startTestApp(url, { seed: true, env: { REDIS_URL: redisUrl, ...env } })
   await addCappedAd(t)
   return t
 }
 
+/** An own Redis behind a TCP proxy (to stall the network path), and an app using it through the proxy. */
+type ProxiedRedisApp = { redis: OwnRedis; proxy: TcpProxy; t: TestApp; close(): Promise<void> }
+
+async function startProxiedRedisApp(env: Record<string, string> = {}): Promise<ProxiedRedisApp> {
+  const redis = await startOwnRedis()
+  const proxy = await startTcpProxy(redis.port)
+  const t = await startRedisApp(`redis://127.0.0.1:${proxy.port}`, env)
+  return {
+    redis,
+    proxy,
+    t,
+    async close() {
+      proxy.resume()
+      await t.close()
+      await proxy.close()
+      await redis.close()
+    },
+  }
+}
+
 const phoneOf = demoPhone
 
-async function cappedItem(t: TestApp, device: number): Promise<V1ItemType> {
+/** An item of campaign `name` (the capped ad unless told) allocated to `device`. */
+async function cappedItem(t: TestApp, device: number, name = 'capped'): Promise<V1ItemType> {
   // A capped ad sits out an allocation whose device data missed the deadline (a cold device on a busy
   // machine); the next allocation finds the device loaded.
   for (let attempt = 0; attempt < 5; attempt++) {
-    const found = (await phoneOf(t, device).pool()).find((c) => c.name === 'capped')
+    const found = (await phoneOf(t, device).pool()).find((c) => c.name === name)
     if (found) return found
   }
-  assert.fail(`the capped ad is allocated to device ${device}`)
+  assert.fail(`${name} is allocated to device ${device}`)
 }
 
 /** /readyz: 200 within a second, Redis named as degraded. */
@@ -120,19 +141,14 @@ describe('Redis killed, then back', { skip }, () => {
 })
 
 describe('Redis stalled (the network path stops answering), then resumed', { skip }, () => {
-  let redis: OwnRedis
   let proxy: TcpProxy
   let t: TestApp
+  let stack: ProxiedRedisApp | undefined
   before(async () => {
-    redis = await startOwnRedis()
-    proxy = await startTcpProxy(redis.port)
-    t = await startRedisApp(`redis://127.0.0.1:${proxy.port}`)
+    stack = await startProxiedRedisApp()
+    ;({ proxy, t } = stack)
   })
-  after(async () => {
-    await t?.close()
-    await proxy?.close()
-    await redis?.close()
-  })
+  after(() => stack?.close())
 
   test('while stalled: events answered within the command timeout, allocations and admin writes unaffected', async () => {
     const item = await cappedItem(t, 11)
@@ -156,19 +172,13 @@ describe('Redis stalled (the network path stops answering), then resumed', { ski
 })
 
 describe('Redis slow: what a landing waits for', { skip }, () => {
-  let redis: OwnRedis
   let proxy: TcpProxy
   let t: TestApp
+  let stack: ProxiedRedisApp | undefined
   before(async () => {
-    redis = await startOwnRedis()
-    proxy = await startTcpProxy(redis.port)
-    const url = await (sqlite ?? assert.fail('no sqlite')).createDatabaseUrl()
     // Redis commands wait up to 5 s here, far longer than the checks below.
-    t = await startTestApp(url, {
-      seed: true,
-      env: { REDIS_URL: `redis://127.0.0.1:${proxy.port}`, REDIS_TIMEOUT_MS: '5000' },
-    })
-    await addCappedAd(t)
+    stack = await startProxiedRedisApp({ REDIS_TIMEOUT_MS: '5000' })
+    ;({ proxy, t } = stack)
     const res = await t.admin('POST', '/admin/campaigns', {
       name: 'paid per click',
       type: 'I',
@@ -183,12 +193,7 @@ describe('Redis slow: what a landing waits for', { skip }, () => {
     })
     assert.equal(res.statusCode, 201, res.body)
   })
-  after(async () => {
-    proxy?.resume()
-    await t?.close()
-    await proxy?.close()
-    await redis?.close()
-  })
+  after(() => stack?.close())
 
   /** Landing rewards in the ledger of this device (the store of record, read past the app). */
   const landingGrants = (device: number): number => {
@@ -203,17 +208,8 @@ describe('Redis slow: what a landing waits for', { skip }, () => {
     }
   }
 
-  /** An item of campaign `name` allocated to `device` while Redis answers. */
-  async function itemOf(device: number, name: string): Promise<V1ItemType> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const found = (await phoneOf(t, device).pool()).find((c) => c.name === name)
-      if (found) return found
-    }
-    assert.fail(`${name} is allocated to device ${device}`)
-  }
-
   test('without a click budget the grant does not wait for the click: it is in the ledger while Redis stalls', async () => {
-    const item = await itemOf(31, 'capped')
+    const item = await cappedItem(t, 31)
     proxy.stall()
     const landing = phoneOf(t, 31).land(item)
     // The click's once-key waits on Redis (up to 5 s); the reward does not depend on it.
@@ -226,7 +222,7 @@ describe('Redis slow: what a landing waits for', { skip }, () => {
   })
 
   test('with a click budget the grant waits for the click (its budget may have run out)', async () => {
-    const item = await itemOf(32, 'paid per click')
+    const item = await cappedItem(t, 32, 'paid per click')
     proxy.stall()
     const landing = phoneOf(t, 32).land(item)
     await new Promise((r) => setTimeout(r, 1_000))
