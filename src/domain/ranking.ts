@@ -49,7 +49,11 @@ export function contentScoreBound(
   totals: { impressions: number; clicks: number },
   now: number,
 ): number {
-  return contentScore(c, { ...totals, affinity: 1, seen: false }, now)
+  return contentScore(
+    c,
+    { impressions: totals.impressions, clicks: totals.clicks, affinity: 1, seen: false },
+    now,
+  )
 }
 
 /** What a device without category scores cannot reach of any content's bound (the affinity term). */

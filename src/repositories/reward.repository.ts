@@ -103,7 +103,10 @@ async function bumpHour(
   column: 'grants' | 'base_grants',
   limit: number,
 ): Promise<boolean> {
-  const row = { ...key, grants: column === 'grants' ? 1 : 0, base_grants: column === 'base_grants' ? 1 : 0 }
+  const row = Object.assign({}, key, {
+    grants: column === 'grants' ? 1 : 0,
+    base_grants: column === 'base_grants' ? 1 : 0,
+  })
   const result = await trx
     .insertInto('reward_user_hours')
     .values(row)

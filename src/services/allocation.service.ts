@@ -461,11 +461,16 @@ function contentSignals(counters: CounterValues, data: DeviceData): (c: ServedCa
   const scores = data.profile?.category_scores ?? {}
   const top = topScore(scores)
   const seen = data.activity?.seen
-  return (c) => ({
-    ...counters.totals(c.id),
-    affinity: categoryAffinity(c.categories, scores, top),
-    seen: seen?.has(c.id) ?? false,
-  })
+  return (c) => {
+    // Written out, not spread: a spread followed by properties is slow on Node 20 (event.presenter's claimOf).
+    const { impressions, clicks } = counters.totals(c.id)
+    return {
+      impressions,
+      clicks,
+      affinity: categoryAffinity(c.categories, scores, top),
+      seen: seen?.has(c.id) ?? false,
+    }
+  }
 }
 
 function deviceData(

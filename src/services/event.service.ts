@@ -463,14 +463,20 @@ async function report(
 ): Promise<void> {
   if (!ctx.reports) return
   const timezone = unitOf(ctx, unitId)?.timezone ?? 'UTC'
-  const count = { kind: 'campaign' as const, unitId, campaignId: c.id, day: localDate(timezone, now), by: 1 }
+  const day = localDate(timezone, now)
+  // Written out, not spread from one base: a spread followed by a property is slow on Node 20 (event.presenter).
+  const count = (m: string) => ({
+    kind: 'campaign' as const,
+    unitId,
+    campaignId: c.id,
+    day,
+    by: 1,
+    metric: m,
+  })
   const budgeted =
     (metric === CAMPAIGN_METRICS.impressions && c.budget_type === 'impression') ||
     (metric === CAMPAIGN_METRICS.clicks && c.budget_type === 'click')
-  ctx.reports.add([
-    { ...count, metric },
-    ...(budgeted ? [{ ...count, metric: CAMPAIGN_METRICS.budgetSpent }] : []),
-  ])
+  ctx.reports.add(budgeted ? [count(metric), count(CAMPAIGN_METRICS.budgetSpent)] : [count(metric)])
 }
 
 /** An unlock with nothing to pay (no reward claimed, or expired) through an item minted for this device. */
@@ -609,7 +615,7 @@ function checkMatches(claim: RewardClaim, unitId: number, tokens: readonly strin
   const appIds = claim.app_id === undefined || claim.app_id === unitId ? [unitId] : [claim.app_id, unitId]
   for (const token of tokens) {
     for (const app_id of appIds) {
-      const source = checkSource({ ...claim, app_id, unit_device_token: token })
+      const source = checkSource(Object.assign({}, claim, { app_id, unit_device_token: token }))
       // The second form only differs when there is a space (v1 SDKs that encoded it as '+').
       if (matches(md5(source))) return true
       if (source.includes(' ') && matches(md5(source.replaceAll(' ', '+')))) return true
