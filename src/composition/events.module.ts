@@ -205,14 +205,24 @@ const DEVICE_ID_TEXT = new RegExp(ID_PATTERN)
 
 /** The device an SDK event is about (the beacon's bound in `data`, else `device_id`), else the caller's address. */
 function eventRateKey(request: FastifyRequest, kind: EventKind, events: EventService): string {
-  const fields = { ...(request.query as object), ...(request.body as object) } as {
-    device_id?: unknown
-    data?: unknown
-  }
   let device: number | string | undefined
-  if (kind === 'impression')
-    device = typeof fields.data === 'string' ? events.beaconDevice(fields.data) : undefined
-  else if (typeof fields.device_id === 'string' && DEVICE_ID_TEXT.test(fields.device_id))
-    device = fields.device_id
+  if (kind === 'impression') {
+    const data = eventField(request, 'data')
+    device = typeof data === 'string' ? events.beaconDevice(data) : undefined
+  } else {
+    const id = eventField(request, 'device_id')
+    if (typeof id === 'string' && DEVICE_ID_TEXT.test(id)) device = id
+  }
   return device === undefined ? `ip:${request.ip}` : `d:${device}`
+}
+
+/**
+ * A field of an SDK event: the form body's when it has one, else the query's. Read in place: merging the two
+ * with spreads copied every field of both on every event (and a spread followed by more is slow on Node 20).
+ */
+function eventField(request: FastifyRequest, name: 'device_id' | 'data'): unknown {
+  const { body, query } = request
+  if (body !== null && typeof body === 'object' && Object.hasOwn(body, name))
+    return (body as Record<string, unknown>)[name]
+  return query !== null && typeof query === 'object' ? (query as Record<string, unknown>)[name] : undefined
 }
