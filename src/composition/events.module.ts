@@ -90,7 +90,12 @@ export async function eventsModule(
     clock,
     dailyCounterTtlSeconds: config.dailyCounterTtlSeconds,
     onPostback: () => void postbacks.kick(),
+    onDegraded: core.degraded,
   })
+  // Registered last, so it runs first at close: the waiting clicks reach the counters, the report tally and
+  // the device activity before those write their last batches.
+  core.closeWith(events.stop)
+  uses.reports.settleBeforeRead(events.settleClicks)
 
   const limiter = await eventLimiter(app, core, infra, events)
   await app.register(eventRoutes, {

@@ -111,6 +111,7 @@ export function createReportTally({ sink, flushMs, scheduler, logger }: Deps) {
   }
 
   const flusher = createPeriodicFlush(scheduler, 'report flush', flushMs, flushNow)
+  const beforeRead: (() => Promise<void>)[] = []
 
   return {
     /**
@@ -121,7 +122,15 @@ export function createReportTally({ sink, flushMs, scheduler, logger }: Deps) {
       query: ReportCounterQuery,
       readStored: () => Promise<ReportCounterRow[]>,
     ): Promise<ReportCounterRow[]> {
+      await Promise.all(beforeRead.map((settle) => settle()))
       return turns.read(async () => [...(await readStored()), ...unwritten(query)])
+    },
+    /**
+     * Counts that are still on their way when a report is read (a landing's click, counted in a batch just
+     * after its answer): `settle` brings them in before every read.
+     */
+    settleBeforeRead(settle: () => Promise<void>): void {
+      beforeRead.push(settle)
     },
     /** Counts events' report increments; no I/O (written with the next flush). */
     add(increments: readonly ReportIncrement[]): void {

@@ -69,6 +69,18 @@ async function cappedItem(t: TestApp, device: number, name = 'capped'): Promise<
   assert.fail(`${name} is allocated to device ${device}`)
 }
 
+/** The clicks of campaign `name` today in its campaign report (Asia/Seoul days, as the demo units). */
+async function campaignClicks(t: TestApp, name: string): Promise<number> {
+  const day = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Asia/Seoul' }).format(Date.now())
+  const campaigns = (await t.admin('GET', '/admin/campaigns?limit=1000')).json()
+  const campaign = (campaigns.items ?? campaigns).find((c: { name: string }) => c.name === name)
+  const report = await t.admin(
+    'GET',
+    `/admin/reports/campaigns?from=${day}&to=${day}&campaign_id=${campaign.id}`,
+  )
+  return report.json().rows.reduce((n: number, r: { clicks: number }) => n + r.clicks, 0)
+}
+
 /** /readyz: 200 within a second, Redis named as degraded. */
 async function assertDegraded(t: TestApp): Promise<void> {
   const { value: res, ms } = await timed(() => t.app.inject({ method: 'GET', url: '/readyz' }))
@@ -208,17 +220,25 @@ describe('Redis slow: what a landing waits for', { skip }, () => {
     }
   }
 
-  test('without a click budget the grant does not wait for the click: it is in the ledger while Redis stalls', async () => {
+  test('without a click budget neither the grant nor the answer waits for the click: both come while Redis stalls', async () => {
     const item = await cappedItem(t, 31)
+    const before = await campaignClicks(t, 'capped')
     proxy.stall()
     const landing = phoneOf(t, 31).land(item)
-    // The click's once-key waits on Redis (up to 5 s); the reward does not depend on it.
+    // The click's once-key waits on Redis (up to 5 s); neither the reward nor the answer depends on it.
     const granted = await eventually(async () => landingGrants(31) === 1, 2_500)
+    const answered = await Promise.race([
+      landing.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2_500)),
+    ])
     proxy.resume()
     const res = await landing
     assert.ok(granted, 'the landing reward was written while the click still waited on Redis')
+    assert.ok(answered, 'the landing was answered while its click still waited on Redis')
     assert.equal(res.statusCode, 302, res.body)
     assert.equal(res.headers['x-allot-reward'], 'granted')
+    // Counted once Redis answers: a report read waits for the clicks still on their way.
+    assert.equal(await campaignClicks(t, 'capped'), before + 1)
   })
 
   test('with a click budget the grant waits for the click (its budget may have run out)', async () => {
@@ -303,14 +323,7 @@ describe('Redis killed and restarted under load', { skip }, () => {
       assert.deepEqual(bad, [], `${kind}: ${bad.length} of ${codes.length} answered 5xx`)
     }
     assert.deepEqual(new Set(statuses.get('landing')), new Set([302]), 'every landing redirected')
-    const day = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Asia/Seoul' }).format(Date.now())
-    const campaigns = (await t.admin('GET', '/admin/campaigns?limit=1000')).json()
-    const capped = (campaigns.items ?? campaigns).find((c: { name: string }) => c.name === 'capped')
-    const report = await t.admin(
-      'GET',
-      `/admin/reports/campaigns?from=${day}&to=${day}&campaign_id=${capped.id}`,
-    )
-    const clicks = report.json().rows.reduce((n: number, r: { clicks: number }) => n + r.clicks, 0)
+    const clicks = await campaignClicks(t, 'capped')
     assert.equal(clicks, DEVICES, 'one click per device: the retried landings counted nothing again')
   })
 })
