@@ -198,7 +198,7 @@ type Ctx = Deps & {
 }
 
 type Batches = {
-  later(work: () => Promise<unknown>): void
+  later(work: () => unknown): void
   settle(): Promise<void>
   stop(): Promise<void>
 }
@@ -208,7 +208,7 @@ type Batches = {
  * `settle`; after `stop` each piece starts as it comes. A piece that fails is reported, never retried.
  */
 function batches(ms: number, onError: (err: unknown) => void): Batches {
-  let queued: (() => Promise<unknown>)[] = []
+  let queued: (() => unknown)[] = []
   let timer: ReturnType<typeof setTimeout> | undefined
   let stopped = false
   const running = new Set<Promise<void>>()
@@ -378,7 +378,7 @@ async function countLanding(
     // so the landing waits for the ledger only and the click is counted with the other clicks of the next
     // CLICK_BATCH_MS (their Redis commands in one write). Each still decides alone: the once-key whether the
     // click counts, the ledger whether the reward is paid.
-    if (!request.false_click) ctx.clicks.later(() => countClick(ctx, request, unit, campaign, now))
+    if (!request.false_click) ctx.clicks.later(click)
     return landingOutcome(await grant(ctx, 'l', request, unit, campaign, now, read))
   }
   if ((await click()) === 'budget') return 'budget'
