@@ -251,7 +251,10 @@ for (const deployment of deployments)
       }
       const channel = `${redis.prefix}devices`
       // Each process's subscriptions in place, and drops sent and received: a test can wait until both
-      // processes listen and every drop sent has landed.
+      // processes listen and every drop sent has landed. Only drops of devices this pair wrote are counted:
+      // the channel is the describe's, and an earlier test's drop can reach these subscribers late (a
+      // cluster carries a PUBLISH to the other nodes over its bus; CI saw one land in the next test).
+      const ours = new Set<number>()
       const drops: Record<'subscribed' | 'sent' | 'received', [number, number]> = {
         subscribed: [0, 0],
         sent: [0, 0],
@@ -264,13 +267,14 @@ for (const deployment of deployments)
           shared: createRedisDeviceCache(conn.client, redis.prefix, 60_000),
           bus: {
             publish: (d) => {
+              ours.add(d)
               drops.sent[p]++
               return bus.publish(String(d))
             },
             subscribe: (h, onSubscribed) =>
               bus.subscribe(
                 (m) => {
-                  drops.received[p]++
+                  if (ours.has(Number(m))) drops.received[p]++
                   h(Number(m))
                 },
                 () => {
