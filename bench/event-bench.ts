@@ -167,14 +167,18 @@ async function eventScenarios(
   const label = servers.length === 1 ? '1 instance' : `${servers.length} instances`
   const rows: EventRow[] = []
   for (const kind of ['beacon', 'unlock', 'landing'] as const) {
-    // The kind's own baselines, measured just before it: this shared machine's speed drifts over a run by more
-    // than the targets' margins, and a ratio of two figures minutes apart has it. On one instance; and with
-    // several, also on all of them, as the events are: processes sharing one core pay for it per request
-    // (context switches, each other's caches), an allocation as much as an event.
-    const baseline = `cold allocation, a new device per request, before the ${kind}s`
-    if (servers.length > 1)
-      rows.push(await measure(`${baseline}, 1 of the ${label}`, servers.slice(0, 1), allocation, probe, o))
-    rows.push(await measure(`${baseline}, ${label}`, servers, allocation, probe, o))
+    // The kind's own baselines, half measured just before it and half just after, the halves added up: this
+    // shared machine's speed drifts over a run by more than the targets' margins, and a baseline measured only
+    // before the kind put a landing at 1.25-1.31 x a cold allocation where builds run side by side said 0.93 x.
+    // On one instance; and with several, also on all of them, as the events are: processes sharing one core pay
+    // for it per request (context switches, each other's caches), an allocation as much as an event.
+    const baseline = `cold allocation, a new device per request, around the ${kind}s`
+    const half = { ...o, duration: Math.max(1, Math.ceil(o.duration / 2)) }
+    const baselineOn = servers.length > 1 ? [servers.slice(0, 1), servers] : [servers]
+    const baselineName = (on: Allot[]) =>
+      on.length === servers.length ? `${baseline}, ${label}` : `${baseline}, 1 of the ${label}`
+    const before: EventRow[] = []
+    for (const on of baselineOn) before.push(await measure(baselineName(on), on, allocation, probe, half))
     // Hot, spread, spread, hot, half the duration each, each placement's two halves added up: a drift of the
     // machine's speed during the kind weighs on both placements alike (one hot run then one spread run put
     // hot beacons at 0.71-0.78 of spread in one full run; interleaved, hot ran at 1.00-1.15 of spread).
@@ -182,11 +186,15 @@ async function eventScenarios(
     const spreadName = `${kind}, spread over 100 campaigns, ${label}`
     const hotLoad = eventLoad(kind, hot, hotName)
     const spreadLoad = eventLoad(kind, spread, spreadName)
-    const half = { ...o, duration: Math.max(1, Math.ceil(o.duration / 2)) }
     const hot1 = await measure(hotName, servers, hotLoad, probe, half)
     const spread1 = await measure(spreadName, servers, spreadLoad, probe, half)
     const spread2 = await measure(spreadName, servers, spreadLoad, probe, half, false)
     const hot2 = await measure(hotName, servers, hotLoad, probe, half, false)
+    // The baselines' second halves in the mirrored order.
+    const after: EventRow[] = []
+    for (const on of [...baselineOn].reverse())
+      after.unshift(await measure(baselineName(on), on, allocation, probe, half, false))
+    rows.push(...before.map((b, i) => combine(b, after[i] as EventRow)))
     rows.push(combine(hot1, hot2), combine(spread1, spread2))
   }
   return rows
@@ -386,8 +394,8 @@ function intended(row: EventRow): string {
 
 /**
  * Prints the event scenarios as one table: a row per scenario, then Allot CPU per event ÷ per cold allocation,
- * each event against the cold allocations measured last before it (its kind's baselines): on one instance, and
- * on as many instances as the event ran on.
+ * each event against its kind's baselines (the cold allocations measured around it, the row last above it): on
+ * one instance, and on as many instances as the event ran on.
  */
 export function eventReport(rows: EventRow[], connections: number, duration: number): void {
   const before = (r: EventRow, instances: number) =>
@@ -400,7 +408,7 @@ export function eventReport(rows: EventRow[], connections: number, duration: num
     `\nEvents (issue #20): production-sql (MariaDB + Redis, profiles in SQL), WORKERS=1, EVENT_RATE_LIMIT_PER_MINUTE=0, ` +
       `${connections} connections, ${duration} s per scenario; per event = per answer; statements = Questions; ` +
       `"÷ cold allocation" is against the cold allocation row last above it on 1 instance, and on as many instances ` +
-      `as the row ran on (each measured just before its kind)\n`,
+      `as the row ran on (each measured around its kind: half just before it, half just after)\n`,
   )
   console.log(
     '| scenario | req/s | p99 ms | Allot CPU ms / event | ÷ cold allocation, 1 instance | ÷ cold allocation, same instances | MariaDB CPU ms / event | commits / event | handler commits / event | statements / event | row-lock waits / event | answers as intended | other DB clients | errors |',
