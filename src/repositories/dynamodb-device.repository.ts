@@ -3,6 +3,7 @@ import {
   ACTIVITY_TTL_MS,
   type ActivityItem,
   type DeviceProfile,
+  Registrations,
   type StoredDevice,
 } from '../domain/device.js'
 import type { SeenDevice } from '../domain/reach.js'
@@ -176,7 +177,7 @@ async function putAll(t: TableCalls, items: readonly Item[], what: string): Prom
  * page within the timeout; expired activity is skipped.
  */
 async function loadDevice(t: TableCalls, deviceId: number, since: number): Promise<StoredDevice> {
-  const device: StoredDevice = { profile: undefined, registrations: new Map(), activity: [] }
+  const device: StoredDevice = { profile: undefined, registrations: new Registrations(), activity: [] }
   const items = await queryAll(t, {
     TableName: t.table,
     KeyConditionExpression: 'device_id = :d',

@@ -1,12 +1,12 @@
 import DataLoader from 'dataloader'
 import { Packr } from 'msgpackr'
-import type { ActivityItem, DeviceProfile } from '../domain/device.js'
+import { type ActivityItem, type DeviceProfile, Registrations } from '../domain/device.js'
 import { type RedisClient, redisCall } from '../infra/redis/redis.js'
 
 /** The cached device record (the device cache's DeviceRecord, declared here structurally). */
 type CachedDevice = {
   profile: DeviceProfile | null
-  registrations: Map<number, number>
+  registrations: Registrations
   activity: ActivityItem[]
 }
 
@@ -115,7 +115,7 @@ export function createRedisDeviceCache(redis: RedisClient, prefix: string, ttlMs
   async function readOne(deviceId: number): Promise<Read> {
     const [rec, act, st, reg] = keys(deviceId)
     const [blob, items, stamp, regPairs] = await redisCall(scripts.allotDevReadBuffer(rec, act, st, reg))
-    const registrations = new Map<number, number>()
+    const registrations = new Registrations()
     for (let i = 0; i + 1 < regPairs.length; i += 2)
       registrations.set(Number(String(regPairs[i])), Number(String(regPairs[i + 1])))
     if (blob.length === 0) return { record: undefined, stamp: String(stamp) }

@@ -3,6 +3,7 @@ import {
   ACTIVITY_TTL_MS,
   type ActivityItem,
   type DeviceProfile,
+  Registrations,
   type StoredDevice,
 } from '../domain/device.js'
 import type { SeenDevice } from '../domain/reach.js'
@@ -37,7 +38,7 @@ type Load = { deviceId: number; since: number }
 type Row = Record<string, unknown>
 
 function emptyDevice(): StoredDevice {
-  return { profile: undefined, registrations: new Map(), activity: [] }
+  return { profile: undefined, registrations: new Registrations(), activity: [] }
 }
 
 /** Adds one row of the load statement to its device. */
@@ -142,7 +143,7 @@ async function loadDevices(
     // Two loads of one device in a batch get copies, each with the activity of its own window.
     return {
       profile: device.profile,
-      registrations: new Map(device.registrations),
+      registrations: new Registrations(device.registrations),
       activity: device.activity.filter((a) => a.at >= from),
     }
   })

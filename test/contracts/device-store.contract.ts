@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { ActivityItem } from '../../src/domain/device.js'
+import { type ActivityItem, Registrations } from '../../src/domain/device.js'
 import type { ActivityStore, DeviceReader, ProfileStore } from '../../src/services/ports/devices.ports.js'
 import type { SeenStore } from '../../src/services/reach.service.js'
 
@@ -68,7 +68,7 @@ export function deviceStoreContract(store: () => DeviceStore): void {
     const device = newDevice()
     assert.deepEqual(await store().loadDevice(device, 0), {
       profile: undefined,
-      registrations: new Map(),
+      registrations: new Registrations(),
       activity: [],
     })
     await store().putProfile({ device_id: device, category_scores: { news: 3 }, updated_at: 500 })
@@ -80,7 +80,7 @@ export function deviceStoreContract(store: () => DeviceStore): void {
     await record(newDevice(), { type: 'impression', campaign_id: 9, at: 2_500 })
     assert.deepEqual(await store().loadDevice(device, 1_500), {
       profile: { device_id: device, category_scores: { news: 3 }, updated_at: 500 },
-      registrations: new Map([
+      registrations: new Registrations([
         [1001, 100],
         [2002, 200],
       ]),
@@ -108,7 +108,7 @@ export function deviceStoreContract(store: () => DeviceStore): void {
     ])
     assert.deepEqual(aAll, {
       profile: { device_id: a, category_scores: { news: 1 }, updated_at: 10 },
-      registrations: new Map(),
+      registrations: new Registrations(),
       activity: [
         { type: 'impression', campaign_id: 1, at: 1_000 },
         { type: 'click', campaign_id: 1, at: 2_000 },
@@ -116,15 +116,15 @@ export function deviceStoreContract(store: () => DeviceStore): void {
     })
     assert.deepEqual(bAll, {
       profile: undefined,
-      registrations: new Map([[1001, 20]]),
+      registrations: new Registrations([[1001, 20]]),
       activity: [{ type: 'impression', campaign_id: 2, at: 1_500 }],
     })
     assert.deepEqual(aLate?.activity, [{ type: 'click', campaign_id: 1, at: 2_000 }])
     // Each answer is its own record: the device cache changes them in place.
     assert.notEqual(aAll?.registrations, aLate?.registrations)
-    assert.deepEqual(none, { profile: undefined, registrations: new Map(), activity: [] })
+    assert.deepEqual(none, { profile: undefined, registrations: new Registrations(), activity: [] })
     assert.equal(many.length, 70)
     for (const device of many)
-      assert.deepEqual(device, { profile: undefined, registrations: new Map(), activity: [] })
+      assert.deepEqual(device, { profile: undefined, registrations: new Registrations(), activity: [] })
   })
 }

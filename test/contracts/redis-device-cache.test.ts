@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import type { ActivityItem } from '../../src/domain/device.js'
+import { type ActivityItem, Registrations } from '../../src/domain/device.js'
 import { redisChannel } from '../../src/infra/redis/pubsub.js'
 import { openRedis, type RedisClient, type RedisConnection } from '../../src/infra/redis/redis.js'
 import { createRedisDeviceCache } from '../../src/repositories/redis-device-cache.repository.js'
@@ -13,7 +13,7 @@ const NOW = Date.UTC(2026, 10, 25, 3)
 const imp = (campaign_id: number, at = NOW): ActivityItem => ({ type: 'impression', campaign_id, at })
 const record = (activity: ActivityItem[] = []) => ({
   profile: { device_id: 5, category_scores: { 뉴스: 1.5 }, updated_at: 10 },
-  registrations: new Map<number, number>(),
+  registrations: new Registrations(),
   activity,
 })
 const until = async (check: () => boolean | Promise<boolean>) => {
@@ -110,10 +110,10 @@ for (const deployment of deployments)
       await cache.fill(d, record(), (await cache.read(d)).stamp)
       await cache.rememberRegistration(d, 1001, 500)
       await cache.rememberRegistration(d, 1001, 900)
-      assert.deepEqual((await cache.read(d)).record?.registrations, new Map([[1001, 500]]))
+      assert.deepEqual((await cache.read(d)).record?.registrations, new Registrations([[1001, 500]]))
       await cache.invalidate(d)
       await cache.fill(d, record(), (await cache.read(d)).stamp)
-      assert.deepEqual((await cache.read(d)).record?.registrations, new Map([[1001, 500]]))
+      assert.deepEqual((await cache.read(d)).record?.registrations, new Registrations([[1001, 500]]))
     })
 
     test('a record expires with its ttl', async () => {
@@ -246,7 +246,7 @@ for (const deployment of deployments)
         listActivity: async (d) => activity.get(d) ?? [],
         loadDevice: async (d) => {
           sourceReads++
-          return { profile: undefined, registrations: new Map(), activity: activity.get(d) ?? [] }
+          return { profile: undefined, registrations: new Registrations(), activity: activity.get(d) ?? [] }
         },
       }
       const channel = `${redis.prefix}devices`

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test'
 import fc from 'fast-check'
 import type { Campaign, Unit } from '../../src/domain/catalog.js'
 import { catalogEntry, catalogSnapshot } from '../../src/domain/catalog-snapshot.js'
-import type { ActivityItem, DeviceProfile } from '../../src/domain/device.js'
+import { type ActivityItem, type DeviceProfile, Registrations } from '../../src/domain/device.js'
 import { type CampaignInput, campaignDraft, unitDraft } from '../../src/domain/drafts.js'
 import { AllotError } from '../../src/domain/errors.js'
 import {
@@ -53,7 +53,9 @@ function service(world: World, extra: { stored?: Campaign[] } = {}) {
   const writes: string[] = []
   const view = () => ({
     profile: world.profile,
-    registrations: new Map(world.registeredAt === undefined ? [] : [[world.unit.id, world.registeredAt]]),
+    registrations: new Registrations(
+      world.registeredAt === undefined ? [] : [[world.unit.id, world.registeredAt]],
+    ),
     activity: world.activity,
   })
   const svc = createAllocationService({

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { Campaign, Unit } from '../../src/domain/catalog.js'
 import { catalogSnapshot } from '../../src/domain/catalog-snapshot.js'
-import type { ActivityItem, DeviceProfile } from '../../src/domain/device.js'
+import { type ActivityItem, type DeviceProfile, Registrations } from '../../src/domain/device.js'
 import { type CampaignInput, campaignDraft, unitDraft } from '../../src/domain/drafts.js'
 import { AllotError } from '../../src/domain/errors.js'
 import { categoryAffinity, rankContents } from '../../src/domain/ranking.js'
@@ -58,7 +58,7 @@ function service(campaigns: Campaign[], units: Unit[] = [unit()], clock = () => 
           ? never
           : {
               profile: fakes.profile ?? null,
-              registrations: new Map([[unitId, fakes.registeredAt ?? now]]),
+              registrations: new Registrations([[unitId, fakes.registeredAt ?? now]]),
               activity: fakes.activity ?? [],
             },
       inspect: async () => {

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { ACTIVITY_TTL_MS, type ActivityItem, type DeviceProfile } from '../../src/domain/device.js'
+import {
+  ACTIVITY_TTL_MS,
+  type ActivityItem,
+  type DeviceProfile,
+  Registrations,
+} from '../../src/domain/device.js'
 import { DependencyUnavailable } from '../../src/domain/errors.js'
 import { createDeviceCache } from '../../src/services/device-cache.service.js'
 import type {
@@ -26,7 +31,7 @@ function fakeSource() {
     loadDevice: async (d, since) => {
       reads.load++
       await gate
-      const registered = new Map<number, number>()
+      const registered = new Registrations()
       for (const [key, at] of registrations) {
         const [device, unit] = key.split(':').map(Number)
         if (device === d) registered.set(unit as number, at)
@@ -66,7 +71,10 @@ function fakeShared() {
     read: async (d) => {
       reads++
       const stored = records.get(d)
-      const record = stored && { ...structuredClone(stored), registrations: new Map(registrations.get(d)) }
+      const record = stored && {
+        ...structuredClone(stored),
+        registrations: new Registrations(registrations.get(d)),
+      }
       return { record, stamp: String(stamps.get(d) ?? 0) }
     },
     rememberRegistration: async (d, unit, at) => {
@@ -112,7 +120,11 @@ describe('device cache', () => {
     assert.equal(reads.register, 1, 'the new unit registered once, in the background')
     await cache.load(7, 1001, NOW)
     assert.deepEqual(reads, { load: 1, register: 1 })
-    assert.deepEqual(cache.peek(7, 1001)?.registrations, new Map([[1001, NOW]]), 'warm: at hand without I/O')
+    assert.deepEqual(
+      cache.peek(7, 1001)?.registrations,
+      new Registrations([[1001, NOW]]),
+      'warm: at hand without I/O',
+    )
     assert.equal(cache.peek(7, 2002), undefined, 'not for a unit it was never registered on')
   })
 

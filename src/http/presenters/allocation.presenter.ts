@@ -64,7 +64,6 @@ const END = Buffer.from('}')
 const CONTENT_END = Buffer.from(',"msg":"ok","code":200}')
 const WEIGHT_SCALE = 10_000
 const UPSTREAM_TYPE = { cpm: 'I', cpc: 'J', cpa: 'B' } as const
-const NO_BASE = { noBase: true } as const
 const NO_EXTRA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>
 
 /**
@@ -146,7 +145,12 @@ function openable(a: Allocation, ctx: ItemContext, entries: readonly CatalogEntr
     if (tooLong && (!template.isAd || (request.device_os ?? 0) <= 20)) continue
     kept.push(template)
     const noBase = template.isAd && ctx.adBaseReward === 0 && unit.base_reward > 0
-    claims.push({ d: request.device_id, u: unit.id, c: entry.campaign.id, ...(noBase ? NO_BASE : {}) })
+    const d = request.device_id
+    claims.push(
+      noBase
+        ? { d, u: unit.id, c: entry.campaign.id, noBase: true }
+        : { d, u: unit.id, c: entry.campaign.id },
+    )
   }
   return { kept, claims }
 }

@@ -1,4 +1,4 @@
-import type { ActivityItem, DeviceProfile, StoredDevice } from '../../domain/device.js'
+import type { ActivityItem, DeviceProfile, Registrations, StoredDevice } from '../../domain/device.js'
 
 /*
  * Ports of the devices feature: the profile and activity store (SQL or DynamoDB), the shared cache level,
@@ -28,10 +28,10 @@ export type DeviceReader = { loadDevice(deviceId: number, since: number): Promis
 export type DeviceRecord = {
   profile: DeviceProfile | null
   /**
-   * First registration time per unit id, for the units this device was allocated on. A Map: a numeric
-   * key like "1001" on a plain object makes V8 allocate an elements array that long (~8 KB per device).
+   * First registration time per unit id, for the units this device was allocated on. Not a plain object: a
+   * numeric key like "1001" on one makes V8 allocate an elements array that long (~8 KB per device).
    */
-  registrations: Map<number, number>
+  registrations: Registrations
   /** Retained activity, oldest first. */
   activity: ActivityItem[]
 }
