@@ -111,14 +111,21 @@ export type CheckFields = {
   base_reward: number
 }
 
-/** The string whose MD5 is the v1 `check`: integers in decimal, strings as sent. */
-export function checkSource(f: CheckFields): string {
+/**
+ * The string whose MD5 is the v1 `check`: integers in decimal, strings as sent; app_id and unit_device_token
+ * given apart, as a server tries several of each (no copy of the fields per try).
+ */
+export function checkSource(
+  f: Omit<CheckFields, 'app_id' | 'unit_device_token'>,
+  appId: number,
+  token: string,
+): string {
   return [
     'buz',
     f.device_id,
     f.ifa,
-    f.unit_device_token,
-    f.app_id,
+    token,
+    appId,
     f.campaign_id,
     f.campaign_type,
     f.campaign_name,

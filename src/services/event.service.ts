@@ -683,7 +683,7 @@ function checkMatches(claim: RewardClaim, unitId: number, tokens: readonly strin
   const appIds = claim.app_id === undefined || claim.app_id === unitId ? [unitId] : [claim.app_id, unitId]
   for (const token of tokens) {
     for (const app_id of appIds) {
-      const source = checkSource(Object.assign({}, claim, { app_id, unit_device_token: token }))
+      const source = checkSource(claim, app_id, token)
       // The second form only differs when there is a space (v1 SDKs that encoded it as '+').
       if (matches(md5(source))) return true
       if (source.includes(' ') && matches(md5(source.replaceAll(' ', '+')))) return true
