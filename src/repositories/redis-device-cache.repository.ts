@@ -44,6 +44,21 @@ if ttl > 0 then
 end
 return 1`
 
+// APPEND for many devices at once, in order: KEYS are each device's rec, act and st; ARGV the ttl, then an item
+// per device. One script call for a loop iteration's appends on a single server (a cluster refuses keys of
+// several slots in one script: there, APPEND per device).
+const APPEND_MANY = `
+for i = 1, #KEYS, 3 do
+  redis.call('INCR', KEYS[i + 2])
+  redis.call('PEXPIRE', KEYS[i + 2], ARGV[1])
+  local ttl = redis.call('PTTL', KEYS[i])
+  if ttl > 0 then
+    redis.call('RPUSH', KEYS[i + 1], ARGV[(i + 2) / 3 + 1])
+    redis.call('PEXPIRE', KEYS[i + 1], ttl)
+  end
+end
+return 1`
+
 // The registration hash expires with the record (the store keeps registrations; this only saves a read).
 const REMEMBER = `
 redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
@@ -65,12 +80,16 @@ type Scripts = {
   ): Promise<[Buffer, Buffer[], Buffer, Buffer[]]>
   allotDevFill(rec: string, act: string, st: string, ...args: (string | number | Buffer)[]): Promise<number>
   allotDevAppend(rec: string, act: string, st: string, item: string, ttlMs: number): Promise<number>
+  /** numkeys, then KEYS (rec, act, st per device), then ttl and the items. */
+  allotDevAppendMany(...args: (string | number)[]): Promise<number>
   allotDevInvalidate(rec: string, act: string, st: string, ttlMs: number): Promise<number>
   allotDevRemember(reg: string, unitId: string, at: string, ttlMs: number): Promise<number>
 }
 
 /** Longest activity list written by a fill (the newest items are kept). */
 const MAX_ITEMS = 2_000
+/** Most appends in one script call (a script blocks the server while it runs: keep each one short). */
+const MAX_APPENDS = 256
 
 /**
  * Calls made while the event loop handles one batch of sockets are sent at the end of that iteration
@@ -90,6 +109,7 @@ export function createRedisDeviceCache(redis: RedisClient, prefix: string, ttlMs
     redis.defineCommand('allotDevRead', { numberOfKeys: 4, lua: READ })
     redis.defineCommand('allotDevFill', { numberOfKeys: 3, lua: FILL })
     redis.defineCommand('allotDevAppend', { numberOfKeys: 3, lua: APPEND })
+    redis.defineCommand('allotDevAppendMany', { lua: APPEND_MANY })
     redis.defineCommand('allotDevInvalidate', { numberOfKeys: 3, lua: INVALIDATE })
     redis.defineCommand('allotDevRemember', { numberOfKeys: 1, lua: REMEMBER })
   }
@@ -111,6 +131,29 @@ export function createRedisDeviceCache(redis: RedisClient, prefix: string, ttlMs
     (ops) => Promise.all(ops.map((op) => op().catch(asError))),
     PER_LOOP_ITERATION,
   )
+
+  // Appends (events' activity) of one loop iteration: one script on a single server, one per device in a cluster.
+  type Append = { deviceId: number; item: ActivityItem }
+  const appends = new DataLoader<Append, unknown>(
+    async (batch) => {
+      if (redis.isCluster) return Promise.all(batch.map((a) => appendOne(a).catch(asError)))
+      const args: (string | number)[] = [batch.length * 3]
+      for (const { deviceId } of batch) {
+        const [rec, act, st] = keys(deviceId)
+        args.push(rec, act, st)
+      }
+      args.push(ttlMs)
+      for (const { item } of batch) args.push(encodeItem(item))
+      const done = await redisCall(scripts.allotDevAppendMany(...args)).catch(asError)
+      return batch.map(() => done)
+    },
+    { ...PER_LOOP_ITERATION, maxBatchSize: MAX_APPENDS },
+  )
+
+  function appendOne({ deviceId, item }: Append): Promise<number> {
+    const [rec, act, st] = keys(deviceId)
+    return redisCall(scripts.allotDevAppend(rec, act, st, encodeItem(item), ttlMs))
+  }
 
   async function readOne(deviceId: number): Promise<Read> {
     const [rec, act, st, reg] = keys(deviceId)
@@ -138,9 +181,9 @@ export function createRedisDeviceCache(redis: RedisClient, prefix: string, ttlMs
       await writes.load(() => redisCall(scripts.allotDevFill(rec, act, st, stamp, ttlMs, blob, ...items)))
     },
 
+    /** Sent with the loop iteration's other appends (see `appends`); fails as their script does. */
     async appendActivity(deviceId: number, item: ActivityItem): Promise<void> {
-      const [rec, act, st] = keys(deviceId)
-      await redisCall(scripts.allotDevAppend(rec, act, st, encodeItem(item), ttlMs))
+      await appends.load({ deviceId, item })
     },
 
     async invalidate(deviceId: number): Promise<void> {

@@ -4,6 +4,7 @@ import { type ActivityItem, Registrations } from '../../src/domain/device.js'
 import { redisChannel } from '../../src/infra/redis/pubsub.js'
 import { openRedis, type RedisClient, type RedisConnection } from '../../src/infra/redis/redis.js'
 import { createRedisDeviceCache } from '../../src/repositories/redis-device-cache.repository.js'
+import { createRedisOnce } from '../../src/repositories/redis-once.repository.js'
 import { createDeviceCache } from '../../src/services/device-cache.service.js'
 import type { DeviceSource } from '../../src/services/ports/devices.ports.js'
 import { createManualScheduler } from '../helpers/manual-timers.js'
@@ -49,10 +50,12 @@ function failingOnce(
 const deployments = await redisDeployments()
 
 for (const deployment of deployments)
-  describe(`shared device cache and invalidation bus: ${deployment.name}`, { skip: deployment.skip }, () => {
+  describe(`shared device cache, once-keys and invalidation bus: ${deployment.name}`, {
+    skip: deployment.skip,
+  }, () => {
     let a: RedisConnection
     let b: RedisConnection
-    const redis = { prefix: '', stop: async () => {} }
+    const redis = { prefix: '', url: '', cluster: false, stop: async () => {} }
     before(async () => {
       const started = await deployment.start()
       Object.assign(redis, started)
@@ -102,6 +105,65 @@ for (const deployment of deployments)
       const d = device()
       await cache.appendActivity(d, imp(1))
       assert.equal((await cache.read(d)).record, undefined)
+    })
+
+    test('appends of one turn (one script on a server, one per device in a cluster) land in order on the cached devices only', async () => {
+      const writer = createRedisDeviceCache(a.client, redis.prefix, 60_000)
+      const reader = createRedisDeviceCache(b.client, redis.prefix, 60_000)
+      const cached = [device(), device(), device()]
+      const uncached = device()
+      for (const d of cached) await writer.fill(d, record([imp(1)]), (await writer.read(d)).stamp)
+      const stamps = await Promise.all(cached.map(async (d) => (await reader.read(d)).stamp))
+      await Promise.all([
+        ...cached.map((d, i) => writer.appendActivity(d, imp(10 + i))),
+        writer.appendActivity(cached[0] as number, { type: 'click', campaign_id: 20, at: NOW + 1 }),
+        writer.appendActivity(uncached, imp(30)),
+      ])
+      const read = await Promise.all(cached.map((d) => reader.read(d)))
+      assert.deepEqual(
+        read.map((r) => r.record?.activity.map((i) => `${i.type}${i.campaign_id}`)),
+        [
+          ['impression1', 'impression10', 'click20'],
+          ['impression1', 'impression11'],
+          ['impression1', 'impression12'],
+        ],
+      )
+      // Each device's stamp moved, so a fill computed before the appends cannot land over them.
+      for (const [i, r] of read.entries()) assert.notEqual(r.stamp, stamps[i])
+      assert.equal((await reader.read(uncached)).record, undefined)
+    })
+
+    test('once-keys: the claims of one turn, a key twice among them, each answered as SET NX would; another process sees them', async () => {
+      const first = createRedisOnce(a.client, redis.prefix)
+      const second = createRedisOnce(b.client, redis.prefix)
+      const k = () => `clk:${device()}:1:2`
+      const [x, y, z] = [k(), k(), k()]
+      const claimed = await Promise.all([
+        first.claim(x, 60_000),
+        first.claim(y, 60_000),
+        first.claim(x, 60_000),
+        second.claim(z, 60_000),
+      ])
+      assert.deepEqual(claimed, [true, true, false, true])
+      assert.deepEqual(await Promise.all([second.claim(x, 60_000), second.claim(y, 60_000)]), [false, false])
+      assert.equal(await first.claim(z, 60_000), false)
+    })
+
+    test('once-keys with Redis gone: every claim of the turn rejects (the once guard then decides in memory)', async () => {
+      const gone = await openRedis({ urls: redis.url.split(','), cluster: redis.cluster, timeoutMs: 1000 })
+      await gone.close()
+      const once = createRedisOnce(gone.client, redis.prefix)
+      const claims = [once.claim(`clk:${device()}:a`, 60_000), once.claim(`clk:${device()}:b`, 60_000)]
+      for (const claim of claims) await assert.rejects(claim)
+    })
+
+    test('once-keys expire with their own ttl, each in a turn with others', async () => {
+      const once = createRedisOnce(a.client, redis.prefix)
+      const short = `clk:${device()}:short`
+      const long = `clk:${device()}:long`
+      assert.deepEqual(await Promise.all([once.claim(short, 50), once.claim(long, 60_000)]), [true, true])
+      await new Promise((r) => setTimeout(r, 120))
+      assert.deepEqual(await Promise.all([once.claim(short, 50), once.claim(long, 60_000)]), [true, false])
     })
 
     test('registrations are kept beside the record, first one wins, and survive invalidation', async () => {
