@@ -4,6 +4,7 @@ import { CAMPAIGN_METRICS, rewardMetrics } from '../domain/report.js'
 import type { GrantOutcome, PostbackDraft, RecordedGrant, RewardGrant } from '../domain/reward.js'
 import type { PreparedQuery } from '../infra/database/database.js'
 import { GRANT_ARGUMENTS, GRANT_BATCH_SLOTS } from '../infra/database/migrations/0015-grant-batch.js'
+import { asError, PER_LOOP_ITERATION } from './loop-batch.js'
 import { REPORT_SHARDS } from './report-counter.repository.js'
 import { retryOnDeadlock } from './sql-resource.repository.js'
 
@@ -34,9 +35,8 @@ export function createMysqlGrant(prepare: (text: string) => PreparedQuery) {
   const batch = prepare(`call allot_grant_batch(${placeholders(GRANT_ARGUMENTS * GRANT_BATCH_SLOTS)})`)
   const alone = (call: Call) => retryOnDeadlock(async () => outcomeOf(call.entry, await one(call.params)))
   const grants = new DataLoader<Call, GrantOutcome>((calls) => grantTogether(calls, batch, alone), {
-    cache: false,
+    ...PER_LOOP_ITERATION,
     maxBatchSize: GRANT_BATCH_SLOTS,
-    batchScheduleFn: (send) => setImmediate(send),
   })
   return (
     entry: RewardGrant,
@@ -81,10 +81,6 @@ async function grantTogether(
       }
     }),
   )
-}
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err))
 }
 
 function grantParams(

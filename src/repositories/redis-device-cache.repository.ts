@@ -2,6 +2,7 @@ import DataLoader from 'dataloader'
 import { Packr } from 'msgpackr'
 import { type ActivityItem, type DeviceProfile, Registrations } from '../domain/device.js'
 import { type RedisClient, redisCall } from '../infra/redis/redis.js'
+import { asError, PER_LOOP_ITERATION } from './loop-batch.js'
 
 /** The cached device record (the device cache's DeviceRecord, declared here structurally). */
 type CachedDevice = {
@@ -90,17 +91,6 @@ type Scripts = {
 const MAX_ITEMS = 2_000
 /** Most appends in one script call (a script blocks the server while it runs: keep each one short). */
 const MAX_APPENDS = 256
-
-/**
- * Calls made while the event loop handles one batch of sockets are sent at the end of that iteration
- * (setImmediate), together: with auto-pipelining on, the commands leave in one socket write instead of one
- * write per allocation. No result is cached.
- */
-const PER_LOOP_ITERATION = { cache: false, batchScheduleFn: (send: () => void) => setImmediate(send) }
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err))
-}
 
 /** The device cache's shared second level in Redis: one round trip (a script) per read. */
 export function createRedisDeviceCache(redis: RedisClient, prefix: string, ttlMs: number) {

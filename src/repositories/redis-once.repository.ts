@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader'
 import { type RedisClient, redisCall } from '../infra/redis/redis.js'
+import { asError, PER_LOOP_ITERATION } from './loop-batch.js'
 
 /** SET NX PX for each key in order (a key twice: the first claims it); 1 where set, 0 where already there. */
 const CLAIM_MANY = `
@@ -42,14 +43,10 @@ export function createRedisOnce(redis: RedisClient, prefix: string) {
         return batch.map(() => error)
       }
     },
-    { cache: false, maxBatchSize: MAX_CLAIMS, batchScheduleFn: (send) => setImmediate(send) },
+    { ...PER_LOOP_ITERATION, maxBatchSize: MAX_CLAIMS },
   )
   return {
     /** True when this call set the key (the event's first time in `ttlMs`); rejects when Redis fails. */
     claim: (key: string, ttlMs: number): Promise<boolean> => claims.load({ key, ttlMs }),
   }
-}
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err))
 }

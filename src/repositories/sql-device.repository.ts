@@ -10,6 +10,7 @@ import type { SeenDevice } from '../domain/reach.js'
 import type { SqlDatabase } from '../infra/database/database.js'
 import type { DeviceSeenTable } from '../infra/database/schema.js'
 import { activityFromRow } from './activity-row.js'
+import { PER_LOOP_ITERATION } from './loop-batch.js'
 import { num, numOrNull, parseJson } from './sql-resource.repository.js'
 
 /**
@@ -106,9 +107,8 @@ function createDeviceLoader(dialect: SqlDatabase['dialect'], prepare: SqlDatabas
   const batchedLoads =
     dialect === 'mysql'
       ? new DataLoader<Load, StoredDevice>((loads) => loadDevices(loadStatement, loads), {
-          cache: false,
+          ...PER_LOOP_ITERATION,
           maxBatchSize: MAX_BATCH,
-          batchScheduleFn: (send) => setImmediate(send),
         })
       : undefined
   return async (deviceId: number, since: number): Promise<StoredDevice> => {
