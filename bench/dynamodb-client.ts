@@ -13,8 +13,13 @@ import awsLite from '@aws-lite/client'
 import awsLiteDynamo from '@aws-lite/dynamodb'
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb'
-import { type DynamoClientKind, ensureDeviceTable, openDynamo } from '../src/infra/dynamodb/dynamodb.js'
-import { createDynamoDeviceRepository } from '../src/repositories/dynamodb-device.repository.js'
+import {
+  type DynamoClientKind,
+  dynamoCall,
+  ensureDeviceTable,
+  openDynamo,
+} from '../src/infra/dynamodb/dynamodb.js'
+import type { DynamoOperation } from '../src/infra/dynamodb/dynamodb-http.js'
 import { freePort } from '../test/helpers/net.js'
 
 const { values: args } = parseArgs({
@@ -86,8 +91,11 @@ function sdkBefore(endpoint: string): Client {
   }
 }
 
-/** (b), (d): the device repository over `openDynamo`'s SDK transport (tuned) or its lean HTTP client. */
-function repository(kind: DynamoClientKind, name: string) {
+/**
+ * (b), (d): `openDynamo`'s SDK transport (tuned) or its lean HTTP client, each call as the device repository
+ * makes it (`dynamoCall`: the whole call bounded by an abort signal), with the same Query and conditional Put.
+ */
+function transport(kind: DynamoClientKind, name: string) {
   return (endpoint: string): Client => {
     const connection = openDynamo({
       region: 'us-east-1',
@@ -96,11 +104,22 @@ function repository(kind: DynamoClientKind, name: string) {
       timeoutMs: TIMEOUT_MS,
       client: kind,
     })
-    const repo = createDynamoDeviceRepository(connection.transport, TABLE, TIMEOUT_MS)
+    const call = (operation: DynamoOperation, input: object) =>
+      dynamoCall((signal) => connection.transport.call(operation, input, signal), TIMEOUT_MS)
     return {
       name,
-      query: (id) => repo.loadDevice(id, 0),
-      register: (id, unit, at) => repo.registerDevice(id, unit, at),
+      query: (id) =>
+        call('Query', {
+          TableName: TABLE,
+          KeyConditionExpression: 'device_id = :d',
+          ExpressionAttributeValues: { ':d': { N: String(id) } },
+        }),
+      register: (id, unit, at) =>
+        call('PutItem', {
+          TableName: TABLE,
+          Item: { device_id: { N: String(id) }, sk: { S: `reg#${unit}` }, registered_at: { N: String(at) } },
+          ConditionExpression: 'attribute_not_exists(sk)',
+        }).catch(conditionFailed),
       close: () => void connection.close(),
     }
   }
@@ -180,12 +199,12 @@ async function main(): Promise<void> {
     const all = await Promise.all(
       [
         sdkBefore,
-        repository(
+        transport(
           'sdk',
           'AWS SDK v3 low-level client, keep-alive agent, hand marshalling (DYNAMODB_CLIENT=sdk)',
         ),
         awsLiteClient,
-        repository(
+        transport(
           'http',
           "Allot's lean client: SigV4 + undici pool, hand marshalling (DYNAMODB_CLIENT=http)",
         ),

@@ -5,12 +5,13 @@ import { migrateToLatest } from './infra/database/migrator.js'
 import { ensureDeviceTable, openDynamo } from './infra/dynamodb/dynamodb.js'
 import { createCampaignRepository } from './repositories/campaign.repository.js'
 import { createCategoryRepository, createChannelRepository } from './repositories/content.repository.js'
+import { prepareDeviceTable } from './repositories/dynamodb-device.repository.js'
 import { createUnitRepository } from './repositories/unit.repository.js'
 import { createAdminService } from './services/admin.service.js'
 
 /**
  * `npm run migrate`: applies pending migrations to DATABASE_URL, creates the DynamoDB table when
- * PROFILE_STORE=dynamodb, seeds the demo catalog into an empty database when SEED_DEMO_DATA=true, and exits.
+ * PROFILE_STORE=dynamodb (with `--mark-devices`, marks the devices of a table from before device marks), seeds the demo catalog into an empty database when SEED_DEMO_DATA=true, and exits.
  */
 async function main(): Promise<void> {
   const config = loadConfig()
@@ -38,11 +39,22 @@ async function main(): Promise<void> {
     const dynamo = openDynamo({ region: config.dynamo.region, endpoint: config.dynamo.endpoint })
     try {
       const table = await ensureDeviceTable(dynamo.client, config.dynamo.table)
-      console.log(`DynamoDB table ${config.dynamo.table}: ${table}`)
+      const marked = await prepareDeviceTable(dynamo.transport, config.dynamo.table, {
+        created: table === 'created',
+        markExisting: process.argv.includes('--mark-devices'),
+      })
+      console.log(`DynamoDB table ${config.dynamo.table}: ${table}; ${marksSaid(marked)}`)
     } finally {
       await dynamo.close()
     }
   }
+}
+
+function marksSaid(marked: number | 'already' | 'not marked'): string {
+  if (marked === 'already') return 'device marks: in use'
+  if (marked === 'not marked')
+    return 'device marks: not in use yet (once every instance runs this release: npm run migrate -- --mark-devices)'
+  return `device marks: in use (${marked} devices marked)`
 }
 
 main().catch((err: unknown) => {

@@ -56,7 +56,11 @@ export async function openInfrastructure(app: FastifyInstance, config: Config): 
     const { region, endpoint, table, timeoutMs, client } = config.dynamo
     const connection = openDynamo({ region, endpoint, timeoutMs, client })
     app.addHook('onClose', () => connection.close())
-    if (config.migrateOnStart) await ensureDeviceTable(connection.client, table)
+    if (config.migrateOnStart) {
+      const created = (await ensureDeviceTable(connection.client, table)) === 'created'
+      const { prepareDeviceTable } = await import('../repositories/dynamodb-device.repository.js')
+      await prepareDeviceTable(connection.transport, table, { created })
+    }
     checks.dynamodb = () => pingDeviceTable(connection.transport, table, timeoutMs)
     dynamo = connection
   }

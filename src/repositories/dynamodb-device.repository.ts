@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto'
+import DataLoader from 'dataloader'
+import { LRUCache } from 'lru-cache'
 import {
   ACTIVITY_TTL_MS,
   type ActivityItem,
@@ -11,20 +13,38 @@ import { fromItem, toAttribute, toItem, type WireItem } from '../infra/dynamodb/
 import { dynamoCall } from '../infra/dynamodb/dynamodb.js'
 import type { DynamoTransport } from '../infra/dynamodb/dynamodb-http.js'
 import { activityFromRow } from './activity-row.js'
+import { asError, PER_LOOP_ITERATION } from './loop-batch.js'
 
 /*
  * One table, partition key `device_id` (number), sort key `sk` (string):
  *   profile                   category_scores, updated_at
  *   reg#<unit id>             registered_at            (written once, conditionally)
  *   act#<at, 15 digits>#<r>   type, campaign_id, at, expires_at (epoch seconds, the table's TTL attribute)
+ *   dev                       no attributes: "this partition holds the device's data" (the device mark)
+ * Every write of a device's data also writes its mark (the same item each time), so a device without a mark
+ * has nothing stored: loads first read the marks of many devices in one BatchGetItem, and only a marked
+ * device's partition is queried. A brand-new device (most cold allocations) then costs a share of one call,
+ * not a Query of its own. The item `device_id 0, sk format` (`marks: 1`) says every partition has its mark:
+ * a new table gets it at creation; a table written before marks existed gets it when `prepareDeviceTable`
+ * is told to mark it, which marks every partition first. Until then every load queries its partition.
  * Devices' last-seen attributes (reach estimates) live in 64 sample partitions, device_id −1 … −64
  * (never a device's id), one per slice of the sample hash space, so the devices with the smallest hashes (a
  * uniform sample) are read with a few Queries instead of a Scan of every partition:
  *   seen#<device id>          d, s (sample hash), t (seen at), unit/app ids, attributes, expires_at
- * Only Get/Put/Query/BatchWrite are used, so DynamoDB Local and dynalite behave like the real service.
+ * Only Get/Put/Query/BatchGet/BatchWrite (and Scan, to mark an old table) are used, so DynamoDB Local and
+ * dynalite behave like the real service.
  * Items go to and from the service's JSON here (attribute values written out), whichever client sends them.
  */
 const PROFILE = 'profile'
+const MARK = 'dev'
+/** The table's format item: on a device id no device has (0, as `pingDeviceTable` reads). */
+const FORMAT_KEY = { device_id: 0, sk: 'format' }
+/** How often a table not yet marked is asked again whether it is (`prepareDeviceTable` ran meanwhile). */
+const FORMAT_RECHECK_MS = 60_000
+/** Devices this process knows to be marked, so their next writes leave the mark out (a mark is never removed). */
+const MARKS_REMEMBERED = 100_000
+/** BatchGetItem reads at most 100 keys. */
+const GET_BATCH = 100
 const ACT = 'act#'
 const SEEN = 'seen#'
 /** Hash bits per sample partition: 2^32 / 2^26 = 64 partitions (a million devices: ~16,000 items each). */
@@ -40,8 +60,19 @@ const pad = (at: number) => String(Math.max(0, Math.floor(at))).padStart(15, '0'
  */
 export function createDynamoDeviceRepository(dynamo: DynamoTransport, table: string, timeoutMs = 1_000) {
   const t = tableCalls(dynamo, table, timeoutMs)
+  const marks = createMarks(t)
+  // The loads and registrations of one event-loop iteration: one BatchGetItem of marks, one of registrations.
+  const loads = new DataLoader<Load, StoredDevice>((batch) => loadDevices(t, marks, batch), {
+    ...PER_LOOP_ITERATION,
+    maxBatchSize: GET_BATCH,
+  })
+  const registrations = new DataLoader<Registration, number>((batch) => registerDevices(t, marks, batch), {
+    ...PER_LOOP_ITERATION,
+    maxBatchSize: GET_BATCH,
+  })
   return {
-    loadDevice: (deviceId: number, since: number) => loadDevice(t, deviceId, since),
+    /** The device's profile, registrations and activity since `since`; unmarked devices read as empty. */
+    loadDevice: (deviceId: number, since: number) => loads.load({ deviceId, since }),
 
     async getProfile(deviceId: number): Promise<DeviceProfile | undefined> {
       const item = await t.get({ device_id: deviceId, sk: PROFILE })
@@ -49,23 +80,30 @@ export function createDynamoDeviceRepository(dynamo: DynamoTransport, table: str
     },
 
     async putProfile(profile: DeviceProfile): Promise<void> {
-      await t.put({
-        TableName: table,
-        Item: toItem({
-          device_id: profile.device_id,
-          sk: PROFILE,
-          category_scores: profile.category_scores,
-          updated_at: profile.updated_at,
-        }),
-      })
+      const { device_id, category_scores, updated_at } = profile
+      await putMarked(
+        t,
+        marks,
+        [device_id],
+        [{ device_id, sk: PROFILE, category_scores, updated_at }],
+        'profile',
+      )
     },
 
-    registerDevice: (deviceId: number, unitId: number, at: number) => registerDevice(t, deviceId, unitId, at),
+    /**
+     * The registration time that stands for the device on `unitId`, recording `at` when there is none. The
+     * registrations of one loop iteration are read in one consistent BatchGetItem and the new ones written in
+     * BatchWriteItems (the first call per device and unit in the batch stands for the batch).
+     */
+    registerDevice: (deviceId: number, unitId: number, at: number) =>
+      registrations.load({ deviceId, unitId, at }),
 
-    /** Many devices' activity items, 25 per BatchWriteItem (unprocessed ones retried with backoff). */
+    /** Many devices' activity items (and the marks of devices not known marked), 25 per BatchWriteItem. */
     async recordActivities(items: readonly { deviceId: number; item: ActivityItem }[]): Promise<void> {
-      await putAll(
+      await putMarked(
         t,
+        marks,
+        items.map((i) => i.deviceId),
         items.map(({ deviceId, item }) => activityItem(deviceId, item)),
         'activity items',
       )
@@ -100,7 +138,7 @@ export function createDynamoDeviceRepository(dynamo: DynamoTransport, table: str
   }
 }
 
-/** The table's name and the four calls this repository makes, each within `timeoutMs`. */
+/** The table's name and the calls this repository makes, each within `timeoutMs`. */
 function tableCalls(dynamo: DynamoTransport, table: string, timeoutMs: number) {
   return {
     table,
@@ -125,6 +163,18 @@ function tableCalls(dynamo: DynamoTransport, table: string, timeoutMs: number) {
       }
       return { Items: (page.Items ?? []).map(fromItem), LastEvaluatedKey: page.LastEvaluatedKey }
     },
+    async scan(input: ScanInput): Promise<{ Items: Item[]; LastEvaluatedKey: WireItem | undefined }> {
+      const page = (await dynamoCall((signal) => dynamo.call('Scan', input, signal), timeoutMs)) as {
+        Items?: WireItem[]
+        LastEvaluatedKey?: WireItem
+      }
+      return { Items: (page.Items ?? []).map(fromItem), LastEvaluatedKey: page.LastEvaluatedKey }
+    },
+    batchGet: (input: BatchGetInput) =>
+      dynamoCall((signal) => dynamo.call('BatchGetItem', input, signal), timeoutMs) as Promise<{
+        Responses?: Record<string, WireItem[]>
+        UnprocessedKeys?: BatchGetInput['RequestItems']
+      }>,
     batchWrite: (input: BatchWriteInput) =>
       dynamoCall((signal) => dynamo.call('BatchWriteItem', input, signal), timeoutMs) as Promise<{
         UnprocessedItems?: BatchWriteInput['RequestItems']
@@ -143,10 +193,177 @@ type QueryInput = {
   ConsistentRead?: boolean
   ExclusiveStartKey?: WireItem | undefined
 }
+type ScanInput = {
+  TableName: string
+  ProjectionExpression: string
+  ConsistentRead: boolean
+  ExclusiveStartKey?: WireItem | undefined
+}
+type BatchGetInput = { RequestItems: Record<string, { Keys: WireItem[]; ConsistentRead: boolean }> }
 type BatchWriteInput = { RequestItems: Record<string, { PutRequest: { Item: WireItem } }[]> }
 type TableCalls = ReturnType<typeof tableCalls>
 type Item = Record<string, unknown>
 type SeenCursor = { sample: number; deviceId: number }
+type Load = { deviceId: number; since: number }
+type Registration = { deviceId: number; unitId: number; at: number }
+type Marks = ReturnType<typeof createMarks>
+
+/**
+ * What this process knows of device marks: the table's format (marked or not: asked once, and while it is
+ * not, again every FORMAT_RECHECK_MS) and the devices it has seen marked or marked itself.
+ */
+function createMarks(t: TableCalls) {
+  const known = new LRUCache<number, true>({ max: MARKS_REMEMBERED })
+  let format: { marked: boolean; at: number } | undefined
+  let asking: Promise<boolean> | undefined
+  return {
+    /** The devices among `deviceIds` not known to be marked, each once. */
+    unknown: (deviceIds: readonly number[]) => [...new Set(deviceIds)].filter((id) => !known.has(id)),
+    remember(deviceIds: Iterable<number>): void {
+      for (const id of deviceIds) known.set(id, true)
+    },
+    /** Whether every partition of the table carries its mark (then an unmarked device has nothing stored). */
+    tableMarked(): Promise<boolean> {
+      if (format && (format.marked || Date.now() - format.at < FORMAT_RECHECK_MS))
+        return Promise.resolve(format.marked)
+      asking ??= t
+        .get(FORMAT_KEY, true)
+        .then((item) => {
+          format = { marked: Number(item?.marks) === 1, at: Date.now() }
+          return format.marked
+        })
+        .finally(() => {
+          asking = undefined
+        })
+      return asking
+    },
+  }
+}
+
+const markItem = (deviceId: number) => ({ device_id: deviceId, sk: MARK })
+const emptyDevice = (): StoredDevice => ({
+  profile: undefined,
+  registrations: new Registrations(),
+  activity: [],
+})
+
+/**
+ * Puts a device's items with the marks of the devices not known marked: the marks first, so a partition
+ * never holds data without its mark once the call returns (a mark without data reads as an empty device).
+ */
+async function putMarked(
+  t: TableCalls,
+  marks: Marks,
+  deviceIds: readonly number[],
+  items: readonly Item[],
+  what: string,
+): Promise<void> {
+  const unmarked = marks.unknown(deviceIds)
+  await putAll(t, [...unmarked.map(markItem), ...items], what)
+  marks.remember(unmarked)
+}
+
+/** Items by key, 100 per consistent BatchGetItem; unprocessed keys are asked again with backoff, five times at most. */
+async function getAll(t: TableCalls, keys: readonly Item[]): Promise<Item[]> {
+  const found: Item[] = []
+  for (let at = 0; at < keys.length; at += GET_BATCH) {
+    let wanted = keys.slice(at, at + GET_BATCH).map((key) => toItem(key))
+    for (let attempt = 0; wanted.length > 0; attempt++) {
+      const { Responses, UnprocessedKeys } = await t.batchGet({
+        RequestItems: { [t.table]: { Keys: wanted, ConsistentRead: true } },
+      })
+      for (const item of Responses?.[t.table] ?? []) found.push(fromItem(item))
+      wanted = UnprocessedKeys?.[t.table]?.Keys ?? []
+      if (wanted.length > 0 && attempt >= 5) throw new Error(`${wanted.length} keys not read`)
+      if (wanted.length > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt))
+    }
+  }
+  return found
+}
+
+/**
+ * One loop iteration's loads: the marks of their devices in one BatchGetItem, then a partition Query per
+ * load of a marked device (every load, while the table is not marked); an unmarked device reads as empty.
+ */
+async function loadDevices(t: TableCalls, marks: Marks, batch: readonly Load[]) {
+  let marked: Set<number> | undefined
+  try {
+    if (await marks.tableMarked()) {
+      const ids = [...new Set(batch.map((l) => l.deviceId))]
+      marked = new Set((await getAll(t, ids.map(markItem))).map((item) => Number(item.device_id)))
+      marks.remember(marked)
+    }
+  } catch (err) {
+    const error = asError(err)
+    return batch.map(() => error)
+  }
+  return Promise.all(
+    batch.map(({ deviceId, since }) =>
+      !marked || marked.has(deviceId) ? loadDevice(t, deviceId, since).catch(asError) : emptyDevice(),
+    ),
+  )
+}
+
+/**
+ * One loop iteration's registrations: the standing ones read in one consistent BatchGetItem, the missing
+ * ones (the first call per device and unit in the batch) written with their devices' marks. Two processes
+ * registering one device on one unit in the same few milliseconds both write, and the later write stands.
+ */
+async function registerDevices(t: TableCalls, marks: Marks, batch: readonly Registration[]) {
+  const key = (deviceId: unknown, unitId: unknown) => `${deviceId}:${unitId}`
+  const first = new Map<string, Registration>()
+  for (const r of batch) if (!first.has(key(r.deviceId, r.unitId))) first.set(key(r.deviceId, r.unitId), r)
+  const regKey = (r: Registration) => ({ device_id: r.deviceId, sk: `reg#${r.unitId}` })
+  const standing = new Map<string, number>()
+  for (const item of await getAll(t, [...first.values()].map(regKey)))
+    standing.set(key(item.device_id, String(item.sk).slice(4)), Number(item.registered_at))
+  const fresh = [...first.values()].filter((r) => !standing.has(key(r.deviceId, r.unitId)))
+  await putMarked(
+    t,
+    marks,
+    fresh.map((r) => r.deviceId),
+    fresh.map((r) => ({ ...regKey(r), registered_at: r.at })),
+    'registrations',
+  )
+  return batch.map((r) => {
+    const k = key(r.deviceId, r.unitId)
+    return standing.get(k) ?? (first.get(k) as Registration).at
+  })
+}
+
+/**
+ * Records that loads may trust device marks (the table's format item). A table this release created gets it at
+ * once. A table from before marks keeps every load querying its partition until `markExisting`: then its keys
+ * are scanned, every device partition is marked, and the format item written. Mark an existing table (`npm
+ * run migrate -- --mark-devices`) only once every instance runs a release that writes marks: an older one
+ * writing a new device's data afterwards would leave it unmarked, and unread. Answers how many devices it
+ * marked, 'already' when the table was marked before, or 'not marked'.
+ */
+export async function prepareDeviceTable(
+  dynamo: DynamoTransport,
+  table: string,
+  { created, markExisting = false }: { created: boolean; markExisting?: boolean },
+  timeoutMs = 30_000,
+): Promise<number | 'already' | 'not marked'> {
+  const t = tableCalls(dynamo, table, timeoutMs)
+  if (!created && Number((await t.get(FORMAT_KEY, true))?.marks) === 1) return 'already'
+  if (!created && !markExisting) return 'not marked'
+  const devices = new Set<number>()
+  for (let start: WireItem | undefined, first = true; !created && (first || start); first = false) {
+    const page = await t.scan({
+      TableName: table,
+      ProjectionExpression: 'device_id',
+      ConsistentRead: true,
+      ExclusiveStartKey: start,
+    })
+    // Ids 0 and below are the format item and the sample partitions, not devices.
+    for (const item of page.Items) if (Number(item.device_id) > 0) devices.add(Number(item.device_id))
+    start = page.LastEvaluatedKey
+  }
+  await putAll(t, [...devices].map(markItem), 'device marks')
+  await t.put({ TableName: table, Item: toItem({ ...FORMAT_KEY, marks: 1 }) })
+  return devices.size
+}
 
 /** Every item a Query matches, page after page (a page ends at 1 MB); each page within the timeout. */
 async function queryAll(t: TableCalls, input: QueryInput): Promise<Item[]> {
@@ -197,22 +414,6 @@ function profileFromItem(deviceId: number, item: Item): DeviceProfile {
     device_id: deviceId,
     category_scores: (item.category_scores as Record<string, number>) ?? {},
     updated_at: Number(item.updated_at),
-  }
-}
-
-/** Called for a device the caller found unregistered: the conditional put comes first. */
-async function registerDevice(t: TableCalls, deviceId: number, unitId: number, at: number): Promise<number> {
-  try {
-    await t.put({
-      TableName: t.table,
-      Item: toItem({ device_id: deviceId, sk: `reg#${unitId}`, registered_at: at }),
-      ConditionExpression: 'attribute_not_exists(sk)',
-    })
-    return at
-  } catch (err) {
-    if ((err as Error).name !== 'ConditionalCheckFailedException') throw err
-    const item = await t.get({ device_id: deviceId, sk: `reg#${unitId}` }, true)
-    return item ? Number(item.registered_at) : at
   }
 }
 

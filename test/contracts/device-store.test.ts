@@ -1,8 +1,15 @@
-import { after, before, describe } from 'node:test'
+import assert from 'node:assert/strict'
+import { after, before, describe, test } from 'node:test'
 import { parseDatabaseUrl } from '../../src/config/config.js'
+import { Registrations } from '../../src/domain/device.js'
 import { openDatabase, type SqlDatabase } from '../../src/infra/database/database.js'
 import { migrateToLatest } from '../../src/infra/database/migrator.js'
-import { createDynamoDeviceRepository } from '../../src/repositories/dynamodb-device.repository.js'
+import { toItem } from '../../src/infra/dynamodb/attribute-values.js'
+import type { DynamoOperation, DynamoTransport } from '../../src/infra/dynamodb/dynamodb-http.js'
+import {
+  createDynamoDeviceRepository,
+  prepareDeviceTable,
+} from '../../src/repositories/dynamodb-device.repository.js'
 import { createSqlDeviceRepository } from '../../src/repositories/sql-device.repository.js'
 import { startDynamo, type TestDynamo } from '../helpers/dynamo.js'
 import { sqlBackends } from '../helpers/sql-backends.js'
@@ -28,15 +35,16 @@ for (const backend of await sqlBackends()) {
   })
 }
 
-for (const [client, through] of [
-  ['http', "Allot's lean HTTP client"],
-  ['sdk', 'the AWS SDK v3'],
+for (const [client, through, prepared] of [
+  ['http', "Allot's lean HTTP client", true],
+  ['sdk', 'the AWS SDK v3', true],
+  ['http', "Allot's lean HTTP client, a table from before device marks", false],
 ] as const) {
   describe(`device store contract: DynamoDB (dynalite through ${through})`, () => {
     let dynamo: TestDynamo
     let store: DeviceStore
     before(async () => {
-      dynamo = await startDynamo(undefined, client)
+      dynamo = await startDynamo(undefined, client, prepared)
       store = createDynamoDeviceRepository(dynamo.connection.transport, dynamo.table)
     })
     after(async () => {
@@ -46,3 +54,121 @@ for (const [client, through] of [
     seenStoreContract(() => store)
   })
 }
+
+describe('DynamoDB device marks: a new device costs no partition Query', () => {
+  let dynamo: TestDynamo
+  const calls: DynamoOperation[] = []
+  /** The table's transport, counting the calls it sends. */
+  const counted = (): DynamoTransport => ({
+    call(operation, input, signal) {
+      calls.push(operation)
+      return dynamo.connection.transport.call(operation, input, signal)
+    },
+    close: async () => {},
+  })
+  const count = (operation: DynamoOperation) => calls.filter((c) => c === operation).length
+  const newDevice = () => 1 + Math.floor(Math.random() * 2 ** 40)
+  const put = (item: Record<string, unknown>) =>
+    dynamo.connection.transport.call(
+      'PutItem',
+      { TableName: dynamo.table, Item: toItem(item) },
+      AbortSignal.timeout(5_000),
+    )
+
+  before(async () => {
+    dynamo = await startDynamo()
+  })
+  after(async () => {
+    await dynamo?.close()
+  })
+
+  test('loads and registrations of 60 new devices made together: one BatchGetItem each, no Query, no PutItem', async () => {
+    const store = createDynamoDeviceRepository(counted(), dynamo.table)
+    await store.loadDevice(newDevice(), 0) // the table's format is read once
+    calls.length = 0
+    const devices = Array.from({ length: 60 }, newDevice)
+    const loaded = await Promise.all(devices.map((d) => store.loadDevice(d, 0)))
+    for (const device of loaded)
+      assert.deepEqual(device, { profile: undefined, registrations: new Registrations(), activity: [] })
+    assert.deepEqual([count('BatchGetItem'), count('Query')], [1, 0])
+    calls.length = 0
+    const times = await Promise.all(devices.map((d, i) => store.registerDevice(d, 7, 1_000 + i)))
+    assert.deepEqual(
+      times,
+      devices.map((_, i) => 1_000 + i),
+    )
+    // 60 registrations and 60 marks, 25 items per BatchWriteItem.
+    assert.deepEqual([count('BatchGetItem'), count('BatchWriteItem'), count('PutItem')], [1, 5, 0])
+    // Another process (its own repository) finds them, and the registration that stands.
+    const other = createDynamoDeviceRepository(dynamo.connection.transport, dynamo.table)
+    const again = await other.loadDevice(devices[3] as number, 0)
+    assert.deepEqual(again.registrations, new Registrations([[7, 1_003]]))
+    assert.equal(await other.registerDevice(devices[3] as number, 7, 9_999), 1_003)
+  })
+
+  test('a device marked once is not marked again by the same process', async () => {
+    const store = createDynamoDeviceRepository(counted(), dynamo.table)
+    const device = newDevice()
+    await store.recordActivities([{ deviceId: device, item: { type: 'impression', campaign_id: 1, at: 1 } }])
+    calls.length = 0
+    await store.recordActivities([{ deviceId: device, item: { type: 'click', campaign_id: 1, at: 2 } }])
+    await store.putProfile({ device_id: device, category_scores: { news: 1 }, updated_at: 3 })
+    const other = createDynamoDeviceRepository(dynamo.connection.transport, dynamo.table)
+    const loaded = await other.loadDevice(device, 0)
+    assert.equal(loaded.activity.length, 2)
+    assert.deepEqual(loaded.profile?.category_scores, { news: 1 })
+    assert.equal(count('BatchWriteItem'), 2)
+  })
+
+  test('a table from before marks: every load queries its partition until it is told to mark the devices', async () => {
+    const old = await startDynamo(undefined, 'http', false)
+    try {
+      const device = newDevice()
+      const putOld = (item: Record<string, unknown>) =>
+        old.connection.transport.call(
+          'PutItem',
+          { TableName: old.table, Item: toItem(item) },
+          AbortSignal.timeout(5_000),
+        )
+      // Items as a version without marks wrote them.
+      await putOld({ device_id: device, sk: 'profile', category_scores: { news: 2 }, updated_at: 5 })
+      await putOld({ device_id: device, sk: 'reg#7', registered_at: 100 })
+      await putOld({
+        device_id: device,
+        sk: 'act#000000000001000#ab',
+        type: 'impression',
+        campaign_id: 3,
+        at: 1_000,
+      })
+      const expected = {
+        profile: { device_id: device, category_scores: { news: 2 }, updated_at: 5 },
+        registrations: new Registrations([[7, 100]]),
+        activity: [{ type: 'impression', campaign_id: 3, at: 1_000 }],
+      }
+      const before = createDynamoDeviceRepository(old.connection.transport, old.table)
+      assert.deepEqual(await before.loadDevice(device, 0), expected)
+      const prepare = (markExisting: boolean) =>
+        prepareDeviceTable(old.connection.transport, old.table, { created: false, markExisting })
+      assert.equal(await prepare(false), 'not marked', 'an existing table is marked only when asked')
+      assert.deepEqual(
+        await createDynamoDeviceRepository(old.connection.transport, old.table).loadDevice(device, 0),
+        expected,
+      )
+      assert.equal(await prepare(true), 1)
+      assert.equal(await prepare(true), 'already')
+      const after = createDynamoDeviceRepository(old.connection.transport, old.table)
+      assert.deepEqual(await after.loadDevice(device, 0), expected)
+    } finally {
+      await old.close()
+    }
+  })
+
+  test('on a marked table an unmarked partition reads as empty: marks are what loads trust', async () => {
+    const store = createDynamoDeviceRepository(dynamo.connection.transport, dynamo.table)
+    const device = newDevice()
+    await put({ device_id: device, sk: 'reg#7', registered_at: 100 })
+    assert.deepEqual((await store.loadDevice(device, 0)).registrations, new Registrations())
+    // A registration is read by its key, so the one that stands is still found.
+    assert.equal(await store.registerDevice(device, 7, 200), 100)
+  })
+})

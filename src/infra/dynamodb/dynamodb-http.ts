@@ -3,7 +3,7 @@ import type { AwsCredentials } from './sigv4.js'
 import { createPostSigner } from './sigv4.js'
 
 /** The DynamoDB data-plane operations Allot's repository makes. */
-export type DynamoOperation = 'GetItem' | 'PutItem' | 'Query' | 'BatchWriteItem'
+export type DynamoOperation = 'GetItem' | 'PutItem' | 'Query' | 'Scan' | 'BatchGetItem' | 'BatchWriteItem'
 
 /**
  * One DynamoDB API call, input and output in the service's own JSON (attribute values as `{ N: '1' }`),
@@ -39,7 +39,7 @@ const RETRYABLE_NAMES = new Set([
 
 /**
  * A lean DynamoDB client: SigV4-signed JSON POSTs over one undici keep-alive pool, at most two attempts.
- * It does what the AWS SDK's middleware stack does for these four operations at a fraction of the CPU.
+ * It does what the AWS SDK's middleware stack does for these operations at a fraction of the CPU.
  */
 export function openDynamoHttp(settings: DynamoHttpSettings): DynamoTransport {
   const origin = new URL(settings.endpoint ?? defaultEndpoint(settings.region))

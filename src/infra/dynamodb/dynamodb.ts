@@ -1,6 +1,7 @@
 import { Agent } from 'node:http'
 import { Agent as HttpsAgent } from 'node:https'
 import {
+  BatchGetItemCommand,
   BatchWriteItemCommand,
   CreateTableCommand,
   DescribeTableCommand,
@@ -9,6 +10,7 @@ import {
   PutItemCommand,
   QueryCommand,
   ResourceNotFoundException,
+  ScanCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb'
 import { DependencyUnavailable } from '../../domain/errors.js'
@@ -28,7 +30,7 @@ export type DynamoSettings = {
 export type DynamoClientKind = 'http' | 'sdk'
 
 export type DynamoConnection = {
-  /** The data plane: GetItem, PutItem, Query, BatchWriteItem. */
+  /** The data plane: GetItem, PutItem, Query, Scan (migrations only), BatchGetItem, BatchWriteItem. */
   transport: DynamoTransport
   /** The AWS SDK client: the table's creation (migrations) and the credential chain. */
   client: DynamoDBClient
@@ -94,6 +96,8 @@ function sdkTransport(client: DynamoDBClient): DynamoTransport {
     GetItem: GetItemCommand,
     PutItem: PutItemCommand,
     Query: QueryCommand,
+    Scan: ScanCommand,
+    BatchGetItem: BatchGetItemCommand,
     BatchWriteItem: BatchWriteItemCommand,
   } satisfies Record<DynamoOperation, unknown>
   return {
