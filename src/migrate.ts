@@ -54,7 +54,7 @@ function marksSaid(marked: number | 'already' | 'not marked'): string {
   if (marked === 'already') return 'device marks: in use'
   if (marked === 'not marked')
     return 'device marks: not in use yet (once every instance runs this release: npm run migrate -- --mark-devices)'
-  return `device marks: in use (${marked} devices marked)`
+  return `device marks: in use (${marked} ${marked === 1 ? 'device' : 'devices'} marked)`
 }
 
 main().catch((err: unknown) => {

@@ -7,6 +7,10 @@ import { join, resolve } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { promisify } from 'node:util'
 import { parse } from 'yaml'
+import { Registrations } from '../../src/domain/device.js'
+import { toItem } from '../../src/infra/dynamodb/attribute-values.js'
+import { createDynamoDeviceRepository } from '../../src/repositories/dynamodb-device.repository.js'
+import { startDynamo, TEST_AWS_CREDENTIALS } from '../helpers/dynamo.js'
 import { freePort } from '../helpers/net.js'
 
 // There is no Docker engine on the CI machine: these checks read the files the way compose and docker would.
@@ -253,5 +257,54 @@ describe('the compiled build', () => {
     }
     const [code] = await once(server, 'exit')
     assert.equal(code, 0)
+  })
+
+  test('npm run migrate marks the devices of a DynamoDB table from before device marks only when asked', {
+    timeout: 30_000,
+  }, async () => {
+    const dynamo = await startDynamo(undefined, 'http', false)
+    try {
+      const device = 1 + Math.floor(Math.random() * 2 ** 40)
+      await dynamo.connection.transport.call(
+        'PutItem',
+        { TableName: dynamo.table, Item: toItem({ device_id: device, sk: 'reg#7', registered_at: 100 }) },
+        AbortSignal.timeout(5_000),
+      )
+      const env = {
+        DATABASE_URL: `sqlite:${join(app, 'marks.sqlite')}`,
+        PROFILE_STORE: 'dynamodb',
+        DYNAMODB_TABLE: dynamo.table,
+        DYNAMODB_ENDPOINT: dynamo.endpoint,
+        DYNAMODB_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: TEST_AWS_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: TEST_AWS_CREDENTIALS.secretAccessKey,
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      }
+      const migrate = async (...args: string[]) => {
+        const child = spawn(process.execPath, [join('dist', 'migrate.js'), ...args], {
+          cwd: app,
+          env: { PATH: process.env.PATH, ...env },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
+        let output = ''
+        for (const stream of [child.stdout, child.stderr]) stream?.on('data', (chunk) => (output += chunk))
+        const [code] = await once(child, 'exit')
+        assert.equal(code, 0, output)
+        return output
+      }
+      assert.match(await migrate(), /device marks: not in use yet/)
+      assert.match(await migrate('--mark-devices'), /device marks: in use \(1 device marked\)/)
+      assert.match(await migrate('--mark-devices'), /device marks: in use\n/)
+      const mark = await dynamo.connection.transport.call(
+        'GetItem',
+        { TableName: dynamo.table, Key: toItem({ device_id: device, sk: 'dev' }), ConsistentRead: true },
+        AbortSignal.timeout(5_000),
+      )
+      assert.ok(mark.Item, 'the device has its mark')
+      const store = createDynamoDeviceRepository(dynamo.connection.transport, dynamo.table)
+      assert.deepEqual((await store.loadDevice(device, 0)).registrations, new Registrations([[7, 100]]))
+    } finally {
+      await dynamo.close()
+    }
   })
 })
