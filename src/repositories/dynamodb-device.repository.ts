@@ -18,7 +18,7 @@ import { asError, PER_LOOP_ITERATION } from './loop-batch.js'
 /*
  * One table, partition key `device_id` (number), sort key `sk` (string):
  *   profile                   category_scores, updated_at
- *   reg#<unit id>             registered_at            (written once, conditionally)
+ *   reg#<unit id>             registered_at            (written once: read by key first)
  *   act#<at, 15 digits>#<r>   type, campaign_id, at, expires_at (epoch seconds, the table's TTL attribute)
  *   dev                       no attributes: "this partition holds the device's data" (the device mark)
  * Every write of a device's data also writes its mark (the same item each time), so a device without a mark
@@ -182,7 +182,7 @@ function tableCalls(dynamo: DynamoTransport, table: string, timeoutMs: number) {
   }
 }
 
-type PutInput = { TableName: string; Item: WireItem; ConditionExpression?: string }
+type PutInput = { TableName: string; Item: WireItem }
 type QueryInput = {
   TableName: string
   KeyConditionExpression: string
@@ -248,8 +248,10 @@ const emptyDevice = (): StoredDevice => ({
 })
 
 /**
- * Puts a device's items with the marks of the devices not known marked: the marks first, so a partition
- * never holds data without its mark once the call returns (a mark without data reads as an empty device).
+ * Puts devices' items with the marks of the devices not known marked, the marks first (in the same or an
+ * earlier BatchWriteItem), so once the call returns every item written has its mark; a mark without data
+ * reads as an empty device. A call that fails part-way may leave an item without its mark until the device's
+ * next write, which carries the mark again (a failed write's devices are not remembered as marked).
  */
 async function putMarked(
   t: TableCalls,
@@ -349,16 +351,19 @@ export async function prepareDeviceTable(
   if (!created && Number((await t.get(FORMAT_KEY, true))?.marks) === 1) return 'already'
   if (!created && !markExisting) return 'not marked'
   const devices = new Set<number>()
-  for (let start: WireItem | undefined, first = true; !created && (first || start); first = false) {
-    const page = await t.scan({
-      TableName: table,
-      ProjectionExpression: 'device_id',
-      ConsistentRead: true,
-      ExclusiveStartKey: start,
-    })
-    // Ids 0 and below are the format item and the sample partitions, not devices.
-    for (const item of page.Items) if (Number(item.device_id) > 0) devices.add(Number(item.device_id))
-    start = page.LastEvaluatedKey
+  if (!created) {
+    let start: WireItem | undefined
+    do {
+      const page = await t.scan({
+        TableName: table,
+        ProjectionExpression: 'device_id',
+        ConsistentRead: true,
+        ExclusiveStartKey: start,
+      })
+      // Ids 0 and below are the format item and the sample partitions, not devices.
+      for (const item of page.Items) if (Number(item.device_id) > 0) devices.add(Number(item.device_id))
+      start = page.LastEvaluatedKey
+    } while (start)
   }
   await putAll(t, [...devices].map(markItem), 'device marks')
   await t.put({ TableName: table, Item: toItem({ ...FORMAT_KEY, marks: 1 }) })
