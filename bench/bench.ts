@@ -9,6 +9,10 @@
  * request, since the stores share the machine), and synthetic catalogs of
  * 1,000 / 10,000 / 100,000 active campaigns. Each target is measured at full load, then at about half of
  * that rate for its tail latency. Servers are pinned to CPU 0 and the load generator to CPU 1 (taskset).
+ * For the half-load run of each Allot scenario a second table says what held its requests up (issue #22,
+ * item 3): the event loop's delay (prom-client's histogram, read from the server's /metrics before and
+ * after), the GC pauses in that run, and the share of it the server's main thread spent ready to run but
+ * waiting for its CPU (/proc/<pid>/schedstat: V8's helper threads and the other processes on that core).
  *
  * The `reach` scenario runs first, in process: reach estimates over 1,000,000 synthetic devices
  * (bench/reach-bench.ts). The `events` scenarios run last (bench/event-bench.ts): beacons, unlocks and
@@ -97,6 +101,8 @@ type Result = {
   errors: number
   non2xx: number
   cold?: boolean
+  /** Allot's event loop and GC during the half-load run (Allot scenarios only). */
+  halfStalls?: Stalls
   /** The scenario's CPU profile (with --profile). */
   profile?: string
 }
@@ -173,23 +179,110 @@ async function run(
  * burst (which measures the burst, not the service), so this stays closed-loop and lowers the number of
  * connections until throughput falls to about half of the maximum.
  */
-async function atHalfLoad(url: string, body: () => string, maxRps: number) {
+async function atHalfLoad(
+  url: string,
+  body: () => string,
+  maxRps: number,
+  server?: { ops: string; pid: number },
+) {
   let chosen = 1
   for (const c of [1, 2, 3, 4, 6, 8, 12, 16, 24, 32]) {
     chosen = c
     const probe = await run(url, body, 2, c)
     if (probe.requests.average >= maxRps / 2) break
   }
-  return { connections: chosen, result: await run(url, body, duration, chosen) }
+  const measure = () => run(url, body, duration, chosen)
+  const { result, stalls } = server
+    ? await stallsDuring(server, (r) => r.requests.total, measure)
+    : { result: await measure(), stalls: undefined }
+  return { connections: chosen, result, stalls }
 }
 
-async function drive(name: string, url: string, pid: number, body: () => string): Promise<Result> {
+/** What the Allot process's own /metrics say about its event loop and GC (prom-client's default metrics). */
+type LoopReading = { loopP99Ms: number; loopMaxMs: number; gcCount: number; gcMs: number; gcOver10Ms: number }
+
+/** Reads the loop and GC figures; prom-client resets its loop-delay histogram at every scrape. */
+async function loopReading(ops: string): Promise<LoopReading> {
+  const text = await (await fetch(`${ops}/metrics`)).text()
+  const value = (re: RegExp) => [...text.matchAll(re)].reduce((sum, m) => sum + Number(m[1]), 0)
+  return {
+    loopP99Ms: value(/^nodejs_eventloop_lag_p99_seconds (\S+)/gm) * 1000,
+    loopMaxMs: value(/^nodejs_eventloop_lag_max_seconds (\S+)/gm) * 1000,
+    gcCount: value(/^nodejs_gc_duration_seconds_count\{[^}]*\} (\S+)/gm),
+    gcMs: value(/^nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)/gm) * 1000,
+    gcOver10Ms:
+      value(/^nodejs_gc_duration_seconds_count\{[^}]*\} (\S+)/gm) -
+      value(/^nodejs_gc_duration_seconds_bucket\{le="0.01"[^}]*\} (\S+)/gm),
+  }
+}
+
+/** The event loop's delay and the GC pauses of Allot while `work` runs (at half load). */
+async function stallsDuring<T>(
+  server: { ops: string; pid: number },
+  requests: (r: T) => number,
+  work: () => Promise<T>,
+) {
+  const before = await loopReading(server.ops)
+  const waitedBefore = runQueueSeconds(server.pid)
+  const started = performance.now()
+  const result = await work()
+  const wall = (performance.now() - started) / 1000
+  const waited = runQueueSeconds(server.pid) - waitedBefore
+  const after = await loopReading(server.ops)
+  const per1k = 1000 / Math.max(1, requests(result))
+  const stalls: Stalls = {
+    // The histogram counts each 10 ms timer's whole interval: what is over it is the loop's delay.
+    loopP99Ms: Math.max(0, after.loopP99Ms - LOOP_TIMER_MS),
+    loopMaxMs: Math.max(0, after.loopMaxMs - LOOP_TIMER_MS),
+    cpuWaitShare: waited / wall,
+    gcPer1k: (after.gcCount - before.gcCount) * per1k,
+    gcMsPer1k: (after.gcMs - before.gcMs) * per1k,
+    gcOver10Ms: after.gcOver10Ms - before.gcOver10Ms,
+  }
+  return { result, stalls }
+}
+
+/** Event-loop delay (p99, max) and GC (pauses and their time per 1,000 requests, pauses over 10 ms). */
+type Stalls = {
+  loopP99Ms: number
+  loopMaxMs: number
+  /** The share of the run the main thread was ready to run but waited for its CPU (other threads, processes). */
+  cpuWaitShare: number
+  gcPer1k: number
+  gcMsPer1k: number
+  gcOver10Ms: number
+}
+
+/** prom-client's event-loop timer (its default `eventLoopMonitoringPrecision`). */
+const LOOP_TIMER_MS = 10
+
+/** Seconds the main thread of `pid` spent runnable but waiting for a CPU (/proc/<pid>/schedstat). */
+function runQueueSeconds(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9
+  } catch {
+    return Number.NaN
+  }
+}
+
+async function drive(
+  name: string,
+  url: string,
+  pid: number,
+  body: () => string,
+  ops?: string,
+): Promise<Result> {
   await run(url, body, 2) // JIT warm-up
   const cpuBefore = cpuSeconds(pid)
   const full = await run(url, body, duration)
   const cpu = cpuSeconds(pid) - cpuBefore
-  const { connections: halfConnections, result: half } = await atHalfLoad(url, body, full.requests.average)
+  const {
+    connections: halfConnections,
+    result: half,
+    stalls,
+  } = await atHalfLoad(url, body, full.requests.average, ops ? { ops, pid } : undefined)
   return {
+    halfStalls: stalls,
     name,
     rps: full.requests.average,
     p50: full.latency.p50,
@@ -309,7 +402,7 @@ function measureWarm(bench: Bench, name: string, env: Record<string, string>, de
     const rssBefore = rssMb(pid)
     await warmDevices(url, ops, devices)
     bench.results.push({
-      ...(await drive(name, url, pid, allocationBody(devices))),
+      ...(await drive(name, url, pid, allocationBody(devices), ops)),
       rssBeforeDevicesMb: rssBefore,
       cachedDevices: await cachedDevices(ops),
       profile: profileDir,
@@ -320,8 +413,8 @@ function measureWarm(bench: Bench, name: string, env: Record<string, string>, de
 
 /** Cold: a device the process (and the stores) never saw on every request. */
 function measureCold(bench: Bench, name: string, env: Record<string, string>) {
-  return withAllot(bench, env, async ({ url, pid, profileDir }) => {
-    bench.results.push({ ...(await drive(name, url, pid, coldBody())), cold: true, profile: profileDir })
+  return withAllot(bench, env, async ({ url, ops, pid, profileDir }) => {
+    bench.results.push({ ...(await drive(name, url, pid, coldBody(), ops)), cold: true, profile: profileDir })
     process.stderr.write(`measured: ${name}\n`)
   })
 }
@@ -543,7 +636,24 @@ function report(results: Result[]): void {
       `| ${r.name} | ${r.rps.toFixed(0)} | ${(r.rps / floor.rps).toFixed(2)} | ${(r.rps / signed.rps).toFixed(2)} | ${r.p50} | ${r.p99} | ${r.halfConnections} | ${r.halfRate.toFixed(0)} | ${r.halfP50} | ${r.halfP99} | ${r.cpuPer1k.toFixed(3)} | ${(r.cpuPer1k / floor.cpuPer1k).toFixed(2)} | ${r.rssMb.toFixed(0)} | ${r.errors} | ${r.non2xx} | ${r.bytesPerAnswer.toFixed(0)} |`,
     )
   }
+  stallReport(results)
   targets(results, floor)
+}
+
+/** What held the event loop during each Allot scenario's half-load run: loop delay and GC pauses. */
+function stallReport(results: Result[]): void {
+  const rows = results.filter((r) => r.halfStalls)
+  if (rows.length === 0) return
+  console.log(
+    '\n| at about half load | p99 ms | event-loop delay p99 ms | max ms | main thread waiting for its CPU | GC pauses / 1,000 req | GC ms / 1,000 req | GC pauses over 10 ms |',
+  )
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+  for (const r of rows) {
+    const s = r.halfStalls as Stalls
+    console.log(
+      `| ${r.name} | ${r.halfP99} | ${s.loopP99Ms.toFixed(1)} | ${s.loopMaxMs.toFixed(1)} | ${(s.cpuWaitShare * 100).toFixed(0)} % | ${s.gcPer1k.toFixed(1)} | ${s.gcMsPer1k.toFixed(1)} | ${s.gcOver10Ms} |`,
+    )
+  }
 }
 
 /** The targets of issues #11 and #22 (against the AES floor), each met or not, from this run's figures. */
