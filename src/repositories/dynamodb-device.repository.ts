@@ -268,18 +268,18 @@ async function putMarked(
 /** Items by key, 100 per consistent BatchGetItem; unprocessed keys are asked again with backoff, five times at most. */
 async function getAll(t: TableCalls, keys: readonly Item[]): Promise<Item[]> {
   const found: Item[] = []
-  for (let at = 0; at < keys.length; at += GET_BATCH) {
-    let wanted = keys.slice(at, at + GET_BATCH).map((key) => toItem(key))
-    for (let attempt = 0; wanted.length > 0; attempt++) {
+  await inChunks(
+    keys.map((key) => toItem(key)),
+    GET_BATCH,
+    'keys not read',
+    async (wanted) => {
       const { Responses, UnprocessedKeys } = await t.batchGet({
         RequestItems: { [t.table]: { Keys: wanted, ConsistentRead: true } },
       })
       for (const item of Responses?.[t.table] ?? []) found.push(fromItem(item))
-      wanted = UnprocessedKeys?.[t.table]?.Keys ?? []
-      if (wanted.length > 0 && attempt >= 5) throw new Error(`${wanted.length} keys not read`)
-      if (wanted.length > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt))
-    }
-  }
+      return UnprocessedKeys?.[t.table]?.Keys ?? []
+    },
+  )
   return found
 }
 
@@ -383,13 +383,33 @@ async function queryAll(t: TableCalls, input: QueryInput): Promise<Item[]> {
 
 /** Puts items 25 per BatchWriteItem; unprocessed ones are retried with backoff, five times at most. */
 async function putAll(t: TableCalls, items: readonly Item[], what: string): Promise<void> {
-  for (let at = 0; at < items.length; at += 25) {
-    let requests = items.slice(at, at + 25).map((item) => ({ PutRequest: { Item: toItem(item) } }))
-    for (let attempt = 0; requests.length > 0; attempt++) {
+  await inChunks(
+    items.map((item) => ({ PutRequest: { Item: toItem(item) } })),
+    25,
+    `${what} not written`,
+    async (requests) => {
       const { UnprocessedItems } = await t.batchWrite({ RequestItems: { [t.table]: requests } })
-      requests = UnprocessedItems?.[t.table] ?? []
-      if (requests.length > 0 && attempt >= 5) throw new Error(`${requests.length} ${what} not written`)
-      if (requests.length > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt))
+      return UnprocessedItems?.[t.table] ?? []
+    },
+  )
+}
+
+/**
+ * Sends `entries` `size` at a time through `send`, which answers what the table left unprocessed; that is
+ * sent again after 50, 100, 200 … ms, and an error names what is still left after the sixth try.
+ */
+async function inChunks<T>(
+  entries: readonly T[],
+  size: number,
+  left: string,
+  send: (chunk: T[]) => Promise<readonly T[]>,
+): Promise<void> {
+  for (let at = 0; at < entries.length; at += size) {
+    let chunk = entries.slice(at, at + size)
+    for (let attempt = 0; chunk.length > 0; attempt++) {
+      chunk = [...(await send(chunk))]
+      if (chunk.length > 0 && attempt >= 5) throw new Error(`${chunk.length} ${left}`)
+      if (chunk.length > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** attempt))
     }
   }
 }

@@ -163,6 +163,81 @@ describe('DynamoDB device marks: a new device costs no partition Query', () => {
     }
   })
 
+  /** Batch calls a throttled table answered only in part, by operation. */
+  const handedBack = { BatchGetItem: 0, BatchWriteItem: 0 }
+  /**
+   * The table's transport, answering as a throttled table does: every other batch call of more than one
+   * entry has only its first half done, the rest handed back as unprocessed.
+   */
+  const halfDone = (): DynamoTransport => {
+    const real = dynamo.connection.transport
+    const table = dynamo.table
+    let throttle = true
+    return {
+      async call(operation, input, signal) {
+        const asked = (input as { RequestItems?: Record<string, { Keys?: unknown[] } | unknown[]> })
+          .RequestItems?.[table]
+        const entries = Array.isArray(asked) ? asked : asked?.Keys
+        if (!entries || entries.length < 2) return real.call(operation, input, signal)
+        throttle = !throttle
+        if (!throttle) return real.call(operation, input, signal)
+        const half = Math.ceil(entries.length / 2)
+        if (operation === 'BatchWriteItem') {
+          handedBack.BatchWriteItem++
+          await real.call(operation, { RequestItems: { [table]: entries.slice(0, half) } }, signal)
+          return { UnprocessedItems: { [table]: entries.slice(half) } }
+        }
+        handedBack.BatchGetItem++
+        const done = { Keys: entries.slice(0, half), ConsistentRead: true }
+        const answer = await real.call(operation, { RequestItems: { [table]: done } }, signal)
+        return {
+          ...answer,
+          UnprocessedKeys: { [table]: { Keys: entries.slice(half), ConsistentRead: true } },
+        }
+      },
+      close: async () => {},
+    }
+  }
+
+  test('what a throttled table leaves unprocessed is sent again: every load, registration and mark lands', async () => {
+    const store = createDynamoDeviceRepository(halfDone(), dynamo.table)
+    const devices = Array.from({ length: 30 }, newDevice)
+    await store.recordActivities(
+      devices.map((deviceId) => ({ deviceId, item: { type: 'impression' as const, campaign_id: 1, at: 5 } })),
+    )
+    const times = await Promise.all(devices.map((d, i) => store.registerDevice(d, 7, 2_000 + i)))
+    assert.deepEqual(
+      times,
+      devices.map((_, i) => 2_000 + i),
+    )
+    const other = createDynamoDeviceRepository(halfDone(), dynamo.table)
+    const loaded = await Promise.all(devices.map((d) => other.loadDevice(d, 0)))
+    loaded.forEach((device, i) => {
+      assert.deepEqual(device.registrations, new Registrations([[7, 2_000 + i]]), `device ${i}`)
+      assert.equal(device.activity.length, 1, `device ${i}`)
+    })
+    assert.ok(handedBack.BatchGetItem > 0 && handedBack.BatchWriteItem > 0, JSON.stringify(handedBack))
+  })
+
+  test('a write the table keeps refusing fails after six tries, naming what was not written', async () => {
+    const refusing: DynamoTransport = {
+      async call(operation, input, signal) {
+        if (operation !== 'BatchWriteItem') return dynamo.connection.transport.call(operation, input, signal)
+        calls.push(operation)
+        return { UnprocessedItems: (input as { RequestItems: object }).RequestItems }
+      },
+      close: async () => {},
+    }
+    calls.length = 0
+    const refused = createDynamoDeviceRepository(refusing, dynamo.table)
+    await assert.rejects(
+      refused.recordActivities([{ deviceId: newDevice(), item: { type: 'click', campaign_id: 1, at: 1 } }]),
+      // The device's mark and its activity item, still unwritten after the sixth BatchWriteItem.
+      { message: '2 activity items not written' },
+    )
+    assert.equal(count('BatchWriteItem'), 6)
+  })
+
   test('on a marked table an unmarked partition reads as empty: marks are what loads trust', async () => {
     const store = createDynamoDeviceRepository(dynamo.connection.transport, dynamo.table)
     const device = newDevice()
