@@ -117,9 +117,14 @@ function rssMb(pid: number): number {
   return Number(line?.[1] ?? 0) / 1024
 }
 
-/** Devices in the server's in-process cache, from its /metrics (on the ops listener). */
+/** The server's Prometheus metrics, as text (on the ops listener). */
+async function scrape(ops: string): Promise<string> {
+  return (await fetch(`${ops}/metrics`)).text()
+}
+
+/** Devices in the server's in-process cache, from its /metrics. */
 async function cachedDevices(ops: string): Promise<number> {
-  const text = await (await fetch(`${ops}/metrics`)).text()
+  const text = await scrape(ops)
   return Number(text.match(/^allot_device_cache_entries (\d+)/m)?.[1] ?? 0)
 }
 
@@ -193,7 +198,7 @@ async function atHalfLoad(
   }
   const measure = () => run(url, body, duration, chosen)
   const { result, stalls } = server
-    ? await stallsDuring(server, (r) => r.requests.total, measure)
+    ? await stallsDuring(server, measure)
     : { result: await measure(), stalls: undefined }
   return { connections: chosen, result, stalls }
 }
@@ -203,25 +208,20 @@ type LoopReading = { loopP99Ms: number; loopMaxMs: number; gcCount: number; gcMs
 
 /** Reads the loop and GC figures; prom-client resets its loop-delay histogram at every scrape. */
 async function loopReading(ops: string): Promise<LoopReading> {
-  const text = await (await fetch(`${ops}/metrics`)).text()
+  const text = await scrape(ops)
   const value = (re: RegExp) => [...text.matchAll(re)].reduce((sum, m) => sum + Number(m[1]), 0)
+  const gcCount = value(/^nodejs_gc_duration_seconds_count\{[^}]*\} (\S+)/gm)
   return {
     loopP99Ms: value(/^nodejs_eventloop_lag_p99_seconds (\S+)/gm) * 1000,
     loopMaxMs: value(/^nodejs_eventloop_lag_max_seconds (\S+)/gm) * 1000,
-    gcCount: value(/^nodejs_gc_duration_seconds_count\{[^}]*\} (\S+)/gm),
+    gcCount,
     gcMs: value(/^nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)/gm) * 1000,
-    gcOver10Ms:
-      value(/^nodejs_gc_duration_seconds_count\{[^}]*\} (\S+)/gm) -
-      value(/^nodejs_gc_duration_seconds_bucket\{le="0.01"[^}]*\} (\S+)/gm),
+    gcOver10Ms: gcCount - value(/^nodejs_gc_duration_seconds_bucket\{le="0.01"[^}]*\} (\S+)/gm),
   }
 }
 
 /** The event loop's delay and the GC pauses of Allot while `work` runs (at half load). */
-async function stallsDuring<T>(
-  server: { ops: string; pid: number },
-  requests: (r: T) => number,
-  work: () => Promise<T>,
-) {
+async function stallsDuring(server: { ops: string; pid: number }, work: () => ReturnType<typeof run>) {
   const before = await loopReading(server.ops)
   const waitedBefore = runQueueSeconds(server.pid)
   const started = performance.now()
@@ -229,7 +229,7 @@ async function stallsDuring<T>(
   const wall = (performance.now() - started) / 1000
   const waited = runQueueSeconds(server.pid) - waitedBefore
   const after = await loopReading(server.ops)
-  const per1k = 1000 / Math.max(1, requests(result))
+  const per1k = 1000 / Math.max(1, result.requests.total)
   const stalls: Stalls = {
     // The histogram counts each 10 ms timer's whole interval: what is over it is the loop's delay.
     loopP99Ms: Math.max(0, after.loopP99Ms - LOOP_TIMER_MS),
