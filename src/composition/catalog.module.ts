@@ -28,7 +28,7 @@ export async function catalogModule(
     store: {
       catalogVersion: repos.campaigns.catalogVersion,
       listUnits: repos.units.all,
-      listServableCampaigns: repos.campaigns.listServableCampaigns,
+      eachServableCampaign: repos.campaigns.eachServableCampaign,
       listCategories: repos.categories.all,
       listChannels: repos.channels.all,
     },

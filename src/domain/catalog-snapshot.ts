@@ -110,40 +110,53 @@ export type SnapshotInput = {
   channels: ContentChannel[]
 }
 
-/** Builds an immutable, indexed snapshot (also used by tests to feed the allocation service). */
-export function catalogSnapshot({
-  version,
-  loadedAt,
-  units,
-  campaigns,
-  categories,
-  channels,
-}: SnapshotInput): CatalogSnapshot {
+/** A snapshot built one campaign at a time: `add` compiles each as it arrives, `build` indexes them all. */
+export type SnapshotBuilder = {
+  add(campaign: Campaign): void
+  build(rest: Omit<SnapshotInput, 'campaigns'>): CatalogSnapshot
+}
+
+export function snapshotBuilder(): SnapshotBuilder {
   const cache: EntryCache = { ...targetingCache(), slots: new Map() }
-  const entries = campaigns.map((c) => catalogEntry(c, cache))
-  const ads = entries.filter((e) => e.campaign.is_ad)
-  const contents = entries.filter((e) => !e.campaign.is_ad)
-  const lockscreenUnitsByApp = new Map<number, Unit>()
-  for (const u of [...units].sort((a, b) => a.id - b.id))
-    if (u.unit_type === 'lockscreen' && !lockscreenUnitsByApp.has(u.app_id))
-      lockscreenUnitsByApp.set(u.app_id, u)
-  return Object.freeze({
-    version,
-    loadedAt,
-    units: new Map(units.map((u) => [u.id, u])),
-    lockscreenUnitsByApp,
-    channelsById: new Map(channels.map((c) => [c.id, c])),
-    usesAppTargeting: campaigns.some((c) => c.target_app.length > 0 || c.detarget_app.length > 0),
-    ads,
-    contents,
-    // Ad buckets by priority, highest first: allocation stops after the tiers that fill the pool.
-    adIndex: buildCampaignIndex(
-      ads,
-      (e) => e.campaign,
-      (a, b) => b.campaign.first_display_priority - a.campaign.first_display_priority,
-    ),
-    contentIndex: buildCampaignIndex(contents, (e) => e.campaign),
-    categories,
-    channels,
-  })
+  const ads: CatalogEntry[] = []
+  const contents: CatalogEntry[] = []
+  let usesAppTargeting = false
+  return {
+    add(campaign) {
+      ;(campaign.is_ad ? ads : contents).push(catalogEntry(campaign, cache))
+      if (campaign.target_app.length > 0 || campaign.detarget_app.length > 0) usesAppTargeting = true
+    },
+    build({ version, loadedAt, units, categories, channels }) {
+      const lockscreenUnitsByApp = new Map<number, Unit>()
+      for (const u of [...units].sort((a, b) => a.id - b.id))
+        if (u.unit_type === 'lockscreen' && !lockscreenUnitsByApp.has(u.app_id))
+          lockscreenUnitsByApp.set(u.app_id, u)
+      return Object.freeze({
+        version,
+        loadedAt,
+        units: new Map(units.map((u) => [u.id, u])),
+        lockscreenUnitsByApp,
+        channelsById: new Map(channels.map((c) => [c.id, c])),
+        usesAppTargeting,
+        ads,
+        contents,
+        // Ad buckets by priority, highest first: allocation stops after the tiers that fill the pool.
+        adIndex: buildCampaignIndex(
+          ads,
+          (e) => e.campaign,
+          (a, b) => b.campaign.first_display_priority - a.campaign.first_display_priority,
+        ),
+        contentIndex: buildCampaignIndex(contents, (e) => e.campaign),
+        categories,
+        channels,
+      })
+    },
+  }
+}
+
+/** Builds an immutable, indexed snapshot of campaigns at hand (tests feed the allocation service with it). */
+export function catalogSnapshot(input: SnapshotInput): CatalogSnapshot {
+  const builder = snapshotBuilder()
+  for (const campaign of input.campaigns) builder.add(campaign)
+  return builder.build(input)
 }

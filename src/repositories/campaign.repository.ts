@@ -41,7 +41,7 @@ const list = <T>(text: unknown, seen?: Shared): T[] =>
     : shared(seen, `l${text}`, () => parseJson<T[]>(text, EMPTY as T[]))
 const word = <T extends string | null>(text: T, seen?: Shared): T =>
   text === null ? text : shared(seen, `w${text}`, () => text)
-const SERVABLE_PAGE = 2000
+const SERVABLE_PAGE = 500
 const EMPTY_EXTRA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>
 
 /** The one place a campaign row becomes a domain campaign; `seen` shares equal values within one listing. */
@@ -166,9 +166,12 @@ export function createCampaignRepository(db: Kysely<Database>, clock: () => numb
   )
   return {
     ...crud,
-    /** Active, unended campaigns, read in pages by id so a large catalog never blocks the process for long. */
-    async listServableCampaigns(now: number): Promise<Campaign[]> {
-      const campaigns: Campaign[] = []
+    /**
+     * Active, unended campaigns in id order, each handed to `take` as its page is read: a large catalog is
+     * read in pages so it never blocks the process for long, and never sits in memory as full campaigns
+     * (the snapshot keeps less of each; what it drops dies young instead of filling the old heap).
+     */
+    async eachServableCampaign(now: number, take: (campaign: Campaign) => void): Promise<void> {
       const seen: Shared = new Map()
       for (let after = 0; ; ) {
         const rows = await db
@@ -180,8 +183,8 @@ export function createCampaignRepository(db: Kysely<Database>, clock: () => numb
           .orderBy('id')
           .limit(SERVABLE_PAGE)
           .execute()
-        for (const row of rows) campaigns.push(campaignFromRow(row, seen))
-        if (rows.length < SERVABLE_PAGE) return campaigns
+        for (const row of rows) take(campaignFromRow(row, seen))
+        if (rows.length < SERVABLE_PAGE) return
         after = num(rows[rows.length - 1]?.id)
         // Let requests run between pages (better-sqlite3 reads synchronously).
         await new Promise((resolve) => setImmediate(resolve))

@@ -1,4 +1,4 @@
-import { type CatalogSnapshot, catalogSnapshot } from '../domain/catalog-snapshot.js'
+import { type CatalogSnapshot, catalogSnapshot, snapshotBuilder } from '../domain/catalog-snapshot.js'
 import type { CatalogStore } from './ports/catalog.ports.js'
 import type { ScheduledJob, Scheduler } from './scheduler.js'
 
@@ -25,7 +25,7 @@ type Deps = { store: CatalogStore; refreshMs: number; clock: () => number; sched
 /**
  * A snapshot is rebuilt for hygiene (dropping ended campaigns) at least this often even without changes.
  * Rebuilding is not needed for correctness: allocation checks each campaign's schedule itself, and a 100k
- * catalog costs seconds of CPU and a few hundred MB of garbage per rebuild.
+ * catalog costs seconds of CPU and tens of MB of garbage per rebuild.
  */
 const MAX_SNAPSHOT_AGE_MS = 15 * 60_000
 
@@ -51,13 +51,15 @@ export function createCatalogService({ store, refreshMs, clock, scheduler }: Dep
   async function build(): Promise<void> {
     const version = await store.catalogVersion()
     const now = clock()
-    const [units, campaigns, categories, channels] = await Promise.all([
+    // Each campaign is compiled into the snapshot as it is read, so the full rows die young.
+    const builder = snapshotBuilder()
+    const [units, , categories, channels] = await Promise.all([
       store.listUnits(),
-      store.listServableCampaigns(now),
+      store.eachServableCampaign(now, builder.add),
       store.listCategories(),
       store.listChannels(),
     ])
-    snapshot = catalogSnapshot({ version, loadedAt: now, units, campaigns, categories, channels })
+    snapshot = builder.build({ version, loadedAt: now, units, categories, channels })
     checkedAt = now
   }
 

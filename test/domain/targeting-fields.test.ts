@@ -20,7 +20,7 @@ import { CampaignPatchSchema, CampaignSchema } from '../../src/http/dto/admin.dt
 import { targetingFromDto } from '../../src/http/presenters/insight.presenter.js'
 import { openDatabase } from '../../src/infra/database/database.js'
 import { migrateToLatest } from '../../src/infra/database/migrator.js'
-import { createCampaignRepository } from '../../src/repositories/campaign.repository.js'
+import { campaignToRow, createCampaignRepository } from '../../src/repositories/campaign.repository.js'
 import { createReach } from '../../src/services/reach.service.js'
 
 // Every consumer of the targeting table, checked field by field: a field added to the table that one of
@@ -205,7 +205,9 @@ describe('the campaign store keeps every targeting key (SQLite)', () => {
       await repo.create(draft(alike))
       await repo.create(draft(alike))
       await repo.create(draft({ ...alike, target_unit: ['1002'], week_slot: [4] }))
-      const [a, b, c] = await repo.listServableCampaigns(NOW)
+      const listed: Campaign[] = []
+      await repo.eachServableCampaign(NOW, (one) => listed.push(one))
+      const [a, b, c] = listed
       assert.ok(a && b && c)
       for (const key of ['target_unit', 'target_gender', 'week_slot', 'categories'] as const) {
         assert.equal(a[key], b[key], `${key}: one list for both`)
@@ -215,6 +217,48 @@ describe('the campaign store keeps every targeting key (SQLite)', () => {
       assert.notEqual(c.target_unit, a.target_unit)
       assert.deepEqual([c.target_unit, c.week_slot, c.target_gender], [['1002'], [4], ['F']])
       assert.equal(c.target_gender, a.target_gender)
+    } finally {
+      await database.close()
+    }
+  })
+
+  test('a listing longer than a page hands over every servable campaign once, in id order', async () => {
+    const database = openDatabase(parseDatabaseUrl(`sqlite:${join(dir, 'pages.sqlite')}`, 2))
+    try {
+      await migrateToLatest(database.db)
+      const repo = createCampaignRepository(database.db, () => NOW)
+      // 1,500 rows over several pages: every 7th paused and every 11th ended, which the listing skips.
+      const rows = Array.from({ length: 1500 }, (_, i) => {
+        const id = i + 1
+        const {
+          id: _id,
+          created_at: _c,
+          updated_at: _u,
+          ...draft
+        } = campaign({
+          name: `c${id}`,
+          status: id % 7 === 0 ? 'paused' : 'active',
+          end_date: id % 11 === 0 ? NOW - 1 : NOW * 2,
+        })
+        return { ...campaignToRow(draft, NOW), id, created_at: NOW }
+      })
+      for (let i = 0; i < rows.length; i += 100)
+        await database.db
+          .insertInto('campaigns')
+          .values(rows.slice(i, i + 100))
+          .execute()
+      const listed: Campaign[] = []
+      await repo.eachServableCampaign(NOW, (one) => listed.push(one))
+      const expected = rows.filter((r) => r.id % 7 !== 0 && r.id % 11 !== 0).map((r) => r.id)
+      assert.ok(expected.length > 1000)
+      assert.deepEqual(
+        listed.map((c) => c.id),
+        expected,
+      )
+      assert.deepEqual(
+        listed.map((c) => c.name),
+        expected.map((id) => `c${id}`),
+      )
     } finally {
       await database.close()
     }

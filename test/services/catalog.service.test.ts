@@ -12,9 +12,8 @@ function fakeStore() {
       return state.version
     },
     listUnits: async () => [],
-    listServableCampaigns: async () => {
+    eachServableCampaign: async () => {
       state.loads++
-      return []
     },
     listCategories: async () => [],
     listChannels: async () => [],

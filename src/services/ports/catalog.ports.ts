@@ -15,8 +15,11 @@ export type CatalogStore = {
   /** A number that changes whenever units or campaigns change. */
   catalogVersion(): Promise<number>
   listUnits(): Promise<Unit[]>
-  /** Campaigns that may be served now or later: active and not yet ended at `now`. */
-  listServableCampaigns(now: number): Promise<Campaign[]>
+  /**
+   * Hands `take` every campaign that may be served now or later (active and not yet ended at `now`), one by
+   * one as they are read; resolves when the last was handed over.
+   */
+  eachServableCampaign(now: number, take: (campaign: Campaign) => void): Promise<void>
   listCategories(): Promise<ContentCategory[]>
   listChannels(): Promise<ContentChannel[]>
 }
