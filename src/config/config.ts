@@ -68,6 +68,13 @@ const EnvSchema = Type.Object({
       'gzip: JSON answers of 1 KiB or more are gzipped (level 1) for clients that accept it; off behind nginx, which compresses at the edge',
   }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, maximum: 120000, default: 10000 }),
+  HEAP_GROWTH_PERCENT: Type.Integer({
+    minimum: 0,
+    maximum: 300,
+    default: 50,
+    description:
+      "how far V8 lets the JS heap grow past what its last full collection kept before the next one, in percent; 0 = V8's own choice (up to 300 % on a large machine)",
+  }),
   OPS_PORT: Type.Integer({
     minimum: 0,
     maximum: 65535,
@@ -271,6 +278,8 @@ export type Config = Readonly<{
   /** Who compresses JSON answers: nginx at the edge (`off`), or Allot itself when it runs without the edge. */
   responseCompression: 'off' | 'gzip'
   shutdownGraceMs: number
+  /** V8's heap growing factor, in percent past the live heap (0: V8 picks it). */
+  heapGrowthPercent: number
   workers: number
   /** `urls`: one server, or a cluster's seed nodes (`cluster`). */
   redis:
@@ -339,6 +348,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: env.TRUST_PROXY,
     responseCompression: env.RESPONSE_COMPRESSION,
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    heapGrowthPercent: env.HEAP_GROWTH_PERCENT,
     // Embedded counters live in one process, so the embedded default runs one unless told otherwise.
     workers: env.WORKERS ?? (mode === 'production' ? availableParallelism() : 1),
     redis: env.REDIS_URL
