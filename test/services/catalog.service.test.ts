@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import type { Campaign } from '../../src/domain/catalog.js'
+import { campaignDraft } from '../../src/domain/drafts.js'
 import { createCatalogService } from '../../src/services/catalog.service.js'
 import { createManualScheduler } from '../helpers/manual-timers.js'
 
@@ -106,5 +108,52 @@ describe('catalog service', () => {
     } finally {
       process.off('unhandledRejection', note)
     }
+  })
+
+  test('a listing that fails after handing over some campaigns leaves the previous snapshot serving, whole', async () => {
+    const { scheduler, clock } = createManualScheduler()
+    const draft = (id: number) => ({
+      ...campaignDraft({ name: `c${id}`, type: 'I', start_date: 0, end_date: 1e13 }),
+      id,
+      created_at: 0,
+      updated_at: 0,
+    })
+    let listing: 'whole' | 'fails midway' = 'whole'
+    let version = 1
+    const store = {
+      catalogVersion: async () => version,
+      listUnits: async () => [],
+      eachServableCampaign: async (_now: number, take: (c: Campaign) => void) => {
+        take(draft(1))
+        take(draft(2))
+        if (listing === 'fails midway') throw new Error('database gone on the next page')
+        take(draft(3))
+      },
+      listCategories: async () => [],
+      listChannels: async () => [],
+    }
+    const catalog = createCatalogService({ store, refreshMs: 1000, clock, scheduler })
+    await catalog.reload()
+    const before = catalog.current()
+    assert.deepEqual(
+      before.ads.map((e) => e.campaign.id),
+      [1, 2, 3],
+    )
+    version = 2
+    listing = 'fails midway'
+    await assert.rejects(catalog.reload(), /database gone/)
+    assert.equal(catalog.current(), before, 'the snapshot of version 1, untouched')
+    assert.deepEqual(
+      catalog.current().ads.map((e) => e.campaign.id),
+      [1, 2, 3],
+    )
+    listing = 'whole'
+    await catalog.reload()
+    assert.equal(catalog.current().version, 2)
+    assert.deepEqual(
+      catalog.current().ads.map((e) => e.campaign.id),
+      [1, 2, 3],
+      'a fresh build, nothing carried over from the failed one',
+    )
   })
 })
