@@ -10,7 +10,7 @@ import {
 /** A campaign with its targeting compiled once per snapshot. */
 export type CatalogEntry = {
   campaign: ServedCampaign
-  matches: TargetingPredicate
+  targeting: TargetingPredicate
   /** week_slot as a 168-entry lookup table (1 = allowed); undefined = every hour. */
   slots: Uint8Array | undefined
 }
@@ -22,7 +22,7 @@ type EntryCache = TargetingCache & { slots: Map<string, Uint8Array> }
 export function catalogEntry(campaign: Campaign, cache?: EntryCache): CatalogEntry {
   return {
     campaign: servedCampaign(campaign),
-    matches: compileTargeting(campaign, cache),
+    targeting: compileTargeting(campaign, cache),
     slots: slotsOf(campaign.week_slot, cache),
   }
 }

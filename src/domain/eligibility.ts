@@ -38,7 +38,7 @@ export const RULES = {
   content_filter: (x, e) => x.contentFilter(e.campaign),
   // Unknown activity (store too slow) means caps cannot be proven, so capped campaigns sit this one out.
   cap: (x, e) => !hasCaps(e.campaign) || (x.activity !== undefined && withinCaps(e.campaign, x.activity)),
-  targeting: (x, e) => e.matches(x.device),
+  targeting: (x, e) => e.targeting.matches(x.device),
   budget: (x, e) =>
     e.campaign.budget_type === null || withinBudget(e.campaign, x.delivery(e.campaign), x.now),
 } satisfies Record<string, Rule>

@@ -76,7 +76,7 @@ export function ruleDetail(rule: RuleName, x: EligibilityContext, e: CatalogEntr
       return { rule, ipu: c.ipu, dipu: c.dipu, tipu: c.tipu, impressions }
     }
     case 'targeting': {
-      const miss = e.matches.firstMiss(x.device)
+      const miss = e.targeting.firstMiss(x.device)
       // firstExclusion said targeting failed, so a field failed; the fallback only satisfies the type.
       return {
         rule,

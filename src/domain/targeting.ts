@@ -17,7 +17,9 @@ export { provinceOf } from './targeting-fields.js'
  * A campaign's targeting compiled once per snapshot into a single predicate, which can also say which
  * field a device fails (the decision explainer and the reach estimate), with the same checks.
  */
-export type TargetingPredicate = ((device: DeviceContext) => boolean) & {
+export type TargetingPredicate = {
+  /** Whether the device passes every field the campaign restricts. */
+  matches(device: DeviceContext): boolean
   /** The first field, in matching order, that the device fails; undefined when it matches. */
   firstMissField(device: DeviceContext): TargetingField | undefined
   /** The first field the device fails with the values involved; undefined when it matches. */
@@ -47,12 +49,20 @@ export const TARGETING_FIELDS: readonly TargetingField[] = FIELDS_BY_RANK.map((e
 
 /**
  * Compiled targeting shared between the campaigns of one catalog build: a rule per distinct field value,
- * a predicate per distinct targeting. Most campaigns of a large catalog repeat a few targetings (one unit,
- * one country, a gender), and a predicate with its closures and rule sets costs about 1 KB of heap.
+ * a predicate per distinct targeting, a list of checked fields per distinct set of them. Most campaigns of a
+ * large catalog repeat a few targetings (one unit, one country, a gender).
  */
-export type TargetingCache = { rules: Map<string, unknown>; predicates: Map<string, TargetingPredicate> }
+export type TargetingCache = {
+  rules: Map<string, unknown>
+  predicates: Map<string, TargetingPredicate>
+  checked: Map<string, readonly FieldEntry[]>
+}
 
-export const targetingCache = (): TargetingCache => ({ rules: new Map(), predicates: new Map() })
+export const targetingCache = (): TargetingCache => ({
+  rules: new Map(),
+  predicates: new Map(),
+  checked: new Map(),
+})
 
 /** What a field's rule is compiled from: the campaign's values of the field's own keys. */
 const ruleKey = (field: FieldEntry, values: TargetingValues): string =>
@@ -86,38 +96,61 @@ export function compileTargeting(campaign: Campaign, cache?: TargetingCache): Ta
   const found = cache?.predicates.get(key)
   if (found) return found
   // Copies: an array grown by push keeps room for 16 entries, which 100,000 campaigns pay for twice.
-  const made = predicate(checked.slice(), rules.slice())
+  const made = new CompiledTargeting(sharedChecked(checked, cache), rules.slice())
   cache?.predicates.set(key, made)
   return made
 }
 
-/** The predicate of `checked` fields with their compiled `rules`, in matching order. */
-function predicate(checked: readonly FieldEntry[], rules: readonly unknown[]): TargetingPredicate {
-  const n = checked.length
-  const firstMissAt = (device: DeviceContext): number => {
-    const d = device as DeviceView
-    for (let i = 0; i < n; i++) if (!(checked[i] as FieldEntry).check(rules[i], d)) return i
-    return -1
-  }
-  const matches = (device: DeviceContext) => firstMissAt(device) < 0
-  return Object.assign(matches, {
-    fields: checked.map((f) => f.name as TargetingField),
-    firstMissField(device: DeviceContext): TargetingField | undefined {
-      const i = firstMissAt(device)
-      return i < 0 ? undefined : ((checked[i] as FieldEntry).name as TargetingField)
-    },
-    firstMiss(device: DeviceContext): TargetingMiss | undefined {
-      const i = firstMissAt(device)
-      if (i < 0) return undefined
-      const field = checked[i] as FieldEntry
-      return { field: field.name as TargetingField, ...field.describe(rules[i], device as DeviceView) }
-    },
-  })
+/** One list per distinct set of checked fields (a handful in any catalog). */
+function sharedChecked(checked: FieldEntry[], cache: TargetingCache | undefined): readonly FieldEntry[] {
+  if (!cache) return checked.slice()
+  const key = checked.map((f) => f.name).join()
+  const found = cache.checked.get(key)
+  if (found) return found
+  const made = checked.slice()
+  cache.checked.set(key, made)
+  return made
 }
 
-/** The targeting of a campaign that restricts nothing: every device matches. */
-const EVERYWHERE: TargetingPredicate = Object.assign(() => true, {
-  fields: [],
-  firstMissField: () => undefined,
-  firstMiss: () => undefined,
-})
+/**
+ * The predicate of `checked` fields with their compiled `rules`, in matching order. An instance of a class,
+ * not closures with properties: a catalog of 100,000 campaigns holds tens of thousands of distinct
+ * targetings, and a function given properties keeps them in a dictionary of its own (about 1 KB a predicate
+ * in all, against some 100 bytes here).
+ */
+class CompiledTargeting implements TargetingPredicate {
+  constructor(
+    private readonly checked: readonly FieldEntry[],
+    private readonly rules: readonly unknown[],
+  ) {}
+
+  get fields(): readonly TargetingField[] {
+    return this.checked.map((f) => f.name as TargetingField)
+  }
+
+  matches(device: DeviceContext): boolean {
+    return this.firstMissAt(device) < 0
+  }
+
+  firstMissField(device: DeviceContext): TargetingField | undefined {
+    const i = this.firstMissAt(device)
+    return i < 0 ? undefined : ((this.checked[i] as FieldEntry).name as TargetingField)
+  }
+
+  firstMiss(device: DeviceContext): TargetingMiss | undefined {
+    const i = this.firstMissAt(device)
+    if (i < 0) return undefined
+    const field = this.checked[i] as FieldEntry
+    return { field: field.name as TargetingField, ...field.describe(this.rules[i], device as DeviceView) }
+  }
+
+  private firstMissAt(device: DeviceContext): number {
+    const d = device as DeviceView
+    const { checked, rules } = this
+    for (let i = 0; i < checked.length; i++) if (!(checked[i] as FieldEntry).check(rules[i], d)) return i
+    return -1
+  }
+}
+
+/** The targeting of a campaign that restricts nothing: every device matches (one class at every call site). */
+const EVERYWHERE: TargetingPredicate = new CompiledTargeting([], [])

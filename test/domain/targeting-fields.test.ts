@@ -116,10 +116,10 @@ describe('every field of the targeting table reaches every consumer', () => {
       test('the compiled matcher restricts by it: a device outside fails on it, one inside passes', () => {
         const miss = compileTargeting(campaign(missing(field)))
         assert.deepEqual(miss.fields, [field.name])
-        assert.equal(miss(device), false)
+        assert.equal(miss.matches(device), false)
         assert.equal(miss.firstMissField(device), field.name)
         assert.equal(miss.firstMiss(device)?.field, field.name)
-        assert.equal(compileTargeting(campaign(matching(field)))(device), true)
+        assert.equal(compileTargeting(campaign(matching(field))).matches(device), true)
       })
 
       test('the device context carries what the request supplies for it', () => {

@@ -110,7 +110,7 @@ describe('targeting: every field and its exclusion twin', () => {
   for (const [what, fields, d, served] of rows) {
     test(`${what} → ${served ? 'served' : 'not served'}`, () => {
       const targeting = compileTargeting(campaign(fields))
-      assert.equal(targeting(d), served)
+      assert.equal(targeting.matches(d), served)
       // The explainer's answer agrees with the predicate, and names a field the campaign restricts.
       const miss = targeting.firstMissField(d)
       assert.equal(miss === undefined, served)
@@ -208,7 +208,7 @@ describe('targeting: the first field a device misses', () => {
         const defined = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined))
         const targeting = compileTargeting(campaign(defined as Partial<Campaign>))
         const miss = targeting.firstMissField(d as DeviceContext)
-        assert.equal(targeting(d as DeviceContext), miss === undefined)
+        assert.equal(targeting.matches(d as DeviceContext), miss === undefined)
       }),
       { numRuns: 5_000, seed: 13 },
     )
@@ -229,7 +229,7 @@ describe('targeting: the first field a device misses', () => {
           const own = compileTargeting(c)
           assert.deepEqual(shared.fields, own.fields)
           for (const d of ds as DeviceContext[]) {
-            assert.equal(shared(d), own(d))
+            assert.equal(shared.matches(d), own.matches(d))
             assert.deepEqual(shared.firstMiss(d), own.firstMiss(d))
           }
         }
@@ -245,10 +245,11 @@ describe('targeting: the first field a device misses', () => {
     const c = compileTargeting(campaign({ target_unit: ['1001'], target_gender: ['M'] }), cache)
     assert.equal(a, b, 'the same targeting: one predicate')
     assert.notEqual(a, c)
-    assert.equal(c(device), false)
-    assert.equal(a(device), true)
+    assert.equal(c.matches(device), false)
+    assert.equal(a.matches(device), true)
     assert.equal(cache.predicates.size, 2)
     assert.equal(cache.rules.size, 3, 'target_unit 1001 compiled once, each gender once')
+    assert.equal(cache.checked.size, 1, 'both restrict unit and gender: one list of checked fields')
     assert.equal(
       compileTargeting(campaign({}), cache),
       compileTargeting(campaign({ id: 3 })),
