@@ -48,3 +48,60 @@ test('answers of one block are slices of it, not copies; an answer larger than a
   assert.equal(a.toString(), 'first')
   assert.equal(b.toString(), 'second')
 })
+
+test('answers released at any point free their room for later ones, and an answer still out keeps its bytes', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ answer, release: fc.array(fc.nat(), { maxLength: 3 }) }), { maxLength: 60 }),
+      fc.constantFrom(64, 1024, 4096),
+      (steps, slab) => {
+        const writer = new AnswerWriter(slab)
+        const out: { got: Buffer; want: Buffer }[] = []
+        for (const { answer: a, release } of steps) {
+          writer.reset()
+          const want: Buffer[] = []
+          for (const p of a.pieces) {
+            if ('bytes' in p) writer.bytes(p.bytes)
+            else writer.ascii(p.ascii)
+            want.push('bytes' in p ? p.bytes : Buffer.from(p.ascii, 'latin1'))
+          }
+          if (a.finished) out.push({ got: writer.finish(), want: Buffer.concat(want) })
+          // Some answers out are released (each once), in any order.
+          for (const pick of release) {
+            if (out.length === 0) break
+            const [done] = out.splice(pick % out.length, 1)
+            if (done) writer.release(done.got)
+          }
+          // Checked after every step: a slice overwritten while still out fails here.
+          for (const { got, want: bytes } of out) assert.deepEqual(got, bytes)
+        }
+      },
+    ),
+  )
+})
+
+test('a block whose answers are all released is written again: the current one from its start, others as spares', () => {
+  const writer = new AnswerWriter(1024)
+  const a = writer.reset().ascii('first').finish()
+  const b = writer.reset().ascii('second').finish()
+  writer.release(a)
+  const c = writer.reset().ascii('third').finish()
+  assert.notEqual(c.byteOffset, 0, 'b is still out: the block goes on after it')
+  writer.release(b)
+  writer.release(c)
+  const d = writer.reset().ascii('fourth').finish()
+  assert.equal(d.buffer, a.buffer, 'the same block')
+  assert.equal(d.byteOffset, 0, 'from its start')
+  // Fill the block with answers still out, then release them after it was left for a new one.
+  const held = [d]
+  while (held.at(-1)?.buffer === a.buffer) held.push(writer.reset().bytes(Buffer.alloc(200, 1)).finish())
+  const next = held.pop() as Buffer
+  assert.notEqual(next.buffer, a.buffer)
+  for (const h of held) writer.release(h)
+  while (writer.reset().bytes(Buffer.alloc(200, 2)).finish().buffer === next.buffer) {}
+  const after = writer.reset().ascii('spare').finish()
+  assert.equal(after.buffer, a.buffer, 'the emptied block came back as a spare')
+  assert.equal(next.readUInt8(0), 1, 'the answer still out was not written over')
+  writer.release(Buffer.from('not from this writer'))
+  assert.equal(writer.reset().ascii('last').finish().buffer, a.buffer, 'a foreign buffer changes nothing')
+})

@@ -95,6 +95,10 @@ export function createAllocationPresenter({ signer, publicBaseUrl }: Deps) {
       campaigns(a, false)
       return writer.bytes(CONTENT_END).finish()
     },
+    /** Told that an answer's response is done (sent or aborted): its memory may take a later answer. */
+    release(answer: Buffer): void {
+      writer.release(answer)
+    },
   }
 }
 

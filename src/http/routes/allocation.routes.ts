@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import type {
   Allocation,
   AllocationRequest,
@@ -51,7 +51,7 @@ export async function allocationRoutes(
       // The presenter renders JSON text itself (items are pre-rendered per campaign); the schema documents it.
       const text = presenter.allocation(result)
       onAllocated?.(result, reply.elapsedTime)
-      return reply.type(JSON_TYPE).send(text)
+      return sendAnswer(reply, presenter, text)
     },
   )
   app.post(
@@ -68,9 +68,19 @@ export async function allocationRoutes(
       const result = await allocation.allocateContents(body)
       const text = presenter.contentAllocation(result)
       onAllocated?.(result, reply.elapsedTime)
-      return reply.type(JSON_TYPE).send(text)
+      return sendAnswer(reply, presenter, text)
     },
   )
+}
+
+/**
+ * Sends an answer the presenter wrote, and gives its memory back once the response is done. A response emits
+ * 'close' once: after its last byte went to the socket (or through gzip), or when the connection went away,
+ * whose unsent writes are then dropped; never while a write still reads the answer.
+ */
+function sendAnswer(reply: FastifyReply, presenter: AllocationPresenter, answer: Buffer): FastifyReply {
+  reply.raw.once('close', () => presenter.release(answer))
+  return reply.type(JSON_TYPE).send(answer)
 }
 
 /** `POST /admin/explain` (registered inside the admin scope): allocation's own decision, campaign by campaign. */
