@@ -40,4 +40,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # `npm start`'s command (its prestart is `npm run build`, done above), without npm in between so SIGTERM
 # reaches Node directly. Migrations: `node dist/migrate.js` (deploy/docker-compose.yml).
-CMD ["node", "dist/server.js"]
+CMD ["node", "--max-semi-space-size=8", "dist/server.js"]

@@ -53,7 +53,16 @@ import { createConnection } from 'mysql2/promise'
 import { freePort } from '../test/helpers/net.js'
 import { compressionReport, gzipCost, type WireRow } from './compression-bench.js'
 import { type EventRow, eventBench, eventReport } from './event-bench.js'
-import { allocationBody, coldBody, cpuSeconds, dropRedisKeys, hasTaskset, start, waitFor } from './harness.js'
+import {
+  allocationBody,
+  coldBody,
+  cpuSeconds,
+  dropRedisKeys,
+  hasTaskset,
+  SERVER_ARGS,
+  start,
+  waitFor,
+} from './harness.js'
 import { selfTimes } from './profile-summary.js'
 import { reachBench } from './reach-bench.js'
 import { seedSyntheticCatalog } from './synthetic-catalog.js'
@@ -336,7 +345,7 @@ async function withAllot<T>(
   if (profileDir) mkdirSync(profileDir)
   const profileFlags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []
   // The compiled server, as `npm start` and the image run it.
-  const allot = start([...profileFlags, 'dist/server.js'], {
+  const allot = start([...profileFlags, ...SERVER_ARGS], {
     PORT: String(port),
     HOST: '127.0.0.1',
     OPS_PORT: String(opsPort),

@@ -32,7 +32,7 @@ import {
   SPREAD_UNIT,
   seedEventCatalog,
 } from './event-setup.js'
-import { coldBody, cpuSeconds, start, waitFor } from './harness.js'
+import { coldBody, cpuSeconds, SERVER_ARGS, start, waitFor } from './harness.js'
 
 export type EventBenchOptions = {
   duration: number
@@ -115,7 +115,7 @@ export async function eventBench(o: EventBenchOptions): Promise<EventRow[]> {
 async function startAllot(env: Record<string, string>, o: EventBenchOptions): Promise<Allot> {
   const port = await freePort()
   const profile = o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : []
-  const child: ChildProcess = start([...profile, 'dist/server.js'], {
+  const child: ChildProcess = start([...profile, ...SERVER_ARGS], {
     PORT: String(port),
     HOST: '127.0.0.1',
     OPS_PORT: String(await freePort()),

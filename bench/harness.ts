@@ -18,6 +18,18 @@ export const hasTaskset = (() => {
 })()
 
 /**
+ * What `npm start` runs after `node` (its V8 flags, then dist/server.js): the bench starts Allot as users
+ * and the image do.
+ */
+export const SERVER_ARGS: readonly string[] = (() => {
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }
+  const [node, ...args] = pkg.scripts.start.split(' ')
+  if (node !== 'node' || args.at(-1) !== 'dist/server.js')
+    throw new Error(`unexpected start script: ${pkg.scripts.start}`)
+  return args
+})()
+
+/**
  * Starts `node <args>` pinned to `cpus` (CPU 0, the server's, by default; when taskset exists), its stdout
  * ignored.
  */

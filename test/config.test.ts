@@ -78,8 +78,8 @@ describe('configuration', () => {
     )
   })
 
-  test('HEAP_GROWTH_PERCENT is 50 unless set; 0 leaves it to V8; a negative or huge value is refused by name', () => {
-    assert.equal(loadConfig({ DATABASE_URL: sqlite }).heapGrowthPercent, 50)
+  test('HEAP_GROWTH_PERCENT is 35 unless set; 0 leaves it to V8; a negative or huge value is refused by name', () => {
+    assert.equal(loadConfig({ DATABASE_URL: sqlite }).heapGrowthPercent, 35)
     assert.equal(loadConfig({ DATABASE_URL: sqlite, HEAP_GROWTH_PERCENT: '0' }).heapGrowthPercent, 0)
     for (const bad of ['-1', '301', '1.5', 'lots'])
       assert.throws(

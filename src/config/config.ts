@@ -71,7 +71,7 @@ const EnvSchema = Type.Object({
   HEAP_GROWTH_PERCENT: Type.Integer({
     minimum: 0,
     maximum: 300,
-    default: 50,
+    default: 35,
     description:
       "how far V8 lets the JS heap grow past what its last full collection kept before the next one, in percent; 0 = V8's own choice (up to 300 % on a large machine)",
   }),

@@ -107,7 +107,7 @@ describe('deployment files', () => {
     assert.deepEqual(buildConfig.include, ['src'])
     assert.equal(pkg.scripts.prestart, 'npm run build', 'npm start compiles first')
     assert.equal(pkg.scripts.premigrate, 'npm run build', 'npm run migrate compiles first')
-    assert.deepEqual(instruction('CMD'), ['node', 'dist/server.js'])
+    assert.deepEqual(instruction('CMD'), ['node', '--max-semi-space-size=8', 'dist/server.js'])
     assert.deepEqual(instruction('CMD'), pkg.scripts.start?.split(' '))
     assert.deepEqual(services.migrate?.command, ['node', 'dist/migrate.js'])
     assert.deepEqual(services.migrate?.command, pkg.scripts.migrate?.split(' '))
