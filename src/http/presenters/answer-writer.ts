@@ -59,7 +59,7 @@ export class AnswerWriter {
     return this
   }
 
-  /** The answer written since `reset`: its own bytes, never written again by a later answer. */
+  /** The answer written since `reset`: its own bytes, which no later answer writes over until it is released. */
   finish(): Buffer {
     const answer = this.block.subarray(this.start, this.at)
     const lent = this.lent.get(this.block.buffer)

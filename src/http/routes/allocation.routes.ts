@@ -76,7 +76,8 @@ export async function allocationRoutes(
 /**
  * Sends an answer the presenter wrote, and gives its memory back once the response is done. A response emits
  * 'close' once: after its last byte went to the socket (or through gzip), or when the connection went away,
- * whose unsent writes are then dropped; never while a write still reads the answer.
+ * whose unsent writes are then dropped; never while a write still reads the answer. (A gzip stream cut off by
+ * a closed connection may still read it in zlib's thread: what it makes of it goes nowhere.)
  */
 function sendAnswer(reply: FastifyReply, presenter: AllocationPresenter, answer: Buffer): FastifyReply {
   reply.raw.once('close', () => presenter.release(answer))
