@@ -4,11 +4,7 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
-import type { FastifyInstance } from 'fastify'
-import { createApp } from '../../src/app.js'
-import { loadConfig } from '../../src/config/config.js'
-import { PUBLIC_BASE_URL } from '../helpers/sdk.js'
-import { ADMIN_TOKEN, demoAllocationFields, form, PAYLOAD_SECRET } from '../helpers/test-app.js'
+import { demoAllocationFields, form, startTestApp, type TestApp } from '../helpers/test-app.js'
 
 // With a fixed clock and random source, two instances seeded alike give a new device the same bytes.
 const NOW = Date.UTC(2026, 10, 25, 3, 30)
@@ -17,16 +13,8 @@ const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
 /** Pipelined answers of ~40 KB each: more than loopback's send and receive buffers hold together. */
 const PIPELINED = 400
 
-async function allot(name: string): Promise<FastifyInstance> {
-  const config = loadConfig({
-    DATABASE_URL: `sqlite:${join(dir, `${name}.sqlite`)}`,
-    ADMIN_TOKEN,
-    PAYLOAD_SECRET,
-    LOG_LEVEL: 'silent',
-    PUBLIC_BASE_URL,
-  })
-  return createApp({ config, clock: () => NOW, random: () => 0.5 })
-}
+const allot = (name: string) =>
+  startTestApp(`sqlite:${join(dir, `${name}.sqlite`)}`, { seed: true, clock: () => NOW, random: () => 0.5 })
 
 const request = (device: number) => {
   const body = form(demoAllocationFields(device))
@@ -51,12 +39,12 @@ function bodies(stream: Buffer): Buffer[] {
 after(() => rmSync(dir, { recursive: true, force: true }))
 
 describe('answers written into reused memory', () => {
-  let served: FastifyInstance
-  let reference: FastifyInstance
+  let served: TestApp
+  let reference: TestApp
   before(async () => {
     served = await allot('served')
     reference = await allot('reference')
-    await served.listen({ port: 0, host: '127.0.0.1' })
+    await served.app.listen({ port: 0, host: '127.0.0.1' })
   })
   after(async () => {
     await served?.close()
@@ -64,7 +52,7 @@ describe('answers written into reused memory', () => {
   })
 
   test('a client that does not read keeps its answers whole while other clients get theirs from the same memory', async () => {
-    const address = served.server.address()
+    const address = served.app.server.address()
     assert.ok(address && typeof address === 'object')
     const port = address.port
     // One connection sends every request at once and reads nothing: the server's writes back up, and the
@@ -97,7 +85,7 @@ describe('answers written into reused memory', () => {
     slow.destroy()
     assert.equal(answers.length, PIPELINED)
     for (const [i, answer] of answers.entries()) {
-      const want = await reference.inject({
+      const want = await reference.app.inject({
         method: 'POST',
         url: '/api/allocation/',
         payload: form(demoAllocationFields(1 + i)),
