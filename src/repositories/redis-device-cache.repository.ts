@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader'
 import { Packr } from 'msgpackr'
 import { type ActivityItem, type DeviceProfile, Registrations } from '../domain/device.js'
-import { type RedisClient, redisCall } from '../infra/redis/redis.js'
+import { type RedisClient, redisCall, sendUnpipelined } from '../infra/redis/redis.js'
 import { asError, PER_LOOP_ITERATION } from './loop-batch.js'
 
 /** The cached device record (the device cache's DeviceRecord, declared here structurally). */
@@ -102,6 +102,16 @@ export function createRedisDeviceCache(redis: RedisClient, prefix: string, ttlMs
     redis.defineCommand('allotDevAppendMany', { lua: APPEND_MANY })
     redis.defineCommand('allotDevInvalidate', { numberOfKeys: 3, lua: INVALIDATE })
     redis.defineCommand('allotDevRemember', { numberOfKeys: 1, lua: REMEMBER })
+    // Reads, writes and appends are batched per loop iteration below: sent as they are, all in the order
+    // they were made (a command left in the auto-pipeline could be overtaken by one sent straight).
+    sendUnpipelined(redis, [
+      'allotDevRead',
+      'allotDevFill',
+      'allotDevAppend',
+      'allotDevAppendMany',
+      'allotDevInvalidate',
+      'allotDevRemember',
+    ])
   }
   const scripts = redis as unknown as RedisClient & {
     allotDevReadBuffer: Scripts['allotDevRead']

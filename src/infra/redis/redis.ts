@@ -104,6 +104,19 @@ function openCluster({ urls, timeoutMs }: RedisSettings, connectMs: number): Clu
   })
 }
 
+/**
+ * Sends the named commands (defined scripts included) straight to the socket, outside ioredis' auto-pipeline.
+ * For commands their caller already batches per loop iteration: an auto-pipeline waits for the one in flight
+ * before it is sent, and each batch it makes is a Pipeline object holding its commands until every reply is
+ * in. Held that long, a busy process's commands outlived two scavenges and were copied into the old
+ * generation (docs/benchmarks.md, "The production path's garbage"). In a cluster auto-pipelining is off.
+ */
+export function sendUnpipelined(client: RedisClient, commands: readonly string[]): void {
+  const options = client.options as { autoPipeliningIgnoredCommands?: string[] }
+  // A new array: ioredis' default is one array shared by every client.
+  options.autoPipeliningIgnoredCommands = [...(options.autoPipeliningIgnoredCommands ?? []), ...commands]
+}
+
 /** A connection for SUBSCRIBE: it waits for Redis instead of failing, and resubscribes after reconnecting. */
 function duplicateForSubscribing(client: RedisClient): RedisClient {
   const sub =
