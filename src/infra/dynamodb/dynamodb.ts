@@ -14,6 +14,7 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb'
 import { DependencyUnavailable } from '../../domain/errors.js'
+import { withTimeoutSignal } from '../timeout-signal.js'
 import { type DynamoOperation, type DynamoTransport, openDynamoHttp } from './dynamodb-http.js'
 
 export type DynamoSettings = {
@@ -214,7 +215,7 @@ export async function dynamoCall<T>(
   timeoutMs: number,
 ): Promise<T> {
   try {
-    return await send(AbortSignal.timeout(timeoutMs))
+    return await withTimeoutSignal(timeoutMs, send)
   } catch (err) {
     const { name = '', code = '', $fault } = err as { name?: string; code?: string; $fault?: string }
     if (TIMED_OUT.has(name)) throw new DependencyUnavailable('dynamodb', 'timeout', err)
