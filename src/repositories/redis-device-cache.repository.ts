@@ -18,12 +18,22 @@ type CachedDevice = {
  *   {d<id>}:st   change stamp, INCR'd by every write; a fill only lands if it has not moved
  *   {d<id>}:reg  hash unit id → first registration time (first wins, never changes; same ttl as rec)
  */
-const READ = `
-local rec = redis.call('GET', KEYS[1])
-local stamp = redis.call('GET', KEYS[3]) or ''
-local reg = redis.call('HGETALL', KEYS[4])
-if not rec then return {'', {}, stamp, reg} end
-return {rec, redis.call('LRANGE', KEYS[2], 0, -1), stamp, reg}`
+// The reads of many devices at once: KEYS are each device's rec, act, st and reg, and the answer is one
+// {rec or '', activity, stamp, registrations} per device, in order. One script call for a loop iteration's reads
+// on a single server; one per device in a cluster (a device's four keys share a slot).
+const READ_MANY = `
+local out = {}
+for i = 1, #KEYS, 4 do
+  local rec = redis.call('GET', KEYS[i])
+  local stamp = redis.call('GET', KEYS[i + 2]) or ''
+  local reg = redis.call('HGETALL', KEYS[i + 3])
+  if rec then
+    out[#out + 1] = {rec, redis.call('LRANGE', KEYS[i + 1], 0, -1), stamp, reg}
+  else
+    out[#out + 1] = {'', {}, stamp, reg}
+  end
+end
+return out`
 
 const FILL = `
 if (redis.call('GET', KEYS[3]) or '') ~= ARGV[1] then return 0 end
@@ -72,13 +82,12 @@ redis.call('INCR', KEYS[3])
 redis.call('PEXPIRE', KEYS[3], ARGV[1])
 return 1`
 
+/** A device's part of READ_MANY's answer: its record's blob ('' when missing), activity, stamp, registrations. */
+type ReadReply = [Buffer, Buffer[], Buffer, Buffer[]]
+
 type Scripts = {
-  allotDevRead(
-    rec: string,
-    act: string,
-    st: string,
-    reg: string,
-  ): Promise<[Buffer, Buffer[], Buffer, Buffer[]]>
+  /** numkeys, then KEYS (rec, act, st, reg per device). */
+  allotDevReadMany(...args: (string | number)[]): Promise<ReadReply[]>
   allotDevFill(rec: string, act: string, st: string, ...args: (string | number | Buffer)[]): Promise<number>
   allotDevAppend(rec: string, act: string, st: string, item: string, ttlMs: number): Promise<number>
   /** numkeys, then KEYS (rec, act, st per device), then ttl and the items. */
@@ -91,12 +100,14 @@ type Scripts = {
 const MAX_ITEMS = 2_000
 /** Most appends in one script call (a script blocks the server while it runs: keep each one short). */
 const MAX_APPENDS = 256
+/** Most devices read by one script call. */
+const MAX_READS = 256
 
 /** The device cache's shared second level in Redis: one round trip (a script) per read. */
 export function createRedisDeviceCache(redis: RedisClient, prefix: string, ttlMs: number) {
   const packr = new Packr({ useRecords: false })
-  if (!(redis as unknown as Partial<Scripts>).allotDevRead) {
-    redis.defineCommand('allotDevRead', { numberOfKeys: 4, lua: READ })
+  if (!(redis as unknown as Partial<Scripts>).allotDevReadMany) {
+    redis.defineCommand('allotDevReadMany', { lua: READ_MANY })
     redis.defineCommand('allotDevFill', { numberOfKeys: 3, lua: FILL })
     redis.defineCommand('allotDevAppend', { numberOfKeys: 3, lua: APPEND })
     redis.defineCommand('allotDevAppendMany', { lua: APPEND_MANY })
@@ -105,7 +116,7 @@ export function createRedisDeviceCache(redis: RedisClient, prefix: string, ttlMs
     // Reads, writes and appends are batched per loop iteration below: sent as they are, all in the order
     // they were made (a command left in the auto-pipeline could be overtaken by one sent straight).
     sendUnpipelined(redis, [
-      'allotDevRead',
+      'allotDevReadMany',
       'allotDevFill',
       'allotDevAppend',
       'allotDevAppendMany',
@@ -114,7 +125,7 @@ export function createRedisDeviceCache(redis: RedisClient, prefix: string, ttlMs
     ])
   }
   const scripts = redis as unknown as RedisClient & {
-    allotDevReadBuffer: Scripts['allotDevRead']
+    allotDevReadManyBuffer: Scripts['allotDevReadMany']
   } & Scripts
   const keys = (deviceId: number) => {
     const base = `${prefix}{d${deviceId}}:`
@@ -122,9 +133,14 @@ export function createRedisDeviceCache(redis: RedisClient, prefix: string, ttlMs
   }
 
   type Read = { record: CachedDevice | undefined; stamp: string }
+  // The reads of one loop iteration: one script on a single server, one per device in a cluster.
   const reads = new DataLoader<number, Read>(
-    (ids) => Promise.all(ids.map((id) => readOne(id).catch(asError))),
-    PER_LOOP_ITERATION,
+    async (ids) => {
+      if (redis.isCluster)
+        return Promise.all(ids.map((id) => readMany([id]).then(([read]) => read as Read, asError)))
+      return readMany(ids).catch((err: unknown) => ids.map(() => asError(err)))
+    },
+    { ...PER_LOOP_ITERATION, maxBatchSize: MAX_READS },
   )
   // Writes that no allocation waits for (fills, registration notes), sent with the iteration's reads.
   const writes = new DataLoader<() => Promise<unknown>, unknown>(
@@ -155,9 +171,16 @@ export function createRedisDeviceCache(redis: RedisClient, prefix: string, ttlMs
     return redisCall(scripts.allotDevAppend(rec, act, st, encodeItem(item), ttlMs))
   }
 
-  async function readOne(deviceId: number): Promise<Read> {
-    const [rec, act, st, reg] = keys(deviceId)
-    const [blob, items, stamp, regPairs] = await redisCall(scripts.allotDevReadBuffer(rec, act, st, reg))
+  async function readMany(ids: readonly number[]): Promise<Read[]> {
+    const args: (string | number)[] = [ids.length * 4]
+    for (const id of ids) {
+      const [rec, act, st, reg] = keys(id)
+      args.push(rec, act, st, reg)
+    }
+    return (await redisCall(scripts.allotDevReadManyBuffer(...args))).map(decodeRead)
+  }
+
+  function decodeRead([blob, items, stamp, regPairs]: ReadReply): Read {
     const registrations = new Registrations()
     for (let i = 0; i + 1 < regPairs.length; i += 2)
       registrations.set(Number(String(regPairs[i])), Number(String(regPairs[i + 1])))

@@ -100,6 +100,30 @@ for (const deployment of deployments)
       assert.equal((await writer.read(d)).record, undefined)
     })
 
+    test('the reads of one turn (one script on a server, one per device in a cluster) each answer their own device', async () => {
+      const writer = createRedisDeviceCache(a.client, redis.prefix, 60_000)
+      const reader = createRedisDeviceCache(b.client, redis.prefix, 60_000)
+      const [hit, other, miss] = [device(), device(), device()]
+      await writer.fill(hit, record([imp(1)]), (await writer.read(hit)).stamp)
+      await writer.fill(other, record([imp(2), imp(3)]), (await writer.read(other)).stamp)
+      await writer.rememberRegistration(hit, 1001, 500)
+      await writer.rememberRegistration(other, 1002, 700)
+      await writer.invalidate(miss)
+      const [h, o, m, again] = await Promise.all([
+        reader.read(hit),
+        reader.read(other),
+        reader.read(miss),
+        reader.read(hit),
+      ])
+      assert.deepEqual(h.record?.activity, [imp(1)])
+      assert.deepEqual(h.record?.registrations, new Registrations([[1001, 500]]))
+      assert.deepEqual(o.record?.activity, [imp(2), imp(3)])
+      assert.deepEqual(o.record?.registrations, new Registrations([[1002, 700]]))
+      assert.equal(m.record, undefined)
+      assert.equal(m.stamp, '1') // invalidated once: its stamp moved
+      assert.deepEqual(again, h)
+    })
+
     test('appending to a device that is not cached creates nothing', async () => {
       const cache = createRedisDeviceCache(a.client, redis.prefix, 60_000)
       const d = device()
