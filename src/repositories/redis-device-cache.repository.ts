@@ -103,7 +103,7 @@ const MAX_APPENDS = 256
 /** Most devices read by one script call. */
 const MAX_READS = 256
 
-/** The device cache's shared second level in Redis: one round trip (a script) per read. */
+/** The device cache's shared second level in Redis: one round trip (a script) for the reads of a loop iteration. */
 export function createRedisDeviceCache(redis: RedisClient, prefix: string, ttlMs: number) {
   const packr = new Packr({ useRecords: false })
   if (!(redis as unknown as Partial<Scripts>).allotDevReadMany) {
