@@ -231,7 +231,7 @@ const EnvSchema = Type.Object({
     maximum: 10_000_000,
     default: 262_144,
     description:
-      'devices in each process’s reach sample (about 100 bytes each); more = exact to a larger population',
+      'devices in each process’s reach sample (about 90 bytes each); more = exact to a larger population',
   }),
   REACH_REFRESH_MS: Type.Integer({
     minimum: 1_000,

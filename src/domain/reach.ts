@@ -90,6 +90,9 @@ function resized(columns: Columns, size: number, to: number): Columns {
   return next
 }
 
+/** Index slots for `room` rows: a power of two, at least twice as many. */
+const indexSlots = (room: number) => 2 ** Math.ceil(Math.log2(Math.max(16, room * 2)))
+
 /** Strings and comma lists stored once, by number (0 = none); a region's province computed once. */
 function createInterner() {
   const strings: (string | undefined)[] = [undefined]
@@ -136,7 +139,7 @@ function writeRow(c: Columns, names: Interner, row: number, d: SeenDevice): void
 
 /**
  * A uniform sample of the devices seen in the last 30 days, at most `capacity` of them, in typed columns
- * with interned strings (about 70 bytes a device). It keeps the devices whose sample hash is below a
+ * with interned strings, found by id through an index over their hashes (about 90 bytes a device in all). It keeps the devices whose sample hash is below a
  * threshold (a bottom-k sample): each device is in it with probability threshold ÷ 2^32, so a count in the
  * sample divided by that probability estimates the count among all devices.
  */
@@ -144,28 +147,45 @@ export function createReachSample(capacity: number) {
   let size = 0
   let room = Math.min(capacity + 1, 1024)
   let threshold = SAMPLE_SPACE
-  const rowOf = new Map<number, number>()
   const names = createInterner()
   let columns = newColumns(room)
+  // Where each device's row is: open addressing over its sample hash, row + 1 per slot (0 = free), at most half
+  // full; 4–8 bytes a device where a Map<number, number> took about 40.
+  let index = new Int32Array(indexSlots(room))
+
+  /** The slot holding `id`'s row, or the free slot where it would go. */
+  function slotOf(id: number, hash: number): number {
+    const mask = index.length - 1
+    let i = hash & mask
+    for (let row = index[i] as number; row !== 0 && columns.ids[row - 1] !== id; row = index[i] as number)
+      i = (i + 1) & mask
+    return i
+  }
+
+  /** Builds the index again for the first `size` rows (after a resize or a compaction moved them). */
+  function reindex(): void {
+    index = new Int32Array(indexSlots(room))
+    const { ids, samples } = columns
+    for (let row = 0; row < size; row++) index[slotOf(ids[row] as number, samples[row] as number)] = row + 1
+  }
 
   /**
    * Keeps only the `capacity` smallest hashes among devices seen since `oldestDay` (lowering the threshold
    * to the first hash left out) and forgets the rest.
    */
   function compact(oldestDay: number): void {
-    const { days, samples, ids } = columns
+    const { days, samples } = columns
     const live = liveHashes(columns, size, oldestDay)
     if (live.length > capacity) threshold = live.sort()[capacity] as number
     const all = allColumns(columns)
     let to = 0
-    rowOf.clear()
     for (let i = 0; i < size; i++) {
       if ((days[i] as number) < oldestDay || (samples[i] as number) >= threshold) continue
       if (i !== to) for (const column of all) column[to] = column[i] as number
-      rowOf.set(ids[to] as number, to)
       to++
     }
     size = to
+    reindex()
   }
 
   /** A free row for a new device, growing or compacting first; undefined when its hash no longer fits. */
@@ -175,6 +195,7 @@ export function createReachSample(capacity: number) {
         const to = Math.min(room * 2, capacity + (capacity >> 3))
         columns = resized(columns, size, to)
         room = to
+        reindex()
       } else {
         compact(dayNumber(d.seenAt) - REACH_OLDEST_DAYS + 1)
         if (d.sample >= threshold) return undefined
@@ -187,11 +208,13 @@ export function createReachSample(capacity: number) {
     /** Adds or updates a device when its hash is in the sample; returns whether it is kept. */
     upsert(d: SeenDevice): boolean {
       if (d.sample >= threshold) return false
-      let row = rowOf.get(d.deviceId)
-      if (row === undefined) {
-        row = freeRow(d)
-        if (row === undefined) return false
-        rowOf.set(d.deviceId, row)
+      let row = (index[slotOf(d.deviceId, d.sample)] as number) - 1
+      if (row < 0) {
+        const free = freeRow(d)
+        if (free === undefined) return false
+        row = free
+        // freeRow may have moved the rows and built the index again: look the slot up anew.
+        index[slotOf(d.deviceId, d.sample)] = row + 1
       }
       writeRow(columns, names, row, d)
       return true
@@ -206,8 +229,8 @@ export function createReachSample(capacity: number) {
     },
 
     size: () => size,
-    /** Bytes held by the typed columns (the id → row index adds about 40 bytes a device). */
-    bytes: () => allColumns(columns).reduce((n, a) => n + a.byteLength, 0),
+    /** Bytes held by the typed columns and the id → row index. */
+    bytes: () => allColumns(columns).reduce((n, a) => n + a.byteLength, index.byteLength),
     /** The probability that any one device is in the sample. */
     rate: () => threshold / SAMPLE_SPACE,
 

@@ -33,6 +33,23 @@ test('a full sample keeps the smallest hashes and says how likely any device is 
   assert.equal(sample.upsert({ ...(all[0] as (typeof all)[0]), sample: SAMPLE_SPACE - 1 }), false)
 })
 
+test('a device seen again updates its own row, through the sample growing and compacting', () => {
+  const sample = createReachSample(500)
+  const devices = [...syntheticDevices(4_000, NOW)]
+  for (let round = 0; round < 2; round++) for (const d of devices) sample.upsert(d)
+  // Every device under the final threshold has one row: none twice, none lost.
+  const kept = devices.filter((d) => d.sample < sample.rate() * SAMPLE_SPACE)
+  assert.ok(kept.length >= 500 && kept.length <= 562, `${kept.length}`)
+  assert.equal(sample.size(), kept.length)
+  // Seen again 40 days ago: each row is overwritten in place, so no window counts them any more.
+  for (const d of kept) assert.equal(sample.upsert({ ...d, seenAt: NOW - 40 * 86_400_000 }), true)
+  assert.equal(sample.size(), kept.length)
+  assert.deepEqual(
+    sample.count(targetingOf({}), NOW, () => 2026).map((w) => w.seen),
+    [0, 0, 0],
+  )
+})
+
 test('the id set remembers ids up to 2^53 exactly, and forgets them all on clear', () => {
   const ids = createIdSet(4)
   for (let i = 1; i <= 5_000; i++) assert.equal(ids.add(i * 7_919), true)
