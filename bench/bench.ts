@@ -60,6 +60,7 @@ import {
   dropRedisKeys,
   hasTaskset,
   SERVER_ARGS,
+  SERVER_ENV,
   start,
   waitFor,
 } from './harness.js'
@@ -346,6 +347,7 @@ async function withAllot<T>(
   const profileFlags = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []
   // The compiled server, as `npm start` and the image run it.
   const allot = start([...profileFlags, ...SERVER_ARGS], {
+    ...SERVER_ENV,
     PORT: String(port),
     HOST: '127.0.0.1',
     OPS_PORT: String(opsPort),

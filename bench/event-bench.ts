@@ -32,7 +32,7 @@ import {
   SPREAD_UNIT,
   seedEventCatalog,
 } from './event-setup.js'
-import { coldBody, cpuSeconds, SERVER_ARGS, start, waitFor } from './harness.js'
+import { coldBody, cpuSeconds, SERVER_ARGS, SERVER_ENV, start, waitFor } from './harness.js'
 
 export type EventBenchOptions = {
   duration: number
@@ -116,6 +116,7 @@ async function startAllot(env: Record<string, string>, o: EventBenchOptions): Pr
   const port = await freePort()
   const profile = o.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${o.profileDir}`] : []
   const child: ChildProcess = start([...profile, ...SERVER_ARGS], {
+    ...SERVER_ENV,
     PORT: String(port),
     HOST: '127.0.0.1',
     OPS_PORT: String(await freePort()),

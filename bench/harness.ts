@@ -18,16 +18,27 @@ export const hasTaskset = (() => {
 })()
 
 /**
- * What `npm start` runs after `node` (its V8 flags, then dist/server.js): the bench starts Allot as users
- * and the image do.
+ * What `npm start` runs: its environment assignments (glibc's malloc settings) and what follows `node` (its
+ * V8 flags, then dist/server.js). The bench starts Allot as users and the image do.
  */
-export const SERVER_ARGS: readonly string[] = (() => {
+const START = (() => {
   const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }
-  const [node, ...args] = pkg.scripts.start.split(' ')
+  const words = pkg.scripts.start.split(' ')
+  const env: Record<string, string> = {}
+  while (/^[A-Z_]+=/.test(words[0] ?? '')) {
+    const [name, value] = (words.shift() as string).split('=') as [string, string]
+    env[name] = value
+  }
+  const [node, ...args] = words
   if (node !== 'node' || args.at(-1) !== 'dist/server.js')
     throw new Error(`unexpected start script: ${pkg.scripts.start}`)
-  return args
+  return { env, args }
 })()
+export const SERVER_ARGS: readonly string[] = START.args
+/** `npm start`'s environment assignments, except those the shell sets (to compare other values). */
+export const SERVER_ENV: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries(START.env).filter(([name]) => process.env[name] === undefined),
+)
 
 /**
  * Starts `node <args>` pinned to `cpus` (CPU 0, the server's, by default; when taskset exists), its stdout

@@ -24,6 +24,7 @@ async function main(): Promise<void> {
  *
  * The young generation's size is fixed when V8 starts, so it cannot be set here: `npm start` and the image
  * pass `--max-semi-space-size=8` on the command line (16 MB less RSS under load than V8's 16 MB semi-spaces).
+ * Likewise glibc reads `MALLOC_TRIM_THRESHOLD_` only at start; both set it to 128 KiB (docs/deploy.md).
  */
 function boundHeapGrowth(percent: number): void {
   if (percent > 0) setFlagsFromString(`--heap-growing-percent=${percent}`)

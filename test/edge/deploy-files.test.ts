@@ -108,7 +108,15 @@ describe('deployment files', () => {
     assert.equal(pkg.scripts.prestart, 'npm run build', 'npm start compiles first')
     assert.equal(pkg.scripts.premigrate, 'npm run build', 'npm run migrate compiles first')
     assert.deepEqual(instruction('CMD'), ['node', '--max-semi-space-size=8', 'dist/server.js'])
-    assert.deepEqual(instruction('CMD'), pkg.scripts.start?.split(' '))
+    // npm start = its environment assignments, then the image's command; the image sets the same in ENV.
+    const start = pkg.scripts.start?.split(' ') ?? []
+    const assignments = start.filter((w) => /^[A-Z_]+=/.test(w))
+    assert.deepEqual(assignments, ['MALLOC_TRIM_THRESHOLD_=131072'])
+    assert.deepEqual(instruction('CMD'), start.slice(assignments.length))
+    const runtimeEnv = dockerfile
+      .slice(dockerfile.indexOf(' AS runtime'))
+      .match(/^ENV ((?:.*\\\n)*.*)$/m)?.[1]
+    for (const a of assignments) assert.ok(runtimeEnv?.split(/\s+/).includes(a), `the image sets ${a}`)
     assert.deepEqual(services.migrate?.command, ['node', 'dist/migrate.js'])
     assert.deepEqual(services.migrate?.command, pkg.scripts.migrate?.split(' '))
     assert.match(dockerfile, /^RUN npm run build\b/m)
