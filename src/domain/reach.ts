@@ -139,9 +139,10 @@ function writeRow(c: Columns, names: Interner, row: number, d: SeenDevice): void
 
 /**
  * A uniform sample of the devices seen in the last 30 days, at most `capacity` of them, in typed columns
- * with interned strings, found by id through an index over their hashes (about 90 bytes a device in all). It keeps the devices whose sample hash is below a
- * threshold (a bottom-k sample): each device is in it with probability threshold ÷ 2^32, so a count in the
- * sample divided by that probability estimates the count among all devices.
+ * with interned strings, found by id through an index over their hashes (about 90 bytes a device in all).
+ * It keeps the devices whose sample hash is below a threshold (a bottom-k sample): each device is in it with
+ * probability threshold ÷ 2^32, so a count in the sample divided by that probability estimates the count
+ * among all devices.
  */
 export function createReachSample(capacity: number) {
   let size = 0
@@ -150,7 +151,7 @@ export function createReachSample(capacity: number) {
   const names = createInterner()
   let columns = newColumns(room)
   // Where each device's row is: open addressing over its sample hash, row + 1 per slot (0 = free), at most half
-  // full; 4–8 bytes a device where a Map<number, number> took about 40.
+  // full; 8–16 bytes a device where a Map<number, number> took about 40.
   let index = new Int32Array(indexSlots(room))
 
   /** The slot holding `id`'s row, or the free slot where it would go. */
