@@ -82,6 +82,34 @@ redis.call('INCR', KEYS[3])
 redis.call('PEXPIRE', KEYS[3], ARGV[1])
 return 1`
 
+// FILL and REMEMBER for many devices at once, in order. ARGV[1] is the ttl; then, per write, 'f', the stamp, the
+// blob, the number of items and the items (KEYS: rec, act, st), or 'r', the unit id and the time (KEYS: reg).
+// One script call (one socket write) for a loop iteration's writes on a single server; per write in a cluster.
+const WRITE_MANY = `
+local ttl = ARGV[1]
+local k, a = 1, 2
+while a <= #ARGV do
+  if ARGV[a] == 'f' then
+    local n = tonumber(ARGV[a + 3])
+    if (redis.call('GET', KEYS[k + 2]) or '') == ARGV[a + 1] then
+      redis.call('SET', KEYS[k], ARGV[a + 2], 'PX', ttl)
+      redis.call('DEL', KEYS[k + 1])
+      if n > 0 then
+        redis.call('RPUSH', KEYS[k + 1], unpack(ARGV, a + 4, a + 3 + n))
+        redis.call('PEXPIRE', KEYS[k + 1], ttl)
+      end
+    end
+    k = k + 3
+    a = a + 4 + n
+  else
+    redis.call('HSETNX', KEYS[k], ARGV[a + 1], ARGV[a + 2])
+    redis.call('PEXPIRE', KEYS[k], ttl)
+    k = k + 1
+    a = a + 3
+  end
+end
+return 1`
+
 /** A device's part of READ_MANY's answer: its record's blob ('' when missing), activity, stamp, registrations. */
 type ReadReply = [Buffer, Buffer[], Buffer, Buffer[]]
 
@@ -94,6 +122,8 @@ type Scripts = {
   allotDevAppendMany(...args: (string | number)[]): Promise<number>
   allotDevInvalidate(rec: string, act: string, st: string, ttlMs: number): Promise<number>
   allotDevRemember(reg: string, unitId: string, at: string, ttlMs: number): Promise<number>
+  /** numkeys, then KEYS (rec, act, st per fill; reg per note), then the ttl and each write's arguments. */
+  allotDevWriteMany(...args: (string | number | Buffer)[]): Promise<number>
 }
 
 /** Longest activity list written by a fill (the newest items are kept). */
@@ -102,10 +132,14 @@ const MAX_ITEMS = 2_000
 const MAX_APPENDS = 256
 /** Most devices read by one script call. */
 const MAX_READS = 256
+/** Most writes (fills, registration notes) in one script call. */
+const MAX_WRITES = 128
 
-/** The device cache's shared second level in Redis: one round trip (a script) for the reads of a loop iteration. */
-export function createRedisDeviceCache(redis: RedisClient, prefix: string, ttlMs: number) {
-  const packr = new Packr({ useRecords: false })
+type DeviceScripts = RedisClient & { allotDevReadManyBuffer: Scripts['allotDevReadMany'] } & Scripts
+type DeviceKeys = (deviceId: number) => readonly [rec: string, act: string, st: string, reg: string]
+
+/** The device cache's scripts on `redis` (defined once per client), sent outside the auto-pipeline. */
+function deviceScripts(redis: RedisClient): DeviceScripts {
   if (!(redis as unknown as Partial<Scripts>).allotDevReadMany) {
     redis.defineCommand('allotDevReadMany', { lua: READ_MANY })
     redis.defineCommand('allotDevFill', { numberOfKeys: 3, lua: FILL })
@@ -113,8 +147,9 @@ export function createRedisDeviceCache(redis: RedisClient, prefix: string, ttlMs
     redis.defineCommand('allotDevAppendMany', { lua: APPEND_MANY })
     redis.defineCommand('allotDevInvalidate', { numberOfKeys: 3, lua: INVALIDATE })
     redis.defineCommand('allotDevRemember', { numberOfKeys: 1, lua: REMEMBER })
-    // Reads, writes and appends are batched per loop iteration below: sent as they are, all in the order
-    // they were made (a command left in the auto-pipeline could be overtaken by one sent straight).
+    redis.defineCommand('allotDevWriteMany', { lua: WRITE_MANY })
+    // Reads, writes and appends are batched per loop iteration: sent as they are, all in the order they
+    // were made (a command left in the auto-pipeline could be overtaken by one sent straight).
     sendUnpipelined(redis, [
       'allotDevReadMany',
       'allotDevFill',
@@ -122,14 +157,58 @@ export function createRedisDeviceCache(redis: RedisClient, prefix: string, ttlMs
       'allotDevAppendMany',
       'allotDevInvalidate',
       'allotDevRemember',
+      'allotDevWriteMany',
     ])
   }
-  const scripts = redis as unknown as RedisClient & {
-    allotDevReadManyBuffer: Scripts['allotDevReadMany']
-  } & Scripts
-  const keys = (deviceId: number) => {
+  return redis as unknown as DeviceScripts
+}
+
+/** A fill (a record with the stamp read before it) or a registration note. */
+type Write =
+  | { deviceId: number; stamp: string; blob: Buffer; items: string[] }
+  | { deviceId: number; unitId: number; at: number }
+
+/**
+ * Writes that no allocation waits for (fills, registration notes), gathered per loop iteration: one script
+ * on a single server, one call per write in a cluster (a script may not touch keys of several slots).
+ */
+function writeBatcher(redis: RedisClient, scripts: DeviceScripts, keys: DeviceKeys, ttlMs: number) {
+  function writeOne(w: Write): Promise<number> {
+    const [rec, act, st, reg] = keys(w.deviceId)
+    if ('blob' in w) return redisCall(scripts.allotDevFill(rec, act, st, w.stamp, ttlMs, w.blob, ...w.items))
+    return redisCall(scripts.allotDevRemember(reg, String(w.unitId), String(w.at), ttlMs))
+  }
+  return new DataLoader<Write, unknown>(
+    async (batch) => {
+      if (redis.isCluster) return Promise.all(batch.map((w) => writeOne(w).catch(asError)))
+      const keyArgs: string[] = []
+      const args: (string | number | Buffer)[] = [ttlMs]
+      for (const w of batch) {
+        const [rec, act, st, reg] = keys(w.deviceId)
+        if ('blob' in w) {
+          keyArgs.push(rec, act, st)
+          args.push('f', w.stamp, w.blob, w.items.length, ...w.items)
+        } else {
+          keyArgs.push(reg)
+          args.push('r', String(w.unitId), String(w.at))
+        }
+      }
+      const done = await redisCall(scripts.allotDevWriteMany(keyArgs.length, ...keyArgs, ...args)).catch(
+        asError,
+      )
+      return batch.map(() => done)
+    },
+    { ...PER_LOOP_ITERATION, maxBatchSize: MAX_WRITES },
+  )
+}
+
+/** The device cache's shared second level in Redis: one round trip (a script) for the reads of a loop iteration. */
+export function createRedisDeviceCache(redis: RedisClient, prefix: string, ttlMs: number) {
+  const packr = new Packr({ useRecords: false })
+  const scripts = deviceScripts(redis)
+  const keys: DeviceKeys = (deviceId) => {
     const base = `${prefix}{d${deviceId}}:`
-    return [`${base}rec`, `${base}act`, `${base}st`, `${base}reg`] as const
+    return [`${base}rec`, `${base}act`, `${base}st`, `${base}reg`]
   }
 
   type Read = { record: CachedDevice | undefined; stamp: string }
@@ -142,11 +221,7 @@ export function createRedisDeviceCache(redis: RedisClient, prefix: string, ttlMs
     },
     { ...PER_LOOP_ITERATION, maxBatchSize: MAX_READS },
   )
-  // Writes that no allocation waits for (fills, registration notes), sent with the iteration's reads.
-  const writes = new DataLoader<() => Promise<unknown>, unknown>(
-    (ops) => Promise.all(ops.map((op) => op().catch(asError))),
-    PER_LOOP_ITERATION,
-  )
+  const writes = writeBatcher(redis, scripts, keys, ttlMs)
 
   // Appends (events' activity) of one loop iteration: one script on a single server, one per device in a cluster.
   type Append = { deviceId: number; item: ActivityItem }
@@ -197,11 +272,11 @@ export function createRedisDeviceCache(redis: RedisClient, prefix: string, ttlMs
       return reads.load(deviceId)
     },
 
+    /** Sent with the loop iteration's other writes (see `writes`); lands only if the stamp has not moved. */
     async fill(deviceId: number, record: CachedDevice, stamp: string): Promise<void> {
-      const [rec, act, st] = keys(deviceId)
       const blob = packr.pack({ profile: record.profile })
       const items = record.activity.slice(-MAX_ITEMS).map(encodeItem)
-      await writes.load(() => redisCall(scripts.allotDevFill(rec, act, st, stamp, ttlMs, blob, ...items)))
+      await writes.load({ deviceId, stamp, blob, items })
     },
 
     /** Sent with the loop iteration's other appends (see `appends`); fails as their script does. */
@@ -214,9 +289,9 @@ export function createRedisDeviceCache(redis: RedisClient, prefix: string, ttlMs
       await redisCall(scripts.allotDevInvalidate(rec, act, st, ttlMs))
     },
 
+    /** Sent with the loop iteration's other writes (see `writes`); the first note of a unit wins. */
     async rememberRegistration(deviceId: number, unitId: number, at: number): Promise<void> {
-      const reg = keys(deviceId)[3]
-      await writes.load(() => redisCall(scripts.allotDevRemember(reg, String(unitId), String(at), ttlMs)))
+      await writes.load({ deviceId, unitId, at })
     },
   }
 }

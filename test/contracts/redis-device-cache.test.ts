@@ -124,6 +124,46 @@ for (const deployment of deployments)
       assert.deepEqual(again, h)
     })
 
+    test('the writes of one turn (one script on a server, one per write in a cluster) each land as they would alone', async () => {
+      const writer = createRedisDeviceCache(a.client, redis.prefix, 60_000)
+      const reader = createRedisDeviceCache(b.client, redis.prefix, 60_000)
+      const [first, second, stale, noted] = [device(), device(), device(), device()]
+      const stamps = await Promise.all([first, second, stale].map(async (d) => (await writer.read(d)).stamp))
+      await reader.invalidate(stale) // another process wrote after its stamp was read
+      await Promise.all([
+        writer.fill(first, record([imp(1), imp(2)]), stamps[0] as string),
+        writer.rememberRegistration(noted, 1001, 500),
+        writer.fill(stale, record([imp(9)]), stamps[2] as string),
+        writer.rememberRegistration(first, 1002, 600),
+        writer.fill(second, record(), stamps[1] as string),
+        writer.rememberRegistration(noted, 1001, 900),
+        writer.rememberRegistration(noted, 1003, 700),
+      ])
+      const [f, s, st, n] = await Promise.all([
+        reader.read(first),
+        reader.read(second),
+        reader.read(stale),
+        reader.read(noted),
+      ])
+      assert.deepEqual(f.record, {
+        ...record([imp(1), imp(2)]),
+        registrations: new Registrations([[1002, 600]]),
+      })
+      assert.deepEqual(s.record, record())
+      assert.equal(st.record, undefined, 'the fill with a stamp that moved did not land')
+      assert.equal(n.record, undefined, 'a registration note alone is no record')
+      await writer.fill(noted, record(), n.stamp)
+      assert.deepEqual(
+        (await reader.read(noted)).record?.registrations,
+        new Registrations([
+          [1001, 500],
+          [1003, 700],
+        ]),
+      )
+      const ttl = await a.client.pttl(`${redis.prefix}{d${second}}:rec`)
+      assert.ok(ttl > 0 && ttl <= 60_000, `pttl ${ttl}`)
+    })
+
     test('appending to a device that is not cached creates nothing', async () => {
       const cache = createRedisDeviceCache(a.client, redis.prefix, 60_000)
       const d = device()
