@@ -33,7 +33,7 @@ export type SqlDatabase = {
   insertIgnoreMany(table: string, columns: readonly string[]): (rows: readonly unknown[][]) => Promise<number>
   /**
    * A batch upsert of rows into `table` (columns in order; the first is the key): a row whose key exists
-   * replaces the other columns. SQLite writes at most 500 rows per transaction and lets the event loop run
+   * replaces the other columns. SQLite writes at most 100 rows per transaction and lets the event loop run
    * between them; MySQL sends one statement per 500 rows. Prepared once: nothing is built per call.
    */
   upsertMany(table: string, columns: readonly string[]): (rows: readonly unknown[][]) => Promise<void>
@@ -107,9 +107,9 @@ export function openDatabase(config: DatabaseConfig, limits?: DatabaseLimits): S
           for (const row of rows) one.run(...row)
         })
         return async (rows) => {
-          for (let at = 0; at < rows.length; at += UPSERT_CHUNK) {
+          for (let at = 0; at < rows.length; at += SQLITE_UPSERT_CHUNK) {
             if (at > 0) await new Promise((resolve) => setImmediate(resolve))
-            some(rows.slice(at, at + UPSERT_CHUNK))
+            some(rows.slice(at, at + SQLITE_UPSERT_CHUNK))
           }
         }
       }
@@ -136,8 +136,13 @@ export function openDatabase(config: DatabaseConfig, limits?: DatabaseLimits): S
   }
 }
 
-/** Rows per upsert transaction (SQLite) or statement (MySQL). */
+/** Rows per upsert statement (MySQL: sent, not waited on by the event loop). */
 const UPSERT_CHUNK = 500
+/**
+ * Rows per upsert transaction on SQLite, which runs on the event loop. The reach sightings' rows each land on
+ * a random page of their (sample, device) index, so 500 rows held the loop 50–130 ms; 100 hold it about 20 ms.
+ */
+const SQLITE_UPSERT_CHUNK = 100
 
 type Driver = { kind: 'sqlite'; sqlite: SQLite.Database } | { kind: 'mysql'; pool: Pool }
 
