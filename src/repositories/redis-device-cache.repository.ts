@@ -163,6 +163,22 @@ function deviceScripts(redis: RedisClient): DeviceScripts {
   return redis as unknown as DeviceScripts
 }
 
+/**
+ * A batch function for a loop iteration's calls of one kind: on a single server `together` sends the batch
+ * as one script (one socket write) and answers each call; in a cluster, where a script may not touch keys of
+ * several slots, `alone` sends each call on its own. A failure answers the calls it concerns with the error.
+ */
+function onePerServer<T, R>(
+  redis: RedisClient,
+  alone: (call: T) => Promise<R>,
+  together: (batch: readonly T[]) => Promise<R[]>,
+): (batch: readonly T[]) => Promise<(R | Error)[]> {
+  return async (batch) => {
+    if (redis.isCluster) return Promise.all(batch.map((call) => alone(call).catch(asError)))
+    return together(batch).catch((err: unknown) => batch.map(() => asError(err)))
+  }
+}
+
 /** A fill (a record with the stamp read before it) or a registration note. */
 type Write =
   | { deviceId: number; stamp: string; blob: Buffer; items: string[] }
@@ -179,8 +195,7 @@ function writeBatcher(redis: RedisClient, scripts: DeviceScripts, keys: DeviceKe
     return redisCall(scripts.allotDevRemember(reg, String(w.unitId), String(w.at), ttlMs))
   }
   return new DataLoader<Write, unknown>(
-    async (batch) => {
-      if (redis.isCluster) return Promise.all(batch.map((w) => writeOne(w).catch(asError)))
+    onePerServer(redis, writeOne, async (batch) => {
       const keyArgs: string[] = []
       const args: (string | number | Buffer)[] = [ttlMs]
       for (const w of batch) {
@@ -193,11 +208,9 @@ function writeBatcher(redis: RedisClient, scripts: DeviceScripts, keys: DeviceKe
           args.push('r', String(w.unitId), String(w.at))
         }
       }
-      const done = await redisCall(scripts.allotDevWriteMany(keyArgs.length, ...keyArgs, ...args)).catch(
-        asError,
-      )
+      const done = await redisCall(scripts.allotDevWriteMany(keyArgs.length, ...keyArgs, ...args))
       return batch.map(() => done)
-    },
+    }),
     { ...PER_LOOP_ITERATION, maxBatchSize: MAX_WRITES },
   )
 }
@@ -214,11 +227,7 @@ export function createRedisDeviceCache(redis: RedisClient, prefix: string, ttlMs
   type Read = { record: CachedDevice | undefined; stamp: string }
   // The reads of one loop iteration: one script on a single server, one per device in a cluster.
   const reads = new DataLoader<number, Read>(
-    async (ids) => {
-      if (redis.isCluster)
-        return Promise.all(ids.map((id) => readMany([id]).then(([read]) => read as Read, asError)))
-      return readMany(ids).catch((err: unknown) => ids.map(() => asError(err)))
-    },
+    onePerServer(redis, (id) => readMany([id]).then(([read]) => read as Read), readMany),
     { ...PER_LOOP_ITERATION, maxBatchSize: MAX_READS },
   )
   const writes = writeBatcher(redis, scripts, keys, ttlMs)
@@ -226,8 +235,7 @@ export function createRedisDeviceCache(redis: RedisClient, prefix: string, ttlMs
   // Appends (events' activity) of one loop iteration: one script on a single server, one per device in a cluster.
   type Append = { deviceId: number; item: ActivityItem }
   const appends = new DataLoader<Append, unknown>(
-    async (batch) => {
-      if (redis.isCluster) return Promise.all(batch.map((a) => appendOne(a).catch(asError)))
+    onePerServer(redis, appendOne, async (batch) => {
       const args: (string | number)[] = [batch.length * 3]
       for (const { deviceId } of batch) {
         const [rec, act, st] = keys(deviceId)
@@ -235,9 +243,9 @@ export function createRedisDeviceCache(redis: RedisClient, prefix: string, ttlMs
       }
       args.push(ttlMs)
       for (const { item } of batch) args.push(encodeItem(item))
-      const done = await redisCall(scripts.allotDevAppendMany(...args)).catch(asError)
+      const done = await redisCall(scripts.allotDevAppendMany(...args))
       return batch.map(() => done)
-    },
+    }),
     { ...PER_LOOP_ITERATION, maxBatchSize: MAX_APPENDS },
   )
 
