@@ -77,11 +77,17 @@ export type EventRow = {
 /** A request stream: the next request, and what an answer to it did. */
 type Load = {
   kind: EventKind | 'allocation'
+  /** What the stream sends, for progress lines. */
+  name: string
   next(): Prepared
   outcome(status: number, body: string, headers: Record<string, unknown>): string
 }
 
 type Allot = { origin: string; pid: number; stop(): Promise<void> }
+
+const KINDS = ['beacon', 'unlock', 'landing'] as const
+/** How long each request stream runs before the first measurement (`warmUp`). */
+const WARM_UP_SECONDS = 5
 
 /** The scenarios, in order, for one instance count; then the same for two instances. */
 export async function eventBench(o: EventBenchOptions): Promise<EventRow[]> {
@@ -95,6 +101,7 @@ export async function eventBench(o: EventBenchOptions): Promise<EventRow[]> {
     const cold = coldBody()
     const allocation: Load = {
       kind: 'allocation',
+      name: 'cold allocation, a new device per request',
       next: () => allocationRequest(cold()),
       outcome: (status, body, headers) => outcomeOf('allocation', status, body, headers),
     }
@@ -166,8 +173,25 @@ async function eventScenarios(
   // Let the allocations' report and reach flushes (every 5 s) pass before measuring.
   await new Promise((r) => setTimeout(r, 6000))
   const label = servers.length === 1 ? '1 instance' : `${servers.length} instances`
+  const names = (kind: EventKind) => ({
+    hot: `${kind}, one hot campaign, ${label}`,
+    spread: `${kind}, spread over 100 campaigns, ${label}`,
+  })
+  // One stream per kind and placement, for the warm-up and the measurements: each pair is sent once.
+  const loads = new Map(
+    KINDS.map((kind) => [
+      kind,
+      { hot: eventLoad(kind, hot, names(kind).hot), spread: eventLoad(kind, spread, names(kind).spread) },
+    ]),
+  )
+  await warmUp(
+    servers,
+    [...loads.values()].flatMap((l) => [l.hot, l.spread]),
+    allocation,
+    o,
+  )
   const rows: EventRow[] = []
-  for (const kind of ['beacon', 'unlock', 'landing'] as const) {
+  for (const kind of KINDS) {
     // The kind's own baselines, half measured just before it and half just after, the halves added up: this
     // shared machine's speed drifts over a run by more than the targets' margins, and a baseline measured only
     // before the kind put a landing at 1.25-1.31 x a cold allocation where builds run side by side said 0.93 x.
@@ -183,10 +207,8 @@ async function eventScenarios(
     // Hot, spread, spread, hot, half the duration each, each placement's two halves added up: a drift of the
     // machine's speed during the kind weighs on both placements alike (one hot run then one spread run put
     // hot beacons at 0.71-0.78 of spread in one full run; interleaved, hot ran at 1.00-1.15 of spread).
-    const hotName = `${kind}, one hot campaign, ${label}`
-    const spreadName = `${kind}, spread over 100 campaigns, ${label}`
-    const hotLoad = eventLoad(kind, hot, hotName)
-    const spreadLoad = eventLoad(kind, spread, spreadName)
+    const { hot: hotName, spread: spreadName } = names(kind)
+    const { hot: hotLoad, spread: spreadLoad } = loads.get(kind) as { hot: Load; spread: Load }
     const hot1 = await measure(hotName, servers, hotLoad, probe, half)
     const spread1 = await measure(spreadName, servers, spreadLoad, probe, half)
     const spread2 = await measure(spreadName, servers, spreadLoad, probe, half, false)
@@ -199,6 +221,30 @@ async function eventScenarios(
     rows.push(combine(hot1, hot2), combine(spread1, spread2))
   }
   return rows
+}
+
+/**
+ * Every request stream for `WARM_UP_SECONDS` on every server before anything is measured. The first seconds of
+ * a kind in a process pay for V8 compiling its code, and recompiling the code it shares with the other kinds
+ * (the HTTP server, the Redis and MariaDB clients) for the objects it brings. The JIT's threads run on the
+ * server's CPU: over a landing's first 6 s they took 0.16 ms per landing, against 0.02-0.07 ms once warm, and
+ * the landing read 1.19 x a cold allocation, against 0.81-0.91 x once warm (docs/benchmarks.md). That is a
+ * cost of a process's start, not of its events, and a process in service meets every kind at once. Each
+ * stream's Allot CPU per answer during its warm-up goes to stderr.
+ */
+async function warmUp(
+  servers: Allot[],
+  loads: Load[],
+  allocation: Load,
+  o: EventBenchOptions,
+): Promise<void> {
+  const cpu = () => servers.reduce((sum, s) => sum + cpuSeconds(s.pid), 0)
+  for (const load of [...loads, allocation]) {
+    const before = cpu()
+    const { result } = await fire(servers, load, WARM_UP_SECONDS, o.connections)
+    const perAnswer = ((cpu() - before) / Math.max(1, result.requests.total)) * 1000
+    process.stderr.write(`warm-up: ${load.name}, ${perAnswer.toFixed(3)} ms of Allot CPU per answer\n`)
+  }
 }
 
 /** Two measurements of one scenario as one: totals added, per-event figures weighted by answers, the worse p99. */
@@ -234,6 +280,7 @@ function eventLoad(kind: EventKind, set: DeviceSet, name: string): Load {
   const total = pairCount(set)
   return {
     kind,
+    name,
     next() {
       if (index === total && kind !== 'beacon')
         process.stderr.write(`${name}: all ${total} pairs sent; the rest repeat them (duplicates)\n`)
@@ -409,7 +456,8 @@ export function eventReport(rows: EventRow[], connections: number, duration: num
     `\nEvents (issue #20): production-sql (MariaDB + Redis, profiles in SQL), WORKERS=1, EVENT_RATE_LIMIT_PER_MINUTE=0, ` +
       `${connections} connections, ${duration} s per scenario; per event = per answer; statements = Questions; ` +
       `"÷ cold allocation" is against the cold allocation row last above it on 1 instance, and on as many instances ` +
-      `as the row ran on (each measured around its kind: half just before it, half just after)\n`,
+      `as the row ran on (each measured around its kind: half just before it, half just after); before the first ` +
+      `measurement on each instance count, every kind, placement and the cold allocation ran ${WARM_UP_SECONDS} s (a warm-up)\n`,
   )
   console.log(
     '| scenario | req/s | p99 ms | Allot CPU ms / event | ÷ cold allocation, 1 instance | ÷ cold allocation, same instances | MariaDB CPU ms / event | commits / event | handler commits / event | statements / event | row-lock waits / event | answers as intended | other DB clients | errors |',
