@@ -173,15 +173,15 @@ async function eventScenarios(
   // Let the allocations' report and reach flushes (every 5 s) pass before measuring.
   await new Promise((r) => setTimeout(r, 6000))
   const label = servers.length === 1 ? '1 instance' : `${servers.length} instances`
-  const names = (kind: EventKind) => ({
-    hot: `${kind}, one hot campaign, ${label}`,
-    spread: `${kind}, spread over 100 campaigns, ${label}`,
-  })
-  // One stream per kind and placement, for the warm-up and the measurements: each pair is sent once.
+  // One stream per kind and placement, for the warm-up and the measurements (each pair is sent once); a
+  // stream's name is its scenario's.
   const loads = new Map(
     KINDS.map((kind) => [
       kind,
-      { hot: eventLoad(kind, hot, names(kind).hot), spread: eventLoad(kind, spread, names(kind).spread) },
+      {
+        hot: eventLoad(kind, hot, `${kind}, one hot campaign, ${label}`),
+        spread: eventLoad(kind, spread, `${kind}, spread over 100 campaigns, ${label}`),
+      },
     ]),
   )
   await warmUp(
@@ -207,8 +207,8 @@ async function eventScenarios(
     // Hot, spread, spread, hot, half the duration each, each placement's two halves added up: a drift of the
     // machine's speed during the kind weighs on both placements alike (one hot run then one spread run put
     // hot beacons at 0.71-0.78 of spread in one full run; interleaved, hot ran at 1.00-1.15 of spread).
-    const { hot: hotName, spread: spreadName } = names(kind)
     const { hot: hotLoad, spread: spreadLoad } = loads.get(kind) as { hot: Load; spread: Load }
+    const [hotName, spreadName] = [hotLoad.name, spreadLoad.name]
     const hot1 = await measure(hotName, servers, hotLoad, probe, half)
     const spread1 = await measure(spreadName, servers, spreadLoad, probe, half)
     const spread2 = await measure(spreadName, servers, spreadLoad, probe, half, false)
