@@ -105,3 +105,18 @@ test('a block whose answers are all released is written again: the current one f
   writer.release(Buffer.from('not from this writer'))
   assert.equal(writer.reset().ascii('last').finish().buffer, a.buffer, 'a foreign buffer changes nothing')
 })
+
+test('a burst of answers out at once over many blocks takes no new memory the next time, once they are released', () => {
+  const writer = new AnswerWriter(1024)
+  // Answers of 400 bytes: two per block, so 30 answers out at once hold 15 blocks.
+  const burst = () => Array.from({ length: 30 }, () => writer.reset().bytes(Buffer.alloc(400, 3)).finish())
+  const first = burst()
+  const blocks = new Set(first.map((a) => a.buffer))
+  assert.equal(blocks.size, 15)
+  for (const a of first) writer.release(a)
+  const second = burst()
+  assert.ok(
+    second.every((a) => blocks.has(a.buffer)),
+    'every answer of the second burst was written in a block of the first',
+  )
+})
