@@ -255,7 +255,8 @@ describe('the compiled build', () => {
     assert.match(migrateOutput, /seeded the demo catalog/)
 
     const port = await freePort()
-    const server = runCompiled(app, 'server.js', { ...env, PORT: String(port) })
+    // Any free ops port: the default one may be taken (another suite's server running at the same time).
+    const server = runCompiled(app, 'server.js', { ...env, PORT: String(port), OPS_PORT: '0' })
     try {
       await waitUntilReady(`http://127.0.0.1:${port}/readyz`, server)
       const res = await fetch(`http://127.0.0.1:${port}/healthz`)
