@@ -312,6 +312,42 @@ describe('device cache', () => {
     await cache.load(5, 1001, NOW)
   })
 
+  test('a stream of new devices on a slow store: their registrations take at most half of maxLoads, their reads the rest', async () => {
+    const { source, reads } = fakeSource()
+    let release = () => {}
+    const held = new Promise<void>((r) => (release = r))
+    const register = source.registerDevice
+    // Reads answer at once; registrations wait, as the background writes of a store slower than the stream.
+    const slowWrites: DeviceSource = {
+      ...source,
+      registerDevice: async (...a) => held.then(() => register(...a)),
+    }
+    const degraded: string[] = []
+    const cache = createDeviceCache({
+      source: slowWrites,
+      clock: () => NOW,
+      scheduler,
+      maxDevices: 100,
+      ttlMs: 60_000,
+      maxLoads: 4,
+      onDegraded: (what) => degraded.push(what),
+    })
+    // Each a new device: before, the fifth found the bound full of the first four's registrations and failed.
+    for (let d = 1; d <= 8; d++) assert.equal((await cache.load(d, 1001, NOW)).profile, null, `device ${d}`)
+    assert.equal(reads.load, 8, 'every new device was read')
+    assert.equal(cache.pendingLoads(), 2, 'two registrations in flight: half of maxLoads')
+    assert.deepEqual([...new Set(degraded)], ['device registration'], 'the others waited for a later load')
+    release()
+    await held
+    await new Promise((r) => setImmediate(r))
+    assert.equal(cache.pendingLoads(), 0)
+    assert.equal(reads.register, 2)
+    // A deferred registration is made by the device's next load.
+    await cache.load(3, 1001, NOW + 1)
+    await new Promise((r) => setImmediate(r))
+    assert.equal(reads.register, 3)
+  })
+
   test('the shared level failing: loads come from the source, writes still reach the other processes', async () => {
     const { source, reads } = fakeSource()
     const { shared, bus } = fakeShared()
