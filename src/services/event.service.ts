@@ -374,13 +374,17 @@ async function countLanding(
     if (!request.false_click) await report(ctx, unit.id, campaign, CAMPAIGN_METRICS.ineligible, now)
     return late
   }
-  const click = () => (request.false_click ? undefined : countClick(ctx, request, unit, campaign, now))
+  // The click holds the device id, not the request: a click waiting for its batch would otherwise keep the
+  // request's strings (and the query they were cut from) alive through young-generation collections.
+  const deviceId = request.device_id
+  const falseClick = request.false_click
+  const click = () => (falseClick ? undefined : countClick(ctx, deviceId, unit, campaign, now))
   if (request.reward > 0 && !spendsBudget(campaign, 'click')) {
     // The click cannot stop the grant here (no click budget to run out) and the answer does not depend on it,
     // so the landing waits for the ledger only and the click is counted with the other clicks of the next
     // CLICK_BATCH_MS (their Redis commands in one write). Each still decides alone: the once-key whether the
     // click counts, the ledger whether the reward is paid.
-    if (!request.false_click) ctx.clicks.later(click)
+    if (!falseClick) ctx.clicks.later(click)
     return landingOutcome(await grant(ctx, 'l', request, unit, campaign, now, read))
   }
   if ((await click()) === 'budget') return 'budget'
@@ -588,13 +592,13 @@ async function countDelivery(
 /** Counts a landing's click once per device, campaign and slot hour; records it in the device's activity. */
 async function countClick(
   ctx: Ctx,
-  request: LandingRequest,
+  deviceId: number,
   unit: Unit,
   campaign: ServedCampaign,
   now: number,
 ): Promise<'counted' | 'duplicate' | 'budget'> {
   const once = {
-    key: `clk:${request.device_id}:${campaign.id}:${slotHour(unit, now)}`,
+    key: `clk:${deviceId}:${campaign.id}:${slotHour(unit, now)}`,
     ttlMs: 2 * 3_600_000,
   }
   // The activity is queued at once and its shared copy written while the once-key is claimed (one pipeline
@@ -603,7 +607,7 @@ async function countClick(
   // Quiet: a click counts toward no cap, and its one reader (the stay reward's landedOn) reads the shared copy
   // when its process's copy has no click, so other processes need not drop and reload the device for it.
   const recorded = ctx.devices.recordActivity(
-    request.device_id,
+    deviceId,
     { type: 'click', campaign_id: campaign.id, at: now },
     { quiet: true },
   )
