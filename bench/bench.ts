@@ -40,6 +40,12 @@
  *
  * The stores run where the machine puts them: MariaDB and Redis are the machine's services, and dynalite is
  * started on either core, never pinned to the server's CPU 0 (where it took CPU from the server it serves).
+ *
+ * The bench process, which is also the load generator, runs with V8's memory reducer off (`npm run bench`:
+ * `node --no-memory-reducer`). It holds the event scenarios' devices and items through a run, and the reducer's
+ * compacting collections of that heap stopped it for one to three seconds now and then: no request was sent
+ * and no answer read, so a scenario's p99 read close to a second and its req/s fell with it. The Allot
+ * servers run as `npm start` runs them. Each event scenario prints the load generator's longest pause.
  */
 import { type ChildProcess, execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'

@@ -13,6 +13,7 @@
  */
 import { type ChildProcess, execFileSync } from 'node:child_process'
 import { once } from 'node:events'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import autocannon from 'autocannon'
 import { type Connection, createConnection } from 'mysql2/promise'
 import { freePort } from '../test/helpers/net.js'
@@ -72,6 +73,11 @@ export type EventRow = {
   errors: number
   /** Connections of other MariaDB clients seen during the measurement (their work is in the global counters). */
   otherClients: number
+  /**
+   * The load generator's (this process's) longest event-loop delay during the measurement, ms: while it is
+   * stalled no request is sent and no answer read, so the stall shows in the scenario's p99 and req/s.
+   */
+  generatorPauseMs: number
 }
 
 /** A request stream: the next request, and what an answer to it did. */
@@ -271,6 +277,7 @@ function combine(a: EventRow, b: EventRow): EventRow {
     outcomes,
     errors: a.errors + b.errors,
     otherClients: Math.max(a.otherClients, b.otherClients),
+    generatorPauseMs: Math.max(a.generatorPauseMs, b.generatorPauseMs),
   }
 }
 
@@ -304,7 +311,10 @@ async function measure(
   const pids = servers.map((s) => s.pid)
   const stopWatching = probe.watchOtherClients()
   const before = await probe.sample(pids)
+  const delay = monitorEventLoopDelay({ resolution: 10 })
+  delay.enable()
   const { result, outcomes } = await fire(servers, load, o.duration, o.connections)
+  delay.disable()
   const after = await probe.sample(pids)
   const otherClients = await stopWatching()
   process.stderr.write(`measured: ${name}\n`)
@@ -330,6 +340,7 @@ async function measure(
     outcomes,
     errors: result.errors + result.timeouts,
     otherClients,
+    generatorPauseMs: delay.max / 1e6,
   }
   return row
 }
@@ -460,16 +471,16 @@ export function eventReport(rows: EventRow[], connections: number, duration: num
       `measurement on each instance count, every kind, placement and the cold allocation ran ${WARM_UP_SECONDS} s (a warm-up)\n`,
   )
   console.log(
-    '| scenario | req/s | p99 ms | Allot CPU ms / event | ÷ cold allocation, 1 instance | ÷ cold allocation, same instances | MariaDB CPU ms / event | commits / event | handler commits / event | statements / event | row-lock waits / event | answers as intended | other DB clients | errors |',
+    '| scenario | req/s | p99 ms | Allot CPU ms / event | ÷ cold allocation, 1 instance | ÷ cold allocation, same instances | MariaDB CPU ms / event | commits / event | handler commits / event | statements / event | row-lock waits / event | answers as intended | other DB clients | load generator, longest pause ms | errors |',
   )
   console.log(
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |',
   )
   for (const r of rows) {
     console.log(
       `| ${r.name} | ${r.rps.toFixed(0)} | ${r.p99} | ${r.allotCpuMs.toFixed(3)} | ${ratio(r, 1)} | ${ratio(r, r.instances)} | ` +
         `${fixed(r.mariadbCpuMs, 3)} | ${r.commits.toFixed(2)} | ${r.handlerCommits.toFixed(2)} | ${r.statements.toFixed(2)} | ` +
-        `${r.rowLockWaits.toFixed(3)} | ${intended(r)} | ${r.otherClients} | ${r.errors} |`,
+        `${r.rowLockWaits.toFixed(3)} | ${intended(r)} | ${r.otherClients} | ${r.generatorPauseMs.toFixed(0)} | ${r.errors} |`,
     )
   }
   for (const kind of ['beacon', 'unlock', 'landing'] as const) {
@@ -477,7 +488,7 @@ export function eventReport(rows: EventRow[], connections: number, duration: num
     const list = (instances: (r: EventRow) => number) =>
       events.map((r) => `${shortName(r, kind)} ${ratio(r, instances(r))}`).join('; ')
     console.log(
-      `| **Allot CPU per ${kind} ÷ per cold allocation** | | | | ${list(() => 1)} | ${list((r) => r.instances)} | | | | | | | | |`,
+      `| **Allot CPU per ${kind} ÷ per cold allocation** | | | | ${list(() => 1)} | ${list((r) => r.instances)} | | | | | | | | | |`,
     )
   }
 }
