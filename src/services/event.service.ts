@@ -674,7 +674,7 @@ function checkMatches(claim: RewardClaim, unitId: number, tokens: readonly strin
   if (claim.campaign_name === '') return false
   const given = claim.check
   const lower = given.toLowerCase()
-  const matches = (hash: string) => given === hash || lower === hash
+  const matches = (digest: string) => given === digest || lower === digest
   const appIds = claim.app_id === undefined || claim.app_id === unitId ? [unitId] : [claim.app_id, unitId]
   for (const token of tokens) {
     for (const app_id of appIds) {
