@@ -43,6 +43,15 @@ const FORMAT_KEY = { device_id: 0, sk: 'format' }
 const FORMAT_RECHECK_MS = 60_000
 /** Devices this process knows to be marked, so their next writes leave the mark out (a mark is never removed). */
 const MARKS_REMEMBERED = 100_000
+/**
+ * How long a load's finding "this device has no mark" spares the device's registration its read: a new
+ * device registers right after its first load, so its registration is written without reading first. Another
+ * process registering the same new device on the same unit within this window may write too (the later write
+ * stands), the race a read before the write also leaves open for the few milliseconds between them.
+ */
+const EMPTY_TRUSTED_MS = 1_000
+/** New devices remembered as empty at once (a second of new devices at 20,000 a second; older ones are read). */
+const EMPTY_REMEMBERED = 20_000
 /** BatchGetItem reads at most 100 keys. */
 const GET_BATCH = 100
 const ACT = 'act#'
@@ -92,8 +101,9 @@ export function createDynamoDeviceRepository(dynamo: DynamoTransport, table: str
 
     /**
      * The registration time that stands for the device on `unitId`, recording `at` when there is none. The
-     * registrations of one loop iteration are read in one consistent BatchGetItem and the new ones written in
-     * BatchWriteItems (the first call per device and unit in the batch stands for the batch).
+     * registrations of one loop iteration are read in one consistent BatchGetItem (but not those of devices a
+     * load has just found empty) and the new ones written in BatchWriteItems (the first call per device and
+     * unit in the batch stands for the batch).
      */
     registerDevice: (deviceId: number, unitId: number, at: number) =>
       registrations.load({ deviceId, unitId, at }),
@@ -214,14 +224,24 @@ type Marks = ReturnType<typeof createMarks>
  */
 function createMarks(t: TableCalls) {
   const known = new LRUCache<number, true>({ max: MARKS_REMEMBERED })
+  const empty = new LRUCache<number, true>({ max: EMPTY_REMEMBERED, ttl: EMPTY_TRUSTED_MS })
   let format: { marked: boolean; at: number } | undefined
   let asking: Promise<boolean> | undefined
   return {
     /** The devices among `deviceIds` not known to be marked, each once. */
     unknown: (deviceIds: readonly number[]) => [...new Set(deviceIds)].filter((id) => !known.has(id)),
     remember(deviceIds: Iterable<number>): void {
-      for (const id of deviceIds) known.set(id, true)
+      for (const id of deviceIds) {
+        known.set(id, true)
+        empty.delete(id)
+      }
     },
+    /** Devices a load of this process has just found without a mark (nothing stored), until they are written. */
+    rememberEmpty(deviceIds: Iterable<number>): void {
+      for (const id of deviceIds) empty.set(id, true)
+    },
+    /** Whether a load found `deviceId` without a mark less than EMPTY_TRUSTED_MS ago, and nothing was written since. */
+    knownEmpty: (deviceId: number) => empty.has(deviceId),
     /** Whether every partition of the table carries its mark (then an unmarked device has nothing stored). */
     tableMarked(): Promise<boolean> {
       if (format && (format.marked || Date.now() - format.at < FORMAT_RECHECK_MS))
@@ -294,6 +314,8 @@ async function loadDevices(t: TableCalls, marks: Marks, batch: readonly Load[]) 
       const ids = [...new Set(batch.map((l) => l.deviceId))]
       marked = new Set((await getAll(t, ids.map(markItem))).map((item) => Number(item.device_id)))
       marks.remember(marked)
+      const found = marked
+      marks.rememberEmpty(ids.filter((id) => !found.has(id)))
     }
   } catch (err) {
     const error = asError(err)
@@ -307,9 +329,11 @@ async function loadDevices(t: TableCalls, marks: Marks, batch: readonly Load[]) 
 }
 
 /**
- * One loop iteration's registrations: the standing ones read in one consistent BatchGetItem, the missing
- * ones (the first call per device and unit in the batch) written with their devices' marks. Two processes
- * registering one device on one unit in the same few milliseconds both write, and the later write stands.
+ * One loop iteration's registrations: the standing ones read in one consistent BatchGetItem (except those of
+ * devices a load has just found empty), the missing ones (the first call per device and unit in the batch)
+ * written with their devices' marks. Two processes registering one device on one unit in the same few
+ * milliseconds both write, and the later write stands. A registration left without its mark by a write that
+ * failed part-way reads as absent to a load; one made within EMPTY_TRUSTED_MS of that load then writes over it.
  */
 async function registerDevices(t: TableCalls, marks: Marks, batch: readonly Registration[]) {
   const key = (deviceId: unknown, unitId: unknown) => `${deviceId}:${unitId}`
@@ -317,7 +341,9 @@ async function registerDevices(t: TableCalls, marks: Marks, batch: readonly Regi
   for (const r of batch) if (!first.has(key(r.deviceId, r.unitId))) first.set(key(r.deviceId, r.unitId), r)
   const regKey = (r: Registration) => ({ device_id: r.deviceId, sk: `reg#${r.unitId}` })
   const standing = new Map<string, number>()
-  for (const item of await getAll(t, [...first.values()].map(regKey)))
+  // A device a load has just found empty has no registration to read.
+  const toRead = [...first.values()].filter((r) => !marks.knownEmpty(r.deviceId))
+  for (const item of await getAll(t, toRead.map(regKey)))
     standing.set(key(item.device_id, String(item.sk).slice(4)), Number(item.registered_at))
   const fresh = [...first.values()].filter((r) => !standing.has(key(r.deviceId, r.unitId)))
   await putMarked(

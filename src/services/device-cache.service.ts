@@ -175,9 +175,13 @@ export function createDeviceCache({
 
     /** Number of devices held in the first level (for metrics and tests). */
     size: () => l1.size,
-    /** Stops retrying to drop stale shared copies, and writes the activity not written yet (on close). */
+    /**
+     * Stops retrying to drop stale shared copies, waits for the registrations under way (a store may gather
+     * them for a few ms) and writes the activity not written yet (on close).
+     */
     async stop(): Promise<void> {
       await stale.stop()
+      await registrar.settled()
       await writer.stop().catch((err) => onDegraded('device activity at shutdown (not written: lost)', err))
     },
     /** Device loads and registrations waiting on the stores now (for metrics and tests). */
@@ -315,7 +319,14 @@ function createRegistrar(
     )
   }
 
-  return { inBackground: registerInBackground, pending: () => registering.size }
+  return {
+    inBackground: registerInBackground,
+    pending: () => registering.size,
+    /** Resolves once the registrations started so far have been written (or have failed). */
+    settled: async () => {
+      await Promise.allSettled([...registering.values()])
+    },
+  }
 }
 
 /**

@@ -82,7 +82,7 @@ describe('DynamoDB device marks: a new device costs no partition Query', () => {
     await dynamo?.close()
   })
 
-  test('loads and registrations of 60 new devices made together: one BatchGetItem each, no Query, no PutItem', async () => {
+  test('loads and registrations of 60 new devices made together: one BatchGetItem, no Query, no PutItem', async () => {
     const store = createDynamoDeviceRepository(counted(), dynamo.table)
     await store.loadDevice(newDevice(), 0) // the table's format is read once
     calls.length = 0
@@ -97,8 +97,9 @@ describe('DynamoDB device marks: a new device costs no partition Query', () => {
       times,
       devices.map((_, i) => 1_000 + i),
     )
-    // 60 registrations and 60 marks, 25 items per BatchWriteItem.
-    assert.deepEqual([count('BatchGetItem'), count('BatchWriteItem'), count('PutItem')], [1, 5, 0])
+    // The load has just found them empty: nothing to read. 60 registrations and 60 marks, twelve devices'
+    // (24 items) per BatchWriteItem.
+    assert.deepEqual([count('BatchGetItem'), count('BatchWriteItem'), count('PutItem')], [0, 5, 0])
     // Another process (its own repository) finds them, and the registration that stands.
     const other = createDynamoDeviceRepository(dynamo.connection.transport, dynamo.table)
     const again = await other.loadDevice(devices[3] as number, 0)
@@ -243,7 +244,37 @@ describe('DynamoDB device marks: a new device costs no partition Query', () => {
     const device = newDevice()
     await put({ device_id: device, sk: 'reg#7', registered_at: 100 })
     assert.deepEqual((await store.loadDevice(device, 0)).registrations, new Registrations())
-    // A registration is read by its key, so the one that stands is still found.
-    assert.equal(await store.registerDevice(device, 7, 200), 100)
+    // Another process's registration is read by its key, so the one that stands is still found.
+    const other = createDynamoDeviceRepository(dynamo.connection.transport, dynamo.table)
+    assert.equal(await other.registerDevice(device, 7, 200), 100)
+  })
+
+  test('a registration right after a load that found the device empty writes without reading first', async () => {
+    const keysRead: number[] = []
+    const reading: DynamoTransport = {
+      call(operation, input, signal) {
+        if (operation === 'BatchGetItem')
+          for (const { Keys } of Object.values(
+            (input as { RequestItems: Record<string, { Keys: [] }> }).RequestItems,
+          ))
+            keysRead.push(Keys.length)
+        return counted().call(operation, input, signal)
+      },
+      close: async () => {},
+    }
+    const store = createDynamoDeviceRepository(reading, dynamo.table)
+    const [fresh, known] = [newDevice(), newDevice()]
+    await store.registerDevice(known, 3, 50)
+    await Promise.all([store.loadDevice(fresh, 0), store.loadDevice(known, 0)])
+    calls.length = 0
+    keysRead.length = 0
+    assert.deepEqual(
+      await Promise.all([store.registerDevice(fresh, 3, 60), store.registerDevice(known, 4, 70)]),
+      [60, 70],
+    )
+    // The device found with its mark is read first (one key); the new one is not.
+    assert.deepEqual([count('BatchGetItem'), count('BatchWriteItem'), keysRead], [1, 1, [1]])
+    // Once written, the device is no longer taken for empty: registering it again reads the one that stands.
+    assert.equal(await store.registerDevice(fresh, 3, 90), 60)
   })
 })

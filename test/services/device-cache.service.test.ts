@@ -348,6 +348,28 @@ describe('device cache', () => {
     assert.equal(reads.register, 3)
   })
 
+  test('stop waits for the registrations under way: a store gathering them for a moment loses none', async () => {
+    const { source, reads } = fakeSource()
+    const register = source.registerDevice
+    // A store that gathers registrations for a few ms before writing them, as the DynamoDB repository does.
+    const gathering: DeviceSource = {
+      ...source,
+      registerDevice: (...a) => new Promise((r) => setTimeout(r, 20)).then(() => register(...a)),
+    }
+    const cache = createDeviceCache({
+      source: gathering,
+      clock: () => NOW,
+      scheduler,
+      maxDevices: 10,
+      ttlMs: 60_000,
+    })
+    await Promise.all([cache.load(1, 1001, NOW), cache.load(2, 1001, NOW)])
+    assert.equal(reads.register, 0, 'not written yet')
+    await cache.stop()
+    assert.equal(reads.register, 2, 'both written before stop resolved')
+    assert.equal(cache.pendingLoads(), 0)
+  })
+
   test('the shared level failing: loads come from the source, writes still reach the other processes', async () => {
     const { source, reads } = fakeSource()
     const { shared, bus } = fakeShared()
