@@ -176,8 +176,8 @@ export function createDeviceCache({
     /** Number of devices held in the first level (for metrics and tests). */
     size: () => l1.size,
     /**
-     * Stops retrying to drop stale shared copies, waits for the registrations under way (a store may gather
-     * them for a few ms) and writes the activity not written yet (on close).
+     * Stops retrying to drop stale shared copies, waits for the registrations under way (none is cut off by
+     * the store's client closing after this) and writes the activity not written yet (on close).
      */
     async stop(): Promise<void> {
       await stale.stop()

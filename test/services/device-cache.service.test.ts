@@ -348,16 +348,16 @@ describe('device cache', () => {
     assert.equal(reads.register, 3)
   })
 
-  test('stop waits for the registrations under way: a store gathering them for a moment loses none', async () => {
+  test('stop waits for the registrations under way: none is cut off by the store closing after it', async () => {
     const { source, reads } = fakeSource()
     const register = source.registerDevice
-    // A store that gathers registrations for a few ms before writing them, as the DynamoDB repository does.
-    const gathering: DeviceSource = {
+    // A store whose registration takes 20 ms (DynamoDB's: a read of the registration, then its write).
+    const slow: DeviceSource = {
       ...source,
       registerDevice: (...a) => new Promise((r) => setTimeout(r, 20)).then(() => register(...a)),
     }
     const cache = createDeviceCache({
-      source: gathering,
+      source: slow,
       clock: () => NOW,
       scheduler,
       maxDevices: 10,
