@@ -312,10 +312,10 @@ async function loadDevices(t: TableCalls, marks: Marks, batch: readonly Load[]) 
   try {
     if (await marks.tableMarked()) {
       const ids = [...new Set(batch.map((l) => l.deviceId))]
-      marked = new Set((await getAll(t, ids.map(markItem))).map((item) => Number(item.device_id)))
-      marks.remember(marked)
-      const found = marked
+      const found = new Set((await getAll(t, ids.map(markItem))).map((item) => Number(item.device_id)))
+      marks.remember(found)
       marks.rememberEmpty(ids.filter((id) => !found.has(id)))
+      marked = found
     }
   } catch (err) {
     const error = asError(err)
