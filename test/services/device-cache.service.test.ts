@@ -19,6 +19,8 @@ import { createManualScheduler } from '../helpers/manual-timers.js'
 const NOW = 1_000_000_000
 /** Runs nothing unless a test advances it: only the stale-copy retry uses it. */
 const { scheduler } = createManualScheduler(NOW)
+/** The cache options most tests share: a fixed clock, that scheduler, 10 devices for a minute. */
+const CACHE = { clock: () => NOW, scheduler, maxDevices: 10, ttlMs: 60_000 }
 
 /** An in-memory source that counts its reads. */
 function fakeSource() {
@@ -112,7 +114,7 @@ describe('device cache', () => {
     const { source, reads, hold } = fakeSource()
     let release = () => {}
     hold(new Promise<void>((r) => (release = r)))
-    const cache = createDeviceCache({ source, clock: () => NOW, scheduler, maxDevices: 10, ttlMs: 60_000 })
+    const cache = createDeviceCache({ ...CACHE, source })
     const loads = Array.from({ length: 20 }, () => cache.load(7, 1001, NOW))
     release()
     await Promise.all(loads)
@@ -133,10 +135,7 @@ describe('device cache', () => {
     const lookups: boolean[] = []
     const cache = createDeviceCache({
       source,
-      clock: () => NOW,
-      scheduler,
-      maxDevices: 10,
-      ttlMs: 60_000,
+      ...CACHE,
       onLookup: (hit) => lookups.push(hit),
     })
     assert.equal(cache.peek(7, 1001), undefined)
@@ -150,7 +149,7 @@ describe('device cache', () => {
 
   test('an event recorded through the cache is seen by the next load without a source read', async () => {
     const { source, reads } = fakeSource()
-    const cache = createDeviceCache({ source, clock: () => NOW, scheduler, maxDevices: 10, ttlMs: 60_000 })
+    const cache = createDeviceCache({ ...CACHE, source })
     await cache.load(7, 1001, NOW)
     await cache.recordActivity(7, imp(3))
     await cache.recordActivity(7, imp(4))
@@ -180,7 +179,7 @@ describe('device cache', () => {
 
   test('a profile write drops the cached copy so the next load sees it', async () => {
     const { source } = fakeSource()
-    const cache = createDeviceCache({ source, clock: () => NOW, scheduler, maxDevices: 10, ttlMs: 60_000 })
+    const cache = createDeviceCache({ ...CACHE, source })
     assert.equal((await cache.load(7, 1001, NOW)).profile, null)
     await cache.putProfile({ device_id: 7, category_scores: { news: 3 }, updated_at: NOW })
     assert.deepEqual((await cache.load(7, 1001, NOW)).profile?.category_scores, { news: 3 })
@@ -201,10 +200,7 @@ describe('device cache', () => {
     }
     const cache = createDeviceCache({
       source: slow,
-      clock: () => NOW,
-      scheduler,
-      maxDevices: 10,
-      ttlMs: 60_000,
+      ...CACHE,
     })
     const before = cache.load(7, 1001, NOW)
     await new Promise((r) => setImmediate(r))
@@ -222,19 +218,13 @@ describe('device cache', () => {
       source,
       shared,
       bus,
-      clock: () => NOW,
-      scheduler,
-      maxDevices: 10,
-      ttlMs: 60_000,
+      ...CACHE,
     })
     const b = createDeviceCache({
       source,
       shared,
       bus,
-      clock: () => NOW,
-      scheduler,
-      maxDevices: 10,
-      ttlMs: 60_000,
+      ...CACHE,
     })
     await a.load(9, 1001, NOW)
     await b.load(9, 1001, NOW)
@@ -257,7 +247,7 @@ describe('device cache', () => {
     const { shared, bus, reads } = fakeShared()
     const published: number[] = []
     const counted = { ...bus, publish: async (d: number) => void published.push(d) }
-    const options = { source, shared, clock: () => NOW, scheduler, maxDevices: 10, ttlMs: 60_000 }
+    const options = { ...CACHE, source, shared }
     const a = createDeviceCache({ ...options, bus: counted })
     const b = createDeviceCache({ ...options, bus })
     await a.load(9, 1001, NOW)
@@ -358,10 +348,7 @@ describe('device cache', () => {
     }
     const cache = createDeviceCache({
       source: slow,
-      clock: () => NOW,
-      scheduler,
-      maxDevices: 10,
-      ttlMs: 60_000,
+      ...CACHE,
     })
     await Promise.all([cache.load(1, 1001, NOW), cache.load(2, 1001, NOW)])
     assert.equal(reads.register, 0, 'not written yet')
@@ -385,10 +372,7 @@ describe('device cache', () => {
       source,
       shared: failing,
       bus,
-      clock: () => NOW,
-      scheduler,
-      maxDevices: 10,
-      ttlMs: 60_000,
+      ...CACHE,
       onDegraded: (what) => degraded.push(what),
     })
     assert.equal((await a.load(9, 1001, NOW)).registrations.get(1001), NOW)
@@ -404,10 +388,7 @@ describe('device cache', () => {
     const cache = createDeviceCache({
       source,
       bus: stuck,
-      clock: () => NOW,
-      scheduler,
-      maxDevices: 10,
-      ttlMs: 60_000,
+      ...CACHE,
     })
     await cache.putProfile({ device_id: 3, category_scores: { news: 2 }, updated_at: NOW })
     const failing: InvalidationBus = {
@@ -417,10 +398,7 @@ describe('device cache', () => {
     const other = createDeviceCache({
       source,
       bus: failing,
-      clock: () => NOW,
-      scheduler,
-      maxDevices: 10,
-      ttlMs: 60_000,
+      ...CACHE,
       onDegraded: (what) => degraded.push(what),
     })
     await other.putProfile({ device_id: 3, category_scores: { news: 3 }, updated_at: NOW })
