@@ -529,10 +529,9 @@ export function eventReport(rows: EventRow[], connections: number, duration: num
       `| **Allot CPU per ${kind} ÷ per cold allocation** | | | | ${list(() => 1)} | ${list((r) => r.instances)} | | | | | | | | | |`,
     )
   }
-  // Beside the targets, not a target: each event against the cold allocation paced at its kind's rate.
-  for (const kind of ['beacon', 'unlock', 'landing'] as const) {
+  // Beside the targets, not a target: each unlock and landing against the cold allocation paced at its rate.
+  for (const kind of ['unlock', 'landing'] as const) {
     const events = rows.filter((r) => r.kind === kind)
-    if (!rows.some((r) => r.pacedFor === kind)) continue
     console.log(
       `| Allot CPU per ${kind} ÷ per cold allocation paced at its rate (not the target's measure) | | | | ${events.map((r) => `${shortName(r, kind)} ${pacedRatio(r)}`).join('; ')} | | | | | | | | | | |`,
     )
